@@ -1,0 +1,37 @@
+# Two commands matter: `make demo` and `make test`. Both set everything up themselves.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.watui-installed
+
+.PHONY: demo test lint unit e2e bench screenshots setup browser clean
+
+setup: $(STAMP) browser
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# A browser: Playwright's own Chromium or Debian's chromium; installs Debian's when none is found and we may.
+browser: $(STAMP)
+	@$(PY) -m watui.core.browser_finder --quiet || sh scripts/install-browser.sh
+
+demo: setup
+	$(VENV)/bin/watui --demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check watui tests bench
+	$(VENV)/bin/mypy
+
+test: setup lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup
+	$(PY) bench/run.py
+
+screenshots: setup
+	$(PY) scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

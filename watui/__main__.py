@@ -1,0 +1,3 @@
+from watui.cli import entry
+
+entry()

@@ -1,0 +1,285 @@
+"""watui's settings: frozen dataclasses read from TOML and ``WATUI_*`` environment variables.
+
+Lookup order: ``--config PATH``, else ``./config.toml``, else ``$XDG_CONFIG_HOME/watui/config.toml``,
+else built-in defaults. ``WATUI_SECTION__KEY=value`` overrides one key (the value is read as a TOML
+value when it parses as one, else as a string). Every mistake is one :class:`ConfigError` that names
+the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "WATUI_"
+
+
+class ConfigError(Exception):
+    """A user mistake in the configuration: printed as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    client_id: str = "whatsapp-automation-pro"
+    session_path: str = "./whatsapp-session-pro"
+    max_session_size_mb: int = 200
+    session_timeout_ms: int = 45000
+    browser_timeout_ms: int = 30000
+    max_init_retries: int = 2
+    health_check_interval_ms: int = 30000
+    quarantine_keep: int = 3
+
+
+@dataclass(frozen=True)
+class ReconnectSettings:
+    initial_delay_ms: int = 1000
+    max_delay_ms: int = 60000
+    multiplier: float = 2.0
+    jitter_ms: int = 500
+    max_attempts: int = 10
+
+
+@dataclass(frozen=True)
+class BrowserSettings:
+    executable: str = ""
+    headless: bool = True
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    url: str = "https://web.whatsapp.com"
+    takeover_on_conflict: bool = False
+    takeover_delay_ms: int = 5000
+    qr_max_retries: int = 3
+    selectors: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    qr_rotate_ms: int = 20000
+    qr_rotations: int = 6
+    state_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    session: SessionSettings = field(default_factory=SessionSettings)
+    reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
+    browser: BrowserSettings = field(default_factory=BrowserSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
+    source: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    # Set by --demo: the simulator's port. Only then are certificate errors ignored.
+    sim_port: int | None = None
+
+    @property
+    def session_root(self) -> Path:
+        """``session_path`` made absolute against the config file's folder."""
+        return (self.base_dir / Path(self.session.session_path).expanduser()).resolve()
+
+    @property
+    def profile_dir(self) -> Path:
+        """The Chromium user-data-dir: ``<session_path>/session-<client_id>`` (LocalAuth's layout)."""
+        return self.session_root / f"session-{self.session.client_id}"
+
+    @property
+    def demo_mode(self) -> bool:
+        return self.sim_port is not None
+
+    def with_sim(self, port: int) -> Config:
+        return replace(self, sim_port=port)
+
+
+# (minimum, maximum) for numeric keys; None means open-ended.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "session.max_session_size_mb": (1, 1_000_000),
+    "session.session_timeout_ms": (1000, 3_600_000),
+    "session.browser_timeout_ms": (1000, 3_600_000),
+    "session.max_init_retries": (0, 20),
+    "session.health_check_interval_ms": (500, 86_400_000),
+    "session.quarantine_keep": (1, 100),
+    "reconnect.initial_delay_ms": (0, 3_600_000),
+    "reconnect.max_delay_ms": (0, 86_400_000),
+    "reconnect.multiplier": (1.0, 10.0),
+    "reconnect.jitter_ms": (0, 3_600_000),
+    "reconnect.max_attempts": (0, 1_000_000),
+    "whatsapp.takeover_delay_ms": (0, 3_600_000),
+    "whatsapp.qr_max_retries": (0, 100),
+    "api.port": (1, 65535),
+    "demo.qr_rotate_ms": (200, 3_600_000),
+    "demo.qr_rotations": (1, 1000),
+}
+
+_SECTIONS: dict[str, type] = {
+    "session": SessionSettings,
+    "reconnect": ReconnectSettings,
+    "browser": BrowserSettings,
+    "whatsapp": WhatsAppSettings,
+    "api": ApiSettings,
+    "demo": DemoSettings,
+}
+
+
+def default_config_paths() -> list[Path]:
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path.cwd() / "config.toml", Path(xdg) / "watui" / "config.toml"]
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None) -> Path | None:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found (given with --config)")
+        return path
+    for candidate in default_config_paths():
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Find, read and check the configuration; raise :class:`ConfigError` on any mistake."""
+    path = find_config_file(explicit)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    origin = str(path) if path is not None else "built-in defaults"
+    config = build_config(raw, origin)
+    config = apply_env(config, environ if environ is not None else os.environ)
+    base = path.parent.resolve() if path is not None else Path.cwd()
+    return replace(config, source=path, base_dir=base)
+
+
+def build_config(raw: Mapping[str, Any], origin: str) -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{origin}: unknown section [{name}] (expected one of: {', '.join(_SECTIONS)})")
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{origin}: [{name}] must be a table")
+        sections[name] = _build_section(name, value, origin)
+    return Config(**sections)
+
+
+def _build_section(name: str, table: Mapping[str, Any], origin: str) -> Any:
+    cls = _SECTIONS[name]
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(
+                f"{origin}: unknown key '{name}.{key}' (expected one of: {', '.join(sorted(known))})"
+            )
+        values[key] = _check_value(f"{name}.{key}", value, hints[key], origin)
+    return cls(**values)
+
+
+def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
+    where = f"{origin}: key '{dotted}'"
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int or hint is float:
+        ok = isinstance(value, int | float) if hint is float else isinstance(value, int)
+        if isinstance(value, bool) or not ok:
+            kind = "a number" if hint is float else "a whole number"
+            raise ConfigError(f"{where} must be {kind}, got {value!r}")
+        low, high = _RANGES.get(dotted, (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{where} must be between {low} and {high}, got {value!r}")
+        return float(value) if hint is float else value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        if dotted == "session.client_id" and not _valid_client_id(value):
+            raise ConfigError(f"{where} must be letters, digits, '-' or '_', got {value!r}")
+        if dotted == "session.session_path" and not value.strip():
+            raise ConfigError(f"{where} must be a folder path, got an empty string")
+        return value
+    if hint == tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if hint == Mapping[str, str]:
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where} must be a table of strings, got {value!r}")
+        from watui.core.wa_page import SELECTOR_NAMES  # local: config stays importable alone
+
+        for name in value:
+            if name not in SELECTOR_NAMES:
+                raise ConfigError(
+                    f"{where}: unknown selector '{name}' (expected one of: {', '.join(SELECTOR_NAMES)})"
+                )
+        return dict(value)
+    raise ConfigError(f"{where}: unsupported type")  # pragma: no cover - a programming error
+
+
+def _valid_client_id(value: str) -> bool:
+    return bool(value) and all(c.isalnum() or c in "-_" for c in value)
+
+
+def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
+    """Apply ``WATUI_SECTION__KEY`` (and ``WATUI_WHATSAPP__SELECTORS__NAME``) overrides."""
+    for var, text in sorted(environ.items()):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__")]
+        origin = f"environment variable {var}"
+        section = parts[0]
+        if section not in _SECTIONS:
+            raise ConfigError(f"{origin}: unknown section '{section}' (expected one of: {', '.join(_SECTIONS)})")
+        current = getattr(config, section)
+        hints = get_type_hints(type(current))
+        is_text = len(parts) == 2 and hints.get(parts[1]) is str
+        value = text if is_text else _parse_env_value(text)
+        if len(parts) == 3 and section == "whatsapp" and parts[1] == "selectors":
+            table = dict(current.selectors)
+            table[parts[2]] = text
+            new_section = _build_section(section, {**_section_dict(current), "selectors": table}, origin)
+        elif len(parts) == 2:
+            new_section = _build_section(section, {**_section_dict(current), parts[1]: value}, origin)
+        else:
+            raise ConfigError(f"{origin}: expected WATUI_SECTION__KEY")
+        config = replace(config, **{section: new_section})
+    return config
+
+
+def _section_dict(section: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _parse_env_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

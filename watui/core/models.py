@@ -1,0 +1,306 @@
+"""Plain data shared by the core and its faces: connection states, disk reports, status snapshots, events.
+
+No I/O here. Every snapshot is a frozen dataclass; ``to_json()`` gives the status JSON of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+
+
+class ConnectionState(StrEnum):
+    """whatsapp-web.js's WAState names where one fits, plus watui's RECONNECTING and FAILED."""
+
+    UNLAUNCHED = "UNLAUNCHED"  # no browser
+    OPENING = "OPENING"  # browser starting / page loading
+    UNPAIRED = "UNPAIRED"  # login QR shown
+    UNPAIRED_IDLE = "UNPAIRED_IDLE"  # QR expired ("Click to reload QR code")
+    PAIRING = "PAIRING"  # scanned, loading chats
+    CONNECTED = "CONNECTED"
+    CONFLICT = "CONFLICT"  # open in another window
+    TIMEOUT = "TIMEOUT"  # page lost its connection to WhatsApp
+    RECONNECTING = "RECONNECTING"  # watui is waiting to retry / relaunching
+    FAILED = "FAILED"  # watui gave up; message says what to do
+
+    @property
+    def glyph(self) -> str:
+        return _GLYPHS[self]
+
+    @property
+    def is_connected(self) -> bool:
+        return self is ConnectionState.CONNECTED
+
+
+_GLYPHS = {
+    ConnectionState.UNLAUNCHED: "○",
+    ConnectionState.OPENING: "◌",
+    ConnectionState.UNPAIRED: "▣",
+    ConnectionState.UNPAIRED_IDLE: "□",
+    ConnectionState.PAIRING: "◐",
+    ConnectionState.CONNECTED: "●",
+    ConnectionState.CONFLICT: "⇄",
+    ConnectionState.TIMEOUT: "⚠",
+    ConnectionState.RECONNECTING: "↻",
+    ConnectionState.FAILED: "✖",
+}
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds the profile's ``SingletonLock``: nobody, a dead process (stale), or a live one."""
+
+    kind: Literal["none", "stale", "live"] = "none"
+    pid: int | None = None
+    name: str | None = None
+    host: str | None = None
+
+    def to_json(self) -> Any:
+        if self.kind == "live":
+            return {"pid": self.pid, "name": self.name}
+        return self.kind
+
+
+# Problem codes a DiskReport may carry, most serious first.
+PROBLEM_MISSING = "missing"
+PROBLEM_CORRUPT = "corrupt"
+PROBLEM_LOGIN_MISSING = "login_missing"
+PROBLEM_TOO_LARGE = "too_large"
+PROBLEM_LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class DiskReport:
+    """The session folder as found on disk at ``checked_at``."""
+
+    path: Path
+    exists: bool
+    is_valid: bool
+    validation_details: str
+    size_bytes: int = 0
+    file_count: int = 0
+    reclaimable_bytes: int = 0
+    max_bytes: int = 0
+    lock: LockInfo = field(default_factory=LockInfo)
+    problems: tuple[str, ...] = ()
+    checked_at: datetime = field(default_factory=now_utc)
+
+    @property
+    def size_mb(self) -> float:
+        return round(self.size_bytes / (1024 * 1024), 1)
+
+    @property
+    def is_damaged(self) -> bool:
+        """Corrupt or missing login: only a clear (quarantine) and a new QR fix it."""
+        return PROBLEM_CORRUPT in self.problems or PROBLEM_LOGIN_MISSING in self.problems
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    freed_bytes: int
+    removed: tuple[str, ...]  # paths relative to the profile
+    moved_aside: tuple[str, ...] = ()  # old session folders moved into quarantine
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "freedBytes": self.freed_bytes,
+            "freedMB": round(self.freed_bytes / (1024 * 1024), 1),
+            "removed": list(self.removed),
+            "movedAside": list(self.moved_aside),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ClearReport:
+    purged: bool
+    moved_to: Path | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "purged": self.purged,
+            "movedTo": str(self.moved_to) if self.moved_to else None,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """The seed system's smart-initialize answer."""
+
+    success: bool
+    needs_qr: bool
+    message: str
+    state: ConnectionState = ConnectionState.UNLAUNCHED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "needsQR": self.needs_qr,
+            "message": self.message,
+            "state": self.state.value,
+        }
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class BrowserProcess:
+    pid: int
+    rss_bytes: int
+    cpu_percent: float
+    processes: int = 1  # the browser and its children
+
+
+@dataclass(frozen=True)
+class Health:
+    is_healthy: bool = False
+    reconnect_attempts: int = 0
+    last_check_at: datetime | None = None
+    next_retry_at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One immutable snapshot of everything watui knows about the session."""
+
+    state: ConnectionState = ConnectionState.UNLAUNCHED
+    disk: DiskReport | None = None
+    health: Health = field(default_factory=Health)
+    account: Account | None = None
+    browser: BrowserProcess | None = None
+    qr: str | None = None
+    qr_expires_at: datetime | None = None
+    qr_rotations: int = 0
+    qr_gave_up: bool = False
+    last_connected_at: datetime | None = None
+    connected_since: datetime | None = None
+    message: str = ""
+    demo: bool = False
+    updated_at: datetime = field(default_factory=now_utc)
+
+    @property
+    def needs_qr_scan(self) -> bool:
+        return self.state in (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE) or (
+            self.disk is not None and not self.disk.exists and not self.state.is_connected
+        )
+
+    @property
+    def should_clear_session(self) -> bool:
+        return self.disk is not None and self.disk.is_damaged
+
+    @property
+    def should_reconnect(self) -> bool:
+        valid = self.disk is not None and self.disk.is_valid
+        return valid and not self.state.is_connected and not self.needs_qr_scan
+
+    def to_json(self) -> dict[str, Any]:
+        disk = self.disk
+        session: dict[str, Any] = {
+            "exists": bool(disk and disk.exists),
+            "isValid": bool(disk and disk.is_valid),
+            "sizeMB": disk.size_mb if disk else 0.0,
+            "path": str(disk.path) if disk else None,
+            "validationDetails": disk.validation_details if disk else "not checked yet",
+        }
+        if disk is not None:
+            session.update(
+                sizeBytes=disk.size_bytes,
+                maxSizeMB=round(disk.max_bytes / (1024 * 1024), 1),
+                fileCount=disk.file_count,
+                reclaimableBytes=disk.reclaimable_bytes,
+                lock=disk.lock.to_json(),
+                problems=list(disk.problems),
+                checkedAt=iso(disk.checked_at),
+            )
+        browser = self.browser
+        return {
+            "session": session,
+            "connection": {
+                "state": self.state.value,
+                "isConnected": self.state.is_connected,
+                "health": {
+                    "isHealthy": self.health.is_healthy,
+                    "reconnectAttempts": self.health.reconnect_attempts,
+                    "lastCheckAt": iso(self.health.last_check_at),
+                    "nextRetryAt": iso(self.health.next_retry_at),
+                    "reason": self.health.reason,
+                },
+                "account": (
+                    {"name": self.account.name, "number": self.account.number} if self.account else None
+                ),
+                "lastConnectedAt": iso(self.last_connected_at),
+                "connectedSince": iso(self.connected_since),
+                "browser": (
+                    {
+                        "pid": browser.pid,
+                        "rssMB": round(browser.rss_bytes / (1024 * 1024), 1),
+                        "cpuPercent": browser.cpu_percent,
+                        "processes": browser.processes,
+                    }
+                    if browser
+                    else None
+                ),
+                "qr": self.qr,
+                "qrExpiresAt": iso(self.qr_expires_at),
+                "message": self.message,
+            },
+            "recommendations": {
+                "shouldClearSession": self.should_clear_session,
+                "shouldReconnect": self.should_reconnect,
+                "needsQRScan": self.needs_qr_scan,
+            },
+        }
+
+
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened, pushed from the core to every face.
+
+    ``state``: a connection state change (``state`` set). ``qr``: a new QR payload (``qr`` set; None when
+    the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at).
+    ``health``: a health check or process sample finished. ``error``: something failed (``message``).
+    ``disk``: a new disk report. ``action``: a verb started or finished (``data``: verb, phase).
+    ``info`` always carries the snapshot after the event.
+    """
+
+    type: EventType
+    info: SessionInfo
+    message: str = ""
+    state: ConnectionState | None = None
+    qr: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    time: datetime = field(default_factory=now_utc)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"time": iso(self.time), "type": self.type}
+        if self.type == "state":
+            out["state"] = (self.state or self.info.state).value
+        if self.type == "qr":
+            out["qr"] = self.qr
+        if self.message:
+            out["message"] = self.message
+        if self.data:
+            out.update(self.data)
+        return out
