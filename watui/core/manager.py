@@ -1,16 +1,61 @@
 """SessionManager: smart-initialize, health, reconnect with backoff, the verbs, the event stream.
 
-INTERFACE STUB — being implemented (issue 3). The faces (TUI, CLI, HTTP API) use only what is here.
+The manager is the one owner of a session. It listens to the browser driver (page states pushed by a
+MutationObserver, browser/page close and crash events), keeps an immutable ``SessionInfo`` snapshot and
+publishes an ``Event`` for every change to each subscriber. Faces read snapshots and call the verbs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_never,
+    wait_exponential_jitter,
+)
+
 from watui.config import Config
-from watui.core.models import ClearReport, CleanupReport, DiskReport, Event, InitResult, SessionInfo
+from watui.core.browser import BrowserDriver, PageReport
+from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
+from watui.core.models import (
+    PROBLEM_CORRUPT,
+    PROBLEM_TOO_LARGE,
+    CleanupReport,
+    ClearReport,
+    ConnectionState,
+    DiskReport,
+    Event,
+    EventType,
+    Health,
+    InitResult,
+    SessionInfo,
+    now_utc,
+)
+from watui.core.store import OwnerLock, SessionStore
+
+log = logging.getLogger(__name__)
+
+S = ConnectionState
+# States in which the page has settled: watui knows what the session is doing.
+SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT})
+VERBS = ("initialize", "reconnect", "cleanup", "clear")
+SAMPLE_INTERVAL_S = 5.0  # browser RSS/CPU sampling while it runs
+REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
+
+
+class InitFailed(Exception):
+    """One initialize attempt failed; tenacity retries it."""
 
 
 class EventStream:
@@ -30,8 +75,15 @@ class EventStream:
                 return
             yield event
 
+    def put(self, event: Event | None) -> None:
+        if self.queue.full():  # a slow face loses the oldest events, never blocks the core
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(event)
+
     def close(self) -> None:
-        raise NotImplementedError
+        self._manager._unsubscribe(self)
+        self.put(None)
 
 
 class SessionManager:
@@ -39,54 +91,605 @@ class SessionManager:
     a verb that cannot act now raises ActionUnavailable; concurrent calls of smart_initialize /
     reconnect share one run (the second caller awaits the first's result)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, store: SessionStore | None = None) -> None:
         self.config = config
+        self.store = store or SessionStore(config)
+        self._info = SessionInfo(demo=config.demo_mode)
+        self._subscribers: list[EventStream] = []
+        self._driver: BrowserDriver | None = None
+        self._owner: OwnerLock | None = None
+        self._run: asyncio.Task[InitResult] | None = None  # the shared initialize/reconnect run
+        self._recovery: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._verb: str | None = None
+        self._want_running = False  # the operator asked for a connected session
+        self._state_changed = asyncio.Event()
+        self._qr_reloads = 0
+        self._last_qr: str | None = None
+        self._takeover: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._disk_lock = asyncio.Lock()
+        self._unanswered = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
         start the health loop. Starts no browser."""
-        raise NotImplementedError
+        await asyncio.to_thread(self.store.ensure_root)
+        self._owner = await asyncio.to_thread(self.store.acquire_owner)
+        await self.refresh_disk()
+        self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
+        self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
-        raise NotImplementedError
+        self._stopping = True
+        self._want_running = False
+        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+            if task is not None and not task.done():
+                task.cancel()
+        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        await self._close_browser()
+        self._set_state(S.UNLAUNCHED, "watui stopped; the session is kept on disk")
+        if self._owner is not None:
+            await asyncio.to_thread(self._owner.release)
+            self._owner = None
+        for stream in list(self._subscribers):
+            stream.close()
 
     # -- what faces read ---------------------------------------------------------------------------
     @property
     def info(self) -> SessionInfo:
         """The latest immutable snapshot."""
-        raise NotImplementedError
+        return self._info
 
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
-        raise NotImplementedError
+        stream = EventStream(self)
+        self._subscribers.append(stream)
+        return stream
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(stream)
 
     @property
     def busy(self) -> str | None:
         """The verb running now ('initialize', 'reconnect', 'cleanup', 'clear'), or None."""
-        raise NotImplementedError
+        return self._verb
 
     def can(self, verb: str) -> bool:
         """Whether ``verb`` can act now (faces grey out what cannot)."""
-        raise NotImplementedError
+        if self._stopping or verb not in VERBS:
+            return False
+        if self._verb in ("cleanup", "clear"):
+            return False
+        if verb in ("initialize", "reconnect"):
+            return True  # joins a run in progress
+        if self._verb is not None:
+            return False
+        if verb == "clear":
+            return bool(self._info.disk and self._info.disk.exists)
+        return True
 
     def get_detailed_session_info(self) -> dict[str, Any]:
-        """The status JSON of DESIGN.md (``self.info.to_json()``)."""
-        raise NotImplementedError
+        """The status JSON of DESIGN.md."""
+        return self._info.to_json()
 
     # -- verbs -------------------------------------------------------------------------------------
     async def smart_initialize(self) -> InitResult:
-        raise NotImplementedError
+        """Validate, clean, launch, connect or ask for a QR; retry with backoff; FAILED says what to do."""
+        return await self._shared_run("initialize")
 
     async def reconnect(self) -> InitResult:
-        raise NotImplementedError
+        """Take over a conflict, or restart the browser on the same profile and connect again."""
+        if self._info.state is S.CONFLICT and self._driver is not None and self._driver.running:
+            return await self._take_over()
+        return await self._shared_run("reconnect")
 
     async def cleanup(self) -> CleanupReport:
-        raise NotImplementedError
+        """Remove caches and stale locks. A running browser is closed first and started again after."""
+        self._claim("cleanup")
+        try:
+            was_running = self._driver is not None and self._driver.running
+            if was_running:
+                await self._cancel_recovery()
+                await self._close_browser()
+                self._set_state(S.OPENING, "browser closed for cleanup")
+            report = await asyncio.to_thread(self.store.cleanup)
+            self._publish("action", message=report.message, data={"verb": "cleanup", "phase": "done"})
+            await self.refresh_disk()
+        finally:
+            self._verb = None
+        if was_running:
+            self._spawn(self.smart_initialize())
+        return report
 
     async def clear(self, purge: bool = False) -> ClearReport:
-        raise NotImplementedError
+        """Move the session into quarantine (or delete it with purge); a QR scan is needed after."""
+        self._claim("clear")
+        try:
+            self._want_running = False
+            await self._cancel_recovery()
+            await self._close_browser()
+            report = await asyncio.to_thread(self.store.clear, purge)
+            self._info = replace(self._info, account=None, qr=None, connected_since=None)
+            self._set_state(S.UNLAUNCHED, report.message)
+            self._publish("action", message=report.message, data={"verb": "clear", "phase": "done"})
+            await self.refresh_disk()
+            return report
+        finally:
+            self._verb = None
 
     async def refresh_disk(self) -> DiskReport:
-        raise NotImplementedError
+        """Read the session folder again (off the loop; two reads never overlap)."""
+        async with self._disk_lock:
+            own = await asyncio.to_thread(self._driver.own_pids) if self._driver else frozenset()
+            report = await asyncio.to_thread(self.store.inspect, own)
+        self._info = replace(self._info, disk=report, updated_at=now_utc())
+        self._publish("disk")
+        return report
+
+    # -- the shared initialize / reconnect run -----------------------------------------------------
+    def _claim(self, verb: str) -> None:
+        if not self.can(verb):
+            doing = f"'{self._verb}' is running" if self._verb else "watui is stopping"
+            raise ActionUnavailable(f"cannot {verb} now: {doing}")
+        if verb in ("cleanup", "clear") and self._run is not None and not self._run.done():
+            raise ActionUnavailable(f"cannot {verb} now: the session is starting")
+        self._verb = verb
+
+    async def _shared_run(self, verb: str) -> InitResult:
+        if self._run is not None and not self._run.done():
+            return await asyncio.shield(self._run)
+        self._claim(verb)
+        self._run = asyncio.create_task(self._initialize(verb), name=f"watui-{verb}")
+        self._run.add_done_callback(self._release_verb)
+        return await asyncio.shield(self._run)
+
+    def _release_verb(self, _task: asyncio.Task[InitResult]) -> None:
+        self._verb = None
+
+    async def _initialize(self, verb: str) -> InitResult:
+        self._want_running = True
+        self._qr_reloads = 0
+        self._info = replace(self._info, qr_gave_up=False)
+        await self._cancel_recovery()
+        self._publish("action", data={"verb": verb, "phase": "start"})
+        if verb == "reconnect":
+            await self._close_browser()
+        notes: list[str] = []
+        attempts = self.config.session.max_init_retries + 1
+        try:
+            retrying = AsyncRetrying(
+                stop=stop_after_attempt(attempts),
+                wait=wait_exponential_jitter(initial=1, max=10, jitter=0.5),
+                retry=retry_if_exception_type(InitFailed),
+                before_sleep=self._announce_init_retry,
+                reraise=True,
+            )
+            async for attempt in retrying:
+                with attempt:
+                    result = await self._initialize_once(notes)
+        except SessionBusyError as exc:
+            return self._fail(str(exc))
+        except InitFailed as exc:
+            await self._close_browser()
+            return self._fail(
+                f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}). Check the network and proxy, "
+                f"or raise session_timeout_ms in config.toml; press i (watui init) to try again"
+            )
+        except WatuiError as exc:
+            await self._close_browser()
+            return self._fail(str(exc))
+        finally:
+            self._publish("action", data={"verb": verb, "phase": "done"})
+        if notes:
+            result = replace(result, message=f"{result.message} ({'; '.join(notes)})")
+        return result
+
+    async def _initialize_once(self, notes: list[str]) -> InitResult:
+        disk = await self.refresh_disk()
+        running = self._driver is not None and self._driver.running
+        if running and self._info.state in (S.CONNECTED, S.UNPAIRED, S.PAIRING):
+            settled = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+            if settled in (S.CONNECTED, S.UNPAIRED):
+                return self._result_for(settled)  # nothing to do: already there
+        if disk.lock.kind == "live" and not running:
+            raise SessionBusyError(
+                f"session {disk.path} is in use by {disk.lock.name or 'a process'} (pid {disk.lock.pid}); "
+                "stop it first",
+                disk.lock.pid,
+                disk.lock.name,
+            )
+        if PROBLEM_CORRUPT in disk.problems:
+            await self._close_browser()
+            moved = await asyncio.to_thread(self.store.quarantine, disk.validation_details)
+            notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
+            self._publish("error", message=f"damaged session quarantined to {moved}")
+            running = False
+        if not running:
+            with contextlib.suppress(WatuiError):
+                await asyncio.to_thread(self.store.cleanup)
+            disk = await self.refresh_disk()
+            if PROBLEM_TOO_LARGE in disk.problems:
+                notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
+            await self._launch()
+        else:
+            self._set_state(S.OPENING, "reloading WhatsApp Web")
+            await self._open_page()
+        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+        if state is None:
+            await self._close_browser()
+            timeout_s = self.config.session.session_timeout_ms / 1000
+            raise InitFailed(f"WhatsApp Web did not load within {timeout_s:g} s")
+        return self._result_for(state)
+
+    def _result_for(self, state: ConnectionState) -> InitResult:
+        if state is S.CONNECTED:
+            return InitResult(True, False, "Connected to WhatsApp Web", state)
+        if state in (S.UNPAIRED, S.UNPAIRED_IDLE):
+            return InitResult(False, True, "Scan the QR code with WhatsApp on your phone (Linked devices)", state)
+        return InitResult(False, False, "WhatsApp is open in another window; reconnect to take over", state)
+
+    def _fail(self, message: str) -> InitResult:
+        self._want_running = False
+        self._set_state(S.FAILED, message)
+        self._publish("error", message=message)
+        return InitResult(False, False, message, S.FAILED)
+
+    def _announce_init_retry(self, retry_state: RetryCallState) -> None:
+        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        self._publish(
+            "retry",
+            message=f"initialize attempt {retry_state.attempt_number} failed: {error}; retrying in {delay:.1f} s",
+            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "verb": "initialize"},
+        )
+
+    async def _take_over(self) -> InitResult:
+        assert self._driver is not None
+        self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
+        if not await self._driver.click("conflict_use_here"):
+            return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
+        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000, ignore={S.CONFLICT})
+        return self._result_for(state or self._info.state)
+
+    # -- the browser -------------------------------------------------------------------------------
+    async def _launch(self) -> None:
+        await self._close_browser()
+        self._set_state(S.OPENING, "starting the browser")
+        driver = BrowserDriver(self.config, self._on_report, lambda why: self._on_browser_closed(driver, why))
+        self._driver = driver
+        try:
+            await driver.launch()
+        except InitFailed:
+            raise
+        except WatuiError:
+            raise
+        except Exception as exc:  # Playwright's errors: launch failed, page did not answer
+            await self._close_browser()
+            raise InitFailed(_short(exc)) from exc
+
+    async def _open_page(self) -> None:
+        assert self._driver is not None
+        try:
+            await self._driver.open()
+        except Exception as exc:
+            raise InitFailed(_short(exc)) from exc
+
+    async def _close_browser(self) -> None:
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            await driver.close()
+            self._info = replace(self._info, browser=None)
+
+    async def _wait_settled(
+        self, timeout_s: float, ignore: frozenset[ConnectionState] | set[ConnectionState] = frozenset()
+    ) -> ConnectionState | None:
+        """Wait until the page reaches a settled state (not in ``ignore``); None on timeout or crash."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            state = self._info.state
+            if state in SETTLED and state not in ignore:
+                return state
+            if self._driver is None or not self._driver.running:
+                return None
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            self._state_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._state_changed.wait(), remaining)
+
+    # -- what the browser tells us -----------------------------------------------------------------
+    def _on_report(self, report: PageReport) -> None:
+        if self._stopping:
+            return
+        if report.qr != self._last_qr:
+            self._on_qr(report.qr)
+        if report.account is not None:
+            self._info = replace(self._info, account=report.account)
+        previous = self._info.state
+        state = report.state
+        if state is S.OPENING and previous is S.RECONNECTING:
+            return  # a reload in progress: keep saying RECONNECTING
+        self._set_state(state, _STATE_MESSAGES.get(state, ""))
+        if state is previous:
+            return
+        if state is S.CONNECTED:
+            self._on_connected()
+        elif state is S.TIMEOUT:
+            self._start_recovery("WhatsApp Web lost its connection")
+        elif state is S.UNPAIRED and previous in (S.CONNECTED, S.TIMEOUT, S.RECONNECTING, S.CONFLICT):
+            self._spawn(self._cancel_recovery())
+            self._info = replace(self._info, account=None, connected_since=None)
+            self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
+        elif state is S.UNPAIRED_IDLE:
+            self._on_qr_expired()
+        elif state is S.CONFLICT:
+            self._on_conflict()
+
+    def _on_qr(self, qr: str | None) -> None:
+        self._last_qr = qr
+        rotate_s = self.config.demo.qr_rotate_ms / 1000 if self.config.demo_mode else REAL_QR_ROTATE_S
+        expires = now_utc() + timedelta(seconds=rotate_s) if qr else None
+        rotations = self._info.qr_rotations + 1 if qr else self._info.qr_rotations
+        self._info = replace(self._info, qr=qr, qr_expires_at=expires, qr_rotations=rotations)
+        self._publish("qr", qr=qr)
+
+    def _on_connected(self) -> None:
+        now = now_utc()
+        since = self._info.connected_since or now
+        health = replace(self._info.health, reconnect_attempts=0, next_retry_at=None, is_healthy=True, reason="")
+        self._info = replace(
+            self._info, last_connected_at=now, connected_since=since, health=health, qr=None, qr_gave_up=False
+        )
+        self._qr_reloads = 0
+        self._publish("health")
+
+    def _on_qr_expired(self) -> None:
+        limit = self.config.whatsapp.qr_max_retries
+        if self._qr_reloads >= limit:
+            message = (
+                f"QR not scanned after {limit} reload{'s' if limit != 1 else ''}; watui stopped asking. "
+                "Press i (watui init) for a new QR"
+            )
+            self._info = replace(self._info, qr_gave_up=True, message=message)
+            self._publish("error", message=message)
+            return
+        self._qr_reloads += 1
+        self._spawn(self._reload_qr())
+
+    async def _reload_qr(self) -> None:
+        await asyncio.sleep(0.5)
+        if self._driver is not None and self._info.state is S.UNPAIRED_IDLE:
+            await self._driver.click("qr_expired")
+
+    def _on_conflict(self) -> None:
+        self._info = replace(self._info, connected_since=None)
+        if self.config.whatsapp.takeover_on_conflict:
+            delay = self.config.whatsapp.takeover_delay_ms / 1000
+            self._publish("action", message=f"conflict: taking over in {delay:g} s (takeover_on_conflict)")
+            self._takeover = asyncio.create_task(self._delayed_takeover(delay))
+        else:
+            self._publish("error", message="WhatsApp is open in another window; press r to take over")
+
+    async def _delayed_takeover(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._info.state is S.CONFLICT:
+            await self._take_over()
+
+    def _on_browser_closed(self, driver: BrowserDriver, reason: str) -> None:
+        self._spawn(driver.close())  # stops this driver's Playwright, whatever killed the browser
+        if driver is not self._driver:
+            return
+        self._driver = None
+        self._info = replace(self._info, browser=None, connected_since=None)
+        if self._stopping:
+            return
+        self._publish("error", message=f"{reason} unexpectedly")
+        if self._want_running and (self._run is None or self._run.done()):
+            self._start_recovery(reason)
+        else:
+            self._set_state(S.UNLAUNCHED, reason)
+        self._state_changed.set()
+
+    # -- reconnect with backoff --------------------------------------------------------------------
+    def _start_recovery(self, reason: str) -> None:
+        if self._recovery is not None and not self._recovery.done():
+            return
+        if self._run is not None and not self._run.done():
+            return  # an initialize in progress handles it
+        self._recovery = asyncio.create_task(self._recover(reason), name="watui-recover")
+
+    async def _cancel_recovery(self) -> None:
+        task, self._recovery = self._recovery, None
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _recover(self, reason: str) -> None:
+        rc = self.config.reconnect
+        if self._driver is None:
+            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
+            wait=wait_exponential_jitter(
+                initial=rc.initial_delay_ms / 1000,
+                max=rc.max_delay_ms / 1000,
+                exp_base=rc.multiplier,
+                jitter=rc.jitter_ms / 1000,
+            ),
+            retry=retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception),
+            before_sleep=self._announce_retry,
+            sleep=self._retry_sleep,
+        )
+        try:
+            async for attempt in retrying:
+                ok = False
+                with attempt:
+                    ok = await self._recover_once(attempt.retry_state.attempt_number, reason)
+                outcome = attempt.retry_state.outcome
+                if outcome is not None and not outcome.failed:
+                    attempt.retry_state.set_result(ok)
+        except Exception as exc:  # tenacity's RetryError: every attempt used up
+            await self._close_browser()
+            self._fail(
+                f"gave up after {rc.max_attempts} reconnect attempts ({_short(exc)}); "
+                "press r (watui init) to try again"
+            )
+
+    async def _recover_once(self, attempt: int, reason: str) -> bool:
+        if self._info.state is S.CONNECTED:
+            return True
+        self._info = replace(self._info, health=replace(self._info.health, reconnect_attempts=attempt))
+        if self._driver is None or not self._driver.running:
+            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
+            with contextlib.suppress(WatuiError):
+                await asyncio.to_thread(self.store.cleanup)
+            await self._launch()
+        else:
+            # The page retries by itself first; give it the first delay before reloading it.
+            grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
+            if attempt == 1 and await self._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
+                return True
+            self._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
+            await self._open_page()
+        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+        if state is None:
+            raise InitFailed(f"WhatsApp Web did not come back within {self.config.session.session_timeout_ms / 1000:g} s")
+        return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
+
+    def _announce_retry(self, retry_state: RetryCallState) -> None:
+        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        at = now_utc() + timedelta(seconds=delay)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        health = replace(
+            self._info.health,
+            reconnect_attempts=retry_state.attempt_number,
+            next_retry_at=at,
+            is_healthy=False,
+            reason=_short(error) if error else "still not connected",
+        )
+        self._info = replace(self._info, health=health)
+        self._publish(
+            "retry",
+            message=f"reconnect attempt {retry_state.attempt_number} failed; next in {delay:.1f} s",
+            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "at": at.isoformat()},
+        )
+
+    async def _retry_sleep(self, seconds: float) -> None:
+        if self._info.state is not S.TIMEOUT and self._driver is None:
+            self._set_state(S.RECONNECTING, self._info.message)
+        await asyncio.sleep(seconds)
+        self._info = replace(self._info, health=replace(self._info.health, next_retry_at=None))
+
+    # -- health ------------------------------------------------------------------------------------
+    async def _health_loop(self) -> None:
+        interval = self.config.session.health_check_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_health()
+            except Exception as exc:  # the safety net must never die
+                log.exception("health check failed")
+                self._publish("error", message=f"health check failed: {_short(exc)}")
+
+    async def check_health(self) -> Health:
+        """The safety net: is the browser alive and answering, and what does the disk look like."""
+        driver = self._driver
+        reason = ""
+        alive = driver is not None and driver.running and await driver.ping()
+        self._unanswered = 0 if alive else self._unanswered + 1
+        if driver is not None:
+            self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
+        idle = self._run is None or self._run.done()
+        # A page that is navigating may miss one ping: only two misses in a row mean it hangs.
+        if self._want_running and idle and (driver is None or self._unanswered >= 2):
+            reason = "browser not answering" if driver is not None else "browser not running"
+            if driver is not None:
+                await self._close_browser()
+            self._start_recovery(reason)
+        elif self._info.state is not S.CONNECTED:
+            reason = _STATE_MESSAGES.get(self._info.state, self._info.state.value)
+        await self.refresh_disk()
+        health = replace(
+            self._info.health,
+            is_healthy=alive and self._info.state is S.CONNECTED,
+            last_check_at=now_utc(),
+            reason=reason,
+        )
+        self._info = replace(self._info, health=health)
+        self._publish("health")
+        return health
+
+    async def _sample_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+            driver = self._driver
+            if driver is None or not driver.running:
+                continue
+            sample = await asyncio.to_thread(driver.sample)
+            if sample != self._info.browser:
+                self._info = replace(self._info, browser=sample)
+                self._publish("health", data={"sample": True})
+
+    # -- publishing --------------------------------------------------------------------------------
+    def _set_state(self, state: ConnectionState, message: str = "") -> None:
+        previous = self._info.state
+        changes: dict[str, Any] = {"state": state, "updated_at": now_utc()}
+        if message:
+            changes["message"] = message
+        if state is not S.CONNECTED:
+            changes["health"] = replace(self._info.health, is_healthy=False)
+        if state not in (S.UNPAIRED, S.UNPAIRED_IDLE) and self._info.qr:
+            changes["qr"] = None
+            self._last_qr = None
+        self._info = replace(self._info, **changes)
+        self._state_changed.set()
+        if state is not previous:
+            self._publish("state", state=state, message=message)
+
+    def _publish(
+        self,
+        type_: EventType,
+        *,
+        message: str = "",
+        state: ConnectionState | None = None,
+        qr: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        event = Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {})
+        for stream in list(self._subscribers):
+            stream.put(event)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+_STATE_MESSAGES: dict[ConnectionState, str] = {
+    S.OPENING: "loading WhatsApp Web",
+    S.UNPAIRED: "waiting for the QR to be scanned",
+    S.UNPAIRED_IDLE: "the QR expired",
+    S.PAIRING: "QR scanned; loading chats",
+    S.CONNECTED: "connected",
+    S.CONFLICT: "WhatsApp is open in another window",
+    S.TIMEOUT: "WhatsApp Web lost its connection; it is retrying",
+}
+
+
+def _short(exc: BaseException | None) -> str:
+    """A Playwright error's first line, without its call log."""
+    text = str(exc or "").strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+

@@ -1,0 +1,237 @@
+"""BrowserDriver: launches Chromium on the persistent profile and pushes page state changes to the core.
+
+Async Playwright only. The page reports its own state through a MutationObserver that calls back into
+Python (``expose_binding``); the browser's ``close`` and the page's ``crash``/``close`` events are
+watched too, so the core hears of a change within a second without polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+
+from watui.config import Config
+from watui.core import wa_page
+from watui.core.browser_finder import find_browser
+from watui.core.models import Account, BrowserProcess, ConnectionState
+
+log = logging.getLogger(__name__)
+
+BINDING = "__watuiState"
+
+# Flags a server needs: no first-run, no phoning home, no GPU, small shared memory is fine.
+SERVER_FLAGS = (
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-default-apps",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--mute-audio",
+    "--password-store=basic",
+)
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """What the page says about itself, as read by the selector table."""
+
+    state: ConnectionState
+    qr: str | None = None
+    account: Account | None = None
+
+
+def launch_args(config: Config) -> list[str]:
+    args = list(SERVER_FLAGS)
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
+    if config.sim_port is not None:
+        args.append(f"--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:{config.sim_port}")
+    args.extend(config.browser.extra_args)
+    return args
+
+
+def find_browser_processes(profile: Path) -> list[psutil.Process]:
+    """Chromium processes started on ``profile`` (the main process first). Blocking: call off the loop."""
+    marker = f"--user-data-dir={profile}"
+    main: list[psutil.Process] = []
+    children: list[psutil.Process] = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if marker in cmdline:
+            (children if any(a.startswith("--type=") for a in cmdline) else main).append(proc)
+    return main + children
+
+
+class BrowserDriver:
+    """One Chromium on one profile. Callbacks run on the event loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        on_report: Callable[[PageReport], None],
+        on_closed: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self._on_report = on_report
+        self._on_closed = on_closed
+        self._playwright: Playwright | None = None
+        self._context: BrowserContext | None = None
+        self._page: Page | None = None
+        self._closing = False
+        self.pid: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._context is not None
+
+    async def launch(self) -> None:
+        """Start Chromium on the profile and open WhatsApp Web (does not wait for a state)."""
+        executable = find_browser(self.config.browser.executable)
+        profile = self.config.profile_dir
+        profile.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._closing = False
+        self._playwright = await async_playwright().start()
+        try:
+            self._context = await self._playwright.chromium.launch_persistent_context(
+                str(profile),
+                executable_path=str(executable),
+                headless=self.config.browser.headless,
+                args=launch_args(self.config),
+                # Only the simulator's throwaway certificate is ever accepted.
+                ignore_https_errors=self.config.sim_port is not None,
+                timeout=self.config.session.browser_timeout_ms,
+                handle_sigint=False,
+                handle_sigterm=False,
+                handle_sighup=False,
+            )
+        except BaseException:
+            await self._stop_playwright()
+            raise
+        self._context.on("close", lambda _ctx: self._closed("browser closed"))
+        table = wa_page.selectors(self.config.whatsapp.selectors)
+        await self._context.expose_binding(BINDING, self._binding)
+        await self._context.add_init_script(wa_page.observer_script(BINDING, table))
+        self._page = self._context.pages[0] if self._context.pages else await self._context.new_page()
+        self._watch_page(self._page)
+        self.pid = await asyncio.to_thread(self._main_pid)
+        await self.open()
+
+    async def open(self) -> None:
+        """(Re)load WhatsApp Web. Returns once the response has started; states arrive by callback."""
+        page = self._require_page()
+        timeout = self.config.session.session_timeout_ms
+        await page.goto(self.config.whatsapp.url, wait_until="commit", timeout=timeout)
+
+    async def click(self, name: str) -> bool:
+        """Click the element of selector ``name`` if it is there; True when clicked."""
+        page = self._require_page()
+        selector = wa_page.selectors(self.config.whatsapp.selectors)[name]
+        try:
+            await page.click(selector, timeout=2000)
+        except PlaywrightError:
+            return False
+        return True
+
+    async def ping(self, timeout_s: float = 5.0) -> bool:
+        """Whether the page still answers (a hung renderer does not)."""
+        if self._page is None:
+            return False
+        try:
+            await asyncio.wait_for(self._page.evaluate("1"), timeout_s)
+        except (PlaywrightError, TimeoutError):
+            return False
+        return True
+
+    async def request_report(self) -> None:
+        """Ask the page to report its state again, even if unchanged."""
+        if self._page is None:
+            return
+        with contextlib.suppress(PlaywrightError):
+            await self._page.evaluate("window.__watuiReport && window.__watuiReport()")
+
+    async def close(self) -> None:
+        """Close Chromium cleanly so the profile is flushed and unlocked."""
+        self._closing = True
+        context, self._context, self._page = self._context, None, None
+        if context is not None:
+            with contextlib.suppress(PlaywrightError, asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(context.close(), 15)
+        await self._stop_playwright()
+        self.pid = None
+
+    def sample(self) -> BrowserProcess | None:
+        """pid, RSS and CPU of the browser and its children. Blocking: call off the loop."""
+        if self.pid is None:
+            return None
+        try:
+            main = psutil.Process(self.pid)
+            procs = [main, *main.children(recursive=True)]
+        except psutil.Error:
+            return None
+        rss = 0
+        cpu = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                rss += proc.memory_info().rss
+                cpu += proc.cpu_percent(interval=None)
+        return BrowserProcess(pid=self.pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(procs))
+
+    def own_pids(self) -> frozenset[int]:
+        """The browser's pids, so the store does not take our own lock for a foreign one."""
+        if self.pid is None:
+            return frozenset()
+        try:
+            main = psutil.Process(self.pid)
+            return frozenset([self.pid, *(c.pid for c in main.children(recursive=True))])
+        except psutil.Error:
+            return frozenset([self.pid])
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _require_page(self) -> Page:
+        if self._page is None:
+            raise RuntimeError("browser not running")
+        return self._page
+
+    def _watch_page(self, page: Page) -> None:
+        page.on("crash", lambda _p: self._closed("page crashed"))
+        page.on("close", lambda _p: self._closed("page closed"))
+
+    def _closed(self, reason: str) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._context, self._page = None, None
+        self.pid = None
+        self._on_closed(reason)
+
+    async def _binding(self, source: Any, payload: dict[str, Any]) -> None:
+        try:
+            state = ConnectionState(payload.get("state", "OPENING"))
+        except ValueError:
+            state = ConnectionState.OPENING
+        raw = payload.get("account")
+        account = Account(name=raw.get("name"), number=raw.get("number")) if raw else None
+        self._on_report(PageReport(state=state, qr=payload.get("qr"), account=account))
+
+    def _main_pid(self) -> int | None:
+        procs = find_browser_processes(self.config.profile_dir)
+        return procs[0].pid if procs else None
+
+    async def _stop_playwright(self) -> None:
+        playwright, self._playwright = self._playwright, None
+        if playwright is not None:
+            with contextlib.suppress(Exception):
+                await playwright.stop()
