@@ -76,6 +76,7 @@ class LockInfo:
 PROBLEM_MISSING = "missing"
 PROBLEM_CORRUPT = "corrupt"
 PROBLEM_LOGIN_MISSING = "login_missing"
+PROBLEM_NO_LOGIN = "no_login"  # a sound profile that never logged in (or logged out): needs a QR, not a clear
 PROBLEM_TOO_LARGE = "too_large"
 PROBLEM_LOCKED = "locked"
 
@@ -199,8 +200,11 @@ class SessionInfo:
 
     @property
     def needs_qr_scan(self) -> bool:
+        offline_without_login = self.disk is not None and (
+            not self.disk.exists or PROBLEM_NO_LOGIN in self.disk.problems
+        )
         return self.state in (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE) or (
-            self.disk is not None and not self.disk.exists and not self.state.is_connected
+            offline_without_login and not self.state.is_connected
         )
 
     @property
