@@ -564,7 +564,8 @@ class SessionManager:
             await self._open_page()
         state = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
         if state is None:
-            raise InitFailed(f"WhatsApp Web did not come back within {self.config.session.session_timeout_ms / 1000:g} s")
+            timeout_s = self.config.session.session_timeout_ms / 1000
+            raise InitFailed(f"WhatsApp Web did not come back within {timeout_s:g} s")
         return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
 
     def _announce_retry(self, retry_state: RetryCallState) -> None:

@@ -77,7 +77,9 @@ _OBSERVER_JS = r"""
   const order = %(order)s;
   let last = "";
   let scheduled = false;
-  const text = (s) => { try { const e = document.querySelector(s); return e ? e.textContent.trim() : null; } catch (e) { return null; } };
+  const text = (s) => {
+    try { const e = document.querySelector(s); return e ? e.textContent.trim() : null; } catch (e) { return null; }
+  };
   const read = () => {
     let state = "OPENING";
     for (const [key, value] of order) {
@@ -107,7 +109,8 @@ _OBSERVER_JS = r"""
   };
   const schedule = () => { if (!scheduled) { scheduled = true; setTimeout(report, 50); } };
   const start = () => {
-    new MutationObserver(schedule).observe(document.documentElement, {subtree: true, childList: true, attributes: true, characterData: true});
+    const what = {subtree: true, childList: true, attributes: true, characterData: true};
+    new MutationObserver(schedule).observe(document.documentElement, what);
     schedule();
   };
   window.__watuiReport = () => { last = ""; report(); };
