@@ -1,0 +1,165 @@
+"""The headless live commands: ``watui init`` (connect or show a QR and wait) and ``watui watch``.
+
+Both run the same core as the dashboard through ``session_runtime``; they only print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from typing import TextIO
+
+from watui.config import Config
+from watui.core.manager import EventStream
+from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
+from watui.qr import qr_half_blocks
+from watui.runtime import Runtime, session_runtime
+
+EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
+
+
+def print_qr(payload: str, stream: TextIO) -> None:
+    """Draw the QR in half blocks. On a terminal: black on white whatever the theme, so a phone scans it."""
+    colour = stream.isatty() and not os.environ.get("NO_COLOR")
+    start, end = ("\x1b[30;107m", "\x1b[0m") if colour else ("", "")
+    for line in qr_half_blocks(payload):
+        stream.write(f"{start}{line}{end}\n")
+    stream.flush()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+# -- watui init -------------------------------------------------------------------------------------
+def run_init(args: argparse.Namespace, config: Config) -> int:
+    if args.timeout <= 0:
+        print(f"watui init: --timeout must be a positive number of seconds, got {args.timeout:g}", file=sys.stderr)
+        return 2
+    return asyncio.run(_init(args, config))
+
+
+async def _init(args: argparse.Namespace, config: Config) -> int:
+    out = sys.stdout
+    human = sys.stderr if args.json else sys.stdout
+    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+        if rt.simulator is not None:
+            print(f"watui: demo simulator at {rt.simulator.base_url} (scan: POST /__sim/scan)", file=human)
+        events = rt.manager.subscribe()
+        result = await rt.manager.smart_initialize()
+        code = EXIT_OK if result.success else EXIT_FAIL
+        if result.needs_qr:
+            result, code = await _wait_for_scan(rt, events, result, args.timeout, human)
+        events.close()
+        info = rt.manager.info
+    if args.json:
+        out.write(json.dumps(_init_json(result, info)) + "\n")
+    else:
+        print(f"watui: {result.message}", file=out)
+    return code
+
+
+async def _wait_for_scan(
+    rt: Runtime, events: EventStream, result: InitResult, timeout: float, human: TextIO
+) -> tuple[InitResult, int]:
+    manager = rt.manager
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    shown: str | None = None
+
+    def show(info: SessionInfo) -> None:
+        nonlocal shown
+        if info.qr and info.qr != shown:
+            shown = info.qr
+            human.write(f"\nScan this QR with WhatsApp on your phone (Linked devices) — waiting {timeout:g} s\n")
+            print_qr(info.qr, human)
+
+    show(manager.info)
+
+    async def follow() -> None:
+        async for event in events:
+            show(event.info)
+            if event.info.state is ConnectionState.CONNECTED:
+                return
+            if event.info.state is ConnectionState.FAILED or event.info.qr_gave_up:
+                return
+
+    follower = asyncio.create_task(follow())
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({follower, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in (follower, stopper):
+        task.cancel()
+    info = manager.info
+    if info.state is ConnectionState.CONNECTED:
+        return InitResult(True, False, "Connected to WhatsApp Web", info.state), EXIT_OK
+    if info.state is ConnectionState.FAILED:
+        return InitResult(False, False, info.message, info.state), EXIT_FAIL
+    message = f"QR code not scanned within {timeout:g} s; run watui init again for a new one"
+    if info.qr_gave_up:
+        message = info.message
+    if stop.is_set():
+        message = "interrupted while waiting for the QR scan"
+    return InitResult(False, True, message, info.state), EXIT_QR_TIMEOUT
+
+
+def _init_json(result: InitResult, info: SessionInfo) -> dict[str, object]:
+    out: dict[str, object] = dict(result.to_json())
+    out["qr"] = info.qr if result.needs_qr else None
+    out["account"] = info.to_json()["connection"]["account"]
+    out["session"] = info.to_json()["session"]["path"]
+    return out
+
+
+# -- watui watch ------------------------------------------------------------------------------------
+def run_watch(args: argparse.Namespace, config: Config) -> int:
+    return asyncio.run(_watch(args, config))
+
+
+async def _watch(args: argparse.Namespace, config: Config) -> int:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+        events = rt.manager.subscribe()
+        if rt.simulator is not None and not args.jsonl:
+            print(f"watui: demo simulator at {rt.simulator.base_url}", flush=True)
+        printer = asyncio.create_task(_print_events(events, args.jsonl))
+        starter = asyncio.create_task(rt.manager.smart_initialize())
+        await stop.wait()
+        starter.cancel()
+        with contextlib.suppress(BaseException):
+            await starter
+        # Shutdown events (UNLAUNCHED) are still printed, then the stream ends.
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(printer, 5)
+    return EXIT_OK
+
+
+async def _print_events(events: EventStream, jsonl: bool) -> None:
+    async for event in events:
+        routine = event.type == "disk" or (event.type == "health" and event.data.get("sample"))
+        if routine and not jsonl:
+            continue
+        sys.stdout.write(_event_line(event, jsonl))
+        if event.type == "qr" and event.qr and not jsonl:
+            print_qr(event.qr, sys.stdout)
+        sys.stdout.flush()
+
+
+def _event_line(event: Event, jsonl: bool) -> str:
+    if jsonl:
+        return json.dumps(event.to_json()) + "\n"
+    stamp = event.time.astimezone().strftime("%H:%M:%S")
+    what = {
+        "state": f"{event.info.state.glyph} {event.state.value if event.state else ''}",
+        "qr": "QR code" if event.qr else "QR gone",
+    }.get(event.type, event.type)
+    message = f" — {event.message}" if event.message else ""
+    return f"{stamp} {what}{message}\n"
