@@ -1,0 +1,177 @@
+"""The live core end to end: real Chromium, the real simulator over real sockets, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.core_helpers import Recorder, sim_config, started_manager, with_whatsapp
+from watui.core.errors import SessionBusyError
+from watui.core.manager import SessionManager
+from watui.core.models import ConnectionState as S
+from watui.sim.server import Simulator
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    simulator = Simulator(state_dir=tmp_path / "sim-state", qr_rotate_ms=20000, qr_rotations=6)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+async def connect_fresh(manager: SessionManager, rec: Recorder, sim: Simulator) -> None:
+    result = await manager.smart_initialize()
+    assert result.needs_qr and not result.success, result
+    await sim.scan()
+    await rec.state(S.CONNECTED)
+
+
+async def test_fresh_profile_shows_the_simulators_qr_then_connects_after_scan(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert (result.success, result.needs_qr) == (False, True)
+        assert manager.info.state is S.UNPAIRED
+        assert manager.info.qr == sim.state()["qr"]
+        assert manager.info.qr.startswith("2@") and len(manager.info.qr) > 150
+        assert manager.get_detailed_session_info()["recommendations"]["needsQRScan"] is True
+        await sim.scan()
+        info = await rec.state(S.CONNECTED)
+        assert info.account is not None and info.account.number == "15550001234"
+        assert info.qr is None and info.health.is_healthy
+        assert S.PAIRING in rec.states() or S.CONNECTED in rec.states()
+    profile = sim_config(tmp_path, sim).profile_dir
+    assert (profile / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb").is_dir()
+
+
+async def test_restart_comes_back_connected_without_a_qr(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+    scans = sim.state()["scans"]
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        assert manager.info.state is S.CONNECTED
+        assert all(e.qr is None for e in rec.events if e.type == "qr")
+    assert sim.state()["scans"] == scans
+
+
+async def test_kill_9_of_the_browser_comes_back_connected_by_itself(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await asyncio.sleep(0.5)
+        old_pid = manager._driver.pid if manager._driver else None
+        assert old_pid is not None and psutil.pid_exists(old_pid)
+        os.kill(old_pid, signal.SIGKILL)
+        await rec.until(lambda i: i.state is not S.CONNECTED, 10, "the loss to be noticed")
+        info = await rec.state(S.CONNECTED, 30)
+        assert S.RECONNECTING in rec.states()
+        new_pid = manager._driver.pid if manager._driver else None
+        assert new_pid is not None and new_pid != old_pid
+        assert info.health.reconnect_attempts == 0  # reset once connected
+
+
+async def test_dropped_connection_is_detected_and_recovered(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await sim.drop()
+        await rec.state(S.TIMEOUT, 10)
+        await rec.state(S.CONNECTED, 30)
+
+
+async def test_server_down_for_10_s_reconnects_with_backoff(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await sim.down()
+        await sim.drop()
+        await rec.until(lambda i: i.state in (S.TIMEOUT, S.RECONNECTING), 10, "TIMEOUT or RECONNECTING")
+        await asyncio.sleep(10)
+        assert manager.info.state is not S.CONNECTED
+        retries = [e for e in rec.events if e.type == "retry"]
+        assert retries, "no reconnect attempt was scheduled while WhatsApp was down"
+        assert manager.info.health.reconnect_attempts >= 1
+        await sim.up()
+        info = await rec.state(S.CONNECTED, 40)
+        assert info.health.reconnect_attempts == 0
+
+
+async def test_logout_goes_to_qr_and_does_not_loop(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await sim.logout()
+        info = await rec.state(S.UNPAIRED, 10)
+        assert info.needs_qr_scan and info.account is None
+        await asyncio.sleep(3)
+        assert manager.info.state is S.UNPAIRED
+        assert not [e for e in rec.events if e.type == "retry"]
+        assert manager.info.health.reconnect_attempts == 0
+
+
+async def test_conflict_without_takeover_waits_for_the_operator(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await sim.conflict()
+        await rec.state(S.CONFLICT, 10)
+        await asyncio.sleep(2)
+        assert manager.info.state is S.CONFLICT
+        result = await manager.reconnect()
+        assert result.success, result
+        assert manager.info.state is S.CONNECTED
+
+
+async def test_conflict_with_takeover_presses_use_here(tmp_path: Path, sim: Simulator) -> None:
+    config = with_whatsapp(sim_config(tmp_path, sim), takeover_on_conflict=True, takeover_delay_ms=300)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await sim.conflict()
+        await rec.state(S.CONFLICT, 10)
+        await rec.state(S.CONNECTED, 15)
+
+
+async def test_truncated_leveldb_current_is_quarantined_and_a_fresh_qr_shown(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+    current = config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT"
+    current.write_bytes(current.read_bytes()[:3])
+    async with started_manager(config) as (manager, rec):
+        assert manager.info.should_clear_session
+        result = await manager.smart_initialize()
+        assert result.needs_qr, result
+        assert "quarantine" in result.message
+        assert manager.info.state is S.UNPAIRED
+    quarantined = list((config.session_root / ".quarantine").iterdir())
+    assert len(quarantined) == 1
+    assert (quarantined[0] / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT").exists()
+
+
+async def test_page_slower_than_the_timeout_retries_then_fails_clearly(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim, session_timeout_ms=2000, max_init_retries=1)
+    await sim.slow(8000)
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert not result.success and not result.needs_qr
+        assert manager.info.state is S.FAILED
+        assert "did not load within 2 s" in result.message and "session_timeout_ms" in result.message
+        assert [e for e in rec.events if e.type == "retry"], "no retry before giving up"
+
+
+async def test_a_second_watui_on_the_same_session_is_refused(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)
+    async with started_manager(config):
+        second = SessionManager(replace(config))
+        with pytest.raises(SessionBusyError) as err:
+            await second.start()
+        assert str(os.getpid()) in str(err.value)
