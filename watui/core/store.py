@@ -1,22 +1,89 @@
 """The profile on disk: where it is, its size, its validity, who holds its lock; quarantine and purge.
 
-INTERFACE STUB — to be implemented (issue 2). Everything here is blocking I/O: the manager calls it
-through ``asyncio.to_thread``.
+Everything here is blocking I/O: the manager calls it through ``asyncio.to_thread``.
+
+Validity (``inspect``), most serious problem first:
+- ``missing``: no ``<session_path>/session-<client_id>/`` folder: a QR scan is needed.
+- ``corrupt``: a login LevelDB (WhatsApp's IndexedDB, Local Storage) has no ``CURRENT``, an empty or
+  truncated one, or one naming a ``MANIFEST-*`` that is missing or empty: clear it, then a QR scan.
+- ``login_missing``: WhatsApp's IndexedDB is there but another login file (``Local State``,
+  ``Default/Preferences``, ``Default/Local Storage/leveldb``) is gone: a half-deleted login; clear it.
+- ``no_login``: a sound profile without WhatsApp's IndexedDB: it never logged in (or was logged out);
+  a QR scan is needed, nothing needs clearing.
+- ``too_large``: bytes on disk over ``max_session_size_mb``; ``watui clean`` may bring it back under.
+- ``locked``: a live process other than watui's own browser holds ``SingletonLock``.
+A stale lock (its pid is dead, or the pid was reused by a process started after the lock was made) is
+reported but leaves the session valid: Chromium and ``watui clean`` both get rid of it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import re
+import socket
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
+
+import psutil
 
 from watui.config import Config
-from watui.core.models import ClearReport, CleanupReport, DiskReport, LockInfo
+from watui.core import cleanup as cl
+from watui.core.errors import SessionBusyError, UnsafePathError
+from watui.core.models import (
+    PROBLEM_CORRUPT,
+    PROBLEM_LOCKED,
+    PROBLEM_LOGIN_MISSING,
+    PROBLEM_MISSING,
+    PROBLEM_NO_LOGIN,
+    PROBLEM_TOO_LARGE,
+    CleanupReport,
+    ClearReport,
+    DiskReport,
+    LockInfo,
+)
+
+MIB = 1024 * 1024
+MARKER = ".watui-session"
+QUARANTINE = ".quarantine"
+OLD_SESSION_PREFIX = "whatsapp-session"
+# A process that started this long after the lock was made cannot be the one that made it (pid reuse).
+_PID_REUSE_SLACK_S = 2.0
+_CURRENT_RE = re.compile(r"MANIFEST-\d+")
 
 
 class OwnerLock:
-    """Held by the one watui process that owns a session (fcntl.flock on a file in session_root)."""
+    """Held by the one watui process that owns a session (fcntl.flock on a file in session_root).
+
+    The kernel drops the lock when the process exits, however it exits; ``release()`` drops it sooner.
+    """
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
 
     def release(self) -> None:
-        raise NotImplementedError
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> OwnerLock:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
 
 
 class SessionStore:
@@ -25,31 +92,457 @@ class SessionStore:
         self.root: Path = config.session_root
         self.profile: Path = config.profile_dir
 
+    @property
+    def max_bytes(self) -> int:
+        return self.config.session.max_session_size_mb * MIB
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / QUARANTINE
+
+    # -- reading -----------------------------------------------------------------------------------
     def inspect(self, own_pids: frozenset[int] = frozenset()) -> DiskReport:
         """Size, file count, reclaimable bytes, lock, validity. A lock held by one of ``own_pids``
-        (watui's own browser) is not a problem."""
-        raise NotImplementedError
+        (watui's own browser) or by one of their children is not a problem."""
+        profile = self.profile
+        if not profile.is_dir():
+            detail = f"Session folder not found: {profile} (a QR scan is needed)"
+            if profile.exists() or profile.is_symlink():
+                detail = f"Session path is not a folder: {profile} (clear it, then scan a QR)"
+                return self._report(False, detail, (PROBLEM_CORRUPT,), exists=True)
+            return self._report(False, detail, (PROBLEM_MISSING,), exists=False)
+        scan = cl.scan_profile(profile)
+        lock = self.lock_info()
+        problems: list[tuple[str, str]] = []
+        problems += self._login_problems(profile)
+        if scan.size_bytes > self.max_bytes:
+            problems.append((PROBLEM_TOO_LARGE, self._too_large(scan.size_bytes, scan.removable_bytes)))
+        if lock.kind == "live" and not _is_own(lock.pid, own_pids):
+            problems.append((PROBLEM_LOCKED, _describe_live_lock(lock)))
+        codes = tuple(dict.fromkeys(code for code, _ in problems))
+        if problems:
+            detail = "; ".join(reason for _, reason in problems)
+        else:
+            detail = (
+                f"Session valid: {_mb(scan.size_bytes)}MB of {self.config.session.max_session_size_mb}MB, "
+                "WhatsApp login stored"
+            )
+        if lock.kind == "stale":
+            detail += f"; {_describe_stale_lock(lock)}"
+        return DiskReport(
+            path=profile,
+            exists=True,
+            is_valid=not problems,
+            validation_details=detail,
+            size_bytes=scan.size_bytes,
+            file_count=scan.file_count,
+            reclaimable_bytes=scan.removable_bytes,  # a stale lock is a symlink: no blocks to reclaim
+            max_bytes=self.max_bytes,
+            lock=lock,
+            problems=codes,
+        )
+
+    def _report(self, valid: bool, detail: str, problems: tuple[str, ...], exists: bool) -> DiskReport:
+        return DiskReport(
+            path=self.profile,
+            exists=exists,
+            is_valid=valid,
+            validation_details=detail,
+            max_bytes=self.max_bytes,
+            problems=problems,
+        )
+
+    def _login_problems(self, profile: Path) -> list[tuple[str, str]]:
+        if not (profile / cl.WA_INDEXEDDB).is_dir():
+            return [(PROBLEM_NO_LOGIN, "no WhatsApp login stored (a QR scan is needed)")]
+        out: list[tuple[str, str]] = []
+        for rel in cl.LOGIN_LEVELDBS:
+            damage = leveldb_damage(profile / rel)
+            if damage:
+                out.append((PROBLEM_CORRUPT, f"LevelDB damaged: {rel}: {damage}"))
+        missing = [rel for rel in cl.LOGIN_PATHS if not (profile / rel).exists()]
+        if missing:
+            out.append((PROBLEM_LOGIN_MISSING, f"login files missing: {', '.join(missing)}"))
+        return out
+
+    def _too_large(self, size: int, reclaimable: int) -> str:
+        cap = self.config.session.max_session_size_mb
+        text = f"Session too large: {_mb_over(size, cap)} > {cap}MB"
+        if reclaimable:
+            text += f" (watui clean would free {_mb(reclaimable)}MB)"
+        return text
 
     def lock_info(self) -> LockInfo:
-        raise NotImplementedError
+        """Who holds the profile's SingletonLock: nobody, a dead process (stale), or a live one."""
+        return read_lock(self.profile)
+
+    def owner_pid(self) -> int | None:
+        """The pid of the watui process that owns this session now, if one does."""
+        path = self._owner_file
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_pid(path) or -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    # -- safety ------------------------------------------------------------------------------------
+    def check_root(self) -> None:
+        """Refuse a session_path that is /, the home folder, not a folder, or someone else's folder."""
+        real = Path(os.path.realpath(self.root))
+        where = f"[session] session_path {self.root}"
+        if real == Path("/"):
+            raise UnsafePathError(f"{where} is the filesystem root: refusing; give sessions a folder of their own")
+        if real == Path(os.path.realpath(Path.home())):
+            raise UnsafePathError(
+                f"{where} is your home folder: refusing; use a folder of its own, e.g. ~/whatsapp-session-pro"
+            )
+        if not os.path.lexists(real):
+            return
+        if not real.is_dir():
+            raise UnsafePathError(f"{where} is not a folder")
+        if not _looks_like_session_root(real):
+            raise UnsafePathError(
+                f"{where} holds neither a session (session-*) nor watui's marker file ({MARKER}): "
+                "refusing to touch it; point session_path at a folder of its own"
+            )
 
     def ensure_root(self) -> None:
         """Check the root is safe, create it (0700) with watui's marker file if missing."""
-        raise NotImplementedError
+        self.check_root()
+        _make_private_dirs(self.root)
+        marker = self.root / MARKER
+        if not marker.exists():
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("This folder holds WhatsApp Web sessions managed by watui. Do not put other files here.\n")
 
+    # -- changing ----------------------------------------------------------------------------------
     def cleanup(self, own_pids: frozenset[int] = frozenset()) -> CleanupReport:
-        """Remove caches, temp files, stale locks; never the login. Raises SessionBusyError when a live
-        process other than ``own_pids`` holds the profile. With own_pids, only removes what is safe
-        while the browser runs (nothing but *.tmp and stale locks)."""
-        raise NotImplementedError
+        """Remove caches, temp files, stale locks; never the login. Move old ``whatsapp-session*``
+        folders found in session_path into quarantine. Raises SessionBusyError when a live process
+        other than ``own_pids`` holds the profile. With ``own_pids`` (watui's browser is running) the
+        profile is left alone: Chromium may be writing any of it; stop the browser for a full clean."""
+        if not os.path.lexists(self.root):
+            return CleanupReport(0, (), message=f"nothing to clean: {self.root} does not exist")
+        self.check_root()
+        lock = self.lock_info()
+        self._refuse_if_held(lock, own_pids)
+        notes: list[str] = []
+        removal = cl.Removal(0, (), ())
+        if own_pids:
+            notes.append("the browser is running: nothing removed from the profile (stop it for a full clean)")
+        elif self.profile.is_dir():
+            removal = cl.remove_items(self.profile, cl.scan_profile(self.profile).removable)
+            if lock.kind == "stale":
+                removal = _merge(removal, self._remove_lock_files())
+        moved, move_notes = self._move_aside_old_sessions()
+        notes += move_notes
+        notes += [f"could not remove {item}" for item in removal.failed]
+        notes += self._other_sessions_note()
+        summary = f"freed {_mb(removal.freed_bytes)}MB ({len(removal.removed)} items removed)"
+        if moved:
+            summary += f"; moved {len(moved)} old session folder(s) into {self.quarantine_dir}"
+        message = "; ".join([summary, *notes])
+        return CleanupReport(removal.freed_bytes, removal.removed, tuple(moved), message)
 
     def quarantine(self, reason: str = "") -> Path:
         """Move the profile into <root>/.quarantine/<name>-<timestamp>/; keep the newest N."""
-        raise NotImplementedError
+        self.check_root()
+        self._refuse_if_held(self.lock_info(), frozenset())
+        if not os.path.lexists(self.profile):
+            raise FileNotFoundError(f"no session to quarantine: {self.profile} does not exist")
+        dest = self._move_into_quarantine(self.profile)
+        note = dest / "WATUI-QUARANTINE.txt"
+        with contextlib.suppress(OSError):
+            note.write_text(
+                f"moved here by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\nfrom: {self.profile}\n"
+                f"reason: {reason or 'watui clear'}\nto restore: move this folder back to {self.profile}\n"
+            )
+        self._prune_quarantine(self.profile.name)
+        return dest
 
     def clear(self, purge: bool = False) -> ClearReport:
-        raise NotImplementedError
+        """Quarantine the profile (or delete it with ``purge``) so the next start needs a QR scan."""
+        self.check_root()
+        self._refuse_if_held(self.lock_info(), frozenset())
+        if not os.path.lexists(self.profile):
+            return ClearReport(purged=False, moved_to=None, message=f"nothing to clear: {self.profile} does not exist")
+        if purge:
+            cl.remove_inside(self.root, self.profile)
+            return ClearReport(purged=True, moved_to=None, message=f"deleted {self.profile}; a QR scan is needed")
+        dest = self.quarantine("watui clear")
+        return ClearReport(
+            purged=False, moved_to=dest, message=f"moved {self.profile} to {dest}; a QR scan is needed"
+        )
 
     def acquire_owner(self) -> OwnerLock:
         """Take the one-owner lock; raise SessionBusyError naming the owner's pid when held."""
-        raise NotImplementedError
+        self.ensure_root()
+        path = self._owner_file
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = _read_pid(path)
+            shown = str(pid) if pid else "unknown"
+            raise SessionBusyError(f"session {self.profile} is in use by watui (pid {shown})", pid, "watui") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return OwnerLock(fd, path)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    @property
+    def _owner_file(self) -> Path:
+        return self.root / f".watui-{self.config.session.client_id}.owner"
+
+    def _refuse_if_held(self, lock: LockInfo, own_pids: frozenset[int]) -> None:
+        if lock.kind != "live" or _is_own(lock.pid, own_pids):
+            return
+        raise SessionBusyError(
+            f"session {self.profile} is in use: {_describe_live_lock(lock)}; stop it first", lock.pid, lock.name
+        )
+
+    def _remove_lock_files(self) -> cl.Removal:
+        removed = []
+        for name in cl.LOCK_NAMES:
+            path = self.profile / name
+            if os.path.lexists(path):
+                with contextlib.suppress(FileNotFoundError):
+                    cl.remove_inside(self.profile, path)
+                    removed.append(name)
+        return cl.Removal(0, tuple(removed), ())
+
+    def _move_into_quarantine(self, folder: Path) -> Path:
+        _make_private_dirs(self.quarantine_dir)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        dest = self.quarantine_dir / f"{folder.name}-{stamp}"
+        counter = 2
+        while os.path.lexists(dest):
+            dest = self.quarantine_dir / f"{folder.name}-{stamp}-{counter}"
+            counter += 1
+        if not (cl.is_inside(self.root, folder) and cl.is_inside(self.root, dest)):
+            raise UnsafePathError(f"refusing to move {folder}: it is not inside {self.root}")
+        os.rename(folder, dest)
+        return dest
+
+    def _prune_quarantine(self, name: str) -> list[Path]:
+        """Delete all but the newest ``quarantine_keep`` quarantined copies of ``name``."""
+        pattern = re.compile(rf"^{re.escape(name)}-(\d{{8}}-\d{{6}})(?:-(\d+))?$")
+        found: list[tuple[str, int, Path]] = []
+        for entry in _list_dir(self.quarantine_dir):
+            match = pattern.match(entry.name)
+            if match and entry.is_dir(follow_symlinks=False):
+                found.append((match.group(1), int(match.group(2) or 1), Path(entry.path)))
+        found.sort(reverse=True)
+        doomed = [path for _, _, path in found[self.config.session.quarantine_keep :]]
+        for path in doomed:
+            cl.remove_inside(self.quarantine_dir, path)
+        return doomed
+
+    def _move_aside_old_sessions(self) -> tuple[list[str], list[str]]:
+        """Old seed-era folders (``whatsapp-session*``) inside session_path go to quarantine, whole,
+        unless a live browser still uses them. Returns (moved, notes)."""
+        moved: list[str] = []
+        notes: list[str] = []
+        for entry in _list_dir(self.root):
+            if not (entry.name.startswith(OLD_SESSION_PREFIX) and entry.is_dir(follow_symlinks=False)):
+                continue
+            held = _held_inside(Path(entry.path))
+            if held is not None:
+                notes.append(f"old session folder {entry.name} left in place: {_describe_live_lock(held)}")
+                continue
+            dest = self._move_into_quarantine(Path(entry.path))
+            moved.append(f"{entry.name} -> {QUARANTINE}/{dest.name}")
+        return moved, notes
+
+    def _other_sessions_note(self) -> list[str]:
+        others = sorted(
+            e.name
+            for e in _list_dir(self.root)
+            if e.name.startswith("session") and e.name != self.profile.name and e.is_dir(follow_symlinks=False)
+        )
+        if not others:
+            return []
+        return [f"other clients' sessions left in place: {', '.join(others)}"]
+
+
+# -- module helpers --------------------------------------------------------------------------------
+def read_lock(profile: Path) -> LockInfo:
+    """Who holds ``profile``'s SingletonLock (a symlink "hostname-pid")."""
+    lock = profile / "SingletonLock"
+    try:
+        target = os.readlink(lock)
+    except FileNotFoundError:
+        return LockInfo()
+    except OSError:  # there but not a symlink: not Chromium's, nobody can hold it
+        return LockInfo(kind="stale") if os.path.lexists(lock) else LockInfo()
+    host, _, pid_text = target.rpartition("-")
+    if not pid_text.isdigit():
+        return LockInfo(kind="stale", host=host or None)
+    pid = int(pid_text)
+    if host and host != socket.gethostname():
+        # Another machine's pid cannot be checked from here: treat it as held, never delete it.
+        return LockInfo(kind="live", pid=pid, name=None, host=host)
+    name = _live_process_name(pid, _lock_made_at(lock))
+    if name is None:
+        return LockInfo(kind="stale", pid=pid, host=host or None)
+    return LockInfo(kind="live", pid=pid, name=name, host=host or None)
+
+
+def _held_inside(folder: Path) -> LockInfo | None:
+    """A live lock on ``folder`` or on a LocalAuth session folder in it, if any."""
+    candidates = [folder] + [Path(e.path) for e in _list_dir(folder) if e.name.startswith("session")]
+    for candidate in candidates:
+        lock = read_lock(candidate)
+        if lock.kind == "live":
+            return lock
+    return None
+
+
+def leveldb_damage(folder: Path) -> str | None:
+    """Why LevelDB could not open ``folder``, or None when it looks sound (or is absent: not our call)."""
+    if not folder.is_dir():
+        return None
+    current = folder / "CURRENT"
+    try:
+        text = current.read_bytes().decode("ascii", "replace")
+    except FileNotFoundError:
+        return "no CURRENT file"
+    except OSError as exc:
+        return f"CURRENT unreadable ({exc.strerror})"
+    if not text:
+        return "CURRENT is empty"
+    # LevelDB itself refuses a CURRENT that does not end in a newline (a write cut short).
+    name = text[:-1]
+    if not text.endswith("\n") or not _CURRENT_RE.fullmatch(name):
+        return "CURRENT is truncated or garbled"
+    manifest = folder / name
+    try:
+        size = manifest.stat().st_size
+    except FileNotFoundError:
+        return f"CURRENT names {name}, which does not exist"
+    if size == 0:
+        return f"{name} is empty"
+    return None
+
+
+def _looks_like_session_root(folder: Path) -> bool:
+    """An empty folder, one with watui's marker, or one holding a LocalAuth session folder."""
+    entries = list(_list_dir(folder))
+    if not entries:
+        return True
+    for entry in entries:
+        if entry.name == MARKER:
+            return True
+        is_session = entry.name == "session" or entry.name.startswith("session-")
+        if is_session and entry.is_dir(follow_symlinks=False):
+            return True
+    return False
+
+
+def _list_dir(folder: Path) -> Iterable[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and missing parents with mode 0700 (sessions hold login keys)."""
+    missing = []
+    current = folder
+    while not os.path.lexists(current):
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _lock_made_at(lock: Path) -> float | None:
+    try:
+        return os.lstat(lock).st_mtime
+    except OSError:
+        return None
+
+
+def _live_process_name(pid: int, lock_made_at: float | None) -> str | None:
+    """The name of the live process ``pid`` that can have made the lock, else None (stale)."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        started = proc.create_time()
+        name = proc.name()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.AccessDenied:
+        return "unknown"
+    if lock_made_at is not None and started > lock_made_at + _PID_REUSE_SLACK_S:
+        return None  # the pid was reused after a crash or reboot: the lock's maker is gone
+    return name
+
+
+def _is_own(pid: int | None, own_pids: frozenset[int]) -> bool:
+    """Whether ``pid`` is one of ``own_pids`` or a descendant of one (Chromium's helper processes)."""
+    if pid is None or not own_pids:
+        return False
+    if pid in own_pids:
+        return True
+    try:
+        return any(parent.pid in own_pids for parent in psutil.Process(pid).parents())
+    except psutil.Error:
+        return False
+
+
+def _describe_live_lock(lock: LockInfo) -> str:
+    if lock.name is None and lock.host:
+        return (
+            f"locked by pid {lock.pid} on another host '{lock.host}' (cannot be checked from here; if no "
+            "browser there uses it, delete its SingletonLock by hand)"
+        )
+    return f"in use by {lock.name} (pid {lock.pid})"
+
+
+def _describe_stale_lock(lock: LockInfo) -> str:
+    who = f" of pid {lock.pid}" if lock.pid else ""
+    return f"stale lock{who} left by a crash (watui clean removes it)"
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _merge(a: cl.Removal, b: cl.Removal) -> cl.Removal:
+    return cl.Removal(a.freed_bytes + b.freed_bytes, a.removed + b.removed, a.failed + b.failed)
+
+
+def _mb(size: int) -> str:
+    """Megabytes for people: whole when large, one decimal when small."""
+    value = size / MIB
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _mb_over(size: int, cap_mb: int) -> str:
+    """``size`` in MB with just enough decimals that it reads as larger than ``cap_mb``."""
+    for digits in (0, 1, 2):
+        text = f"{size / MIB:.{digits}f}"
+        if float(text) > cap_mb:
+            return f"{text}MB"
+    return f"{size} bytes"
+

@@ -1,0 +1,191 @@
+"""The offline disk commands: ``watui info``, ``watui clean``, ``watui clear``. No browser is started.
+
+Each prints a readable summary, or JSON with ``--json``. ``info`` exits 0 when the session is valid and
+1 when not; ``clean`` and ``clear`` take watui's owner lock first, so they refuse while another watui
+runs the session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from watui.config import Config
+from watui.core.models import (
+    PROBLEM_CORRUPT,
+    PROBLEM_LOCKED,
+    PROBLEM_LOGIN_MISSING,
+    PROBLEM_MISSING,
+    PROBLEM_NO_LOGIN,
+    PROBLEM_TOO_LARGE,
+    ConnectionState,
+    DiskReport,
+    LockInfo,
+    SessionInfo,
+)
+from watui.core.store import MIB, OwnerLock, SessionStore
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def run_info(args: argparse.Namespace, config: Config) -> int:
+    store = SessionStore(config)
+    owner = store.owner_pid()
+    # A browser started by a running watui is that watui's: its lock is not a problem.
+    own = frozenset({owner}) if owner and owner > 0 else frozenset()
+    report = store.inspect(own)
+    info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=_offline_message(report, owner))
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(_info_text(report, owner, info))
+    return EXIT_OK if report.is_valid else EXIT_FAIL
+
+
+def run_clean(args: argparse.Namespace, config: Config) -> int:
+    store = SessionStore(config)
+    owner = _take_owner(store)
+    try:
+        report = store.cleanup()
+    finally:
+        if owner is not None:
+            owner.release()
+    if args.json:
+        _print_json(report.to_json())
+        return EXIT_OK
+    lines = [_row("freed", f"{_human(report.freed_bytes)}")]
+    lines += [_row("removed" if i == 0 else "", rel) for i, rel in enumerate(report.removed)]
+    lines += [_row("moved aside" if i == 0 else "", item) for i, item in enumerate(report.moved_aside)]
+    lines.append(_row("result", report.message))
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def run_clear(args: argparse.Namespace, config: Config) -> int:
+    store = SessionStore(config)
+    profile = store.profile
+    if profile.exists() and not args.yes:
+        answer = _confirm(store, args.purge)
+        if answer is None:
+            print(
+                "watui: clear needs confirmation and there is no terminal to ask on: rerun with --yes",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if not answer:
+            print("watui: nothing done", file=sys.stderr)
+            return EXIT_FAIL
+    owner = _take_owner(store)
+    try:
+        report = store.clear(purge=args.purge)
+    finally:
+        if owner is not None:
+            owner.release()
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.message)
+    return EXIT_OK
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _take_owner(store: SessionStore) -> OwnerLock | None:
+    """The owner lock, so no other watui runs the session meanwhile; None when there is no session root."""
+    if not store.root.exists():
+        return None
+    return store.acquire_owner()
+
+
+def _confirm(store: SessionStore, purge: bool) -> bool | None:
+    """Ask on the terminal; None when there is none to ask on."""
+    if not sys.stdin.isatty():
+        return None
+    if purge:
+        question = f"Delete {store.profile} for good? A new QR scan will be needed. [y/N] "
+    else:
+        question = (
+            f"Move {store.profile} into {store.quarantine_dir}? A new QR scan will be needed. [y/N] "
+        )
+    print(question, end="", file=sys.stderr, flush=True)
+    reply = sys.stdin.readline().strip().lower()
+    return reply in ("y", "yes")
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _offline_message(report: DiskReport, owner: int | None) -> str:
+    if owner:
+        shown = owner if owner > 0 else "unknown"
+        return f"offline view: a running watui (pid {shown}) owns this session"
+    if report.lock.kind == "live" and PROBLEM_LOCKED in report.problems:
+        return f"offline view: the profile is open in {_lock_text(report.lock)}"
+    return "offline view: no browser started"
+
+
+def _info_text(report: DiskReport, owner: int | None, info: SessionInfo) -> str:
+    status = "✔ valid" if report.is_valid else "✖ not valid"
+    rows = [
+        _row("session", str(report.path)),
+        _row("status", f"{status}: {report.validation_details}"),
+    ]
+    if report.exists:
+        limit = report.max_bytes
+        rows.append(_row("size", f"{_human(report.size_bytes)} on disk, {report.file_count:,} files "
+                                 f"(limit {_human(limit)})"))
+        rows.append(_row("reclaimable", f"{_human(report.reclaimable_bytes)} (watui clean)"))
+        rows.append(_row("lock", _lock_text(report.lock)))
+    rows.append(_row("owner", f"watui (pid {owner})" if owner and owner > 0 else "no watui running it"))
+    rows.append(_row("connection", f"{info.state.glyph} {info.state.value} ({info.message})"))
+    for i, line in enumerate(advice(report)):
+        rows.append(_row("advice" if i == 0 else "", line))
+    return "\n".join(rows)
+
+
+def advice(report: DiskReport) -> list[str]:
+    """What a person should do next, most urgent first."""
+    problems = report.problems
+    out: list[str] = []
+    if PROBLEM_MISSING in problems or PROBLEM_NO_LOGIN in problems:
+        out.append("run 'watui init' and scan the QR code with your phone")
+    if PROBLEM_CORRUPT in problems or PROBLEM_LOGIN_MISSING in problems:
+        out.append("run 'watui clear' (it keeps a copy in quarantine), then 'watui init' and scan a new QR")
+    if PROBLEM_TOO_LARGE in problems:
+        if report.size_bytes - report.reclaimable_bytes <= report.max_bytes:
+            out.append(f"run 'watui clean': it frees {_human(report.reclaimable_bytes)}")
+        else:
+            out.append("run 'watui clean'; if still too large, raise max_session_size_mb or 'watui clear'")
+    if PROBLEM_LOCKED in problems:
+        out.append(f"another program uses the session: stop {_lock_text(report.lock)} first")
+    if report.lock.kind == "stale" and PROBLEM_LOCKED not in problems:
+        out.append("'watui clean' removes the stale lock")
+    if not out:
+        out.append("nothing to do: 'watui init' reconnects without a QR")
+    return out
+
+
+def _lock_text(lock: LockInfo) -> str:
+    if lock.kind == "none":
+        return "none"
+    if lock.kind == "stale":
+        return f"stale (pid {lock.pid}, no longer running)" if lock.pid else "stale"
+    if lock.name is None and lock.host:
+        return f"pid {lock.pid} on another host '{lock.host}'"
+    return f"{lock.name} (pid {lock.pid})"
+
+
+def _row(key: str, value: str) -> str:
+    return f"{key + ':' if key else '':<13}{value}"
+
+
+def _human(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < MIB:
+        return f"{size / 1024:.1f} KB"
+    if size < 1024 * MIB:
+        return f"{size / MIB:.1f} MB"
+    return f"{size / (1024 * MIB):.2f} GB"
