@@ -1,0 +1,105 @@
+"""Test helpers around the simulator: a real Chromium on a persistent profile pointed at it, and a
+reader of the page state that uses the same selector table as watui's driver."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import BrowserContext, Page, async_playwright
+
+from watui.core.browser_finder import find_browser
+from watui.core.wa_page import DEFAULT_SELECTORS, STATE_ORDER
+from watui.sim.server import Simulator
+
+WA_URL = "https://web.whatsapp.com/"
+SERVER_FLAGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_flags(sim: Simulator) -> list[str]:
+    flags = [*SERVER_FLAGS, *sim.browser_args()]
+    if os.geteuid() == 0:
+        flags.append("--no-sandbox")
+    return flags
+
+
+@asynccontextmanager
+async def sim_browser(sim: Simulator, profile: Path, *, open_page: bool = True) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium on ``profile`` (a user-data-dir) that sees ``sim`` as web.whatsapp.com.
+
+    With ``open_page`` the first tab has already loaded WhatsApp Web. The context is closed cleanly
+    on exit, so the profile on disk is what a normal browser exit leaves.
+    """
+    async with async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(find_browser()),
+            headless=True,
+            args=chromium_flags(sim),
+            ignore_https_errors=True,
+        )
+        try:
+            if open_page:
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.goto(WA_URL)
+            yield context
+        finally:
+            await context.close()
+
+
+def first_page(context: BrowserContext) -> Page:
+    return context.pages[0]
+
+
+# The driver's rule (wa_page.STATE_ORDER): the first selector that matches decides the state.
+_READ_STATE_JS = """
+(() => {
+  const sel = %s;
+  for (const [key, state] of %s) {
+    if (document.querySelector(sel[key])) return state;
+  }
+  return "OPENING";
+})()
+""" % (json.dumps(DEFAULT_SELECTORS), json.dumps([[k, s.value] for k, s in STATE_ORDER]))
+
+
+async def page_state(page: Page) -> str:
+    """The state watui's driver would read from this page now."""
+    result: Any = await page.evaluate(_READ_STATE_JS)
+    return str(result)
+
+
+async def wait_state(page: Page, state: str, timeout_ms: float = 15000) -> None:
+    """Wait until the driver's rule reads ``state`` from the page."""
+    expression = f"(want) => {_READ_STATE_JS.strip()} === want"
+    await page.wait_for_function(expression, arg=state, timeout=timeout_ms)
+
+
+async def stored_login(page: Page) -> dict[str, Any]:
+    """What the page keeps of its login: the IndexedDB token and the localStorage keys."""
+    result: Any = await page.evaluate(
+        """async () => {
+          const db = await new Promise((ok, ko) => {
+            const r = indexedDB.open("wawc", 1);
+            r.onupgradeneeded = () => r.result.createObjectStore("user");
+            r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+          });
+          const token = await new Promise((ok, ko) => {
+            const r = db.transaction("user").objectStore("user").get("login-token");
+            r.onsuccess = () => ok(r.result ?? null); r.onerror = () => ko(r.error);
+          });
+          db.close();
+          return {indexeddb: token, localstorage: localStorage.getItem("WAToken1"),
+                  wid: localStorage.getItem("last-wid-md")};
+        }"""
+    )
+    return dict(result)

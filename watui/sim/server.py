@@ -1,0 +1,482 @@
+"""The WhatsApp Web simulator: serves the app page as https://web.whatsapp.com and its control API.
+
+The server is the source of truth for every page it served: each page load gets an id, and the page's
+WebSocket (``/ws?page=ID``) carries what the page must show (QR, loading chats, chat list, conflict,
+logout). The control API (``/__sim/*``) and the in-process methods of the same names act on the newest
+page, the way a phone acts on the newest linked browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import segno
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from watui.core.errors import WatuiError
+from watui.core.models import ConnectionState
+from watui.sim.logins import LoginBook
+from watui.sim.tls import Certificate, make_certificate_async
+
+S = ConnectionState
+PAIRING_SECONDS = 0.8
+# A page we have not heard from for this long (no socket, no retry) was closed.
+STALE_SECONDS = 20.0
+MAX_SLOW_MS = 600_000
+CLOSE_DROPPED = 4000
+CLOSE_CONFLICT = 4001
+
+DEMO_CHATS: tuple[dict[str, str], ...] = (
+    {"name": "Family", "last": "Mum: Dinner at 8?", "time": "09:41", "unread": "2"},
+    {"name": "Alice Martin", "last": "The deploy went fine", "time": "09:12", "unread": ""},
+    {"name": "Ops on-call", "last": "Bob: disk at 71% on db-2", "time": "Yesterday", "unread": "5"},
+    {"name": "Support desk", "last": "Ticket #4411 closed", "time": "Yesterday", "unread": ""},
+    {"name": "Carol", "last": "Thanks, see you then", "time": "Tuesday", "unread": ""},
+)
+
+
+class SimControlError(WatuiError):
+    """A control request that cannot act now (e.g. scan while no QR is shown); ``status`` is its HTTP code."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _b64(n: int) -> str:
+    return base64.b64encode(secrets.token_bytes(n)).decode()
+
+
+def qr_matrix(payload: str) -> list[str]:
+    """The QR modules of ``payload`` as rows of '0'/'1', for the page to draw on its canvas."""
+    code = segno.make_qr(payload, error="l", boost_error=False)
+    return ["".join("1" if m else "0" for m in row) for row in code.matrix]
+
+
+@dataclass
+class _Page:
+    """One page load as the server sees it."""
+
+    id: str
+    created: float
+    last_seen: float
+    state: ConnectionState = S.OPENING
+    ws: web.WebSocketResponse | None = None
+    # The page's static and identity keys and adv secret: fixed per page, only the ref rotates.
+    keys: str = field(default_factory=lambda: ",".join(_b64(32) for _ in range(3)))
+    qr: str | None = None
+    rotations: int = 0
+    login: str | None = None
+    timer: asyncio.Task[None] | None = None
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None and self.timer is not asyncio.current_task():
+            self.timer.cancel()
+        self.timer = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state.value, "connected": self.ws is not None,
+                "logged_in": self.login is not None}  # fmt: skip
+
+
+class Simulator:
+    """The simulator server. ``await start()`` binds; ``await close()`` stops it."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_dir: Path | None = None,
+        qr_rotate_ms: int = 20000,
+        qr_rotations: int = 6,
+        account_name: str = "Demo Operator",
+        account_number: str = "15550001234",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state_dir = state_dir
+        self.qr_rotate_ms = qr_rotate_ms
+        self.qr_rotations = qr_rotations
+        self.account_name = account_name
+        self.account_number = account_number
+        self.scans = 0
+        self.down_flag = False
+        self.slow_ms = 0
+        self.certificate: Certificate | None = None
+        self._logins = LoginBook(state_dir)
+        self._pages: dict[str, _Page] = {}
+        self._runner: web.AppRunner | None = None
+        self._static = resources.files("watui.sim") / "static"
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    @property
+    def connect_host(self) -> str:
+        """Where a client on this machine reaches the server (a wildcard bind is reached on loopback)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.connect_host}]" if ":" in self.connect_host else self.connect_host
+        return f"https://{host}:{self.port}"
+
+    def browser_args(self) -> list[str]:
+        """Chromium flags that make https://web.whatsapp.com this server and trust only its certificate."""
+        host = f"[{self.connect_host}]" if ":" in self.connect_host else self.connect_host
+        args = [f"--host-resolver-rules=MAP web.whatsapp.com {host}:{self.port}"]
+        if self.certificate is not None:
+            args.append(f"--ignore-certificate-errors-spki-list={self.certificate.spki_sha256}")
+        return args
+
+    async def start(self) -> None:
+        self.certificate = await make_certificate_async()
+        app = web.Application(middlewares=[self._json_errors])
+        app.router.add_get("/", self._serve_page)
+        app.router.add_get("/ws", self._serve_ws)
+        app.router.add_get("/static/{name}", self._serve_static)
+        app.router.add_get("/favicon.ico", self._serve_favicon)
+        app.router.add_get("/__sim/state", self._http_state)
+        app.router.add_route("*", "/__sim/slow", self._http_slow)
+        for name in ("scan", "logout", "conflict", "drop", "down", "up"):
+            app.router.add_post(f"/__sim/{name}", self._http_action(name))
+        app.router.add_route("*", "/__sim/{rest:.*}", self._http_unknown)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            raise SimControlError(f"simulator cannot listen on {self.host}:{self.port}: {exc.strerror}", 0) from exc
+        sock.listen(128)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock, ssl_context=self.certificate.context).start()
+
+    async def close(self) -> None:
+        pages = list(self._pages.values())
+        for page in pages:
+            page.cancel_timer()
+        await asyncio.gather(*(self._close_ws(p, WSCloseCode.GOING_AWAY, p.state) for p in pages))
+        self._pages.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- what the control API reads ------------------------------------------------------------------
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for page in list(self._pages.values()):
+            # A page in conflict waits silently for "Use here"; others retry at least every few seconds.
+            quiet = page.ws is None and page.state is not S.CONFLICT
+            if quiet and now - page.last_seen > STALE_SECONDS + self.slow_ms / 1000:
+                page.cancel_timer()
+                del self._pages[page.id]
+
+    def _newest(self, *states: ConnectionState) -> _Page | None:
+        self._prune()
+        pages = [p for p in self._pages.values() if not states or p.state in states]
+        return max(pages, key=lambda p: p.created) if pages else None
+
+    def state(self) -> dict[str, Any]:
+        page = self._newest()
+        return {
+            "state": page.state.value if page else "NO_PAGE",
+            "qr": page.qr if page and page.state is S.UNPAIRED else None,
+            "qr_rotations": page.rotations if page else 0,
+            "scans": self.scans,
+            "connections": sum(1 for p in self._pages.values() if p.ws is not None),
+            "logins": len(self._logins.active),
+            "down": self.down_flag,
+            "slow_ms": self.slow_ms,
+            "account": {"name": self.account_name, "number": self.account_number},
+            "pages": [p.summary() for p in sorted(self._pages.values(), key=lambda p: p.created)],
+            "url": self.base_url,
+        }
+
+    # -- control verbs -------------------------------------------------------------------------------
+    async def scan(self, qr: str | None = None) -> dict[str, Any]:
+        """Scan the QR of the newest page showing one (or exactly ``qr``, if given)."""
+        if qr is None:
+            page = self._newest(S.UNPAIRED)
+            if page is None:
+                raise SimControlError("no QR code is shown: nothing to scan")
+        else:
+            self._prune()
+            page = next((p for p in self._pages.values() if p.qr == qr and p.state is S.UNPAIRED), None)
+            if page is None:
+                raise SimControlError("that QR code is not shown any more (rotated, expired or scanned)")
+        page.cancel_timer()
+        page.qr = None
+        page.state = S.PAIRING
+        self.scans += 1
+        await self._send(page, {"t": "pairing"})
+        page.timer = asyncio.create_task(self._finish_pairing(page))
+        return {"ok": True, "page": page.id, "state": page.state.value, "scans": self.scans}
+
+    async def logout(self) -> dict[str, Any]:
+        """Log out the newest logged-in page (as from the phone); with none, every issued login."""
+        page = self._newest(S.CONNECTED, S.TIMEOUT, S.CONFLICT)
+        page = page if page is not None and page.login is not None else None
+        if page is None:
+            active = self._logins.active
+            if not active:
+                raise SimControlError("nobody is logged in: nothing to log out")
+            for login_id in active:
+                self._logins.revoke(login_id)
+            await self._logins.save()
+            return {"ok": True, "revoked": len(active), "pages": 0}
+        login_id = page.login
+        assert login_id is not None
+        self._logins.revoke(login_id)
+        await self._logins.save()
+        holders = [p for p in self._pages.values() if p.login == login_id]
+        for holder in holders:
+            holder.login = None
+            if holder.ws is not None:
+                await self._send(holder, {"t": "logged_out", "reason": "logout"})
+                await self._show_qr(holder)
+        return {"ok": True, "revoked": 1, "pages": len(holders), "page": page.id}
+
+    async def conflict(self) -> dict[str, Any]:
+        """The newest connected page is told WhatsApp is open in another window; its socket closes."""
+        page = self._newest(S.CONNECTED)
+        if page is None or page.ws is None:
+            raise SimControlError("no connected page: nothing to put in conflict")
+        page.state = S.CONFLICT
+        await self._send(page, {"t": "conflict"})
+        await self._close_ws(page, CLOSE_CONFLICT, S.CONFLICT)
+        return {"ok": True, "page": page.id, "state": page.state.value}
+
+    async def drop(self) -> dict[str, Any]:
+        """Close every page's WebSocket; the pages show the banner and retry by themselves."""
+        dropped = await self._drop_all()
+        if not dropped:
+            raise SimControlError("no live connection to drop")
+        return {"ok": True, "dropped": dropped}
+
+    async def down(self) -> dict[str, Any]:
+        """Refuse page loads and WebSocket upgrades (503) until ``up``; live sockets are closed."""
+        self.down_flag = True
+        dropped = await self._drop_all()
+        return {"ok": True, "down": True, "dropped": dropped}
+
+    async def up(self) -> dict[str, Any]:
+        self.down_flag = False
+        return {"ok": True, "down": False}
+
+    async def slow(self, ms: int) -> dict[str, Any]:
+        """Delay every page (HTML) load by ``ms`` milliseconds; 0 resets."""
+        if not 0 <= ms <= MAX_SLOW_MS:
+            raise SimControlError(f"slow: ms must be 0-{MAX_SLOW_MS}, got {ms}", 400)
+        self.slow_ms = ms
+        return {"ok": True, "slow_ms": ms}
+
+    # -- page flows ----------------------------------------------------------------------------------
+    async def _drop_all(self) -> int:
+        live = [p for p in self._pages.values() if p.ws is not None]
+        for page in live:
+            page.cancel_timer()
+            page.qr = None
+        await asyncio.gather(*(self._close_ws(p, CLOSE_DROPPED, S.TIMEOUT) for p in live))
+        return len(live)
+
+    async def _close_ws(self, page: _Page, code: int, then: ConnectionState) -> None:
+        """Close the page's socket from the server side: the page stays known, in state ``then``."""
+        ws, page.ws = page.ws, None
+        page.state = then
+        page.last_seen = time.monotonic()
+        if ws is not None and not ws.closed:
+            with contextlib.suppress(Exception):
+                await ws.close(code=code, message=then.value.encode())
+
+    async def _send(self, page: _Page, message: dict[str, Any]) -> None:
+        ws = page.ws
+        if ws is None or ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str(json.dumps(message))
+
+    async def _show_qr(self, page: _Page) -> None:
+        page.cancel_timer()
+        page.rotations = 0
+        page.state = S.UNPAIRED
+        await self._send_new_ref(page)
+        page.timer = asyncio.create_task(self._rotate(page))
+
+    async def _send_new_ref(self, page: _Page) -> None:
+        page.qr = f"2@{_b64(66)},{page.keys}"
+        await self._send(page, {"t": "qr", "payload": page.qr, "matrix": qr_matrix(page.qr)})
+
+    async def _rotate(self, page: _Page) -> None:
+        """A new ref every qr_rotate_ms; after qr_rotations rotations the QR expires."""
+        while True:
+            await asyncio.sleep(self.qr_rotate_ms / 1000)
+            if page.rotations >= self.qr_rotations:
+                page.state = S.UNPAIRED_IDLE
+                page.qr = None
+                page.timer = None
+                await self._send(page, {"t": "qr_expired"})
+                return
+            page.rotations += 1
+            await self._send_new_ref(page)
+
+    async def _finish_pairing(self, page: _Page) -> None:
+        await asyncio.sleep(PAIRING_SECONDS)
+        page.timer = None
+        if page.ws is None or page.state is not S.PAIRING:
+            return  # the page went away while "loading chats": the phone never linked it
+        login_id, token = self._logins.issue()
+        await self._logins.save()
+        page.login = login_id
+        await self._connect(page, token)
+
+    async def _connect(self, page: _Page, token: str) -> None:
+        page.state = S.CONNECTED
+        await self._send(page, {
+            "t": "connected", "token": token, "wid": f"{self.account_number}:1@c.us",
+            "account": {"name": self.account_name, "number": f"+{self.account_number}"},
+            "chats": list(DEMO_CHATS),
+        })  # fmt: skip
+
+    async def _hello(self, page: _Page, message: dict[str, Any]) -> None:
+        token = message.get("token")
+        login_id = self._logins.check(token)
+        if login_id is not None:
+            assert isinstance(token, str)
+            page.login = login_id
+            await self._connect(page, token)
+            return
+        page.login = None
+        if token:
+            await self._send(page, {"t": "logged_out", "reason": "invalid"})
+        await self._show_qr(page)
+
+    async def _on_message(self, page: _Page, message: dict[str, Any]) -> None:
+        kind = message.get("t")
+        if kind == "hello":
+            await self._hello(page, message)
+        elif kind == "reload_qr" and page.state is S.UNPAIRED_IDLE:
+            await self._show_qr(page)
+
+    # -- HTTP: the page ------------------------------------------------------------------------------
+    def _unavailable(self) -> web.Response:
+        return web.Response(status=503, text="503 Service Unavailable (simulator is down)\n")
+
+    async def _serve_page(self, request: web.Request) -> web.StreamResponse:
+        if self.down_flag:
+            return self._unavailable()
+        now = time.monotonic()
+        page = _Page(id=secrets.token_hex(8), created=now, last_seen=now)
+        self._pages[page.id] = page
+        if self.slow_ms:
+            await asyncio.sleep(self.slow_ms / 1000)
+        page.last_seen = time.monotonic()
+        html = (self._static / "index.html").read_text(encoding="utf-8").replace("{{PAGE_ID}}", page.id)
+        return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+    async def _serve_static(self, request: web.Request) -> web.StreamResponse:
+        if self.down_flag:
+            return self._unavailable()
+        name = request.match_info["name"]
+        types = {".js": "text/javascript", ".css": "text/css"}
+        suffix = Path(name).suffix
+        item = self._static / name
+        if suffix not in types or "/" in name or not item.is_file():
+            raise web.HTTPNotFound()
+        return web.Response(text=item.read_text(encoding="utf-8"), content_type=types[suffix],
+                            headers={"Cache-Control": "no-cache"})  # fmt: skip
+
+    async def _serve_favicon(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
+
+    async def _serve_ws(self, request: web.Request) -> web.StreamResponse:
+        page_id = request.query.get("page", "")
+        known = self._pages.get(page_id)
+        if known is not None:
+            known.last_seen = time.monotonic()  # a retry proves the page is alive, even when refused
+        if self.down_flag:
+            return self._unavailable()
+        ws = web.WebSocketResponse(timeout=2.0)
+        await ws.prepare(request)
+        now = time.monotonic()
+        page = known or _Page(id=page_id or secrets.token_hex(8), created=now, last_seen=now)
+        self._pages[page.id] = page
+        if page.ws is not None:
+            await self._close_ws(page, CLOSE_DROPPED, page.state)
+        page.ws = ws
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                try:
+                    message = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if isinstance(message, dict):
+                    await self._on_message(page, message)
+        finally:
+            if page.ws is ws:  # closed by the page itself: it was unloaded or its browser went away
+                page.cancel_timer()
+                page.ws = None
+                self._pages.pop(page.id, None)
+        return ws
+
+    # -- HTTP: the control API -----------------------------------------------------------------------
+    @web.middleware
+    async def _json_errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith("/__sim/"):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except SimControlError as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=exc.status or 409)
+        except web.HTTPException as exc:
+            return web.json_response({"ok": False, "error": f"{request.method} {request.path}: {exc.reason}"},
+                                     status=exc.status)  # fmt: skip
+
+    async def _http_state(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.state())
+
+    def _http_action(self, name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            if name == "scan":
+                return web.json_response(await self.scan(request.query.get("qr") or None))
+            verb: Callable[[], Awaitable[dict[str, Any]]] = getattr(self, name)
+            return web.json_response(await verb())
+
+        return handle
+
+    async def _http_slow(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+        raw = request.query.get("ms")
+        if raw is None:
+            raise SimControlError("slow: give the delay as ?ms=N (0 resets)", 400)
+        try:
+            ms = int(raw)
+        except ValueError:
+            raise SimControlError(f"slow: ms must be a whole number of milliseconds, got {raw!r}", 400) from None
+        return web.json_response(await self.slow(ms))
+
+    async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
+        known = ("state", "scan", "logout", "conflict", "drop", "down", "up", "slow")
+        name = request.match_info["rest"]
+        if name in known:
+            raise SimControlError(f"{request.method} /__sim/{name}: use POST (GET only for state and slow)", 405)
+        raise SimControlError(f"/__sim/{name}: no such control; try one of {', '.join(known)}", 404)
