@@ -1,0 +1,389 @@
+"""The dashboard App: renders the core's snapshots and turns keys into the core's verbs.
+
+Data flows one way. One worker consumes ``manager.subscribe()`` and posts each event's immutable
+snapshot as a :class:`SessionChanged` message; its handler assigns the App's reactives in one
+``batch_update`` and the panels receive them by data binding. Verbs run in workers (one group each,
+``exit_on_error=False``) that end by posting :class:`ActionFinished`. The only timer ticks the clock
+once a second for countdowns and uptime. :func:`build_app` is the one factory, for the CLI and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from textual import events
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Footer, Header, Static
+
+from watui.core.errors import WatuiError
+from watui.core.models import (
+    CleanupReport,
+    ClearReport,
+    ConnectionState,
+    Event,
+    InitResult,
+    SessionInfo,
+)
+from watui.tui.messages import ActionFinished, SessionChanged
+from watui.tui.screens.confirm_clear import ConfirmClear
+from watui.tui.screens.help import HelpScreen
+from watui.tui.widgets.connection_panel import ConnectionPanel
+from watui.tui.widgets.event_log import MAX_ENTRIES, EventLog, LogEntry, entry_for
+from watui.tui.widgets.format import megabytes
+from watui.tui.widgets.qr_code import CAPTION_ROWS, QRPane, qr_cells
+from watui.tui.widgets.recommendations import Recommendations
+from watui.tui.widgets.session_panel import SessionPanel
+from watui.tui.widgets.status_line import StatusLine
+
+Clock = Callable[[], datetime]
+
+PANELS_MIN_WIDTH = 46  # the narrowest the stacked panels stay legible beside the QR
+CHROME_ROWS = 2  # header and footer
+QR_SIDE_PADDING = 2  # one column either side of the code
+
+
+class Manager(Protocol):
+    """What the dashboard needs of ``watui.core.manager.SessionManager`` (tests pass a fake)."""
+
+    @property
+    def info(self) -> SessionInfo: ...
+    @property
+    def busy(self) -> str | None: ...
+    def can(self, verb: str) -> bool: ...
+    def subscribe(self) -> Any: ...
+    async def smart_initialize(self) -> InitResult: ...
+    async def reconnect(self) -> InitResult: ...
+    async def cleanup(self) -> CleanupReport: ...
+    async def clear(self, purge: bool = False) -> ClearReport: ...
+
+
+class Scanner(Protocol):
+    """The simulator's part the ``s`` key uses."""
+
+    async def scan(self) -> Any: ...
+
+
+def local_now() -> datetime:
+    """The wall clock in the local time zone (times on screen are local)."""
+    return datetime.now().astimezone()
+
+
+@dataclass(frozen=True)
+class QrLayout:
+    """Where the QR goes at this terminal size: ``need`` is the smallest terminal that shows it."""
+
+    mode: Literal["none", "beside", "full", "too_small"]
+    need: tuple[int, int] = (0, 0)
+
+
+def qr_layout(info: SessionInfo, width: int, height: int) -> QrLayout:
+    """Beside the panels when both fit, alone when only the code fits, else a message with the size."""
+    if info.qr is None or info.state.is_connected:
+        return QrLayout("none")
+    qr_width, qr_height = qr_cells(info.qr)
+    rows = qr_height + CAPTION_ROWS + CHROME_ROWS
+    need = (qr_width, rows)
+    if height < rows or width < qr_width:
+        return QrLayout("too_small", need)
+    if width >= PANELS_MIN_WIDTH + qr_width + QR_SIDE_PADDING:
+        return QrLayout("beside", need)
+    return QrLayout("full", need)
+
+
+# action name -> the core verb whose can() enables it
+ACTION_VERBS = {"initialize": "initialize", "reconnect": "reconnect", "clean": "cleanup", "clear": "clear"}
+SCANNABLE = (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE)
+
+
+def describe_result(verb: str, result: object) -> tuple[str, str]:
+    """(level, one line) for a finished verb; level is "good", "info" (e.g. waiting for a scan) or "error"."""
+    if isinstance(result, InitResult):
+        level = "good" if result.success else "info" if result.needs_qr else "error"
+        return level, result.message or f"{verb}: {result.state.value}"
+    if isinstance(result, CleanupReport):
+        extra = f"; {result.message}" if result.message else ""
+        return "good", f"Cleaned: freed {megabytes(result.freed_bytes)}{extra}"
+    if isinstance(result, ClearReport):
+        where = f" to {result.moved_to}" if result.moved_to else ""
+        return "good", result.message or f"Session {'deleted' if result.purged else 'moved'}{where}"
+    if verb == "scan":
+        return "good", "QR scanned on the simulator"
+    return "good", f"{verb} done"
+
+
+def should_auto_initialize(info: SessionInfo) -> bool:
+    """Start the session on open, unless that would act on something the operator should see first:
+    a damaged session (initialize would quarantine it) or one another process holds."""
+    disk = info.disk
+    if disk is None:
+        return True
+    return not disk.is_damaged and disk.lock.kind != "live"
+
+
+LEVEL_GLYPH = {"good": "✔ ", "info": "→ ", "error": "✖ "}
+
+
+class WatuiApp(App[int]):
+    """The live dashboard on one SessionManager."""
+
+    CSS_PATH = "watui.tcss"
+    TITLE = "watui"
+    BINDINGS = [
+        Binding("i", "initialize", "Init", id="initialize"),
+        Binding("r", "reconnect", "Reconnect", id="reconnect"),
+        Binding("k", "clean", "Clean", id="clean"),
+        Binding("c", "clear", "Clear", id="clear"),
+        Binding("s", "scan", "Scan", id="scan"),
+        Binding("l", "toggle_log", "Log", id="log"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    info: reactive[SessionInfo] = reactive(SessionInfo)
+    """The latest snapshot from the core."""
+    now: reactive[datetime] = reactive(local_now)
+    """The clock, ticked once a second; its time zone is the one times are shown in."""
+    busy: reactive[str | None] = reactive(None)
+    """The verb running now, this App's or another face's."""
+    busy_since: reactive[datetime | None] = reactive(None)
+    last_result: reactive[str] = reactive("")
+    """The line the last finished action left on the status line."""
+    log_entries: reactive[tuple[LogEntry, ...]] = reactive(())
+    show_log: reactive[bool] = reactive(True)
+    demo: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        manager: Manager,
+        *,
+        simulator: Scanner | None = None,
+        clock: Clock | None = None,
+        session_root: Path | None = None,
+        auto_initialize: bool = True,
+        api_address: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.manager = manager
+        self.simulator = simulator
+        self.clock: Clock = clock or local_now
+        self.session_root = session_root
+        self.auto_initialize = auto_initialize
+        self.api_address = api_address
+        self._own_verbs: set[str] = set()
+        self._stream: Any = None
+        self._body: Horizontal | None = None
+        self.set_reactive(WatuiApp.now, self.clock())
+        self.set_reactive(WatuiApp.demo, simulator is not None)
+        self.set_reactive(WatuiApp.info, manager.info)
+
+    # -- layout ------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◉")
+        with Horizontal(id="body") as body:
+            self._body = body
+            with Vertical(id="main"):
+                yield Static(id="qr-too-small")
+                with Horizontal(id="panels"):
+                    yield SessionPanel(id="session").data_bind(WatuiApp.info)
+                    yield ConnectionPanel(id="connection").data_bind(WatuiApp.info, WatuiApp.now)
+                yield Recommendations(id="recommendations").data_bind(WatuiApp.info, WatuiApp.demo)
+                with VerticalScroll(id="log"):
+                    yield EventLog().data_bind(entries=WatuiApp.log_entries, now=WatuiApp.now)
+                yield StatusLine(id="status").data_bind(
+                    WatuiApp.busy, WatuiApp.busy_since, WatuiApp.now, WatuiApp.last_result
+                )
+            yield QRPane(id="qr-pane").data_bind(WatuiApp.info, WatuiApp.now, WatuiApp.demo)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = self._subtitle()
+        for widget_id, title in (
+            ("#session", "Session"),
+            ("#connection", "Connection"),
+            ("#recommendations", "Recommendations"),
+            ("#log", "Log (l hides)"),
+        ):
+            self.query_one(widget_id).border_title = title
+        self._apply_layout()
+        self.run_worker(self._consume_events(), name="events", group="events", exit_on_error=False)
+        self.set_interval(1.0, self._tick, name="clock")
+        if self.auto_initialize and should_auto_initialize(self.info) and self._verb_enabled("initialize"):
+            self.action_initialize()
+
+    def _subtitle(self) -> str:
+        where = "demo on the simulator" if self.simulator is not None else str(self.session_root or "")
+        if self.api_address:
+            where += f" · API {self.api_address}"
+        return where
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        """Show the QR beside the panels, alone, or the size it needs (never clipped)."""
+        if self._body is None:
+            return
+        width, height = self.size
+        layout = qr_layout(self.info, width, height)
+        for mode in ("beside", "full", "too_small"):
+            self._body.set_class(layout.mode == mode, f"-qr-{mode.replace('_', '-')}")
+        pane = self.query_one("#qr-pane")
+        if layout.mode == "beside":
+            # Exactly the code's width, so the panels get everything else.
+            pane.styles.width = qr_cells(self.info.qr or "")[0] + QR_SIDE_PADDING
+        else:
+            pane.styles.width = "1fr"
+        if layout.mode == "too_small":
+            need_w, need_h = layout.need
+            self.query_one("#qr-too-small", Static).update(
+                f"Terminal too small for the QR: need {need_w}x{need_h}, have {width}x{height}"
+            )
+
+    def watch_show_log(self, show: bool) -> None:
+        if self._body is not None:
+            self._body.set_class(not show, "-log-hidden")
+
+    # -- data from the core ------------------------------------------------------------------------
+    async def _consume_events(self) -> None:
+        """Forward every event's snapshot as a message; the handler runs on the App's loop."""
+        self._stream = self.manager.subscribe()
+        async for event in self._stream:
+            self.post_message(SessionChanged(event.info, event))
+
+    def on_unmount(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        with self.batch_update():
+            self.info = message.info
+            self.busy = self._current_busy()
+            if message.event is not None:
+                self._log_event(message.event)
+        self._apply_layout()
+        self.refresh_bindings()
+
+    def _log_event(self, event: Event) -> None:
+        entry = entry_for(event)
+        if entry is not None:
+            self._append_log(entry)
+
+    def _append_log(self, entry: LogEntry) -> None:
+        self.log_entries = (*self.log_entries, entry)[-MAX_ENTRIES:]
+
+    def _tick(self) -> None:
+        self.now = self.clock()
+
+    def _current_busy(self) -> str | None:
+        try:
+            core_busy = self.manager.busy
+        except Exception:  # a manager that cannot answer is not busy
+            core_busy = None
+        own = sorted(self._own_verbs - {"scan"})
+        return core_busy or (own[0] if own else None) or ("scan" if "scan" in self._own_verbs else None)
+
+    # -- keys --------------------------------------------------------------------------------------
+    def _verb_enabled(self, action: str) -> bool:
+        verb = ACTION_VERBS[action]
+        if self._current_busy() not in (None, "scan"):
+            return False
+        try:
+            return bool(self.manager.can(verb))
+        except Exception:  # the core could not say: do not offer the key
+            return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out (None) a key that cannot act now; hide ``s`` outside the demo."""
+        if action in ACTION_VERBS:
+            return True if self._verb_enabled(action) else None
+        if action == "scan":
+            if self.simulator is None:
+                return False
+            can_scan = self.info.qr is not None and self.info.state in SCANNABLE
+            return True if can_scan and "scan" not in self._own_verbs else None
+        return True
+
+    def action_initialize(self) -> None:
+        self._start("initialize", self.manager.smart_initialize)
+
+    def action_reconnect(self) -> None:
+        self._start("reconnect", self.manager.reconnect)
+
+    def action_clean(self) -> None:
+        self._start("cleanup", self.manager.cleanup)
+
+    def action_clear(self) -> None:
+        root = self.session_root or Path(".")
+        self.push_screen(ConfirmClear(root), callback=self._clear_answered)
+
+    def _clear_answered(self, clear: bool | None) -> None:
+        if clear and self._verb_enabled("clear"):
+            self._start("clear", self.manager.clear)
+
+    def action_scan(self) -> None:
+        if self.simulator is not None:
+            self._start("scan", self.simulator.scan)
+
+    def action_toggle_log(self) -> None:
+        self.show_log = not self.show_log
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # -- running verbs -----------------------------------------------------------------------------
+    def _start(self, verb: str, call: Callable[[], Awaitable[object]]) -> None:
+        self._own_verbs.add(verb)
+        with self.batch_update():
+            self.busy = self._current_busy()
+            self.busy_since = self.clock()
+        self.refresh_bindings()
+        self.run_worker(self._run_verb(verb, call), name=verb, group=f"verb-{verb}", exit_on_error=False)
+
+    async def _run_verb(self, verb: str, call: Callable[[], Awaitable[object]]) -> None:
+        try:
+            level, text = describe_result(verb, await call())
+        except WatuiError as exc:
+            level, text = "error", str(exc)
+        except Exception as exc:  # shown, never fatal: the dashboard keeps running
+            level, text = "error", f"{verb} failed: {exc}"
+        self.post_message(ActionFinished(verb, level, text))
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self._own_verbs.discard(message.verb)
+        line = LEVEL_GLYPH.get(message.level, "") + message.text
+        with self.batch_update():
+            self.busy = self._current_busy()
+            self.last_result = line
+            self._append_log(LogEntry(self.clock(), line, message.level))
+        self.refresh_bindings()
+
+
+def build_app(
+    runtime_or_manager: Any,
+    simulator: Scanner | None = None,
+    clock: Clock | None = None,
+    *,
+    auto_initialize: bool = True,
+    api_address: str | None = None,
+) -> WatuiApp:
+    """The one way to build the dashboard: from a ``Runtime`` (CLI) or a manager (tests)."""
+    manager = getattr(runtime_or_manager, "manager", runtime_or_manager)
+    if simulator is None:
+        simulator = getattr(runtime_or_manager, "simulator", None)
+    config = getattr(runtime_or_manager, "config", None) or getattr(manager, "config", None)
+    session_root = config.session_root if config is not None else None
+    return WatuiApp(
+        manager,
+        simulator=simulator,
+        clock=clock,
+        session_root=session_root,
+        auto_initialize=auto_initialize,
+        api_address=api_address,
+    )

@@ -1,0 +1,1 @@
+"""The dashboard's extra screens: the clear confirmation and the help."""

@@ -1,0 +1,74 @@
+"""The Session panel: what is on disk — exists, valid and why, size against the limit, files, lock."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from watui.core.models import DiskReport, LockInfo, SessionInfo
+from watui.tui.widgets.format import bar, megabytes, shorten_path
+from watui.tui.widgets.rows import Row, label_rows
+
+LABEL_WIDTH = 7
+
+
+def lock_text(lock: LockInfo) -> str:
+    """Who holds the profile: the words say whether watui may take it."""
+    if lock.kind == "live":
+        owner = f" {lock.name}" if lock.name else ""
+        return f"held by pid {lock.pid}{owner}"
+    if lock.kind == "stale":
+        return f"stale (pid {lock.pid} gone)" if lock.pid else "stale"
+    return "free"
+
+
+def size_text(disk: DiskReport, width: int) -> Text:
+    """``███░░░ 74.2/200 MB``; a ``⚠`` when over the limit, so it shows without colour."""
+    limit_mb = disk.max_bytes / (1024 * 1024)
+    numbers = f" {disk.size_mb:.1f}/{limit_mb:.0f} MB" if disk.max_bytes else f" {megabytes(disk.size_bytes)}"
+    over = bool(disk.max_bytes) and disk.size_bytes > disk.max_bytes
+    if over:
+        numbers += " ⚠"
+    bar_width = max(4, min(20, width - len(numbers)))
+    fraction = disk.size_bytes / disk.max_bytes if disk.max_bytes else 0.0
+    out = Text(bar(fraction, bar_width), style="bold red" if over else "green")
+    out.append(numbers, style="bold red" if over else "")
+    return out
+
+
+def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
+    if disk is None:
+        return [("Disk", "not checked yet")]
+    value_width = max(8, width - LABEL_WIDTH)
+    if not disk.exists:
+        return [
+            ("Exists", Text("✖ no session folder yet", style="yellow")),
+            ("Path", shorten_path(str(disk.path), value_width)),
+        ]
+    valid = (
+        Text("✔ valid", style="green") if disk.is_valid else Text("✖ invalid", style="bold red")
+    )
+    if disk.validation_details:
+        valid.append(f" — {disk.validation_details}")
+    files = f"{disk.file_count:,}"
+    if disk.reclaimable_bytes:
+        files += f" · clean frees {megabytes(disk.reclaimable_bytes)}"
+    return [
+        ("Exists", "✔ yes"),
+        ("Valid", valid),
+        ("Size", size_text(disk, value_width)),
+        ("Files", files),
+        ("Lock", lock_text(disk.lock)),
+        ("Path", shorten_path(str(disk.path), value_width)),
+    ]
+
+
+class SessionPanel(Widget):
+    """Renders ``info.disk``; the App hands ``info`` down by data binding."""
+
+    info: reactive[SessionInfo] = reactive(SessionInfo)
+    """The latest snapshot from the core."""
+
+    def render(self) -> Text:
+        return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)
