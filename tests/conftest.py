@@ -1,0 +1,200 @@
+"""Shared fixtures: a real Chromium profile made once, session folders laid out as watui expects, configs.
+
+``chromium_profile_template`` launches the real browser once per test session on a page served as
+``https://web.whatsapp.com`` (Playwright answers the request itself: no network), which stores data in
+IndexedDB and localStorage the way WhatsApp Web does, so the template has the exact login folders of a
+real session. ``session_layout`` copies it per test into ``<tmp>/sessions/session-<client_id>/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watui.config import Config, load_config
+from watui.core.browser_finder import find_browser
+from watui.core.errors import BrowserNotFoundError
+
+CLIENT_ID = "testbot"
+WA_URL = "https://web.whatsapp.com/"
+# What the page stores: a localStorage key and an IndexedDB object store, as WhatsApp Web does.
+_LOGIN_PAGE = """<!doctype html><html><body>watui test login page<script>
+localStorage.setItem('last-wid-md', '15550001111:1@c.us');
+const open = indexedDB.open('wawc', 1);
+open.onupgradeneeded = () => open.result.createObjectStore('user');
+open.onsuccess = () => {
+  const tx = open.result.transaction('user', 'readwrite');
+  tx.objectStore('user').put('k'.repeat(4096), 'WASecretBundle');
+  tx.oncomplete = () => { open.result.close(); document.title = 'stored'; };
+};
+</script></body></html>"""
+BROWSER_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the developer's WATUI_* variables and ~/.config/watui out of every test."""
+    for name in list(os.environ):
+        if name.startswith("WATUI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "xdg-config-empty"))
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    try:
+        return find_browser("")
+    except BrowserNotFoundError as exc:
+        pytest.fail(f"these tests drive a real Chromium: {exc}")
+
+
+async def _make_profile(executable: Path, user_data_dir: Path) -> None:
+    from playwright.async_api import Route, async_playwright
+
+    async def serve_login_page(route: Route) -> None:
+        await route.fulfill(body=_LOGIN_PAGE, content_type="text/html")
+
+    async with async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(user_data_dir),
+            executable_path=str(executable),
+            headless=True,
+            args=BROWSER_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else []),
+        )
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            await page.route(f"{WA_URL}**", serve_login_page)
+            await page.goto(WA_URL)
+            await page.wait_for_function("document.title === 'stored'", timeout=30000)
+        finally:
+            await context.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_profile_template(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Chromium user-data-dir with WhatsApp Web's login folders, made once per test session."""
+    folder = tmp_path_factory.mktemp("chromium-template") / "profile"
+    failure: list[BaseException] = []
+
+    def build() -> None:  # its own thread: never inside a running pytest-asyncio loop
+        try:
+            asyncio.run(_make_profile(chromium_path, folder))
+        except BaseException as exc:  # noqa: BLE001 - re-raised below in the test's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    for rel in (
+        "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT",
+        "Default/Local Storage/leveldb/CURRENT",
+        "Local State",
+        "Default/Preferences",
+    ):
+        assert (folder / rel).exists(), f"Chromium did not write {rel}"
+    return folder
+
+
+@dataclass(frozen=True)
+class SessionLayout:
+    """One test's session: ``root`` is session_path, ``profile`` the Chromium user-data-dir in it."""
+
+    root: Path
+    profile: Path
+    config_path: Path
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+
+ConfigWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> ConfigWriter:
+    """``write_config(session_path=..., max_session_size_mb=..., folder=..., raw=...) -> Path``.
+
+    Keyword arguments go into ``[session]`` (strings quoted, numbers as they are); ``raw`` is appended
+    as TOML text; the file is ``<folder or tmp_path>/config.toml``.
+    """
+
+    def write(folder: Path | None = None, raw: str = "", **session: Any) -> Path:
+        target = (folder or tmp_path) / "config.toml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["[session]"] + [f"{key} = {_toml_value(value)}" for key, value in session.items()]
+        target.write_text("\n".join(lines) + "\n" + raw)
+        return target
+
+    return write
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.fixture
+def session_layout(
+    tmp_path: Path, chromium_profile_template: Path, write_config: ConfigWriter
+) -> Iterator[SessionLayout]:
+    """A copy of the real profile at ``<tmp>/sessions/session-testbot/`` and a config pointing at it."""
+    root = tmp_path / "sessions"
+    root.mkdir(mode=0o700)
+    profile = root / f"session-{CLIENT_ID}"
+    shutil.copytree(chromium_profile_template, profile, symlinks=True)
+    config_path = write_config(session_path="sessions", client_id=CLIENT_ID)
+    yield SessionLayout(root=root, profile=profile, config_path=config_path)
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A real live process (``sleep 60``) to point a SingletonLock at."""
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has just exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+LockSetter = Callable[..., Path]
+
+
+@pytest.fixture
+def set_lock() -> LockSetter:
+    """``set_lock(profile, pid, host=None)``: point SingletonLock at ``host-pid`` as Chromium does."""
+    return _set_lock
+
+
+def _set_lock(profile: Path, pid: int, host: str | None = None) -> Path:
+    lock = profile / "SingletonLock"
+    if os.path.lexists(lock):
+        lock.unlink()
+    os.symlink(f"{host or socket.gethostname()}-{pid}", lock)
+    return lock
