@@ -1,0 +1,119 @@
+"""``watui serve``: run the manager headless with the HTTP API until SIGINT/SIGTERM.
+
+Checks the bind address before anything starts, enters the shared runtime (which owns the session),
+serves the API, smart-initializes in the background, and logs state changes as one line each on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
+from watui.config import Config
+from watui.core.errors import WatuiError
+from watui.core.models import Event, iso
+from watui.runtime import Runtime, session_runtime
+
+log = logging.getLogger("watui.api")
+
+# Event types worth a line in a service log; health samples and disk reports would drown it.
+_LOGGED = frozenset({"state", "qr", "retry", "error", "action"})
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def serve_address(args: argparse.Namespace, config: Config) -> tuple[str, int]:
+    host = getattr(args, "host", None) or config.api.host
+    port = getattr(args, "port", None)
+    port = config.api.port if port is None else port
+    if not 0 <= port <= 65535:
+        raise ApiStartError(f"--port must be 0-65535, got {port}")
+    return host, port
+
+
+def run_serve(args: argparse.Namespace, config: Config) -> int:
+    host, port = serve_address(args, config)
+    check_bind(host, config.api.token)  # before a browser or a lock is taken
+    logging.basicConfig(level=logging.WARNING, format="watui: %(name)s: %(message)s")
+    return asyncio.run(_serve(config, host, port, demo=args.demo, demo_port=args.demo_port))
+
+
+async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port: int | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with session_runtime(config, demo=demo, demo_port=demo_port) as runtime:
+            server = await start_api(
+                runtime.manager,
+                host=host,
+                port=port,
+                token=runtime.config.api.token,
+                simulator=runtime.simulator,
+            )
+            try:
+                await _run_until(stop, runtime, server)
+            finally:
+                await server.close()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    say("watui serve: stopped; the session is kept on disk")
+    return 0
+
+
+async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -> None:
+    say(f"watui serve: API on {server.url}/api/whatsapp/ · diagnostics page {server.url}/whatsapp-diagnostics")
+    if runtime.simulator is not None:
+        say(f"watui serve: demo mode, simulator on port {runtime.simulator.port} (scan: POST /__sim/scan)")
+    tasks = [
+        asyncio.create_task(_log_events(runtime)),
+        asyncio.create_task(_initialize(runtime)),
+    ]
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def _initialize(runtime: Runtime) -> None:
+    try:
+        result = await runtime.manager.smart_initialize()
+    except WatuiError as exc:
+        say(f"watui serve: initialize failed: {exc}")
+        return
+    say(f"watui serve: initialize: {result.message or result.state.value}")
+
+
+async def _log_events(runtime: Runtime) -> None:
+    stream = runtime.manager.subscribe()
+    try:
+        async for event in stream:
+            if event.type in _LOGGED:
+                say(describe(event))
+    finally:
+        stream.close()
+
+
+def describe(event: Event) -> str:
+    """One log line for an event: time, type, and what changed."""
+    if event.type == "state":
+        detail = (event.state or event.info.state).value
+    elif event.type == "qr":
+        detail = "new login QR code (see the diagnostics page or qr.png)" if event.qr else "QR code gone"
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in event.data.items())
+    parts = [iso(event.time) or "", event.type, detail, event.message]
+    return " ".join(p for p in parts if p)
