@@ -98,7 +98,7 @@ class BrowserDriver:
         return self._context is not None
 
     async def launch(self) -> None:
-        """Start Chromium on the profile and open WhatsApp Web (does not wait for a state)."""
+        """Start Chromium on the profile, ready to ``open()`` WhatsApp Web."""
         executable = find_browser(self.config.browser.executable)
         profile = self.config.profile_dir
         profile.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -127,13 +127,16 @@ class BrowserDriver:
         self._page = self._context.pages[0] if self._context.pages else await self._context.new_page()
         self._watch_page(self._page)
         self.pid = await asyncio.to_thread(self._main_pid)
-        await self.open()
 
-    async def open(self) -> None:
-        """(Re)load WhatsApp Web. Returns once the response has started; states arrive by callback."""
+    async def open(self) -> int | None:
+        """(Re)load WhatsApp Web; returns the HTTP status once the response has started.
+
+        States arrive later, by callback.
+        """
         page = self._require_page()
         timeout = self.config.session.session_timeout_ms
-        await page.goto(self.config.whatsapp.url, wait_until="commit", timeout=timeout)
+        response = await page.goto(self.config.whatsapp.url, wait_until="commit", timeout=timeout)
+        return response.status if response is not None else None
 
     async def click(self, name: str) -> bool:
         """Click the element of selector ``name`` if it is there; True when clicked."""

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -267,7 +268,7 @@ class SessionManager:
         try:
             retrying = AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=1, max=10, jitter=0.5),
+                wait=wait_exponential_jitter(multiplier=1, max=10, jitter=0.5),
                 retry=retry_if_exception_type(InitFailed),
                 before_sleep=self._announce_init_retry,
                 reraise=True,
@@ -367,20 +368,26 @@ class SessionManager:
         self._driver = driver
         try:
             await driver.launch()
-        except InitFailed:
-            raise
         except WatuiError:
             raise
-        except Exception as exc:  # Playwright's errors: launch failed, page did not answer
+        except Exception as exc:  # Playwright's errors: the browser did not start
             await self._close_browser()
-            raise InitFailed(_short(exc)) from exc
+            raise InitFailed(self._explain(exc)) from exc
+        await self._open_page()
 
     async def _open_page(self) -> None:
         assert self._driver is not None
         try:
-            await self._driver.open()
+            status = await self._driver.open()
         except Exception as exc:
-            raise InitFailed(_short(exc)) from exc
+            raise InitFailed(self._explain(exc)) from exc
+        if status is not None and status >= 400:
+            raise InitFailed(f"WhatsApp Web answered HTTP {status}")
+
+    def _explain(self, exc: BaseException) -> str:
+        if isinstance(exc, PlaywrightTimeoutError) and "goto" in str(exc):
+            return f"WhatsApp Web did not load within {self.config.session.session_timeout_ms / 1000:g} s"
+        return _short(exc)
 
     async def _close_browser(self) -> None:
         driver, self._driver = self._driver, None
@@ -522,7 +529,7 @@ class SessionManager:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
             wait=wait_exponential_jitter(
-                initial=rc.initial_delay_ms / 1000,
+                multiplier=rc.initial_delay_ms / 1000,
                 max=rc.max_delay_ms / 1000,
                 exp_base=rc.multiplier,
                 jitter=rc.jitter_ms / 1000,
