@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,10 +65,8 @@ class Recorder:
                     f"message {self.manager.info.message!r}, states seen {states}"
                 )
             self._changed.clear()
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
         return self.manager.info
 
     async def state(self, state: ConnectionState, timeout: float = 30.0) -> SessionInfo:
