@@ -80,9 +80,7 @@ class OwnerLock:
     def __enter__(self) -> OwnerLock:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
 
 
@@ -279,9 +277,7 @@ class SessionStore:
             cl.remove_inside(self.root, self.profile)
             return ClearReport(purged=True, moved_to=None, message=f"deleted {self.profile}; a QR scan is needed")
         dest = self.quarantine("watui clear")
-        return ClearReport(
-            purged=False, moved_to=dest, message=f"moved {self.profile} to {dest}; a QR scan is needed"
-        )
+        return ClearReport(purged=False, moved_to=dest, message=f"moved {self.profile} to {dest}; a QR scan is needed")
 
     def acquire_owner(self) -> OwnerLock:
         """Take the one-owner lock; raise SessionBusyError naming the owner's pid when held."""
@@ -324,13 +320,16 @@ class SessionStore:
     def _move_into_quarantine(self, folder: Path) -> Path:
         _make_private_dirs(self.quarantine_dir)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        dest = self.quarantine_dir / f"{folder.name}-{stamp}"
-        counter = 2
-        while os.path.lexists(dest):
-            dest = self.quarantine_dir / f"{folder.name}-{stamp}-{counter}"
-            counter += 1
+        base = f"{folder.name}-{stamp}"
+        # Same second as an earlier move: number it after the highest one, even if older ones were pruned,
+        # so the order of the names stays the order of the moves.
+        taken = [_copy_number(e.name, base) for e in _list_dir(self.quarantine_dir)]
+        highest = max((n for n in taken if n is not None), default=0)
+        dest = self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
         if not (cl.is_inside(self.root, folder) and cl.is_inside(self.root, dest)):
             raise UnsafePathError(f"refusing to move {folder}: it is not inside {self.root}")
+        if os.path.lexists(dest):
+            raise FileExistsError(f"{dest} already exists")
         os.rename(folder, dest)
         return dest
 
@@ -433,6 +432,14 @@ def leveldb_damage(folder: Path) -> str | None:
     if size == 0:
         return f"{name} is empty"
     return None
+
+
+def _copy_number(name: str, base: str) -> int | None:
+    """1 for ``base`` itself, N for ``base-N``, None for any other name."""
+    if name == base:
+        return 1
+    suffix = name[len(base) + 1 :] if name.startswith(base + "-") else ""
+    return int(suffix) if suffix.isdigit() else None
 
 
 def _looks_like_session_root(folder: Path) -> bool:
@@ -545,4 +552,3 @@ def _mb_over(size: int, cap_mb: int) -> str:
         if float(text) > cap_mb:
             return f"{text}MB"
     return f"{size} bytes"
-
