@@ -1,0 +1,92 @@
+"""Live-core timings on the simulator with a real Chromium: cold start to QR, restart to CONNECTED,
+drop to detected, kill -9 to CONNECTED. Prints the median of a few rounds beside each goal.
+
+Run: .venv/bin/python bench/bench_core.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.core_helpers import Recorder, sim_config  # noqa: E402
+from watui.core.manager import SessionManager  # noqa: E402
+from watui.core.models import ConnectionState as S  # noqa: E402
+from watui.sim.server import Simulator  # noqa: E402
+
+GOALS = {"cold start to QR": 3.0, "restart to CONNECTED": 3.0, "drop to detected": 1.0, "kill -9 to CONNECTED": 5.0}
+
+
+async def one_round(folder: Path) -> dict[str, float]:
+    sim = Simulator(state_dir=folder / "sim")
+    await sim.start()
+    config = sim_config(folder, sim)
+    figures: dict[str, float] = {}
+    try:
+        manager = SessionManager(config)
+        await manager.start()
+        rec = Recorder(manager)
+        t0 = time.perf_counter()
+        result = await manager.smart_initialize()
+        figures["cold start to QR"] = time.perf_counter() - t0
+        assert result.needs_qr, result
+        await sim.scan()
+        await rec.state(S.CONNECTED)
+        rec.close()
+        await manager.shutdown()
+
+        manager = SessionManager(config)
+        await manager.start()
+        rec = Recorder(manager)
+        t0 = time.perf_counter()
+        result = await manager.smart_initialize()
+        figures["restart to CONNECTED"] = time.perf_counter() - t0
+        assert result.success, result
+
+        t0 = time.perf_counter()
+        await sim.drop()
+        await rec.state(S.TIMEOUT, 10)
+        figures["drop to detected"] = time.perf_counter() - t0
+        await rec.state(S.CONNECTED, 30)
+        await asyncio.sleep(0.5)
+
+        pid = manager._driver.pid if manager._driver else None
+        assert pid is not None
+        t0 = time.perf_counter()
+        os.kill(pid, signal.SIGKILL)
+        await rec.until(lambda i: i.state is not S.CONNECTED, 10)
+        await rec.state(S.CONNECTED, 30)
+        figures["kill -9 to CONNECTED"] = time.perf_counter() - t0
+        rec.close()
+        await manager.shutdown()
+    finally:
+        await sim.close()
+    return figures
+
+
+async def main(rounds: int) -> None:
+    results: dict[str, list[float]] = {name: [] for name in GOALS}
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="watui-bench-") as tmp:
+            for name, value in (await one_round(Path(tmp))).items():
+                results[name].append(value)
+    print(f"live core on the simulator, real Chromium, median of {rounds} rounds ({os.cpu_count()} cores)")
+    for name, values in results.items():
+        median = statistics.median(values)
+        verdict = "ok" if median <= GOALS[name] else "OVER GOAL"
+        print(f"  {name:<22} {median:6.2f} s   (goal < {GOALS[name]:g} s: {verdict}; runs {', '.join(f'{v:.2f}' for v in values)})")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    asyncio.run(main(parser.parse_args().rounds))
