@@ -1,0 +1,120 @@
+"""`watui init` and `watui watch` as a user runs them: real processes, the real simulator, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.qr_decode import decode_half_blocks, half_block_lines
+from watui.qr import qr_half_blocks
+
+pytestmark = pytest.mark.browser
+WATUI = [sys.executable, "-m", "watui"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sim_call(port: int, path: str, method: str = "POST") -> dict:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", method=method)
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_sim_state(port: int, predicate, timeout: float = 30.0) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            last = sim_call(port, "/__sim/state", "GET")
+            if predicate(last):
+                return last
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"simulator never reached the expected state; last {last}")
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    return env
+
+
+def test_half_block_qr_decodes_back_to_its_payload() -> None:
+    payload = "2@" + "A" * 90 + "," + "B" * 44 + "," + "C" * 44 + "," + "D" * 44
+    assert decode_half_blocks(qr_half_blocks(payload)) == payload
+
+
+def test_init_prints_a_qr_that_scans_and_exits_0_once_connected(tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [*WATUI, "init", "--json", "--timeout", "60", "--demo", "--demo-port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        state = wait_for_sim_state(port, lambda s: s.get("state") == "UNPAIRED" and s.get("qr"))
+        time.sleep(1.0)  # let watui print the QR it saw
+        sim_call(port, "/__sim/scan")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    result = json.loads(out)  # stdout carries only the final object
+    assert result["success"] is True and result["needsQR"] is False
+    qr_text = half_block_lines(err.decode())
+    assert qr_text, "no QR on stderr"
+    assert decode_half_blocks(qr_text) == state["qr"]
+
+
+def test_init_exits_3_when_the_qr_is_not_scanned_in_time(tmp_path: Path) -> None:
+    cmd = [*WATUI, "init", "--json", "--timeout", "2", "--demo"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env_for(tmp_path), capture_output=True, timeout=90)
+    assert done.returncode == 3, done.stderr.decode()
+    result = json.loads(done.stdout)
+    assert result["needsQR"] is True and "not scanned within 2 s" in result["message"]
+
+
+def test_init_rejects_a_bad_timeout_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([*WATUI, "init", "--timeout", "-1"], cwd=tmp_path, env=env_for(tmp_path),
+                          capture_output=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.decode().count("\n") == 1 and "--timeout" in done.stderr.decode()
+
+
+def test_watch_jsonl_reports_events_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    cmd = [*WATUI, "watch", "--jsonl", "--demo", "--demo-port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_sim_state(port, lambda s: s.get("state") == "UNPAIRED" and s.get("qr"))
+        sim_call(port, "/__sim/scan")
+        wait_for_sim_state(port, lambda s: s.get("state") == "CONNECTED")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    events = [json.loads(line) for line in out.decode().splitlines()]
+    assert all("time" in e and "type" in e for e in events)
+    states = [e["state"] for e in events if e["type"] == "state"]
+    assert "UNPAIRED" in states and "CONNECTED" in states
+    assert states[-1] == "UNLAUNCHED"  # the browser was closed on the way out
+    assert any(e["type"] == "qr" and e["qr"] for e in events)
+    assert "Traceback" not in err.decode()
