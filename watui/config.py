@@ -9,6 +9,7 @@ the file, the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -165,6 +166,8 @@ def load_config(
                 raw = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     origin = str(path) if path is not None else "built-in defaults"
@@ -210,6 +213,8 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
         if isinstance(value, bool) or not ok:
             kind = "a number" if hint is float else "a whole number"
             raise ConfigError(f"{where} must be {kind}, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, got {value!r}")
         low, high = _RANGES.get(dotted, (None, None))
         if (low is not None and value < low) or (high is not None and value > high):
             raise ConfigError(f"{where} must be between {low} and {high}, got {value!r}")

@@ -1,0 +1,134 @@
+"""config.toml as a user meets it through the command line: mistakes are one line, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from watui.cli import main
+
+if TYPE_CHECKING:
+    from conftest import ConfigWriter
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def profile_path(capsys: pytest.CaptureFixture[str], *argv: str) -> Path:
+    """The session path watui settles on, read from `watui info --json` (no session exists: exit 1)."""
+    code, out, err = run(capsys, "info", "--json", *argv)
+    assert code == 1, err
+    return Path(json.loads(out)["session"]["path"])
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    assert err.startswith("watui: ")
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.mark.parametrize(
+    ("raw", "needles"),
+    [
+        ('[session]\nclient_idd = "x"\n', ["unknown key 'session.client_idd'", "client_id"]),
+        ("[sesion]\n", ["unknown section [sesion]"]),
+        ('[session]\nmax_session_size_mb = "big"\n', ["'session.max_session_size_mb'", "whole number", "'big'"]),
+        ("[session]\nmax_session_size_mb = 0\n", ["'session.max_session_size_mb'", "between 1 and", "got 0"]),
+        ("[browser]\nheadless = 1\n", ["'browser.headless'", "true or false"]),
+        ("[reconnect]\nmultiplier = 0.5\n", ["'reconnect.multiplier'", "between 1.0 and 10.0"]),
+        ('[session]\nclient_id = "a b"\n', ["'session.client_id'", "letters, digits"]),
+        ('[whatsapp]\nselectors = { nonsense = "div" }\n', ["unknown selector 'nonsense'"]),
+        ("[session\nclient_id = 1\n", ["not valid TOML"]),
+        ("session = 3\n", ["[session] must be a table"]),
+        ("[reconnect]\nmultiplier = nan\n", ["'reconnect.multiplier'", "finite number"]),
+    ],
+)
+def test_config_mistakes_are_one_line_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str, needles: list[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(raw)
+    code, out, err = run(capsys, "info", "--config", str(config))
+    assert code == 2 and out == ""
+    assert_one_line_error(err, str(config), *needles)
+
+
+def test_config_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_bytes(b'[session]\nclient_id = "\xff\xfe"\n')
+    code, _, err = run(capsys, "info", "--config", str(config))
+    assert code == 2
+    assert_one_line_error(err, str(config), "not UTF-8")
+
+
+def test_missing_config_file_given_with_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "info", "--config", str(tmp_path / "nope.toml"))
+    assert code == 2
+    assert_one_line_error(err, "nope.toml", "not found")
+
+
+def test_environment_overrides_one_key(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(session_path="s", client_id="from-file")
+    monkeypatch.setenv("WATUI_SESSION__CLIENT_ID", "abc")
+    assert profile_path(capsys, "--config", str(config)).name == "session-abc"
+
+
+def test_environment_mistake_names_the_variable(
+    write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATUI_SESSION__MAX_SESSION_SIZE_MB", "lots")
+    code, _, err = run(capsys, "info", "--config", str(write_config()))
+    assert code == 2
+    assert_one_line_error(err, "WATUI_SESSION__MAX_SESSION_SIZE_MB", "session.max_session_size_mb", "whole number")
+    monkeypatch.setenv("WATUI_SESSION__MAX_SESSION_SIZE_MB", "300")
+    code, out, _ = run(capsys, "info", "--json", "--config", str(write_config()))
+    assert json.loads(out)["session"]["maxSizeMB"] == 300
+
+
+def test_relative_session_path_is_relative_to_the_config_file(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(folder=tmp_path / "etc" / "watui", session_path="./sessions", client_id="bot")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = profile_path(capsys, "--config", str(config))
+    assert path == (tmp_path / "etc" / "watui" / "sessions" / "session-bot").resolve()
+
+
+def test_lookup_order(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd = tmp_path / "work"
+    xdg = tmp_path / "xdg"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    # Nothing anywhere: built-in defaults, relative to the working folder.
+    assert profile_path(capsys) == cwd.resolve() / "whatsapp-session-pro" / "session-whatsapp-automation-pro"
+    # The user config folder.
+    write_config(folder=xdg / "watui", client_id="from-xdg")
+    assert profile_path(capsys).name == "session-from-xdg"
+    # ./config.toml beats the user config folder.
+    write_config(folder=cwd, client_id="from-cwd")
+    assert profile_path(capsys).name == "session-from-cwd"
+    # --config beats both, before or after the sub-command.
+    explicit = write_config(folder=tmp_path / "explicit", client_id="from-flag")
+    assert profile_path(capsys, "--config", str(explicit)).name == "session-from-flag"
+    code, out, _ = run(capsys, "--config", str(explicit), "info", "--json")
+    assert code == 1 and Path(json.loads(out)["session"]["path"]).name == "session-from-flag"
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "info", "--jsn")
+    assert code == 2 and "unrecognized arguments: --jsn" in err and "Traceback" not in err
