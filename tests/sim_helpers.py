@@ -3,9 +3,11 @@ reader of the page state that uses the same selector table as watui's driver."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,11 +35,14 @@ def chromium_flags(sim: Simulator) -> list[str]:
 
 
 @asynccontextmanager
-async def sim_browser(sim: Simulator, profile: Path, *, open_page: bool = True) -> AsyncIterator[BrowserContext]:
+async def sim_browser(
+    sim: Simulator, profile: Path, *, open_page: bool = True, ignore_https_errors: bool = True
+) -> AsyncIterator[BrowserContext]:
     """A headless Chromium on ``profile`` (a user-data-dir) that sees ``sim`` as web.whatsapp.com.
 
     With ``open_page`` the first tab has already loaded WhatsApp Web. The context is closed cleanly
-    on exit, so the profile on disk is what a normal browser exit leaves.
+    on exit, so the profile on disk is what a normal browser exit leaves. Without
+    ``ignore_https_errors`` only the simulator's SPKI pin (in its browser_args) makes the certificate pass.
     """
     async with async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
@@ -45,7 +50,7 @@ async def sim_browser(sim: Simulator, profile: Path, *, open_page: bool = True) 
             executable_path=str(find_browser()),
             headless=True,
             args=chromium_flags(sim),
-            ignore_https_errors=True,
+            ignore_https_errors=ignore_https_errors,
         )
         try:
             if open_page:
@@ -63,13 +68,15 @@ def first_page(context: BrowserContext) -> Page:
 # The driver's rule (wa_page.STATE_ORDER): the first selector that matches decides the state.
 _READ_STATE_JS = """
 (() => {
-  const sel = %s;
-  for (const [key, state] of %s) {
+  const sel = SELECTORS;
+  for (const [key, state] of ORDER) {
     if (document.querySelector(sel[key])) return state;
   }
   return "OPENING";
 })()
-""" % (json.dumps(DEFAULT_SELECTORS), json.dumps([[k, s.value] for k, s in STATE_ORDER]))
+""".replace("SELECTORS", json.dumps(DEFAULT_SELECTORS)).replace(
+    "ORDER", json.dumps([[k, s.value] for k, s in STATE_ORDER])
+)
 
 
 async def page_state(page: Page) -> str:
@@ -103,3 +110,12 @@ async def stored_login(page: Page) -> dict[str, Any]:
         }"""
     )
     return dict(result)
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Wait until ``predicate()`` holds (checked every 50 ms); fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

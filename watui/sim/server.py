@@ -33,6 +33,8 @@ S = ConnectionState
 PAIRING_SECONDS = 0.8
 # A page we have not heard from for this long (no socket, no retry) was closed.
 STALE_SECONDS = 20.0
+# A page load whose WebSocket never came (a probe, or a tab closed at once) stops counting after this.
+OPEN_GRACE_SECONDS = 10.0
 MAX_SLOW_MS = 600_000
 CLOSE_DROPPED = 4000
 CLOSE_CONFLICT = 4001
@@ -44,6 +46,10 @@ DEMO_CHATS: tuple[dict[str, str], ...] = (
     {"name": "Support desk", "last": "Ticket #4411 closed", "time": "Yesterday", "unread": ""},
     {"name": "Carol", "last": "Thanks, see you then", "time": "Tuesday", "unread": ""},
 )
+
+
+class SimStartError(WatuiError):
+    """The simulator cannot start (its port is taken, or no certificate could be made)."""
 
 
 class SimControlError(WatuiError):
@@ -64,6 +70,12 @@ def qr_matrix(payload: str) -> list[str]:
     return ["".join("1" if m else "0" for m in row) for row in code.matrix]
 
 
+def _read_static() -> dict[str, str]:
+    """The page's files (index.html, app.js, app.css), read once at start."""
+    folder = resources.files("watui.sim") / "static"
+    return {item.name: item.read_text(encoding="utf-8") for item in folder.iterdir() if item.is_file()}
+
+
 @dataclass
 class _Page:
     """One page load as the server sees it."""
@@ -79,6 +91,7 @@ class _Page:
     rotations: int = 0
     login: str | None = None
     timer: asyncio.Task[None] | None = None
+    connected_once: bool = False
 
     def cancel_timer(self) -> None:
         if self.timer is not None and self.timer is not asyncio.current_task():
@@ -118,7 +131,18 @@ class Simulator:
         self._logins = LoginBook(state_dir)
         self._pages: dict[str, _Page] = {}
         self._runner: web.AppRunner | None = None
-        self._static = resources.files("watui.sim") / "static"
+        self._files: dict[str, str] = {}
+        # Called with one line per page event (loaded, state change, gone), for `watui sim`'s log.
+        self.on_event: Callable[[str], None] | None = None
+
+    def _emit(self, page: _Page, what: str) -> None:
+        if self.on_event is not None:
+            self.on_event(f"page {page.id[:6]}: {what}")
+
+    def _to(self, page: _Page, state: ConnectionState) -> None:
+        if page.state is not state:
+            page.state = state
+            self._emit(page, state.value)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @property
@@ -141,6 +165,7 @@ class Simulator:
 
     async def start(self) -> None:
         self.certificate = await make_certificate_async()
+        self._files = await asyncio.to_thread(_read_static)
         app = web.Application(middlewares=[self._json_errors])
         app.router.add_get("/", self._serve_page)
         app.router.add_get("/ws", self._serve_ws)
@@ -158,7 +183,7 @@ class Simulator:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise SimControlError(f"simulator cannot listen on {self.host}:{self.port}: {exc.strerror}", 0) from exc
+            raise SimStartError(f"simulator cannot listen on {self.host}:{self.port}: {exc.strerror}") from exc
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
@@ -182,9 +207,11 @@ class Simulator:
         for page in list(self._pages.values()):
             # A page in conflict waits silently for "Use here"; others retry at least every few seconds.
             quiet = page.ws is None and page.state is not S.CONFLICT
-            if quiet and now - page.last_seen > STALE_SECONDS + self.slow_ms / 1000:
+            limit = (STALE_SECONDS if page.connected_once else OPEN_GRACE_SECONDS) + self.slow_ms / 1000
+            if quiet and now - page.last_seen > limit:
                 page.cancel_timer()
                 del self._pages[page.id]
+                self._emit(page, "gone (not heard from)")
 
     def _newest(self, *states: ConnectionState) -> _Page | None:
         self._prune()
@@ -221,7 +248,7 @@ class Simulator:
                 raise SimControlError("that QR code is not shown any more (rotated, expired or scanned)")
         page.cancel_timer()
         page.qr = None
-        page.state = S.PAIRING
+        self._to(page, S.PAIRING)
         self.scans += 1
         await self._send(page, {"t": "pairing"})
         page.timer = asyncio.create_task(self._finish_pairing(page))
@@ -229,18 +256,18 @@ class Simulator:
 
     async def logout(self) -> dict[str, Any]:
         """Log out the newest logged-in page (as from the phone); with none, every issued login."""
-        page = self._newest(S.CONNECTED, S.TIMEOUT, S.CONFLICT)
-        page = page if page is not None and page.login is not None else None
-        if page is None:
+        self._prune()
+        holders = [p for p in self._pages.values() if p.login is not None]
+        page = max(holders, key=lambda p: p.created) if holders else None
+        login_id = page.login if page is not None else None
+        if page is None or login_id is None:
             active = self._logins.active
             if not active:
                 raise SimControlError("nobody is logged in: nothing to log out")
-            for login_id in active:
-                self._logins.revoke(login_id)
+            for every in active:
+                self._logins.revoke(every)
             await self._logins.save()
             return {"ok": True, "revoked": len(active), "pages": 0}
-        login_id = page.login
-        assert login_id is not None
         self._logins.revoke(login_id)
         await self._logins.save()
         holders = [p for p in self._pages.values() if p.login == login_id]
@@ -256,7 +283,7 @@ class Simulator:
         page = self._newest(S.CONNECTED)
         if page is None or page.ws is None:
             raise SimControlError("no connected page: nothing to put in conflict")
-        page.state = S.CONFLICT
+        self._to(page, S.CONFLICT)
         await self._send(page, {"t": "conflict"})
         await self._close_ws(page, CLOSE_CONFLICT, S.CONFLICT)
         return {"ok": True, "page": page.id, "state": page.state.value}
@@ -297,7 +324,7 @@ class Simulator:
     async def _close_ws(self, page: _Page, code: int, then: ConnectionState) -> None:
         """Close the page's socket from the server side: the page stays known, in state ``then``."""
         ws, page.ws = page.ws, None
-        page.state = then
+        self._to(page, then)
         page.last_seen = time.monotonic()
         if ws is not None and not ws.closed:
             with contextlib.suppress(Exception):
@@ -313,7 +340,7 @@ class Simulator:
     async def _show_qr(self, page: _Page) -> None:
         page.cancel_timer()
         page.rotations = 0
-        page.state = S.UNPAIRED
+        self._to(page, S.UNPAIRED)
         await self._send_new_ref(page)
         page.timer = asyncio.create_task(self._rotate(page))
 
@@ -326,7 +353,7 @@ class Simulator:
         while True:
             await asyncio.sleep(self.qr_rotate_ms / 1000)
             if page.rotations >= self.qr_rotations:
-                page.state = S.UNPAIRED_IDLE
+                self._to(page, S.UNPAIRED_IDLE)
                 page.qr = None
                 page.timer = None
                 await self._send(page, {"t": "qr_expired"})
@@ -345,7 +372,7 @@ class Simulator:
         await self._connect(page, token)
 
     async def _connect(self, page: _Page, token: str) -> None:
-        page.state = S.CONNECTED
+        self._to(page, S.CONNECTED)
         await self._send(page, {
             "t": "connected", "token": token, "wid": f"{self.account_number}:1@c.us",
             "account": {"name": self.account_name, "number": f"+{self.account_number}"},
@@ -381,11 +408,14 @@ class Simulator:
             return self._unavailable()
         now = time.monotonic()
         page = _Page(id=secrets.token_hex(8), created=now, last_seen=now)
-        self._pages[page.id] = page
+        # Only a browser's navigation is a page; a probe (curl, a health check) must not hide the real one.
+        if request.headers.get("Sec-Fetch-Mode") == "navigate":
+            self._pages[page.id] = page
+        self._emit(page, f"page load{f' (slowed by {self.slow_ms} ms)' if self.slow_ms else ''}")
         if self.slow_ms:
             await asyncio.sleep(self.slow_ms / 1000)
         page.last_seen = time.monotonic()
-        html = (self._static / "index.html").read_text(encoding="utf-8").replace("{{PAGE_ID}}", page.id)
+        html = self._files["index.html"].replace("{{PAGE_ID}}", page.id)
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def _serve_static(self, request: web.Request) -> web.StreamResponse:
@@ -394,10 +424,9 @@ class Simulator:
         name = request.match_info["name"]
         types = {".js": "text/javascript", ".css": "text/css"}
         suffix = Path(name).suffix
-        item = self._static / name
-        if suffix not in types or "/" in name or not item.is_file():
+        if suffix not in types or name not in self._files:
             raise web.HTTPNotFound()
-        return web.Response(text=item.read_text(encoding="utf-8"), content_type=types[suffix],
+        return web.Response(text=self._files[name], content_type=types[suffix],
                             headers={"Cache-Control": "no-cache"})  # fmt: skip
 
     async def _serve_favicon(self, request: web.Request) -> web.StreamResponse:
@@ -418,6 +447,7 @@ class Simulator:
         if page.ws is not None:
             await self._close_ws(page, CLOSE_DROPPED, page.state)
         page.ws = ws
+        page.connected_once = True
         try:
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -433,6 +463,7 @@ class Simulator:
                 page.cancel_timer()
                 page.ws = None
                 self._pages.pop(page.id, None)
+                self._emit(page, "closed by the browser")
         return ws
 
     # -- HTTP: the control API -----------------------------------------------------------------------
@@ -445,7 +476,7 @@ class Simulator:
         try:
             return await handler(request)
         except SimControlError as exc:
-            return web.json_response({"ok": False, "error": str(exc)}, status=exc.status or 409)
+            return web.json_response({"ok": False, "error": str(exc)}, status=exc.status)
         except web.HTTPException as exc:
             return web.json_response({"ok": False, "error": f"{request.method} {request.path}: {exc.reason}"},
                                      status=exc.status)  # fmt: skip

@@ -1,0 +1,356 @@
+"""The WhatsApp Web simulator as a browser and a person see it: real Chromium, real sockets, real disk."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.async_api import Page
+from sim_helpers import WA_URL, page_state, sim_browser, stored_login, until, wait_state
+
+from watui.sim.logins import STATE_FILE, SimStateError
+from watui.sim.server import Simulator
+
+pytestmark = pytest.mark.browser
+
+INDEXEDDB = Path("Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    simulator = Simulator(state_dir=tmp_path / "simstate")
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+async def scan_and_connect(sim: Simulator, page: Page) -> None:
+    await wait_state(page, "UNPAIRED")
+    await sim.scan()
+    await wait_state(page, "CONNECTED")
+
+
+async def control(sim: Simulator, method: str, path: str) -> tuple[int, dict[str, Any]]:
+    """One request to the control API over HTTPS, as `curl -k` would make it."""
+    async with aiohttp.ClientSession() as http, http.request(method, sim.base_url + path, ssl=False) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_fresh_profile_shows_the_qr_the_control_api_reports(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile") as context:
+        page = context.pages[0]
+        await wait_state(page, "UNPAIRED")
+        shown = await page.get_attribute("div[data-ref]", "data-ref")
+        status, body = await control(sim, "GET", "/__sim/state")
+        assert status == 200
+        assert body["state"] == "UNPAIRED"
+        assert shown == body["qr"]
+        ref, static_key, identity_key, adv_secret = body["qr"].split(",")
+        assert ref.startswith("2@") and 80 <= len(ref) <= 100
+        assert [len(k) for k in (static_key, identity_key, adv_secret)] == [44, 44, 44]
+        # The canvas carries a real QR code of the same payload: a phone (here zxing) can read it.
+        picture = Image.open(io.BytesIO(await page.locator("div[data-ref] canvas").screenshot()))
+        decoded = [code.text for code in zxingcpp.read_barcodes(picture)]
+        assert decoded == [shown]
+        # A probe of the page (curl, a health check) is not a browser page and hides nothing.
+        async with aiohttp.ClientSession() as http, http.get(sim.base_url + "/", ssl=False) as resp:
+            assert resp.status == 200 and "startup" in await resp.text()
+        assert sim.state()["state"] == "UNPAIRED"
+
+
+async def test_scan_connects_and_stores_the_login_like_the_real_site(sim: Simulator, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    problems: list[str] = []
+    async with sim_browser(sim, profile, open_page=False) as context:
+        page = context.pages[0]
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        await page.goto(WA_URL)
+        await wait_state(page, "UNPAIRED")
+        result = await sim.scan()
+        assert result["scans"] == 1
+        await wait_state(page, "PAIRING")
+        assert await page.text_content("div[data-testid='loading-chats']") == "Loading your chats"
+        await wait_state(page, "CONNECTED")
+        assert await page.text_content("header [data-testid='account-name']") == "Demo Operator"
+        assert await page.text_content("header [data-testid='account-number']") == "+15550001234"
+        assert await page.locator("#pane-side [role='listitem']").count() >= 3
+        login = await stored_login(page)
+        assert login["indexeddb"] and login["indexeddb"] == login["localstorage"]
+        assert login["wid"] == '"15550001234:1@c.us"'
+        state = sim.state()
+        assert (state["state"], state["qr"], state["logins"], state["connections"]) == ("CONNECTED", None, 1, 1)
+    assert problems == []
+    assert (profile / INDEXEDDB).is_dir()
+    assert (profile / "Default/Local Storage/leveldb").is_dir()
+    await until(lambda: sim.state()["state"] == "NO_PAGE", "the closed browser's page to be forgotten")
+
+
+async def test_qr_rotates_then_expires_and_reloads(tmp_path: Path) -> None:
+    sim = Simulator(qr_rotate_ms=300, qr_rotations=3)
+    await sim.start()
+    try:
+        async with sim_browser(sim, tmp_path / "profile", open_page=False) as context:
+            page = context.pages[0]
+            # Record every payload the page shows, from the first one on.
+            await context.add_init_script(
+                """window.__refs = [];
+                new MutationObserver(() => {
+                  const box = document.querySelector("div[data-ref]");
+                  const ref = box && box.querySelector("canvas") ? box.getAttribute("data-ref") : null;
+                  if (ref && window.__refs[window.__refs.length - 1] !== ref) window.__refs.push(ref);
+                }).observe(document, {subtree: true, childList: true, attributes: true});"""
+            )
+            await page.goto(WA_URL)
+            await wait_state(page, "UNPAIRED_IDLE")
+            refs: list[str] = await page.evaluate("window.__refs")
+            assert len(refs) == 4 and len(set(refs)) == 4  # the first QR, then 3 rotations
+            assert len({r.split(",", 1)[1] for r in refs}) == 1  # only the ref rotates, the keys stay
+            state = sim.state()
+            assert (state["state"], state["qr"], state["qr_rotations"]) == ("UNPAIRED_IDLE", None, 3)
+            status, body = await control(sim, "POST", "/__sim/scan")
+            assert status == 409 and "no QR" in body["error"]
+            assert await page.text_content("div[data-ref] > span > button") == "Click to reload QR code"
+
+            await page.click("div[data-ref] > span > button")
+            await wait_state(page, "UNPAIRED")
+            fresh = await page.get_attribute("div[data-ref]", "data-ref")
+            assert fresh not in refs
+            status, body = await control(sim, "POST", "/__sim/scan?qr=" + aiohttp.helpers.quote(refs[0], safe=""))
+            assert status == 409 and "not shown" in body["error"]
+    finally:
+        await sim.close()
+
+
+async def test_restarted_browser_comes_back_connected_without_qr(sim: Simulator, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with sim_browser(sim, profile) as context:
+        await scan_and_connect(sim, context.pages[0])
+    async with sim_browser(sim, profile, open_page=False) as context:
+        page = context.pages[0]
+        await page.expose_function("__seen", lambda s: seen.append(s))
+        seen: list[str] = []
+        await context.add_init_script(
+            "new MutationObserver(() => window.__seen(!!document.querySelector('div[data-ref]')))"
+            ".observe(document, {subtree: true, childList: true});"
+        )
+        await page.goto(WA_URL)
+        await wait_state(page, "CONNECTED")
+        assert True not in seen  # never showed a QR on the way
+    assert sim.state()["scans"] == 1
+
+
+async def test_restarted_simulator_with_same_state_dir_keeps_the_login(tmp_path: Path) -> None:
+    state_dir = tmp_path / "simstate"
+    first = Simulator(state_dir=state_dir)
+    await first.start()
+    port = first.port
+    second: Simulator | None = None
+    try:
+        async with sim_browser(first, tmp_path / "profile") as context:
+            page = context.pages[0]
+            await scan_and_connect(first, page)
+            await first.close()
+            await wait_state(page, "TIMEOUT")
+            assert await page.locator("#pane-side").count() == 1  # the banner sits over the chat list
+            second = Simulator(state_dir=state_dir, port=port)
+            await second.start()
+            await wait_state(page, "CONNECTED")
+            assert second.state()["scans"] == 0  # no new scan: the earlier login was accepted
+            assert (state_dir / STATE_FILE).is_file()
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
+
+
+async def test_simulator_without_state_dir_forgets_logins_on_restart(tmp_path: Path) -> None:
+    first = Simulator()
+    await first.start()
+    second: Simulator | None = None
+    try:
+        async with sim_browser(first, tmp_path / "profile") as context:
+            page = context.pages[0]
+            await scan_and_connect(first, page)
+            await first.close()
+            second = Simulator(port=first.port)
+            await second.start()
+            await wait_state(page, "UNPAIRED")  # its login is unknown now: wiped, back to the QR
+            assert (await stored_login(page))["indexeddb"] is None
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
+
+
+async def test_logout_wipes_the_stored_login_and_shows_the_qr(sim: Simulator, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with sim_browser(sim, profile) as context:
+        page = context.pages[0]
+        await scan_and_connect(sim, page)
+        status, body = await control(sim, "POST", "/__sim/logout")
+        assert status == 200 and body["revoked"] == 1
+        await wait_state(page, "UNPAIRED")
+        assert await stored_login(page) == {"indexeddb": None, "localstorage": None, "wid": None}
+        assert sim.state()["logins"] == 0
+        status, body = await control(sim, "POST", "/__sim/logout")
+        assert status == 409 and "nobody is logged in" in body["error"]
+    async with sim_browser(sim, profile) as context:
+        await wait_state(context.pages[0], "UNPAIRED")
+
+
+async def test_logout_while_browser_closed_revokes_its_login(sim: Simulator, tmp_path: Path) -> None:
+    profile = tmp_path / "profile"
+    async with sim_browser(sim, profile) as context:
+        await scan_and_connect(sim, context.pages[0])
+    await until(lambda: sim.state()["state"] == "NO_PAGE", "the closed page to be forgotten")
+    assert (await sim.logout())["revoked"] == 1
+    async with sim_browser(sim, profile) as context:
+        page = context.pages[0]
+        await wait_state(page, "UNPAIRED")
+        assert (await stored_login(page))["indexeddb"] is None
+
+
+async def test_drop_shows_the_banner_over_the_chats_then_recovers(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile") as context:
+        page = context.pages[0]
+        await scan_and_connect(sim, page)
+        status, body = await control(sim, "POST", "/__sim/drop")
+        assert status == 200 and body["dropped"] == 1
+        await wait_state(page, "TIMEOUT")
+        assert "Computer not connected" in (await page.text_content("#conn-banner") or "")
+        assert await page.locator("#pane-side").count() == 1
+        await wait_state(page, "CONNECTED")
+        assert await page.locator("span[data-icon='alert-computer']").count() == 0
+        assert sim.state()["connections"] == 1
+
+
+async def test_down_refuses_page_loads_and_connections_until_up(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile") as context:
+        page = context.pages[0]
+        await scan_and_connect(sim, page)
+        status, body = await control(sim, "POST", "/__sim/down")
+        assert status == 200 and body["down"] is True
+        await wait_state(page, "TIMEOUT")
+        other = await context.new_page()
+        response = await other.goto(WA_URL)
+        assert response is not None and response.status == 503
+        await other.close()
+        status, body = await control(sim, "GET", "/__sim/state")
+        assert (status, body["down"], body["connections"]) == (200, True, 0)
+        await control(sim, "POST", "/__sim/up")
+        await wait_state(page, "CONNECTED")
+        assert sim.state()["down"] is False
+
+
+async def test_slow_delays_page_loads(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile") as context:
+        page = context.pages[0]
+        await scan_and_connect(sim, page)
+        status, body = await control(sim, "POST", "/__sim/slow?ms=1500")
+        assert (status, body["slow_ms"]) == (200, 1500)
+        reload = asyncio.create_task(page.reload())
+        await until(lambda: sim.state()["state"] == "OPENING", "the slowed page load")
+        assert not reload.done()
+        await reload
+        await wait_state(page, "CONNECTED")
+        status, body = await control(sim, "GET", "/__sim/slow?ms=0")
+        assert (status, body["slow_ms"], sim.state()["slow_ms"]) == (200, 0, 0)
+
+
+async def test_conflict_waits_for_use_here(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile") as context:
+        page = context.pages[0]
+        await scan_and_connect(sim, page)
+        status, _ = await control(sim, "POST", "/__sim/conflict")
+        assert status == 200
+        await wait_state(page, "CONFLICT")
+        dialog = page.locator("div[data-animate-modal-popup='true'][data-modal='conflict']")
+        assert "open in another window" in (await dialog.text_content() or "")
+        # No retry by itself: still in conflict and unconnected after more than the first retry delay.
+        await asyncio.sleep(2.5)
+        assert (await page_state(page), sim.state()["connections"]) == ("CONFLICT", 0)
+        await page.click("button[data-action='use-here']")
+        await wait_state(page, "CONNECTED")
+        assert await dialog.count() == 0
+        assert sim.state()["state"] == "CONNECTED"
+
+
+async def test_spki_pin_alone_makes_the_certificate_trusted(sim: Simulator, tmp_path: Path) -> None:
+    async with sim_browser(sim, tmp_path / "profile", ignore_https_errors=False) as context:
+        await wait_state(context.pages[0], "UNPAIRED")
+
+
+async def test_control_api_errors_are_json(sim: Simulator) -> None:
+    cases = [
+        ("POST", "/__sim/scan", 409, "no QR code is shown"),
+        ("POST", "/__sim/conflict", 409, "no connected page"),
+        ("POST", "/__sim/drop", 409, "no live connection"),
+        ("POST", "/__sim/logout", 409, "nobody is logged in"),
+        ("POST", "/__sim/slow", 400, "?ms=N"),
+        ("POST", "/__sim/slow?ms=soon", 400, "whole number"),
+        ("POST", "/__sim/slow?ms=-5", 400, "0-600000"),
+        ("GET", "/__sim/scan", 405, "use POST"),
+        ("DELETE", "/__sim/slow?ms=1", 405, "Method Not Allowed"),
+        ("POST", "/__sim/explode", 404, "no such control"),
+    ]
+    for method, path, want_status, want_text in cases:
+        status, body = await control(sim, method, path)
+        assert (status, body["ok"]) == (want_status, False), path
+        assert want_text in body["error"], (path, body)
+    status, body = await control(sim, "GET", "/__sim/state")
+    assert status == 200
+    for key in ("state", "qr", "scans", "connections", "logins", "down", "slow_ms", "qr_rotations"):
+        assert key in body
+    assert body["state"] == "NO_PAGE"
+
+
+def test_corrupt_state_file_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / STATE_FILE).write_text("{not json")
+    with pytest.raises(SimStateError, match=STATE_FILE):
+        Simulator(state_dir=tmp_path)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\nstate_dir = "{tmp_path}"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "watui", "sim", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and STATE_FILE in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "watui", "sim", "--port", "0", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("Ctrl-C"):
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line, "watui sim ended before printing its usage"
+        lines.append(line.decode().rstrip())
+    text = "\n".join(lines)
+    url = next(word for word in text.split() if word.startswith("https://127.0.0.1:"))
+    assert f"curl -k -X POST {url}/__sim/scan" in text
+    assert "--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:" in text
+    async with aiohttp.ClientSession() as http, http.get(url + "/__sim/state", ssl=False) as resp:
+        assert json.loads(await resp.text())["state"] == "NO_PAGE"
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
