@@ -75,6 +75,14 @@ def find_browser_processes(profile: Path) -> list[psutil.Process]:
     return main + children
 
 
+def _proportional_memory(proc: psutil.Process) -> int:
+    """PSS where the kernel gives it: Chromium's processes share most pages, so summed RSS overstates."""
+    try:
+        return int(getattr(proc.memory_full_info(), "pss", 0)) or int(proc.memory_info().rss)
+    except psutil.AccessDenied:
+        return int(proc.memory_info().rss)
+
+
 class BrowserDriver:
     """One Chromium on one profile. Callbacks run on the event loop."""
 
@@ -188,7 +196,7 @@ class BrowserDriver:
         cpu = 0.0
         for proc in procs:
             with contextlib.suppress(psutil.Error):
-                rss += proc.memory_info().rss
+                rss += _proportional_memory(proc)
                 cpu += proc.cpu_percent(interval=None)
         return BrowserProcess(pid=self.pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(procs))
 

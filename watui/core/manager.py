@@ -363,7 +363,8 @@ class SessionManager:
     # -- the browser -------------------------------------------------------------------------------
     async def _launch(self) -> None:
         await self._close_browser()
-        self._set_state(S.OPENING, "starting the browser")
+        if self._info.state is not S.RECONNECTING:  # a recovery keeps saying so, with its attempt count
+            self._set_state(S.OPENING, "starting the browser")
         driver = BrowserDriver(self.config, self._on_report, lambda why: self._on_browser_closed(driver, why))
         self._driver = driver
         try:
