@@ -73,7 +73,10 @@ async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port:
 async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -> None:
     say(f"watui serve: API on {server.url}/api/whatsapp/ · diagnostics page {server.url}/whatsapp-diagnostics")
     if runtime.simulator is not None:
-        say(f"watui serve: demo mode, simulator on port {runtime.simulator.port} (scan: POST /__sim/scan)")
+        say(
+            f"watui serve: demo mode on the simulator ({runtime.simulator.base_url}); to scan the QR press "
+            f"'Simulate a scan' on the page or: curl -X POST {server.url}/api/demo/scan"
+        )
     tasks = [
         asyncio.create_task(_log_events(runtime)),
         asyncio.create_task(_initialize(runtime)),
