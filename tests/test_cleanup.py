@@ -250,3 +250,20 @@ def test_cache_table_never_overlaps_the_login() -> None:
     for cache in CACHE_PATHS:
         for login in LOGIN_PATHS:
             assert not (cache == login or cache.startswith(login + "/") or login.startswith(cache + "/"))
+
+
+def test_a_profile_that_is_a_link_is_measured_cleaned_and_cleared_without_losing_the_data(
+    session_layout: SessionLayout, tmp_path: Path
+) -> None:
+    real = tmp_path / "big-disk" / "profile"
+    real.parent.mkdir()
+    shutil.move(session_layout.profile, real)
+    os.symlink(real, session_layout.profile)
+    add_junk(real)
+    store = store_for(session_layout)
+    report = store.inspect()
+    assert report.is_valid and report.size_bytes > 1024 * 1024 and report.reclaimable_bytes > 900 * 1024
+    assert "Default/Cache" in store.cleanup().removed
+    assert store.clear(purge=True).purged
+    assert not os.path.lexists(session_layout.profile)
+    assert (real / "Local State").exists()  # the link went, the folder it pointed at did not

@@ -318,3 +318,21 @@ def test_second_owner_is_refused_with_the_first_owners_pid(session_layout: Sessi
     assert store_for(session_layout).owner_pid() is not None
     owner.release()
     assert store.owner_pid() is None
+
+
+def test_a_browser_newer_than_its_lock_is_still_live(session_layout: SessionLayout, set_lock: LockSetter) -> None:
+    """A clock step after the browser started makes it look newer than its lock: it must stay live."""
+    browser_like = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", f"--user-data-dir={session_layout.profile}"]
+    )
+    try:
+        lock = set_lock(session_layout.profile, browser_like.pid)
+        an_hour_ago = time.time() - 3600
+        os.utime(lock, (an_hour_ago, an_hour_ago), follow_symlinks=False)
+        report = store_for(session_layout).inspect()
+        assert report.lock.kind == "live" and report.lock.pid == browser_like.pid
+        with pytest.raises(SessionBusyError):
+            store_for(session_layout).cleanup()
+    finally:
+        browser_like.kill()
+        browser_like.wait()

@@ -99,7 +99,7 @@ class _Walker:
 
     def run(self, top: str) -> TreeScan:
         try:
-            st = os.lstat(top)
+            st = os.stat(top)  # the top itself may be a link to where the profile lives; inside, none is followed
         except OSError:
             return self.scan
         self.scan.size_bytes += st.st_blocks * 512

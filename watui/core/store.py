@@ -391,7 +391,7 @@ def read_lock(profile: Path) -> LockInfo:
     if host and host != socket.gethostname():
         # Another machine's pid cannot be checked from here: treat it as held, never delete it.
         return LockInfo(kind="live", pid=pid, name=None, host=host)
-    name = _live_process_name(pid, _lock_made_at(lock))
+    name = _live_process_name(pid, _lock_made_at(lock), profile)
     if name is None:
         return LockInfo(kind="stale", pid=pid, host=host or None)
     return LockInfo(kind="live", pid=pid, name=name, host=host or None)
@@ -451,7 +451,7 @@ def _looks_like_session_root(folder: Path) -> bool:
         if entry.name == MARKER:
             return True
         is_session = entry.name == "session" or entry.name.startswith("session-")
-        if is_session and entry.is_dir(follow_symlinks=False):
+        if is_session and entry.is_dir():
             return True
     return False
 
@@ -484,7 +484,7 @@ def _lock_made_at(lock: Path) -> float | None:
         return None
 
 
-def _live_process_name(pid: int, lock_made_at: float | None) -> str | None:
+def _live_process_name(pid: int, lock_made_at: float | None, profile: Path) -> str | None:
     """The name of the live process ``pid`` that can have made the lock, else None (stale)."""
     try:
         proc = psutil.Process(pid)
@@ -496,9 +496,27 @@ def _live_process_name(pid: int, lock_made_at: float | None) -> str | None:
         return None
     except psutil.AccessDenied:
         return "unknown"
-    if lock_made_at is not None and started > lock_made_at + _PID_REUSE_SLACK_S:
-        return None  # the pid was reused after a crash or reboot: the lock's maker is gone
+    newer_than_lock = lock_made_at is not None and started > lock_made_at + _PID_REUSE_SLACK_S
+    if newer_than_lock and not _may_be_the_browser(proc, name, profile):
+        # The pid was reused after a crash or reboot by something unrelated: the lock's maker is gone.
+        # (A browser is never judged by times alone: a clock step after its start would fool them.)
+        return None
     return name
+
+
+_BROWSER_NAMES = ("chrom", "headless_shell", "msedge", "brave")
+
+
+def _may_be_the_browser(proc: psutil.Process, name: str, profile: Path) -> bool:
+    if any(part in name.lower() for part in _BROWSER_NAMES):
+        return True
+    try:
+        args = proc.cmdline()
+    except psutil.Error:
+        return True  # cannot tell: assume it may be
+    real = os.path.realpath(profile)
+    prefix = "--user-data-dir="
+    return any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
 
 
 def _is_own(pid: int | None, own_pids: frozenset[int]) -> bool:
