@@ -394,3 +394,10 @@ async def test_without_a_token_a_foreign_host_name_is_refused(
         http, "GET", f"{server.url}/api/whatsapp/session-info", headers={"Host": f"localhost:{server.port}"}
     )
     assert status == 200
+
+
+async def test_head_on_the_event_stream_is_refused(server: ApiServer, http: aiohttp.ClientSession) -> None:
+    async with http.head(f"{server.url}/api/whatsapp/events") as res:
+        assert res.status == 405
+    async with http.head(f"{server.url}/api/whatsapp/session-info") as res:
+        assert res.status == 200

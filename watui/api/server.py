@@ -219,10 +219,13 @@ async def auth_middleware(
                 "missing or wrong API token (send Authorization: Bearer <[api] token>)",
                 {"WWW-Authenticate": 'Bearer realm="watui"'},
             )
-    elif not is_loopback(_host_name(request.host)):
-        # Without a token the API is only for this machine; a foreign Host name means DNS rebinding
-        # (a web page whose name now points at 127.0.0.1) or a proxy that should set a token.
-        raise _Refused(403, f"Host {request.host!r} refused: without [api] token only loopback names are served")
+        return await handler(request)
+    # Without a token the API is only for this machine; a foreign Host name means DNS rebinding (a web
+    # page whose name now points at 127.0.0.1) or a proxy that should set a token. (No Host at all is
+    # HTTP/1.0 from a local tool, not a browser.)
+    host = request.headers.get("Host")
+    if host is not None and not is_loopback(_host_name(host)):
+        raise _Refused(403, f"Host {host!r} refused: without [api] token only loopback names are served")
     return await handler(request)
 
 
@@ -235,7 +238,7 @@ def _cross_site_reason(request: web.Request) -> str | None:
         return None  # not sent by a browser (curl, scripts): nothing cross-site about it
     netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
     # Scheme is not compared: behind a TLS proxy the browser says https while we see http.
-    if not netloc or netloc != request.host.lower():
+    if not netloc or netloc != request.headers.get("Host", "").lower():
         return f"Origin: {origin}"
     return None
 
@@ -510,7 +513,7 @@ def build_app(
     app.router.add_post(f"{API}/reconnect", reconnect)
     app.router.add_post(f"{API}/cleanup", cleanup)
     app.router.add_post(f"{API}/clear", clear)
-    app.router.add_get(f"{API}/events", events)
+    app.router.add_get(f"{API}/events", events, allow_head=False)  # HEAD would subscribe forever
     app.router.add_get(f"{API}/qr.svg", qr_svg)
     app.router.add_get(f"{API}/qr.png", qr_png)
     app.router.add_get("/api/demo", demo_info)
