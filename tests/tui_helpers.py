@@ -185,7 +185,7 @@ class FakeManager:
 
     async def smart_initialize(self) -> InitResult:
         await self._verb("initialize")
-        return InitResult(success=True, needs_qr=True, message="Scan the QR code", state=ConnectionState.UNPAIRED)
+        return InitResult(success=False, needs_qr=True, message="Scan the QR code", state=ConnectionState.UNPAIRED)
 
     async def reconnect(self) -> InitResult:
         await self._verb("reconnect")
@@ -217,3 +217,28 @@ class FakeSimulator:
 def screen_text(app: Any) -> str:
     """What the terminal shows now, as plain text (one line per row)."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def half_blocks_to_image(lines: list[str], scale: int = 4, margin: int = 8) -> Any:
+    """Turn terminal text back into a bitmap: ``▀▄█`` halves are dark modules, everything else light.
+
+    Each character cell is one module wide and two tall, as ``watui.qr`` draws them.
+    """
+    from PIL import Image
+
+    width = max((len(line) for line in lines), default=0)
+    image = Image.new("L", (width + 2 * margin, 2 * len(lines) + 2 * margin), 255)
+    for y, line in enumerate(lines):
+        for x, char in enumerate(line):
+            if char in "▀█":
+                image.putpixel((x + margin, 2 * y + margin), 0)
+            if char in "▄█":
+                image.putpixel((x + margin, 2 * y + 1 + margin), 0)
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+
+
+def decode_qr(lines: list[str]) -> list[str]:
+    """Every QR text zxing-cpp finds in the drawn screen."""
+    import zxingcpp
+
+    return [result.text for result in zxingcpp.read_barcodes(half_blocks_to_image(lines))]

@@ -19,6 +19,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static
 
@@ -130,6 +131,16 @@ def should_auto_initialize(info: SessionInfo) -> bool:
 LEVEL_GLYPH = {"good": "✔ ", "info": "→ ", "error": "✖ "}
 
 
+class Body(Horizontal):
+    """The area between header and footer; says when the terminal was resized (the QR may move)."""
+
+    class Resized(Message):
+        pass
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
+
+
 class WatuiApp(App[int]):
     """The live dashboard on one SessionManager."""
 
@@ -178,7 +189,7 @@ class WatuiApp(App[int]):
         self.api_address = api_address
         self._own_verbs: set[str] = set()
         self._stream: Any = None
-        self._body: Horizontal | None = None
+        self._body: Body | None = None
         self.set_reactive(WatuiApp.now, self.clock())
         self.set_reactive(WatuiApp.demo, simulator is not None)
         self.set_reactive(WatuiApp.info, manager.info)
@@ -186,7 +197,7 @@ class WatuiApp(App[int]):
     # -- layout ------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(icon="◉")
-        with Horizontal(id="body") as body:
+        with Body(id="body") as body:
             self._body = body
             with Vertical(id="main"):
                 yield Static(id="qr-too-small")
@@ -223,7 +234,7 @@ class WatuiApp(App[int]):
             where += f" · API {self.api_address}"
         return where
 
-    def on_resize(self, event: events.Resize) -> None:
+    def on_body_resized(self, message: Body.Resized) -> None:
         self._apply_layout()
 
     def _apply_layout(self) -> None:

@@ -46,11 +46,9 @@ def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
             ("Exists", Text("✖ no session folder yet", style="yellow")),
             ("Path", shorten_path(str(disk.path), value_width)),
         ]
-    valid = (
-        Text("✔ valid", style="green") if disk.is_valid else Text("✖ invalid", style="bold red")
-    )
+    valid = Text("✔ yes", style="green") if disk.is_valid else Text("✖ no", style="bold red")
     if disk.validation_details:
-        valid.append(f" — {disk.validation_details}")
+        valid.append(f": {disk.validation_details}")
     files = f"{disk.file_count:,}"
     if disk.reclaimable_bytes:
         files += f" · clean frees {megabytes(disk.reclaimable_bytes)}"
