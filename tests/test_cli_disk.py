@@ -178,3 +178,13 @@ def test_clean_refuses_a_dangerous_session_path(write_config: ConfigWriter, caps
     assert code == 2 and out == ""
     assert err.startswith("watui: [session] session_path / is the filesystem root")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_disk_error_is_one_line_not_a_traceback(
+    session_layout: SessionLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (session_layout.root / ".quarantine").write_text("a file where the quarantine folder should be")
+    code, out, err = run(capsys, "clear", "--yes", "--config", str(session_layout.config_path))
+    assert code == 1 and out == ""
+    assert err.startswith("watui: clear: ") and len(err.strip().splitlines()) == 1
+    assert session_layout.profile.is_dir()

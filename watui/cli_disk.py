@@ -8,8 +8,10 @@ runs the session.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from watui.config import Config
@@ -30,6 +32,26 @@ from watui.core.store import MIB, OwnerLock, SessionStore
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
+def _one_line_os_errors(
+    run: Callable[[argparse.Namespace, Config], int],
+) -> Callable[[argparse.Namespace, Config], int]:
+    """A disk error (permissions, a full disk, a folder vanishing) is one line and exit 1, not a traceback."""
+
+    @functools.wraps(run)
+    def guarded(args: argparse.Namespace, config: Config) -> int:
+        try:
+            return run(args, config)
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            if exc.filename2:
+                where += f" -> {exc.filename2}"
+            print(f"watui: {args.command}:{where}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_FAIL
+
+    return guarded
+
+
+@_one_line_os_errors
 def run_info(args: argparse.Namespace, config: Config) -> int:
     store = SessionStore(config)
     owner = store.owner_pid()
@@ -44,6 +66,7 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if report.is_valid else EXIT_FAIL
 
 
+@_one_line_os_errors
 def run_clean(args: argparse.Namespace, config: Config) -> int:
     store = SessionStore(config)
     owner = _take_owner(store)
@@ -63,6 +86,7 @@ def run_clean(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+@_one_line_os_errors
 def run_clear(args: argparse.Namespace, config: Config) -> int:
     store = SessionStore(config)
     profile = store.profile
@@ -105,9 +129,7 @@ def _confirm(store: SessionStore, purge: bool) -> bool | None:
     if purge:
         question = f"Delete {store.profile} for good? A new QR scan will be needed. [y/N] "
     else:
-        question = (
-            f"Move {store.profile} into {store.quarantine_dir}? A new QR scan will be needed. [y/N] "
-        )
+        question = f"Move {store.profile} into {store.quarantine_dir}? A new QR scan will be needed. [y/N] "
     print(question, end="", file=sys.stderr, flush=True)
     reply = sys.stdin.readline().strip().lower()
     return reply in ("y", "yes")
@@ -134,8 +156,9 @@ def _info_text(report: DiskReport, owner: int | None, info: SessionInfo) -> str:
     ]
     if report.exists:
         limit = report.max_bytes
-        rows.append(_row("size", f"{_human(report.size_bytes)} on disk, {report.file_count:,} files "
-                                 f"(limit {_human(limit)})"))
+        rows.append(
+            _row("size", f"{_human(report.size_bytes)} on disk, {report.file_count:,} files (limit {_human(limit)})")
+        )
         rows.append(_row("reclaimable", f"{_human(report.reclaimable_bytes)} (watui clean)"))
         rows.append(_row("lock", _lock_text(report.lock)))
     rows.append(_row("owner", f"watui (pid {owner})" if owner and owner > 0 else "no watui running it"))

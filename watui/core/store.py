@@ -491,7 +491,7 @@ def _live_process_name(pid: int, lock_made_at: float | None, profile: Path) -> s
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
         started = proc.create_time()
-        name = proc.name()
+        name = str(proc.name())
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
     except psutil.AccessDenied:
