@@ -105,6 +105,8 @@ class FakeManager:
         self.hold: asyncio.Event | None = None  # verbs wait for it when set
         self.finished: list[str] = []
         self.init_result = InitResult(False, True, "Scan the QR code", ConnectionState.UNPAIRED)
+        self.busy_verb: str | None = None
+        self.unavailable: set[str] = set()
 
     @property
     def info(self) -> SessionInfo:
@@ -126,10 +128,10 @@ class FakeManager:
 
     @property
     def busy(self) -> str | None:
-        return None
+        return self.busy_verb
 
     def can(self, verb: str) -> bool:
-        return True
+        return verb not in self.unavailable
 
     def get_detailed_session_info(self) -> dict[str, Any]:
         return self._info.to_json()

@@ -66,6 +66,19 @@ async def test_session_info_is_the_seed_shape(server: ApiServer, http: aiohttp.C
     assert body["connection"]["state"] == "CONNECTED" and body["connection"]["isConnected"] is True
     assert body["connection"]["health"]["isHealthy"] is True
     assert body["recommendations"] == {"shouldClearSession": False, "shouldReconnect": False, "needsQRScan": False}
+    assert body["actions"] == {
+        "busy": None,
+        "available": {"initialize": True, "reconnect": True, "cleanup": True, "clear": True},
+    }
+
+
+async def test_session_info_says_which_verbs_can_act_now(
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+) -> None:
+    manager.busy_verb = "cleanup"
+    manager.unavailable = {"clear"}
+    _, body, _ = await call(http, "GET", f"{server.url}/api/whatsapp/session-info")
+    assert body["actions"]["busy"] == "cleanup" and body["actions"]["available"]["clear"] is False
 
 
 async def test_smart_initialize_answers_success_needsqr_message(

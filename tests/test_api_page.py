@@ -180,3 +180,22 @@ async def test_a_wrong_token_keeps_asking(page: Page, guarded: ApiServer, manage
     await expect(page.locator("#state")).to_have_text("…")
     await page.click("#btn-clear", trial=True)
     assert manager.calls == []
+
+
+async def test_a_verb_that_cannot_act_is_greyed_out_with_the_reason(
+    page: Page, server: ApiServer, manager: FakeManager
+) -> None:
+    manager.busy_verb = "cleanup"
+    manager.unavailable = {"cleanup", "clear"}
+    await open_page(page, server)
+    await expect(page.locator("#busy")).to_have_text("◌ running: cleanup — other actions wait for it")
+    await expect(page.locator("#btn-clear")).to_be_disabled()
+    await expect(page.locator("#btn-cleanup")).to_be_disabled()
+    await expect(page.locator("#btn-reconnect")).to_be_enabled()
+    # The verb finished: the next event brings the buttons back.
+    await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
+    manager.busy_verb = None
+    manager.unavailable = set()
+    manager.emit("action", data={"verb": "cleanup", "phase": "done"})
+    await expect(page.locator("#btn-clear")).to_be_enabled()
+    await expect(page.locator("#busy")).to_be_hidden()

@@ -73,6 +73,11 @@ class ManagerLike(Protocol):
 
     def get_detailed_session_info(self) -> dict[str, Any]: ...
 
+    @property
+    def busy(self) -> str | None: ...
+
+    def can(self, verb: str) -> bool: ...
+
     async def smart_initialize(self) -> InitResult: ...
 
     async def reconnect(self) -> InitResult: ...
@@ -295,8 +300,20 @@ async def _json_options(request: web.Request, allowed: dict[str, type]) -> dict[
     return body
 
 
+VERBS = ("initialize", "reconnect", "cleanup", "clear")
+
+
+def status_json(manager: ManagerLike) -> dict[str, Any]:
+    """The status JSON of DESIGN.md, plus ``actions``: the verb running now and which verbs can act
+    (so a page can grey out what cannot act instead of letting it fail)."""
+    return {
+        **manager.get_detailed_session_info(),
+        "actions": {"busy": manager.busy, "available": {verb: manager.can(verb) for verb in VERBS}},
+    }
+
+
 async def session_info(request: web.Request) -> web.Response:
-    return web.json_response(_state(request).manager.get_detailed_session_info())
+    return web.json_response(status_json(_state(request).manager))
 
 
 async def smart_initialize(request: web.Request) -> web.Response:
@@ -406,7 +423,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         writer = _SseWriter(response)
         await response.write(f"retry: {SSE_RETRY_MS}\n\n".encode())
-        snapshot = {"time": iso(now_utc()), "type": "snapshot", "info": state.manager.get_detailed_session_info()}
+        snapshot = {"time": iso(now_utc()), "type": "snapshot", "info": status_json(state.manager)}
         await writer.send(snapshot)
         keepalive = asyncio.create_task(_keepalive(writer, state.keepalive_s, stream))
         async for event in stream:
