@@ -292,7 +292,7 @@ async def test_metrics_while_waiting_for_a_scan(
 # -- security -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org", ""])
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org", "", "evil.localhost"])
 def test_binding_beyond_loopback_without_a_token_is_refused(host: str) -> None:
     with pytest.raises(ApiStartError, match=r"\[api\] token"):
         check_bind(host, "")

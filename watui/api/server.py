@@ -90,10 +90,11 @@ class ManagerLike(Protocol):
 # -- binding ------------------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a bind address or a Host header's name) can only be reached from this machine."""
+def is_loopback(host: str, *, subdomains: bool = False) -> bool:
+    """Whether ``host`` (a bind address, or with ``subdomains`` a Host header's name: browsers resolve
+    ``*.localhost`` to loopback themselves) can only be reached from this machine."""
     name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
+    if name == "localhost" or (subdomains and name.endswith(".localhost")):
         return True
     try:
         return ipaddress.ip_address(name).is_loopback
@@ -229,7 +230,7 @@ async def auth_middleware(
     # page whose name now points at 127.0.0.1) or a proxy that should set a token. (No Host at all is
     # HTTP/1.0 from a local tool, not a browser.)
     host = request.headers.get("Host")
-    if host is not None and not is_loopback(_host_name(host)):
+    if host is not None and not is_loopback(_host_name(host), subdomains=True):
         raise _Refused(403, f"Host {host!r} refused: without [api] token only loopback names are served")
     return await handler(request)
 
