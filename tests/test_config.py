@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from watui.cli import main
+from watui.config import Config, load_config
 
 if TYPE_CHECKING:
     from conftest import ConfigWriter
@@ -132,3 +133,10 @@ def test_lookup_order(
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "info", "--jsn")
     assert code == 2 and "unrecognized arguments: --jsn" in err and "Traceback" not in err
+
+
+def test_the_shipped_config_toml_loads_and_says_the_defaults() -> None:
+    shipped = load_config(Path(__file__).resolve().parent.parent / "config.toml")
+    defaults = Config()
+    for section in ("session", "reconnect", "browser", "whatsapp", "api", "demo"):
+        assert getattr(shipped, section) == getattr(defaults, section), section
