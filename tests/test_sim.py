@@ -143,8 +143,10 @@ async def test_restarted_browser_comes_back_connected_without_qr(sim: Simulator,
         await scan_and_connect(sim, context.pages[0])
     async with sim_browser(sim, profile, open_page=False) as context:
         page = context.pages[0]
-        await page.expose_function("__seen", lambda s: seen.append(s))
-        seen: list[str] = []
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        seen: list[bool] = []
+        await page.expose_function("__seen", lambda shown: seen.append(shown))
         await context.add_init_script(
             "new MutationObserver(() => window.__seen(!!document.querySelector('div[data-ref]')))"
             ".observe(document, {subtree: true, childList: true});"
@@ -152,6 +154,7 @@ async def test_restarted_browser_comes_back_connected_without_qr(sim: Simulator,
         await page.goto(WA_URL)
         await wait_state(page, "CONNECTED")
         assert True not in seen  # never showed a QR on the way
+        assert problems == []
     assert sim.state()["scans"] == 1
 
 
