@@ -242,3 +242,26 @@ def decode_qr(lines: list[str]) -> list[str]:
     import zxingcpp
 
     return [result.text for result in zxingcpp.read_barcodes(half_blocks_to_image(lines))]
+
+
+async def wait_for(pilot: Any, app: Any, check: Any, timeout: float, what: str) -> str:
+    """Let the App run until ``check(screen text)`` holds; the screen is in the error if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        if check(text):
+            return text
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; the screen:\n{text}")
+
+
+async def idle(pilot: Any, app: Any, timeout: float = 60) -> None:
+    """Wait until no verb runs (a key pressed while one runs is greyed out and does nothing)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while app.busy is not None:
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s: '{app.busy}' still running")
+        await pilot.pause(0.2)

@@ -109,8 +109,7 @@ def describe_result(verb: str, result: object) -> tuple[str, str]:
         level = "good" if result.success else "info" if result.needs_qr else "error"
         return level, result.message or f"{verb}: {result.state.value}"
     if isinstance(result, CleanupReport):
-        extra = f"; {result.message}" if result.message else ""
-        return "good", f"Cleaned: freed {megabytes(result.freed_bytes)}{extra}"
+        return "good", f"Cleaned: {result.message or f'freed {megabytes(result.freed_bytes)}'}"
     if isinstance(result, ClearReport):
         where = f" to {result.moved_to}" if result.moved_to else ""
         return "good", result.message or f"Session {'deleted' if result.purged else 'moved'}{where}"
@@ -282,6 +281,8 @@ class WatuiApp(App[int]):
         self.refresh_bindings()
 
     def _log_event(self, event: Event) -> None:
+        if event.type == "action" and not event.message and event.data.get("verb") in self._own_verbs:
+            return  # this App's own verb: its ActionFinished line says how it went
         entry = entry_for(event)
         if entry is not None:
             self._append_log(entry)

@@ -65,8 +65,8 @@ def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
 class SessionPanel(Widget):
     """Renders ``info.disk``; the App hands ``info`` down by data binding."""
 
-    info: reactive[SessionInfo] = reactive(SessionInfo)
-    """The latest snapshot from the core."""
+    info: reactive[SessionInfo] = reactive(SessionInfo, layout=True)
+    """The latest snapshot from the core (layout: the number of rows depends on it)."""
 
     def render(self) -> Text:
         return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)
