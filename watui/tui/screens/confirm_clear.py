@@ -33,8 +33,8 @@ class ConfirmClear(ModalScreen[bool]):
                 id="confirm-body",
             )
             with Horizontal(id="confirm-buttons"):
-                yield Button("Clear [y]", id="yes", variant="error")
-                yield Button("Keep [n]", id="no", variant="primary")
+                yield Button("Clear (y)", id="yes", variant="error")
+                yield Button("Keep (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
         # Focus the safe answer: Enter keeps the session.

@@ -32,7 +32,10 @@ def size_text(disk: DiskReport, width: int) -> Text:
         numbers += " ⚠"
     bar_width = max(4, min(20, width - len(numbers)))
     fraction = disk.size_bytes / disk.max_bytes if disk.max_bytes else 0.0
-    out = Text(bar(fraction, bar_width), style="bold red" if over else "green")
+    drawn = bar(fraction, bar_width)
+    filled = drawn.count("█")
+    out = Text(drawn[:filled], style="bold red" if over else "green")
+    out.append(drawn[filled:], style="dim")
     out.append(numbers, style="bold red" if over else "")
     return out
 
