@@ -102,11 +102,11 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]
     if command in ("info", "clean", "clear"):
         from watui import cli_disk
 
-        return getattr(cli_disk, f"run_{command}")  # type: ignore[no-any-return]
+        return getattr(cli_disk, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command in ("init", "watch"):
         from watui import cli_live
 
-        return getattr(cli_live, f"run_{command}")  # type: ignore[no-any-return]
+        return getattr(cli_live, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command == "sim":
         from watui.sim.cli import run_sim
 

@@ -30,7 +30,6 @@ from watui.config import Config
 from watui.core.browser import BrowserDriver, PageReport
 from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
 from watui.core.models import (
-    PROBLEM_CORRUPT,
     PROBLEM_TOO_LARGE,
     CleanupReport,
     ClearReport,
@@ -307,7 +306,7 @@ class SessionManager:
                 disk.lock.pid,
                 disk.lock.name,
             )
-        if PROBLEM_CORRUPT in disk.problems:
+        if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a new QR fixes it
             await self._close_browser()
             moved = await asyncio.to_thread(self.store.quarantine, disk.validation_details)
             notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
