@@ -120,6 +120,8 @@ class Simulator:
         self.host = host
         self.port = port
         self.state_dir = state_dir
+        if qr_rotate_ms < 1 or qr_rotations < 0:
+            raise ValueError(f"qr_rotate_ms must be >= 1 and qr_rotations >= 0, got {qr_rotate_ms}, {qr_rotations}")
         self.qr_rotate_ms = qr_rotate_ms
         self.qr_rotations = qr_rotations
         self.account_name = account_name
@@ -135,9 +137,12 @@ class Simulator:
         # Called with one line per page event (loaded, state change, gone), for `watui sim`'s log.
         self.on_event: Callable[[str], None] | None = None
 
-    def _emit(self, page: _Page, what: str) -> None:
+    def _log(self, line: str) -> None:
         if self.on_event is not None:
-            self.on_event(f"page {page.id[:6]}: {what}")
+            self.on_event(line)
+
+    def _emit(self, page: _Page, what: str) -> None:
+        self._log(f"page {page.id[:6]}: {what}")
 
     def _to(self, page: _Page, state: ConnectionState) -> None:
         if page.state is not state:
@@ -486,10 +491,17 @@ class Simulator:
 
     def _http_action(self, name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            if name == "scan":
-                return web.json_response(await self.scan(request.query.get("qr") or None))
-            verb: Callable[[], Awaitable[dict[str, Any]]] = getattr(self, name)
-            return web.json_response(await verb())
+            try:
+                if name == "scan":
+                    result = await self.scan(request.query.get("qr") or None)
+                else:
+                    verb: Callable[[], Awaitable[dict[str, Any]]] = getattr(self, name)
+                    result = await verb()
+            except SimControlError as exc:
+                self._log(f"control: {name} refused: {exc}")
+                raise
+            self._log(f"control: {name}")
+            return web.json_response(result)
 
         return handle
 
@@ -503,7 +515,9 @@ class Simulator:
             ms = int(raw)
         except ValueError:
             raise SimControlError(f"slow: ms must be a whole number of milliseconds, got {raw!r}", 400) from None
-        return web.json_response(await self.slow(ms))
+        result = await self.slow(ms)
+        self._log(f"control: slow {ms} ms")
+        return web.json_response(result)
 
     async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
         known = ("state", "scan", "logout", "conflict", "drop", "down", "up", "slow")
