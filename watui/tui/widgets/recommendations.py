@@ -39,7 +39,8 @@ def advise(info: SessionInfo, demo: bool) -> list[Advice]:
     if info.state in SCANNING:
         # Mid-login the folder has no login yet by nature: scanning, not clearing, is the cure.
         out.append(_scan_advice(info, demo))
-    elif info.should_clear_session and disk is not None:
+    elif info.should_clear_session and disk is not None and not info.state.is_connected:
+        # (Connected means the login works, whatever a disk check made mid-write says.)
         why = disk.validation_details or "damaged"
         out.append(Advice("c", f"Session damaged ({why}): clear it, then scan a new QR", urgent=True))
     elif info.needs_qr_scan:

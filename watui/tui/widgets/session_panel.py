@@ -13,8 +13,10 @@ from watui.tui.widgets.rows import Row, label_rows
 LABEL_WIDTH = 7
 
 
-def lock_text(lock: LockInfo) -> str:
+def lock_text(lock: LockInfo, own_pid: int | None = None) -> str:
     """Who holds the profile: the words say whether watui may take it."""
+    if lock.kind == "live" and own_pid is not None and lock.pid == own_pid:
+        return f"watui's browser (pid {lock.pid})"
     if lock.kind == "live":
         owner = f" {lock.name}" if lock.name else ""
         return f"held by pid {lock.pid}{owner}"
@@ -40,7 +42,7 @@ def size_text(disk: DiskReport, width: int) -> Text:
     return out
 
 
-def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
+def session_rows(disk: DiskReport | None, width: int, own_pid: int | None = None) -> list[Row]:
     if disk is None:
         return [("Disk", "not checked yet")]
     value_width = max(8, width - LABEL_WIDTH)
@@ -60,7 +62,7 @@ def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
         ("Valid", valid),
         ("Size", size_text(disk, value_width)),
         ("Files", files),
-        ("Lock", lock_text(disk.lock)),
+        ("Lock", lock_text(disk.lock, own_pid)),
         ("Path", shorten_path(str(disk.path), value_width)),
     ]
 
@@ -72,4 +74,5 @@ class SessionPanel(Widget):
     """The latest snapshot from the core (layout: the number of rows depends on it)."""
 
     def render(self) -> Text:
-        return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)
+        own_pid = self.info.browser.pid if self.info.browser else None
+        return label_rows(session_rows(self.info.disk, self.content_size.width, own_pid), LABEL_WIDTH)
