@@ -121,11 +121,6 @@ async def test_initialize_over_http_shows_the_qr_then_a_scan_connects_and_clear_
     assert 'watui_state{state="CONNECTED"} 1.0' in text and "watui_healthy 1.0" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: the disk snapshot is not read again after the browser creates the profile, so "
-    "can('clear') is False until the next health check and clear answers 'watui is stopping'",
-)
 async def test_clear_over_http_quarantines_a_freshly_connected_session(
     live: tuple[SessionManager, ApiServer, Path], sim: Simulator, http: aiohttp.ClientSession
 ) -> None:

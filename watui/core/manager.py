@@ -237,8 +237,15 @@ class SessionManager:
     # -- the shared initialize / reconnect run -----------------------------------------------------
     def _claim(self, verb: str) -> None:
         if not self.can(verb):
-            doing = f"'{self._verb}' is running" if self._verb else "watui is stopping"
-            raise ActionUnavailable(f"cannot {verb} now: {doing}")
+            if self._stopping:
+                why = "watui is stopping"
+            elif self._verb:
+                why = f"'{self._verb}' is running"
+            elif verb == "clear":
+                why = "there is no session on disk to clear"
+            else:
+                why = f"unknown action '{verb}'"
+            raise ActionUnavailable(f"cannot {verb} now: {why}")
         if verb in ("cleanup", "clear") and self._run is not None and not self._run.done():
             raise ActionUnavailable(f"cannot {verb} now: the session is starting")
         self._verb = verb
@@ -373,6 +380,7 @@ class SessionManager:
         except Exception as exc:  # Playwright's errors: the browser did not start
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
+        await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
     async def _open_page(self) -> None:
@@ -459,6 +467,7 @@ class SessionManager:
         )
         self._qr_reloads = 0
         self._publish("health")
+        self._spawn(self.refresh_disk())  # the login has just been written
 
     def _on_qr_expired(self) -> None:
         limit = self.config.whatsapp.qr_max_retries
