@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Footer, Header, Static
 
 from watui.core.errors import WatuiError
@@ -156,18 +156,19 @@ class WatuiApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    info: reactive[SessionInfo] = reactive(SessionInfo)
+    # ``var``: the App itself never repaints for them; the bound widgets repaint what changed.
+    info: var[SessionInfo] = var(SessionInfo)
     """The latest snapshot from the core."""
-    now: reactive[datetime] = reactive(local_now)
+    now: var[datetime] = var(local_now)
     """The clock, ticked once a second; its time zone is the one times are shown in."""
-    busy: reactive[str | None] = reactive(None)
+    busy: var[str | None] = var(None)
     """The verb running now, this App's or another face's."""
-    busy_since: reactive[datetime | None] = reactive(None)
-    last_result: reactive[str] = reactive("")
+    busy_since: var[datetime | None] = var(None)
+    last_result: var[str] = var("")
     """The line the last finished action left on the status line."""
-    log_entries: reactive[tuple[LogEntry, ...]] = reactive(())
-    show_log: reactive[bool] = reactive(True)
-    demo: reactive[bool] = reactive(False)
+    log_entries: var[tuple[LogEntry, ...]] = var(())
+    show_log: var[bool] = var(True)
+    demo: var[bool] = var(False)
 
     def __init__(
         self,
@@ -189,6 +190,7 @@ class WatuiApp(App[int]):
         self._own_verbs: set[str] = set()
         self._stream: Any = None
         self._body: Body | None = None
+        self._layout_key: object = None
         self.set_reactive(WatuiApp.now, self.clock())
         self.set_reactive(WatuiApp.demo, simulator is not None)
         self.set_reactive(WatuiApp.info, manager.info)
@@ -242,14 +244,16 @@ class WatuiApp(App[int]):
             return
         width, height = self.size
         layout = qr_layout(self.info, width, height)
+        pane_width = qr_cells(self.info.qr or "")[0] + QR_SIDE_PADDING if layout.mode == "beside" else None
+        key = (layout, pane_width, width, height)
+        if key == self._layout_key:
+            return  # most snapshots change nothing here: skip the restyle
+        self._layout_key = key
         for mode in ("beside", "full", "too_small"):
             self._body.set_class(layout.mode == mode, f"-qr-{mode.replace('_', '-')}")
         pane = self.query_one("#qr-pane")
-        if layout.mode == "beside":
-            # Exactly the code's width, so the panels get everything else.
-            pane.styles.width = qr_cells(self.info.qr or "")[0] + QR_SIDE_PADDING
-        else:
-            pane.styles.width = "1fr"
+        # Beside: exactly the code's width, so the panels get everything else.
+        pane.styles.width = pane_width if pane_width is not None else "1fr"
         if layout.mode == "too_small":
             need_w, need_h = layout.need
             self.query_one("#qr-too-small", Static).update(

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from watui.core.models import ConnectionState, SessionInfo, now_utc
-from watui.tui.widgets.format import clock_time, duration, megabytes
+from watui.tui.widgets.format import clock_time, duration, megabytes, uptime
 from watui.tui.widgets.rows import Row, label_rows
 
 LABEL_WIDTH = 10
@@ -49,7 +49,7 @@ def retry_text(info: SessionInfo, now: datetime) -> str:
 
 def uptime_text(info: SessionInfo, now: datetime) -> str:
     if info.state.is_connected and info.connected_since is not None:
-        return f"up {duration((now - info.connected_since).total_seconds())}"
+        return f"up {uptime((now - info.connected_since).total_seconds())}"
     return f"last {clock_time(info.last_connected_at, now)}"
 
 
@@ -87,8 +87,20 @@ class ConnectionPanel(Widget):
 
     info: reactive[SessionInfo] = reactive(SessionInfo)
     """The latest snapshot from the core."""
-    now: reactive[datetime] = reactive(now_utc)
-    """The App's clock, for countdowns and uptime."""
+    now: reactive[datetime] = reactive(now_utc, repaint=False)
+    """The App's clock, for countdowns and uptime (repaints only when the text it shows changes)."""
+
+    _shown: str = ""
+
+    def watch_now(self) -> None:
+        # The clock ticks every second; most ticks change nothing on screen (uptime above an hour).
+        if self._rows_text() != self._shown:
+            self.refresh()
+
+    def _rows_text(self) -> str:
+        return label_rows(connection_rows(self.info, self.now, self.content_size.width), LABEL_WIDTH).plain
 
     def render(self) -> Text:
-        return label_rows(connection_rows(self.info, self.now, self.content_size.width), LABEL_WIDTH)
+        text = label_rows(connection_rows(self.info, self.now, self.content_size.width), LABEL_WIDTH)
+        self._shown = text.plain
+        return text

@@ -51,3 +51,12 @@ def shorten_path(path: str, width: int) -> str:
     if len(path) <= width:
         return path
     return "…" + path[-(width - 1) :] if width > 1 else "…"
+
+
+def uptime(seconds: float) -> str:
+    """Like :func:`duration` but in whole minutes past the first one: it changes once a minute, not every
+    second, so an idle dashboard does not redraw for it."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    return duration(total - total % 60).replace(" 00s", "")

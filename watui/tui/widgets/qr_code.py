@@ -115,7 +115,8 @@ class QRPane(Vertical):
         self._refresh_caption()
 
     def watch_now(self) -> None:
-        self._refresh_caption()
+        if self.info.qr is not None:  # no code, no countdown to redraw
+            self._refresh_caption()
 
     def watch_demo(self) -> None:
         self._refresh_caption()

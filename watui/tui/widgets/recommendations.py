@@ -83,10 +83,19 @@ def advice_text(advice: list[Advice]) -> Text:
 class Recommendations(Widget):
     """Renders :func:`advise` for the snapshot the App hands down."""
 
-    info: reactive[SessionInfo] = reactive(SessionInfo, layout=True)
+    info: reactive[SessionInfo] = reactive(SessionInfo)
     """The latest snapshot from the core."""
     demo: reactive[bool] = reactive(False)
     """On the simulator ``s`` scans the QR."""
+
+    _rows = 0
+
+    def watch_info(self) -> None:
+        # Re-layout only when the number of rows changes; a new sample of the same shape just repaints.
+        rows = self.render().plain.count("\n") + 1
+        if rows != self._rows:
+            self._rows = rows
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         return advice_text(advise(self.info, self.demo))

@@ -70,8 +70,17 @@ def session_rows(disk: DiskReport | None, width: int, own_pid: int | None = None
 class SessionPanel(Widget):
     """Renders ``info.disk``; the App hands ``info`` down by data binding."""
 
-    info: reactive[SessionInfo] = reactive(SessionInfo, layout=True)
+    info: reactive[SessionInfo] = reactive(SessionInfo)
     """The latest snapshot from the core (layout: the number of rows depends on it)."""
+
+    _rows = 0
+
+    def watch_info(self) -> None:
+        # Re-layout only when the number of rows changes; a new sample of the same shape just repaints.
+        rows = self.render().plain.count("\n") + 1
+        if rows != self._rows:
+            self._rows = rows
+            self.refresh(layout=True)
 
     def render(self) -> Text:
         own_pid = self.info.browser.pid if self.info.browser else None

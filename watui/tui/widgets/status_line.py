@@ -31,9 +31,14 @@ class StatusLine(Widget):
     busy: reactive[str | None] = reactive(None)
     """The verb running now (this App's or another face's), or None."""
     busy_since: reactive[datetime | None] = reactive(None)
-    now: reactive[datetime] = reactive(now_utc)
+    now: reactive[datetime] = reactive(now_utc, repaint=False)
+    """The App's clock: repaints only while something runs (the elapsed time)."""
     last_result: reactive[str] = reactive("")
     """What the last finished action said."""
+
+    def watch_now(self) -> None:
+        if self.busy:
+            self.refresh()
 
     def render(self) -> Text:
         if self.busy:
