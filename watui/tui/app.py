@@ -212,7 +212,7 @@ class WatuiApp(App[int]):
                     WatuiApp.busy, WatuiApp.busy_since, WatuiApp.now, WatuiApp.last_result
                 )
             yield QRPane(id="qr-pane").data_bind(WatuiApp.info, WatuiApp.now, WatuiApp.demo)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = self._subtitle()

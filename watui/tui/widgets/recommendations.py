@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from watui.core.models import PROBLEM_TOO_LARGE, ConnectionState, SessionInfo
+from watui.core.models import PROBLEM_LOCKED, PROBLEM_TOO_LARGE, ConnectionState, SessionInfo
 from watui.tui.widgets.format import megabytes
 
 
@@ -54,7 +54,7 @@ def advise(info: SessionInfo, demo: bool) -> list[Advice]:
         out.append(Advice("k", f"Session over its size limit: clean the caches{freed}"))
     elif disk is not None and disk.lock.kind == "stale":
         out.append(Advice("k", "A dead process left a lock: clean removes it"))
-    if disk is not None and disk.lock.kind == "live" and not info.state.is_connected and info.browser is None:
+    if disk is not None and PROBLEM_LOCKED in disk.problems and not info.state.is_connected:
         out.append(Advice("", f"pid {disk.lock.pid} ({disk.lock.name or '?'}) holds the session: stop it"))
     if info.state is ConnectionState.FAILED and not out:
         out.append(Advice("r", f"watui gave up: {info.message or 'see the log'}; reconnect to try again"))

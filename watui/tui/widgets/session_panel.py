@@ -6,17 +6,18 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from watui.core.models import DiskReport, LockInfo, SessionInfo
+from watui.core.models import PROBLEM_LOCKED, DiskReport, SessionInfo
 from watui.tui.widgets.format import bar, megabytes, shorten_path
 from watui.tui.widgets.rows import Row, label_rows
 
 LABEL_WIDTH = 7
 
 
-def lock_text(lock: LockInfo, own_pid: int | None = None) -> str:
+def lock_text(disk: DiskReport) -> str:
     """Who holds the profile: the words say whether watui may take it."""
-    if lock.kind == "live" and own_pid is not None and lock.pid == own_pid:
-        return f"watui's browser (pid {lock.pid})"
+    lock = disk.lock
+    if lock.kind == "live" and PROBLEM_LOCKED not in disk.problems:
+        return f"watui's browser (pid {lock.pid})"  # the store reports only a foreign holder as a problem
     if lock.kind == "live":
         owner = f" {lock.name}" if lock.name else ""
         return f"held by pid {lock.pid}{owner}"
@@ -42,7 +43,7 @@ def size_text(disk: DiskReport, width: int) -> Text:
     return out
 
 
-def session_rows(disk: DiskReport | None, width: int, own_pid: int | None = None) -> list[Row]:
+def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
     if disk is None:
         return [("Disk", "not checked yet")]
     value_width = max(8, width - LABEL_WIDTH)
@@ -51,7 +52,9 @@ def session_rows(disk: DiskReport | None, width: int, own_pid: int | None = None
             ("Exists", Text("✖ no session folder yet", style="yellow")),
             ("Path", shorten_path(str(disk.path), value_width)),
         ]
-    valid = Text("✔ yes", style="green") if disk.is_valid else Text("✖ no", style="bold red")
+    # Red only for damage; a profile that just needs a QR is yellow.
+    invalid_style = "bold red" if disk.is_damaged else "bold yellow"
+    valid = Text("✔ yes", style="green") if disk.is_valid else Text("✖ no", style=invalid_style)
     if disk.validation_details:
         valid.append(f": {disk.validation_details}")
     files = f"{disk.file_count:,}"
@@ -62,7 +65,7 @@ def session_rows(disk: DiskReport | None, width: int, own_pid: int | None = None
         ("Valid", valid),
         ("Size", size_text(disk, value_width)),
         ("Files", files),
-        ("Lock", lock_text(disk.lock, own_pid)),
+        ("Lock", lock_text(disk)),
         ("Path", shorten_path(str(disk.path), value_width)),
     ]
 
@@ -83,5 +86,4 @@ class SessionPanel(Widget):
             self.refresh(layout=True)
 
     def render(self) -> Text:
-        own_pid = self.info.browser.pid if self.info.browser else None
-        return label_rows(session_rows(self.info.disk, self.content_size.width, own_pid), LABEL_WIDTH)
+        return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)
