@@ -321,3 +321,13 @@ def test_build_app_takes_a_runtime() -> None:
     assert app.manager is runtime.manager and app.simulator is runtime.simulator
     assert app.session_root == SESSION_ROOT
     assert isinstance(app.clock(), datetime)
+
+
+async def test_command_palette_lists_the_keys_that_can_act() -> None:
+    app, manager = make_app(reconnecting_info())
+    manager.allowed = {"reconnect"}
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Reconnect (r)" in titles and "Log (l)" in titles
+        assert "Clean (k)" not in titles and "Scan (s)" not in titles

@@ -9,18 +9,20 @@ once a second for countdowns and uptime. :func:`build_app` is the one factory, f
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import var
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from watui.core.errors import WatuiError
@@ -97,6 +99,17 @@ def qr_layout(info: SessionInfo, width: int, height: int) -> QrLayout:
         return QrLayout("beside", need)
     return QrLayout("full", need)
 
+
+# What each key does, for the command palette (the footer shows the short descriptions).
+ACTION_HELP = {
+    "initialize": "Smart-initialize: validate, clean, start the browser, connect or show the QR",
+    "reconnect": "Restart the browser on the saved session (or take over a conflict)",
+    "clean": "Remove caches, temp files and stale locks; never the login",
+    "clear": "Move the session to <session_path>/.quarantine/ (asks first); a new QR is needed",
+    "scan": "Scan the QR on the simulator (demo only)",
+    "toggle_log": "Show or hide the event log",
+    "help": "Keys and panels",
+}
 
 # action name -> the core verb whose can() enables it
 ACTION_VERBS = {"initialize": "initialize", "reconnect": "reconnect", "clean": "cleanup", "clear": "clear"}
@@ -325,6 +338,16 @@ class WatuiApp(App[int]):
             can_scan = self.info.qr is not None and self.info.state in SCANNABLE
             return True if can_scan and "scan" not in self._own_verbs else None
         return True
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The dashboard's keys in the command palette, those that can act now."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or binding.action not in ACTION_HELP:
+                continue
+            if self.check_action(binding.action, ()) is True:
+                title = f"{binding.description} ({binding.key_display or binding.key})"
+                yield SystemCommand(title, ACTION_HELP[binding.action], partial(self.run_action, binding.action))
 
     def action_initialize(self) -> None:
         self._start("initialize", self.manager.smart_initialize)
