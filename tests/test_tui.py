@@ -132,7 +132,7 @@ async def test_keys_are_blocked_behind_a_modal() -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        assert "clear the session: moved to <session_path>/.quarantine/" in screen_text(app)
+        assert "clear: move the session to <session_path>/.quarantine/" in screen_text(app)
         await pilot.press("r")
         await pilot.press("escape")
         await settle(pilot, app)
