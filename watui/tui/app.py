@@ -27,6 +27,7 @@ from textual.widgets import Footer, Header, Static
 
 from watui.core.errors import WatuiError
 from watui.core.models import (
+    PROBLEM_LOCKED,
     CleanupReport,
     ClearReport,
     ConnectionState,
@@ -137,7 +138,7 @@ def should_auto_initialize(info: SessionInfo) -> bool:
     disk = info.disk
     if disk is None:
         return True
-    return not disk.is_damaged and disk.lock.kind != "live"
+    return not disk.is_damaged and PROBLEM_LOCKED not in disk.problems
 
 
 LEVEL_GLYPH = {"good": "✔ ", "info": "→ ", "error": "✖ "}
@@ -311,12 +312,13 @@ class WatuiApp(App[int]):
         self.now = self.clock()
 
     def _current_busy(self) -> str | None:
+        """The core's running verb, else this App's own (a real verb before the demo's scan)."""
         try:
             core_busy = self.manager.busy
         except Exception:  # a manager that cannot answer is not busy
             core_busy = None
-        own = sorted(self._own_verbs - {"scan"})
-        return core_busy or (own[0] if own else None) or ("scan" if "scan" in self._own_verbs else None)
+        own = sorted(self._own_verbs, key=lambda verb: (verb == "scan", verb))
+        return core_busy or (own[0] if own else None)
 
     # -- keys --------------------------------------------------------------------------------------
     def _verb_enabled(self, action: str) -> bool:
