@@ -21,6 +21,7 @@ from tui_helpers import (
     connected_info,
     damaged_info,
     decode_qr,
+    disk,
     empty_info,
     event,
     fixed_clock,
@@ -30,7 +31,7 @@ from tui_helpers import (
 )
 
 from watui.core.errors import ActionUnavailable
-from watui.core.models import ConnectionState, SessionInfo
+from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
 from watui.tui.app import WatuiApp, build_app, qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -74,6 +75,17 @@ async def test_a_damaged_session_is_not_touched_on_opening() -> None:
         assert manager.calls == []
         assert "Valid  ✖ no: IndexedDB is corrupt" in text
         assert "[c] Session damaged (IndexedDB is corrupt): clear it" in text
+
+
+async def test_a_session_held_by_another_process_is_not_touched_on_opening() -> None:
+    held = disk(problems=(PROBLEM_LOCKED,), lock=LockInfo("live", pid=1234, name="node"))
+    app, manager = make_app(SessionInfo(disk=held, updated_at=FIXED_NOW), auto=True)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert manager.calls == []
+        assert "held by pid 1234 node" in text
+        assert "pid 1234 (node) holds the session: stop it" in text
 
 
 # -- keys -------------------------------------------------------------------------------------------
