@@ -46,10 +46,8 @@ def save(app: WatuiApp, out: Path, name: str) -> None:
     print(f"screenshots: wrote {out / name}.svg")
 
 
-async def live_shots(runtime: Runtime, out: Path) -> None:
-    """QR, connected, reconnecting: one session's life on the simulator."""
-    simulator = runtime.simulator
-    assert simulator is not None
+async def login_shots(runtime: Runtime, out: Path) -> None:
+    """The QR, beside the panels and on a terminal too small for it; then s links the session."""
     app = build_app(runtime)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app, lambda i: i.qr is not None, "the QR")
@@ -59,10 +57,18 @@ async def live_shots(runtime: Runtime, out: Path) -> None:
         save(app, out, "qr-too-small-80x24")
         await pilot.resize_terminal(*SIZE)
         await pilot.press("s")
+        await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED, "the connection")
+        await pilot.press("q")
+
+
+async def reopen_shots(runtime: Runtime, out: Path) -> None:
+    """watui opened again on the saved session: connected without a QR, then the simulator goes down."""
+    simulator = runtime.simulator
+    assert simulator is not None
+    app = build_app(runtime)
+    async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None,
                     "the connection")
-        await runtime.manager.refresh_disk()  # what the next health check would show
-        await pilot.pause(0.5)
         save(app, out, "connected")
         await simulator.down()
         await until(pilot, app, lambda i: i.state is ConnectionState.RECONNECTING and i.health.reconnect_attempts >= 2
@@ -89,7 +95,9 @@ async def main(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="watui-shots-") as tmp:
         config = demo_config(Path(tmp) / "demo")
         async with session_runtime(config, demo=True) as runtime:
-            await live_shots(runtime, out)
+            await login_shots(runtime, out)
+        async with session_runtime(config, demo=True) as runtime:
+            await reopen_shots(runtime, out)
         await damaged_shot(config, out)
 
 
