@@ -21,6 +21,9 @@ WA_INDEXEDDB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 LOCAL_STORAGE = "Default/Local Storage/leveldb"
 LOGIN_PATHS: tuple[str, ...] = (WA_INDEXEDDB, LOCAL_STORAGE, "Local State", "Default/Preferences")
 LOGIN_LEVELDBS: tuple[str, ...] = (WA_INDEXEDDB, LOCAL_STORAGE)
+# What a stored login cannot do without. Local State and Preferences are Chromium's, written late and
+# recreated at start: never removed, but their absence is no damage (it must not send a login to quarantine).
+LOGIN_REQUIRED: tuple[str, ...] = (WA_INDEXEDDB, LOCAL_STORAGE)
 
 # Caches Chromium rebuilds by itself: safe to remove while the browser is stopped. DESIGN.md's list, plus
 # the GPU caches current Chromium writes (Dawn*, GPUPersistentCache), which are the same kind of thing.

@@ -6,8 +6,10 @@ Validity (``inspect``), most serious problem first:
 - ``missing``: no ``<session_path>/session-<client_id>/`` folder: a QR scan is needed.
 - ``corrupt``: a login LevelDB (WhatsApp's IndexedDB, Local Storage) has no ``CURRENT``, an empty or
   truncated one, or one naming a ``MANIFEST-*`` that is missing or empty: clear it, then a QR scan.
-- ``login_missing``: WhatsApp's IndexedDB is there but another login file (``Local State``,
-  ``Default/Preferences``, ``Default/Local Storage/leveldb``) is gone: a half-deleted login; clear it.
+- ``login_missing``: WhatsApp's IndexedDB is there but its Local Storage (``Default/Local Storage/leveldb``)
+  is gone: a half-deleted login; clear it. Chromium's own ``Local State`` and ``Default/Preferences`` are
+  kept by cleanup but not required: Chromium writes them late (a freshly linked profile, or one whose
+  browser was killed, may not have them yet) and recreates them without losing the login.
 - ``no_login``: a sound profile without WhatsApp's IndexedDB: it never logged in (or was logged out);
   a QR scan is needed, nothing needs clearing.
 - ``too_large``: bytes on disk over ``max_session_size_mb``; ``watui clean`` may bring it back under.
@@ -158,7 +160,7 @@ class SessionStore:
             damage = leveldb_damage(profile / rel)
             if damage:
                 out.append((PROBLEM_CORRUPT, f"LevelDB damaged: {rel}: {damage}"))
-        missing = [rel for rel in cl.LOGIN_PATHS if not (profile / rel).exists()]
+        missing = [rel for rel in cl.LOGIN_REQUIRED if not (profile / rel).exists()]
         if missing:
             out.append((PROBLEM_LOGIN_MISSING, f"login files missing: {', '.join(missing)}"))
         return out
