@@ -380,6 +380,7 @@ class SessionManager:
         except Exception as exc:  # Playwright's errors: the browser did not start
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
+        self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
         await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
