@@ -174,3 +174,24 @@ async def test_a_second_watui_on_the_same_session_is_refused(tmp_path: Path, sim
         with pytest.raises(SessionBusyError) as err:
             await second.start()
         assert str(os.getpid()) in str(err.value)
+
+
+async def test_an_expired_qr_is_reloaded_then_watui_stops_asking(tmp_path: Path) -> None:
+    simulator = Simulator(state_dir=tmp_path / "sim-state", qr_rotate_ms=400, qr_rotations=1)
+    await simulator.start()
+    try:
+        config = with_whatsapp(sim_config(tmp_path, simulator), qr_max_retries=2)
+        async with started_manager(config) as (manager, rec):
+            result = await manager.smart_initialize()
+            assert result.needs_qr
+            info = await rec.until(lambda i: i.qr_gave_up, 30, "watui to stop reloading the QR")
+            assert info.state is S.UNPAIRED_IDLE and info.needs_qr_scan
+            assert "QR not scanned after 2 reloads" in info.message
+            expired = [s for s in rec.states() if s is S.UNPAIRED_IDLE]
+            assert len(expired) == 3  # the first expiry and one after each of the 2 reloads
+            await asyncio.sleep(2)
+            assert manager.info.state is S.UNPAIRED_IDLE  # no further reload
+            again = await manager.smart_initialize()  # the operator asks again: a fresh QR
+            assert again.needs_qr and manager.info.qr is not None and not manager.info.qr_gave_up
+    finally:
+        await simulator.close()
