@@ -118,3 +118,30 @@ def test_watch_jsonl_reports_events_and_stops_cleanly_on_sigterm(tmp_path: Path)
     assert states[-1] == "UNLAUNCHED"  # the browser was closed on the way out
     assert any(e["type"] == "qr" and e["qr"] for e in events)
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_init_interrupted_closes_the_browser_and_keeps_the_session(tmp_path: Path, sig: signal.Signals) -> None:
+    port = free_port()
+    cmd = [*WATUI, "init", "--json", "--demo", "--demo-port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_sim_state(port, lambda s: s.get("state") == "UNPAIRED" and s.get("qr"))
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in json.loads(out)["message"]
+    profile = tmp_path / "state/watui/demo/session/session-whatsapp-automation-pro"
+    assert (profile / "Default").is_dir()  # the profile is kept
+    assert not os.path.lexists(profile / "SingletonLock")  # Chromium was closed, not killed
+    marker = f"--user-data-dir={profile}"
+    assert not [p for p in psutil_processes() if marker in p], "a browser was left running"
+    assert "Traceback" not in err.decode()
+
+
+def psutil_processes() -> list[str]:
+    import psutil
+
+    return [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]

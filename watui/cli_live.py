@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from watui.config import Config
@@ -20,7 +21,7 @@ from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
 from watui.qr import qr_half_blocks
 from watui.runtime import Runtime, session_runtime
 
-EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
+EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
 def print_qr(payload: str, stream: TextIO) -> None:
@@ -50,16 +51,27 @@ def run_init(args: argparse.Namespace, config: Config) -> int:
 async def _init(args: argparse.Namespace, config: Config) -> int:
     out = sys.stdout
     human = sys.stderr if args.json else sys.stdout
-    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
-        if rt.simulator is not None:
-            print(f"watui: demo simulator at {rt.simulator.base_url} (scan: POST /__sim/scan)", file=human)
-        events = rt.manager.subscribe()
-        result = await rt.manager.smart_initialize()
-        code = EXIT_OK if result.success else EXIT_FAIL
-        if result.needs_qr:
-            result, code = await _wait_for_scan(rt, events, result, args.timeout, human)
-        events.close()
-        info = rt.manager.info
+    interrupted = _cancel_on_signals()
+    result = InitResult(False, False, _INTERRUPTED)
+    code = EXIT_INTERRUPTED
+    info = SessionInfo()
+    try:
+        async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+            try:
+                if rt.simulator is not None:
+                    print(f"watui: demo simulator at {rt.simulator.base_url} (scan: POST /__sim/scan)", file=human)
+                events = rt.manager.subscribe()
+                result = await rt.manager.smart_initialize()
+                code = EXIT_OK if result.success else EXIT_FAIL
+                if result.needs_qr:
+                    result, code = await _wait_for_scan(rt, events, result, args.timeout, human)
+                events.close()
+            finally:
+                info = rt.manager.info
+    except asyncio.CancelledError:
+        if not interrupted.is_set():
+            raise
+        result, code = replace(result, success=False, message=_INTERRUPTED), EXIT_INTERRUPTED
     if args.json:
         out.write(json.dumps(_init_json(result, info)) + "\n")
     else:
@@ -67,12 +79,30 @@ async def _init(args: argparse.Namespace, config: Config) -> int:
     return code
 
 
+_INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); the browser was closed cleanly, the session kept"
+
+
+def _cancel_on_signals() -> asyncio.Event:
+    """SIGINT/SIGTERM cancel the running command; the runtime then closes the browser cleanly."""
+    task = asyncio.current_task()
+    interrupted = asyncio.Event()
+
+    def cancel() -> None:
+        if not interrupted.is_set() and task is not None:
+            interrupted.set()
+            task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, cancel)
+    return interrupted
+
+
 async def _wait_for_scan(
     rt: Runtime, events: EventStream, result: InitResult, timeout: float, human: TextIO
 ) -> tuple[InitResult, int]:
     manager = rt.manager
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
     shown: str | None = None
 
     def show(info: SessionInfo) -> None:
@@ -87,16 +117,11 @@ async def _wait_for_scan(
     async def follow() -> None:
         async for event in events:
             show(event.info)
-            if event.info.state is ConnectionState.CONNECTED:
-                return
-            if event.info.state is ConnectionState.FAILED or event.info.qr_gave_up:
+            if event.info.state in (ConnectionState.CONNECTED, ConnectionState.FAILED) or event.info.qr_gave_up:
                 return
 
-    follower = asyncio.create_task(follow())
-    stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({follower, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for task in (follower, stopper):
-        task.cancel()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(follow(), timeout)
     info = manager.info
     if info.state is ConnectionState.CONNECTED:
         return InitResult(True, False, "Connected to WhatsApp Web", info.state), EXIT_OK
@@ -105,8 +130,6 @@ async def _wait_for_scan(
     message = f"QR code not scanned within {timeout:g} s; run watui init again for a new one"
     if info.qr_gave_up:
         message = info.message
-    if stop.is_set():
-        message = "interrupted while waiting for the QR scan"
     return InitResult(False, True, message, info.state), EXIT_QR_TIMEOUT
 
 
