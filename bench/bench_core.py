@@ -83,7 +83,8 @@ async def main(rounds: int) -> None:
     for name, values in results.items():
         median = statistics.median(values)
         verdict = "ok" if median <= GOALS[name] else "OVER GOAL"
-        print(f"  {name:<22} {median:6.2f} s   (goal < {GOALS[name]:g} s: {verdict}; runs {', '.join(f'{v:.2f}' for v in values)})")
+        runs = ", ".join(f"{v:.2f}" for v in values)
+        print(f"  {name:<22} {median:6.2f} s   (goal < {GOALS[name]:g} s: {verdict}; runs {runs})")
 
 
 if __name__ == "__main__":
