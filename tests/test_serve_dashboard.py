@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from test_tui_tmux import WATUI, Tmux, browsers_using, free_port, tmux, wait_screen  # noqa: F401
+from test_tui_tmux import WATUI, Tmux, browsers_using, free_port, wait_screen
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    server = Tmux(f"watui-serve-{os.getpid()}-{tmp_path.name}")
+    try:
+        yield server
+    finally:
+        server.kill()
 
 async def api_get(port: int, path: str) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}{path}") as response:
