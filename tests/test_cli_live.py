@@ -145,3 +145,21 @@ def psutil_processes() -> list[str]:
     import psutil
 
     return [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+
+
+def test_watch_exits_1_when_watui_gives_up_so_a_supervisor_restarts_it(tmp_path: Path) -> None:
+    # WhatsApp unreachable (nothing listens on the port): every attempt fails, smart-initialize ends FAILED.
+    (tmp_path / "config.toml").write_text(
+        '[session]\nsession_path = "sessions"\nmax_init_retries = 1\n'
+        f'[whatsapp]\nurl = "http://127.0.0.1:{free_port()}/"\n'
+    )
+    done = subprocess.run(
+        [*WATUI, "watch", "--jsonl", "--config", "config.toml"],
+        cwd=tmp_path, env=env_for(tmp_path), capture_output=True, timeout=120,
+    )
+    assert done.returncode == 1, done.stderr.decode()
+    events = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    failed = [e for e in events if e["type"] == "state" and e["state"] == "FAILED"]
+    assert failed and "ERR_CONNECTION_REFUSED" in failed[0]["message"] and "2 attempts" in failed[0]["message"]
+    assert any(e["type"] == "retry" for e in events)
+    assert events[-1]["type"] == "state" and events[-1]["state"] == "UNLAUNCHED"

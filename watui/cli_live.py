@@ -147,26 +147,36 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _watch(args: argparse.Namespace, config: Config) -> int:
+    """Run until SIGINT/SIGTERM (exit 0) or until watui gives up, FAILED (exit 1: a supervisor such as
+    systemd's Restart=on-failure takes over from there)."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    code = EXIT_OK
     async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
         events = rt.manager.subscribe()
         if rt.simulator is not None and not args.jsonl:
             print(f"watui: demo simulator at {rt.simulator.base_url}", flush=True)
-        printer = asyncio.create_task(_print_events(events, args.jsonl))
+        failed = asyncio.Event()
+        printer = asyncio.create_task(_print_events(events, args.jsonl, failed))
         starter = asyncio.create_task(rt.manager.smart_initialize())
-        await stop.wait()
-        starter.cancel()
-        with contextlib.suppress(BaseException):
-            await starter
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(failed.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in (starter, *waiters):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if failed.is_set() and not stop.is_set():
+            code = EXIT_FAIL
         # Shutdown events (UNLAUNCHED) are still printed, then the stream ends.
-    with contextlib.suppress(asyncio.CancelledError):
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
         await asyncio.wait_for(printer, 5)
-    return EXIT_OK
+    return code
 
 
-async def _print_events(events: EventStream, jsonl: bool) -> None:
+async def _print_events(events: EventStream, jsonl: bool, failed: asyncio.Event) -> None:
     async for event in events:
+        if event.type == "state" and event.state is ConnectionState.FAILED:
+            failed.set()
         routine = event.type == "disk" or (event.type == "health" and event.data.get("sample"))
         if routine and not jsonl:
             continue
