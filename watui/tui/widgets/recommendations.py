@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from watui.core.models import PROBLEM_LOCKED, PROBLEM_TOO_LARGE, ConnectionState, SessionInfo
 from watui.tui.widgets.format import megabytes
+from watui.tui.widgets.rows import SnapshotPanel
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,14 @@ def advise(info: SessionInfo, demo: bool) -> list[Advice]:
     if info.state is ConnectionState.FAILED and not out:
         out.append(Advice("r", f"watui gave up: {info.message or 'see the log'}; reconnect to try again"))
     if not out and info.state.is_connected:
-        out.append(Advice("", "Nothing to do: connected and healthy" if info.health.is_healthy else
-                          "Connected; waiting for the next health check"))
+        out.append(
+            Advice(
+                "",
+                "Nothing to do: connected and healthy"
+                if info.health.is_healthy
+                else "Connected; waiting for the next health check",
+            )
+        )
     return out
 
 
@@ -80,22 +86,11 @@ def advice_text(advice: list[Advice]) -> Text:
     return out
 
 
-class Recommendations(Widget):
+class Recommendations(SnapshotPanel):
     """Renders :func:`advise` for the snapshot the App hands down."""
 
-    info: reactive[SessionInfo] = reactive(SessionInfo)
-    """The latest snapshot from the core."""
     demo: reactive[bool] = reactive(False)
     """On the simulator ``s`` scans the QR."""
-
-    _rows = 0
-
-    def watch_info(self) -> None:
-        # Re-layout only when the number of rows changes; a new sample of the same shape just repaints.
-        rows = self.render().plain.count("\n") + 1
-        if rows != self._rows:
-            self._rows = rows
-            self.refresh(layout=True)
 
     def render(self) -> Text:
         return advice_text(advise(self.info, self.demo))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
-from watui.core.models import PROBLEM_LOCKED, DiskReport, SessionInfo
+from watui.core.models import PROBLEM_LOCKED, DiskReport
 from watui.tui.widgets.format import bar, megabytes, shorten_path
-from watui.tui.widgets.rows import Row, label_rows
+from watui.tui.widgets.rows import Row, SnapshotPanel, label_rows
 
 LABEL_WIDTH = 7
 
@@ -70,20 +68,8 @@ def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
     ]
 
 
-class SessionPanel(Widget):
+class SessionPanel(SnapshotPanel):
     """Renders ``info.disk``; the App hands ``info`` down by data binding."""
-
-    info: reactive[SessionInfo] = reactive(SessionInfo)
-    """The latest snapshot from the core (layout: the number of rows depends on it)."""
-
-    _rows = 0
-
-    def watch_info(self) -> None:
-        # Re-layout only when the number of rows changes; a new sample of the same shape just repaints.
-        rows = self.render().plain.count("\n") + 1
-        if rows != self._rows:
-            self._rows = rows
-            self.refresh(layout=True)
 
     def render(self) -> Text:
         return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)

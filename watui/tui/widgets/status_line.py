@@ -45,6 +45,10 @@ class StatusLine(Widget):
             label = VERB_LABEL.get(self.busy, self.busy)
             elapsed = (self.now - self.busy_since).total_seconds() if self.busy_since else 0.0
             frame = SPINNER[int(max(elapsed, 0)) % len(SPINNER)]
-            return Text(f"{frame} {label}… {duration(elapsed)} (keys that would clash are greyed out)",
-                        style="bold", no_wrap=True, overflow="ellipsis")
+            return Text(
+                f"{frame} {label}… {duration(elapsed)} (keys that would clash are greyed out)",
+                style="bold",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
         return Text(self.last_result, no_wrap=True, overflow="ellipsis")
