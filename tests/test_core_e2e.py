@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from tests.core_helpers import Recorder, sim_config, started_manager, with_whatsapp
-from watui.core.errors import SessionBusyError
+from watui.core.errors import ActionUnavailable, SessionBusyError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
 from watui.sim.server import Simulator
@@ -195,3 +195,29 @@ async def test_an_expired_qr_is_reloaded_then_watui_stops_asking(tmp_path: Path)
             assert again.needs_qr and manager.info.qr is not None and not manager.info.qr_gave_up
     finally:
         await simulator.close()
+
+
+async def test_cleanup_while_connected_restarts_the_browser_and_keeps_the_login(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        scans = sim.state()["scans"]
+        report = await manager.cleanup()
+        assert report.freed_bytes > 0 and report.removed  # Chromium's caches were there to remove
+        assert not any("IndexedDB" in path or "Local Storage" in path for path in report.removed)
+        info = await rec.state(S.CONNECTED, 30)  # back by itself, no QR
+        assert info.qr is None and sim.state()["scans"] == scans
+        assert S.UNLAUNCHED in rec.states()  # the browser was really closed for the cleanup
+
+
+async def test_verbs_that_cannot_act_are_refused_with_the_reason(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        assert not manager.can("clear")  # nothing on disk yet
+        starting = asyncio.create_task(manager.smart_initialize())
+        await asyncio.sleep(0)
+        assert manager.busy == "initialize"
+        assert not manager.can("cleanup") and not manager.can("clear")
+        with pytest.raises(ActionUnavailable, match="cannot cleanup now: 'initialize' is running"):
+            await manager.cleanup()
+        second = await manager.smart_initialize()  # joins the run in progress: one browser
+        assert second == await starting
+        assert manager.busy is None and manager.can("cleanup") and manager.can("clear")

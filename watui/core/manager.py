@@ -170,11 +170,15 @@ class SessionManager:
             return False
         if verb in ("initialize", "reconnect"):
             return True  # joins a run in progress
-        if self._verb is not None:
+        if self._verb is not None or self._starting:
             return False
         if verb == "clear":
             return bool(self._info.disk and self._info.disk.exists)
         return True
+
+    @property
+    def _starting(self) -> bool:
+        return self._run is not None and not self._run.done()
 
     def get_detailed_session_info(self) -> dict[str, Any]:
         """The status JSON of DESIGN.md."""
@@ -194,20 +198,20 @@ class SessionManager:
     async def cleanup(self) -> CleanupReport:
         """Remove caches and stale locks. A running browser is closed first and started again after."""
         self._claim("cleanup")
+        was_running = self._driver is not None and self._driver.running
         try:
-            was_running = self._driver is not None and self._driver.running
             if was_running:
                 await self._cancel_recovery()
                 await self._close_browser()
-                self._set_state(S.OPENING, "browser closed for cleanup")
+                self._set_state(S.UNLAUNCHED, "browser closed for cleanup; it starts again after")
             report = await asyncio.to_thread(self.store.cleanup)
             self._publish("action", message=report.message, data={"verb": "cleanup", "phase": "done"})
             await self.refresh_disk()
+            return report
         finally:
             self._verb = None
-        if was_running:
-            self._spawn(self.smart_initialize())
-        return report
+            if was_running:  # also when cleanup was refused: never leave the session down
+                self._spawn(self.smart_initialize())
 
     async def clear(self, purge: bool = False) -> ClearReport:
         """Move the session into quarantine (or delete it with purge); a QR scan is needed after."""
@@ -241,13 +245,13 @@ class SessionManager:
                 why = "watui is stopping"
             elif self._verb:
                 why = f"'{self._verb}' is running"
+            elif self._starting:
+                why = "the session is starting"
             elif verb == "clear":
                 why = "there is no session on disk to clear"
             else:
                 why = f"unknown action '{verb}'"
             raise ActionUnavailable(f"cannot {verb} now: {why}")
-        if verb in ("cleanup", "clear") and self._run is not None and not self._run.done():
-            raise ActionUnavailable(f"cannot {verb} now: the session is starting")
         self._verb = verb
 
     async def _shared_run(self, verb: str) -> InitResult:
@@ -511,7 +515,7 @@ class SessionManager:
         if self._stopping:
             return
         self._publish("error", message=f"{reason} unexpectedly")
-        if self._want_running and (self._run is None or self._run.done()):
+        if self._want_running and not self._starting:
             self._start_recovery(reason)
         else:
             self._set_state(S.UNLAUNCHED, reason)
@@ -521,7 +525,7 @@ class SessionManager:
     def _start_recovery(self, reason: str) -> None:
         if self._recovery is not None and not self._recovery.done():
             return
-        if self._run is not None and not self._run.done():
+        if self._starting:
             return  # an initialize in progress handles it
         self._recovery = asyncio.create_task(self._recover(reason), name="watui-recover")
 
@@ -629,7 +633,7 @@ class SessionManager:
         self._unanswered = 0 if alive else self._unanswered + 1
         if driver is not None:
             self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        idle = self._run is None or self._run.done()
+        idle = not self._starting and self._verb is None  # a verb in progress owns the browser
         # A page that is navigating may miss one ping: only two misses in a row mean it hangs.
         if self._want_running and idle and (driver is None or self._unanswered >= 2):
             reason = "browser not answering" if driver is not None else "browser not running"
