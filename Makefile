@@ -8,7 +8,10 @@ STAMP := $(VENV)/.watui-installed
 setup: $(STAMP) browser
 
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
+	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "watui: Python 3.11 or newer is needed (python3 is $$(python3 --version 2>&1))" >&2; exit 1; }
+	@python3 -m venv $(VENV) || \
+		{ echo "watui: 'python3 -m venv' failed: install it with 'sudo apt-get install python3-venv'" >&2; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
