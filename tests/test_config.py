@@ -50,6 +50,8 @@ def assert_one_line_error(err: str, *needles: str) -> None:
         ("[session\nclient_id = 1\n", ["not valid TOML"]),
         ("session = 3\n", ["[session] must be a table"]),
         ("[reconnect]\nmultiplier = nan\n", ["'reconnect.multiplier'", "finite number"]),
+        ('[keys]\nreconnect = ""\n', ["'keys.reconnect'", "key names separated by commas"]),
+        ('[keys]\nreload = "r"\n', ["unknown key 'keys.reload'", "reconnect"]),
     ],
 )
 def test_config_mistakes_are_one_line_naming_file_and_key(

@@ -343,3 +343,19 @@ async def test_command_palette_lists_the_keys_that_can_act() -> None:
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Reconnect (r)" in titles and "Log (l)" in titles
         assert "Clean (k)" not in titles and "Scan (s)" not in titles
+
+
+async def test_keys_can_be_remapped_from_config_by_binding_id() -> None:
+    from watui.config import KeySettings
+
+    manager = FakeManager(connected_info())
+    manager.config = replace(manager.config, keys=KeySettings(reconnect="f5", quit="ctrl+q"))
+    app = build_app(manager, clock=fixed_clock, auto_initialize=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")  # no longer bound
+        await settle(pilot, app)
+        assert manager.calls == []
+        await pilot.press("f5")
+        await settle(pilot, app)
+        assert manager.calls == ["reconnect"]
+        assert "f5" in screen_text(app).lower()  # the footer shows the key the operator chose

@@ -76,6 +76,27 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class KeySettings:
+    """The dashboard's keys, by binding id. A value may list several keys: "r,f5"."""
+
+    initialize: str = "i"
+    reconnect: str = "r"
+    clean: str = "k"
+    clear: str = "c"
+    scan: str = "s"
+    log: str = "l"
+    help: str = "question_mark"
+    quit: str = "q"
+
+    def remapped(self) -> dict[str, str]:
+        """Only the keys changed from the defaults: what the dashboard's keymap needs."""
+        default = KeySettings()
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)
+        }
+
+
+@dataclass(frozen=True)
 class Config:
     session: SessionSettings = field(default_factory=SessionSettings)
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
@@ -83,6 +104,7 @@ class Config:
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
@@ -134,6 +156,7 @@ _SECTIONS: dict[str, type] = {
     "whatsapp": WhatsAppSettings,
     "api": ApiSettings,
     "demo": DemoSettings,
+    "keys": KeySettings,
 }
 
 
@@ -154,9 +177,7 @@ def find_config_file(explicit: str | os.PathLike[str] | None) -> Path | None:
     return None
 
 
-def load_config(
-    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Find, read and check the configuration; raise :class:`ConfigError` on any mistake."""
     path = find_config_file(explicit)
     raw: dict[str, Any] = {}
@@ -195,9 +216,7 @@ def _build_section(name: str, table: Mapping[str, Any], origin: str) -> Any:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
-            raise ConfigError(
-                f"{origin}: unknown key '{name}.{key}' (expected one of: {', '.join(sorted(known))})"
-            )
+            raise ConfigError(f"{origin}: unknown key '{name}.{key}' (expected one of: {', '.join(sorted(known))})")
         values[key] = _check_value(f"{name}.{key}", value, hints[key], origin)
     return cls(**values)
 
@@ -226,6 +245,10 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
             raise ConfigError(f"{where} must be letters, digits, '-' or '_', got {value!r}")
         if dotted == "session.session_path" and not value.strip():
             raise ConfigError(f"{where} must be a folder path, got an empty string")
+        if dotted.startswith("keys.") and not _valid_keys(value):
+            raise ConfigError(
+                f'{where} must be key names separated by commas (e.g. "r", "f5", "ctrl+r"), got {value!r}'
+            )
         return value
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -238,11 +261,14 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
 
         for name in value:
             if name not in SELECTOR_NAMES:
-                raise ConfigError(
-                    f"{where}: unknown selector '{name}' (expected one of: {', '.join(SELECTOR_NAMES)})"
-                )
+                raise ConfigError(f"{where}: unknown selector '{name}' (expected one of: {', '.join(SELECTOR_NAMES)})")
         return dict(value)
     raise ConfigError(f"{where}: unsupported type")  # pragma: no cover - a programming error
+
+
+def _valid_keys(value: str) -> bool:
+    names = value.split(",")
+    return all(name and name == name.strip() and " " not in name and name != "escape" for name in names)
 
 
 def _valid_client_id(value: str) -> bool:

@@ -420,7 +420,7 @@ def build_app(
         simulator = getattr(runtime_or_manager, "simulator", None)
     config = getattr(runtime_or_manager, "config", None) or getattr(manager, "config", None)
     session_root = config.session_root if config is not None else None
-    return WatuiApp(
+    app = WatuiApp(
         manager,
         simulator=simulator,
         clock=clock,
@@ -428,3 +428,6 @@ def build_app(
         auto_initialize=auto_initialize,
         api_address=api_address,
     )
+    if config is not None and config.keys.remapped():
+        app.set_keymap(config.keys.remapped())  # [keys] in config.toml, by binding id
+    return app
