@@ -359,3 +359,8 @@ async def test_keys_can_be_remapped_from_config_by_binding_id() -> None:
         await settle(pilot, app)
         assert manager.calls == ["reconnect"]
         assert "f5" in screen_text(app).lower()  # the footer shows the key the operator chose
+        await pilot.press("question_mark")
+        await settle(pilot, app)
+        help_lines = screen_text(app).splitlines()
+        assert any("f5" in line and "reconnect: restart" in line for line in help_lines)
+        assert any("^q" in line and "quit (closes" in line for line in help_lines)

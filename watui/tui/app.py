@@ -376,7 +376,17 @@ class WatuiApp(App[int]):
         self.show_log = not self.show_log
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.key_displays()))
+
+    def key_displays(self) -> dict[str, str]:
+        """Binding id → the key(s) as shown, after any [keys] remapping."""
+        keymap = self._keymap  # what set_keymap() applied ([keys] in config.toml)
+        out = {}
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding) and binding.id is not None
+            keys = keymap.get(binding.id, binding.key)
+            out[binding.id] = ",".join(self.get_key_display(Binding(k, binding.action)) for k in keys.split(","))
+        return out
 
     # -- running verbs -----------------------------------------------------------------------------
     def _start(self, verb: str, call: Callable[[], Awaitable[object]]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,14 +12,7 @@ from textual.widgets import Static
 
 HELP_TEXT = """\
 Keys
-  i  initialize: validate, clean, start the browser, connect or show a QR
-  r  reconnect: restart the browser on the saved session
-  k  clean caches, temp files and stale locks (never the login)
-  c  clear: move the session to <session_path>/.quarantine/ (asks first)
-  s  scan the QR (only with --demo, on the simulator)
-  l  show or hide the event log
-  ?  this help
-  q  quit (closes the browser cleanly; the session stays on disk)
+{keys}
 A greyed-out key cannot act now: another action runs, or it makes no
 sense in this state. On opening, the dashboard initializes by itself,
 unless the session is damaged or another process holds it.
@@ -33,15 +28,37 @@ Panels
   Recommendations  what to do next, with its key
   Log              what happened, most recent first
 
-Press Esc, q or ? to close."""
+Press Esc, q or ? to close. Keys are remapped in config.toml: [keys] reconnect = "f5"."""
+
+KEY_HELP = (
+    ("initialize", "initialize: validate, clean, start the browser, connect or show a QR"),
+    ("reconnect", "reconnect: restart the browser on the saved session"),
+    ("clean", "clean caches, temp files and stale locks (never the login)"),
+    ("clear", "clear: move the session to <session_path>/.quarantine/ (asks first)"),
+    ("scan", "scan the QR (only with --demo, on the simulator)"),
+    ("log", "show or hide the event log"),
+    ("help", "this help"),
+    ("quit", "quit (closes the browser cleanly; the session stays on disk)"),
+)
+
+
+def help_text(keys: Mapping[str, str]) -> str:
+    """The help, with the keys the operator actually has (``keys``: binding id → key display)."""
+    width = max(len(keys.get(name, "")) for name, _ in KEY_HELP)
+    lines = [f"  {keys.get(name, ''):<{width}}  {what}" for name, what in KEY_HELP]
+    return HELP_TEXT.format(keys="\n".join(lines))
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
+    def __init__(self, keys: Mapping[str, str]) -> None:
+        super().__init__()
+        self.keys = keys
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(HELP_TEXT, id="help-text", markup=False)
+            yield Static(help_text(self.keys), id="help-text", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
