@@ -364,3 +364,12 @@ async def test_keys_can_be_remapped_from_config_by_binding_id() -> None:
         help_lines = screen_text(app).splitlines()
         assert any("f5" in line and "reconnect: restart" in line for line in help_lines)
         assert any("^q" in line and "quit (closes" in line for line in help_lines)
+
+
+async def test_while_watui_reconnects_by_itself_the_advice_says_so() -> None:
+    app, manager = make_app(reconnecting_info())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        text = screen_text(app)
+        assert "[r] watui is reconnecting by itself (attempt 3): retry now" in text
+        assert "Valid session, not connected" not in text

@@ -32,6 +32,9 @@ def _scan_advice(info: SessionInfo, demo: bool) -> Advice:
     return Advice("", "Scan the QR with your phone (Linked devices › Link a device)")
 
 
+RECOVERING = (ConnectionState.RECONNECTING, ConnectionState.TIMEOUT)
+
+
 def advise(info: SessionInfo, demo: bool) -> list[Advice]:
     """Most serious first; an empty session gets a QR, a damaged one a clear, a valid one a reconnect."""
     out: list[Advice] = []
@@ -45,6 +48,11 @@ def advise(info: SessionInfo, demo: bool) -> list[Advice]:
         out.append(Advice("c", f"Session damaged ({why}): clear it, then scan a new QR", urgent=True))
     elif info.needs_qr_scan:
         out.append(_scan_advice(info, demo))
+    elif info.should_reconnect and info.state in RECOVERING:
+        # watui is already on it: say so, so the operator does not think it waits for a key.
+        attempts = info.health.reconnect_attempts
+        which = f"attempt {attempts}" if attempts else "its first attempt"
+        out.append(Advice("r", f"watui is reconnecting by itself ({which}): retry now"))
     elif info.should_reconnect:
         key = "i" if info.state is ConnectionState.UNLAUNCHED else "r"
         verb = "start the browser on it" if key == "i" else "reconnect it"
