@@ -13,8 +13,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from watui.config import Config, load_config
 from watui.core.browser_finder import find_browser
 from watui.core.errors import BrowserNotFoundError
+from watui.sim.server import Simulator
 
 CLIENT_ID = "testbot"
 WA_URL = "https://web.whatsapp.com/"
@@ -198,3 +200,37 @@ def _set_lock(profile: Path, pid: int, host: str | None = None) -> Path:
         lock.unlink()
     os.symlink(f"{host or socket.gethostname()}-{pid}", lock)
     return lock
+
+
+@pytest.fixture
+def other_owner(session_layout: SessionLayout) -> Iterator[subprocess.Popen[str]]:
+    """Another watui process that owns ``session_layout``'s session (holds its owner lock) until the test ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from watui.config import load_config; from watui.core.store import SessionStore;"
+            "lock = SessionStore(load_config(sys.argv[1])).acquire_owner(); print('held', flush=True);"
+            "time.sleep(60)",
+            str(session_layout.config_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    """The WhatsApp Web simulator on a free port of 127.0.0.1, its logins kept in tmp_path."""
+    simulator = Simulator(state_dir=tmp_path / "sim-state", qr_rotate_ms=20000, qr_rotations=6)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()

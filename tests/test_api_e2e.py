@@ -28,15 +28,6 @@ pytestmark = pytest.mark.browser
 API = "/api/whatsapp"
 
 
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
-    simulator = Simulator(state_dir=tmp_path / "sim-state", qr_rotate_ms=20000, qr_rotations=6)
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.close()
-
 
 @pytest.fixture
 async def live(tmp_path: Path, sim: Simulator) -> AsyncIterator[tuple[SessionManager, ApiServer, Path]]:

@@ -113,31 +113,14 @@ def test_clean_json_reports_what_was_freed(session_layout: SessionLayout, capsys
 
 
 def test_clean_refuses_while_another_watui_owns_the_session(
-    session_layout: SessionLayout, capsys: pytest.CaptureFixture[str]
+    session_layout: SessionLayout, capsys: pytest.CaptureFixture[str], other_owner: subprocess.Popen[str]
 ) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from watui.config import load_config; from watui.core.store import SessionStore;"
-            "lock = SessionStore(load_config(sys.argv[1])).acquire_owner(); print('held', flush=True);"
-            "time.sleep(60)",
-            str(session_layout.config_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        (session_layout.profile / "Default" / "x.tmp").write_bytes(b"x")
-        for command in (["clean"], ["clear", "--yes"]):
-            code, out, err = run(capsys, *command, "--config", str(session_layout.config_path))
-            assert code == 1
-            assert err.strip() == f"watui: session {session_layout.profile} is in use by watui (pid {holder.pid})"
-        assert (session_layout.profile / "Default" / "x.tmp").exists()
-    finally:
-        holder.kill()
-        holder.wait()
+    (session_layout.profile / "Default" / "x.tmp").write_bytes(b"x")
+    for command in (["clean"], ["clear", "--yes"]):
+        code, out, err = run(capsys, *command, "--config", str(session_layout.config_path))
+        assert code == 1
+        assert err.strip() == f"watui: session {session_layout.profile} is in use by watui (pid {other_owner.pid})"
+    assert (session_layout.profile / "Default" / "x.tmp").exists()
 
 
 def test_clear_without_a_terminal_needs_yes(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,15 +19,6 @@ from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
-    simulator = Simulator(state_dir=tmp_path / "sim-state", qr_rotate_ms=20000, qr_rotations=6)
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.close()
 
 
 async def connect_fresh(manager: SessionManager, rec: Recorder, sim: Simulator) -> None:

@@ -296,29 +296,16 @@ def _wait_gone(pid: int) -> None:
         time.sleep(0.05)
 
 
-def test_second_owner_is_refused_with_the_first_owners_pid(session_layout: SessionLayout) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from watui.config import load_config; from watui.core.store import SessionStore;"
-            "lock = SessionStore(load_config(sys.argv[1])).acquire_owner(); print('held', flush=True);"
-            "time.sleep(60)",
-            str(session_layout.config_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        store = store_for(session_layout)
-        assert store.owner_pid() == holder.pid
-        with pytest.raises(SessionBusyError) as refused:
-            store.acquire_owner()
-        assert f"is in use by watui (pid {holder.pid})" in str(refused.value)
-    finally:
-        holder.kill()
-        holder.wait()
+def test_second_owner_is_refused_with_the_first_owners_pid(
+    session_layout: SessionLayout, other_owner: subprocess.Popen[str]
+) -> None:
+    store = store_for(session_layout)
+    assert store.owner_pid() == other_owner.pid
+    with pytest.raises(SessionBusyError) as refused:
+        store.acquire_owner()
+    assert f"is in use by watui (pid {other_owner.pid})" in str(refused.value)
+    other_owner.kill()
+    other_owner.wait()
     # The kernel released the flock when the holder died: the session can be taken now.
     owner = store.acquire_owner()
     assert store_for(session_layout).owner_pid() is not None
