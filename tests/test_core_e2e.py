@@ -211,3 +211,23 @@ async def test_verbs_that_cannot_act_are_refused_with_the_reason(tmp_path: Path,
         second = await manager.smart_initialize()  # joins the run in progress: one browser
         assert second == await starting
         assert manager.busy is None and manager.can("cleanup") and manager.can("clear")
+
+
+async def test_a_hung_browser_fails_the_health_check_and_is_replaced(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim, health_check_interval_ms=1000)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        hung_pid = manager._driver.pid if manager._driver else None
+        assert hung_pid is not None
+        os.kill(hung_pid, signal.SIGSTOP)  # alive but answering nothing, as a wedged browser
+        try:
+            await rec.until(lambda i: i.state is S.RECONNECTING, 60, "the health check to give up on it")
+            info = await rec.state(S.CONNECTED, 60)
+        finally:
+            if psutil.pid_exists(hung_pid):
+                os.kill(hung_pid, signal.SIGKILL)
+        new_pid = manager._driver.pid if manager._driver else None
+        assert new_pid is not None and new_pid != hung_pid
+        assert not psutil.pid_exists(hung_pid) or psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE
+        assert info.qr is None  # same login, no new scan
+        assert any("not answering" in e.message for e in rec.events if e.message)

@@ -28,6 +28,7 @@ from watui.core.models import Account, BrowserProcess, ConnectionState
 log = logging.getLogger(__name__)
 
 BINDING = "__watuiState"
+CLOSE_TIMEOUT_S = 10.0
 
 # Flags a server needs: no first-run, no phoning home, no GPU, small shared memory is fine.
 SERVER_FLAGS = (
@@ -81,6 +82,20 @@ def _proportional_memory(proc: psutil.Process) -> int:
         return int(getattr(proc.memory_full_info(), "pss", 0)) or int(proc.memory_info().rss)
     except psutil.AccessDenied:
         return int(proc.memory_info().rss)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a browser that would not close, with its children (only its own tree: a new browser
+    may already be starting on the same profile)."""
+    try:
+        main = psutil.Process(pid)
+        procs = [main, *main.children(recursive=True)]
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=5)
 
 
 class BrowserDriver:
@@ -174,14 +189,22 @@ class BrowserDriver:
             await self._page.evaluate("window.__watuiReport && window.__watuiReport()")
 
     async def close(self) -> None:
-        """Close Chromium cleanly so the profile is flushed and unlocked."""
+        """Close Chromium cleanly so the profile is flushed and unlocked.
+
+        A browser that does not close within CLOSE_TIMEOUT_S (hung, or stopped) is killed: otherwise it
+        would hold the profile's lock and no new browser could start on it.
+        """
         self._closing = True
         context, self._context, self._page = self._context, None, None
+        pid, self.pid = self.pid, None
         if context is not None:
-            with contextlib.suppress(PlaywrightError, asyncio.TimeoutError, TimeoutError):
-                await asyncio.wait_for(context.close(), 15)
-        await self._stop_playwright()
-        self.pid = None
+            try:
+                await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
+            except (PlaywrightError, TimeoutError):
+                if pid is not None:
+                    await asyncio.to_thread(_kill_tree, pid)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_playwright(), CLOSE_TIMEOUT_S)
 
     def sample(self) -> BrowserProcess | None:
         """pid, RSS and CPU of the browser and its children. Blocking: call off the loop."""
