@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--serve", action="store_true", help="with the dashboard: also serve the HTTP API in the same process"
     )
-    parser.add_argument("--host", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--host", default=None, help="with --serve: the API's address (default: [api] host)")
+    parser.add_argument("--port", type=int, default=None, help="with --serve: the API's port (default: [api] port)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("init", "Smart-initialize: validate, clean, launch, connect or show the login QR and wait.")
     p.add_argument("--json", action="store_true", help="stdout carries only the final result object")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for a scan")
+    p.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for a scan (default: 120)"
+    )
 
     p = command("watch", "Keep the session connected, headless (for systemd, a bot, a log).")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event per line")
