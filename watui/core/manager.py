@@ -177,6 +177,11 @@ class SessionManager:
         return True
 
     @property
+    def _load_timeout_s(self) -> float:
+        """How long WhatsApp Web may take to load or come back (``session_timeout_ms``)."""
+        return self.config.session.session_timeout_ms / 1000
+
+    @property
     def _starting(self) -> bool:
         return self._run is not None and not self._run.done()
 
@@ -307,7 +312,7 @@ class SessionManager:
         disk = await self.refresh_disk()
         running = self._driver is not None and self._driver.running
         if running and self._info.state in (S.CONNECTED, S.UNPAIRED, S.PAIRING):
-            settled = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+            settled = await self._wait_settled(self._load_timeout_s)
             if settled in (S.CONNECTED, S.UNPAIRED):
                 return self._result_for(settled)  # nothing to do: already there
         if disk.lock.kind == "live" and not running:
@@ -324,20 +329,17 @@ class SessionManager:
             self._publish("error", message=f"damaged session quarantined to {moved}")
             running = False
         if not running:
-            with contextlib.suppress(WatuiError):
-                await asyncio.to_thread(self.store.cleanup)
-            disk = await self.refresh_disk()
+            await self._launch()
+            disk = self._info.disk or disk  # read by _launch, after its cleanup
             if PROBLEM_TOO_LARGE in disk.problems:
                 notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
-            await self._launch()
         else:
             self._set_state(S.OPENING, "reloading WhatsApp Web")
             await self._open_page()
-        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+        state = await self._wait_settled(self._load_timeout_s)
         if state is None:
             await self._close_browser()
-            timeout_s = self.config.session.session_timeout_ms / 1000
-            raise InitFailed(f"WhatsApp Web did not load within {timeout_s:g} s")
+            raise InitFailed(f"WhatsApp Web did not load within {self._load_timeout_s:g} s")
         return self._result_for(state)
 
     def _result_for(self, state: ConnectionState) -> InitResult:
@@ -367,12 +369,15 @@ class SessionManager:
         self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
         if not await self._driver.click("conflict_use_here"):
             return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
-        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000, ignore={S.CONFLICT})
+        state = await self._wait_settled(self._load_timeout_s, ignore={S.CONFLICT})
         return self._result_for(state or self._info.state)
 
     # -- the browser -------------------------------------------------------------------------------
     async def _launch(self) -> None:
+        """Clean caches and stale locks (the browser is stopped: safe), start Chromium, open the page."""
         await self._close_browser()
+        with contextlib.suppress(WatuiError):  # a refused cleanup is no reason not to start
+            await asyncio.to_thread(self.store.cleanup)
         if self._info.state is not S.RECONNECTING:  # a recovery keeps saying so, with its attempt count
             self._set_state(S.OPENING, "starting the browser")
         driver = BrowserDriver(self.config, self._on_report, lambda why: self._on_browser_closed(driver, why))
@@ -399,7 +404,7 @@ class SessionManager:
 
     def _explain(self, exc: BaseException) -> str:
         if isinstance(exc, PlaywrightTimeoutError) and "goto" in str(exc):
-            return f"WhatsApp Web did not load within {self.config.session.session_timeout_ms / 1000:g} s"
+            return f"WhatsApp Web did not load within {self._load_timeout_s:g} s"
         return _short(exc)
 
     async def _close_browser(self) -> None:
@@ -573,8 +578,6 @@ class SessionManager:
         self._info = replace(self._info, health=replace(self._info.health, reconnect_attempts=attempt))
         if self._driver is None or not self._driver.running:
             self._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
-            with contextlib.suppress(WatuiError):
-                await asyncio.to_thread(self.store.cleanup)
             await self._launch()
         else:
             # The page retries by itself first; give it the first delay before reloading it.
@@ -583,10 +586,9 @@ class SessionManager:
                 return True
             self._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
             await self._open_page()
-        state = await self._wait_settled(self.config.session.session_timeout_ms / 1000)
+        state = await self._wait_settled(self._load_timeout_s)
         if state is None:
-            timeout_s = self.config.session.session_timeout_ms / 1000
-            raise InitFailed(f"WhatsApp Web did not come back within {timeout_s:g} s")
+            raise InitFailed(f"WhatsApp Web did not come back within {self._load_timeout_s:g} s")
         return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
 
     def _announce_retry(self, retry_state: RetryCallState) -> None:
