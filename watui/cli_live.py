@@ -19,7 +19,7 @@ from watui.config import Config
 from watui.core.manager import EventStream
 from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
 from watui.qr import qr_half_blocks
-from watui.runtime import Runtime, session_runtime
+from watui.runtime import Runtime, session_runtime, stop_on_signals
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -31,13 +31,6 @@ def print_qr(payload: str, stream: TextIO) -> None:
     for line in qr_half_blocks(payload):
         stream.write(f"{start}{line}{end}\n")
     stream.flush()
-
-
-def _stop_on_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
 
 
 # -- watui init -------------------------------------------------------------------------------------
@@ -150,7 +143,7 @@ async def _watch(args: argparse.Namespace, config: Config) -> int:
     """Run until SIGINT/SIGTERM (exit 0) or until watui gives up, FAILED (exit 1: a supervisor such as
     systemd's Restart=on-failure takes over from there)."""
     stop = asyncio.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     code = EXIT_OK
     async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
         events = rt.manager.subscribe()

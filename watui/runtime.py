@@ -7,7 +7,10 @@ cleanly and stops the simulator, also on Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -41,6 +44,14 @@ def demo_config(config: Config, port: int) -> Config:
     state = demo_state_dir(config)
     session = replace(config.session, session_path=str(state / "session"))
     return replace(config, session=session, sim_port=port)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM set ``stop``: the face then leaves the runtime, which closes the browser cleanly."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
 
 
 @asynccontextmanager

@@ -10,14 +10,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 
 from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
 from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.models import Event, iso
-from watui.runtime import Runtime, session_runtime
+from watui.runtime import Runtime, session_runtime, stop_on_signals
 
 log = logging.getLogger("watui.api")
 
@@ -47,25 +46,19 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
 
 async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port: int | None) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with session_runtime(config, demo=demo, demo_port=demo_port) as runtime:
-            server = await start_api(
-                runtime.manager,
-                host=host,
-                port=port,
-                token=runtime.config.api.token,
-                simulator=runtime.simulator,
-            )
-            try:
-                await _run_until(stop, runtime, server)
-            finally:
-                await server.close()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    stop_on_signals(stop)
+    async with session_runtime(config, demo=demo, demo_port=demo_port) as runtime:
+        server = await start_api(
+            runtime.manager,
+            host=host,
+            port=port,
+            token=runtime.config.api.token,
+            simulator=runtime.simulator,
+        )
+        try:
+            await _run_until(stop, runtime, server)
+        finally:
+            await server.close()
     say("watui serve: stopped; the session is kept on disk")
     return 0
 
