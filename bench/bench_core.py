@@ -18,12 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.core_helpers import Recorder, sim_config  # noqa: E402
+from tests.core_helpers import sim_config, started_manager  # noqa: E402
 from watui.core.manager import SessionManager  # noqa: E402
 from watui.core.models import ConnectionState as S  # noqa: E402
+from watui.core.models import InitResult  # noqa: E402
 from watui.sim.server import Simulator  # noqa: E402
 
 GOALS = {"cold start to QR": 3.0, "restart to CONNECTED": 3.0, "drop to detected": 1.0, "kill -9 to CONNECTED": 5.0}
+
+
+async def timed_initialize(manager: SessionManager) -> tuple[float, InitResult]:
+    t0 = time.perf_counter()
+    result = await manager.smart_initialize()
+    return time.perf_counter() - t0, result
 
 
 async def one_round(folder: Path) -> dict[str, float]:
@@ -32,42 +39,30 @@ async def one_round(folder: Path) -> dict[str, float]:
     config = sim_config(folder, sim)
     figures: dict[str, float] = {}
     try:
-        manager = SessionManager(config)
-        await manager.start()
-        rec = Recorder(manager)
-        t0 = time.perf_counter()
-        result = await manager.smart_initialize()
-        figures["cold start to QR"] = time.perf_counter() - t0
-        assert result.needs_qr, result
-        await sim.scan()
-        await rec.state(S.CONNECTED)
-        rec.close()
-        await manager.shutdown()
+        async with started_manager(config) as (manager, rec):
+            figures["cold start to QR"], result = await timed_initialize(manager)
+            assert result.needs_qr, result
+            await sim.scan()
+            await rec.state(S.CONNECTED)
 
-        manager = SessionManager(config)
-        await manager.start()
-        rec = Recorder(manager)
-        t0 = time.perf_counter()
-        result = await manager.smart_initialize()
-        figures["restart to CONNECTED"] = time.perf_counter() - t0
-        assert result.success, result
+        async with started_manager(config) as (manager, rec):
+            figures["restart to CONNECTED"], result = await timed_initialize(manager)
+            assert result.success, result
 
-        t0 = time.perf_counter()
-        await sim.drop()
-        await rec.state(S.TIMEOUT, 10)
-        figures["drop to detected"] = time.perf_counter() - t0
-        await rec.state(S.CONNECTED, 30)
-        await asyncio.sleep(0.5)
+            t0 = time.perf_counter()
+            await sim.drop()
+            await rec.state(S.TIMEOUT, 10)
+            figures["drop to detected"] = time.perf_counter() - t0
+            await rec.state(S.CONNECTED, 30)
+            await asyncio.sleep(0.5)
 
-        pid = manager._driver.pid if manager._driver else None
-        assert pid is not None
-        t0 = time.perf_counter()
-        os.kill(pid, signal.SIGKILL)
-        await rec.until(lambda i: i.state is not S.CONNECTED, 10)
-        await rec.state(S.CONNECTED, 30)
-        figures["kill -9 to CONNECTED"] = time.perf_counter() - t0
-        rec.close()
-        await manager.shutdown()
+            pid = manager._driver.pid if manager._driver else None
+            assert pid is not None
+            t0 = time.perf_counter()
+            os.kill(pid, signal.SIGKILL)
+            await rec.until(lambda i: i.state is not S.CONNECTED, 10)
+            await rec.state(S.CONNECTED, 30)
+            figures["kill -9 to CONNECTED"] = time.perf_counter() - t0
     finally:
         await sim.close()
     return figures
