@@ -97,7 +97,8 @@ def _load(args: argparse.Namespace) -> Config:
         raise UsageError("watui: --demo-port needs --demo")
     if args.demo_port is not None and not 0 <= args.demo_port <= 65535:
         raise UsageError(f"watui: --demo-port must be a port number 0-65535, got {args.demo_port}")
-    return config
+    # --demo means the demo's own session folder in every command, so none can touch the real session.
+    return config.for_demo() if args.demo else config
 
 
 def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]:

@@ -56,8 +56,17 @@ async def _init(args: argparse.Namespace, config: Config) -> int:
                 events = rt.manager.subscribe()
                 result = await rt.manager.smart_initialize()
                 code = EXIT_OK if result.success else EXIT_FAIL
+                if result.quarantined_to:
+                    print(
+                        f"watui: the session was damaged ({result.quarantine_reason}); moved it, as it was, to "
+                        f"{result.quarantined_to}",
+                        file=human,
+                    )
                 if result.needs_qr:
-                    result, code = await _wait_for_scan(rt, events, result, args.timeout, human)
+                    waited, code = await _wait_for_scan(rt, events, result, args.timeout, human)
+                    result = replace(
+                        waited, quarantined_to=result.quarantined_to, quarantine_reason=result.quarantine_reason
+                    )
                 events.close()
             finally:
                 info = rt.manager.info

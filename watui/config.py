@@ -128,6 +128,18 @@ class Config:
     def with_sim(self, port: int) -> Config:
         return replace(self, sim_port=port)
 
+    @property
+    def demo_state_dir(self) -> Path:
+        """Where --demo keeps its own session and the simulator's logins (never the real session)."""
+        if self.demo.state_dir:
+            return (self.base_dir / Path(self.demo.state_dir).expanduser()).resolve()
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(xdg) / "watui" / "demo"
+
+    def for_demo(self) -> Config:
+        """The same settings on the demo's own session folder: what --demo means for every command."""
+        return replace(self, session=replace(self.session, session_path=str(self.demo_state_dir / "session")))
+
 
 # (minimum, maximum) for numeric keys; None means open-ended.
 _RANGES: dict[str, tuple[float | None, float | None]] = {

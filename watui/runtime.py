@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watui.config import Config
@@ -31,19 +29,9 @@ class Runtime:
     simulator: Simulator | None = None
 
 
-def demo_state_dir(config: Config) -> Path:
-    """Where --demo keeps its own session and the simulator's logins (never the real session)."""
-    if config.demo.state_dir:
-        return (config.base_dir / Path(config.demo.state_dir).expanduser()).resolve()
-    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "watui" / "demo"
-
-
 def demo_config(config: Config, port: int) -> Config:
     """The config pointed at the simulator: its own session folder, certificate errors allowed."""
-    state = demo_state_dir(config)
-    session = replace(config.session, session_path=str(state / "session"))
-    return replace(config, session=session, sim_port=port)
+    return config.for_demo().with_sim(port)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -62,7 +50,7 @@ async def session_runtime(
     if demo:
         from watui.sim.server import Simulator
 
-        state = demo_state_dir(config)
+        state = config.demo_state_dir
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         simulator = Simulator(
             port=demo_port or 0,

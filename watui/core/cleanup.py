@@ -231,6 +231,8 @@ class Removal:
 
 def remove_items(profile: Path, items: list[Removable]) -> Removal:
     """Remove each item (relative to ``profile``); an item that cannot be removed is reported, not fatal."""
+    if os.path.islink(profile):  # its items would lie wherever the link leads: never reach through it
+        raise UnsafePathError(f"refusing to clean {profile}: it is a symlink to {os.path.realpath(profile)}")
     freed = 0
     removed: list[str] = []
     failed: list[str] = []

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -111,6 +112,7 @@ class SessionManager:
         self._stopping = False
         self._disk_lock = asyncio.Lock()
         self._unanswered = 0
+        self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -279,6 +281,7 @@ class SessionManager:
         if verb == "reconnect":
             await self._close_browser()
         notes: list[str] = []
+        self._quarantined = None
         attempts = self.config.session.max_init_retries + 1
         try:
             retrying = AsyncRetrying(
@@ -306,6 +309,8 @@ class SessionManager:
             self._publish("action", data={"verb": verb, "phase": "done"})
         if notes:
             result = replace(result, message=f"{result.message} ({'; '.join(notes)})")
+        if self._quarantined:
+            result = replace(result, quarantined_to=self._quarantined[0], quarantine_reason=self._quarantined[1])
         return result
 
     async def _initialize_once(self, notes: list[str]) -> InitResult:
@@ -325,6 +330,7 @@ class SessionManager:
         if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a new QR fixes it
             await self._close_browser()
             moved = await asyncio.to_thread(self.store.quarantine, disk.validation_details)
+            self._quarantined = (moved, disk.validation_details)
             notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
             self._publish("error", message=f"damaged session quarantined to {moved}")
             running = False

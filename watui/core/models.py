@@ -146,6 +146,9 @@ class InitResult:
     needs_qr: bool
     message: str
     state: ConnectionState = ConnectionState.UNLAUNCHED
+    # Where a damaged session was moved before this start (its copy, byte for byte), and why.
+    quarantined_to: Path | None = None
+    quarantine_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -153,6 +156,11 @@ class InitResult:
             "needsQR": self.needs_qr,
             "message": self.message,
             "state": self.state.value,
+            "quarantined": (
+                {"movedTo": str(self.quarantined_to), "reason": self.quarantine_reason}
+                if self.quarantined_to
+                else None
+            ),
         }
 
 

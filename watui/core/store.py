@@ -34,6 +34,7 @@ import psutil
 
 from watui.config import Config
 from watui.core import cleanup as cl
+from watui.core import leveldb
 from watui.core.errors import SessionBusyError, UnsafePathError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -54,7 +55,9 @@ QUARANTINE = ".quarantine"
 OLD_SESSION_PREFIX = "whatsapp-session"
 # A process that started this long after the lock was made cannot be the one that made it (pid reuse).
 _PID_REUSE_SLACK_S = 2.0
-_CURRENT_RE = re.compile(r"MANIFEST-\d+")
+# Chromium's Local Storage key for the origin's "last-wid-md" (the linked account's id): origin, NUL, then
+# the key with its encoding byte (1: Latin-1). Both the real page and the simulator keep it while logged in.
+LOGIN_KEY = b"_https://web.whatsapp.com\x00\x01last-wid-md"
 
 
 class OwnerLock:
@@ -163,6 +166,9 @@ class SessionStore:
         missing = [rel for rel in cl.LOGIN_REQUIRED if not (profile / rel).exists()]
         if missing:
             out.append((PROBLEM_LOGIN_MISSING, f"login files missing: {', '.join(missing)}"))
+        if not out and not stored_login(profile):
+            why = "no WhatsApp login stored: never linked, or logged out from the phone (a QR scan is needed)"
+            out.append((PROBLEM_NO_LOGIN, why))
         return out
 
     def _too_large(self, size: int, reclaimable: int) -> str:
@@ -233,6 +239,7 @@ class SessionStore:
         if not os.path.lexists(self.root):
             return CleanupReport(0, (), message=f"nothing to clean: {self.root} does not exist")
         self.check_root()
+        self._refuse_profile_elsewhere()
         lock = self.lock_info()
         self._refuse_if_held(lock, own_pids)
         notes: list[str] = []
@@ -301,6 +308,16 @@ class SessionStore:
     @property
     def _owner_file(self) -> Path:
         return self.root / f".watui-{self.config.session.client_id}.owner"
+
+    def _refuse_profile_elsewhere(self) -> None:
+        """Cleanup reaches into the profile: refuse when it resolves outside session_path (a symlink to
+        another folder), so nothing outside session_path is ever removed, whatever the links."""
+        real = os.path.realpath(self.profile)
+        if os.path.lexists(self.profile) and os.path.dirname(real) != os.path.realpath(self.root):
+            raise UnsafePathError(
+                f"session folder {self.profile} leads to {real}, outside session_path {self.root}: refusing to "
+                "clean it; replace the link with the folder itself, or point session_path at the folder holding it"
+            )
 
     def _refuse_if_held(self, lock: LockInfo, own_pids: frozenset[int]) -> None:
         if lock.kind != "live" or _is_own(lock.pid, own_pids):
@@ -410,30 +427,19 @@ def _held_inside(folder: Path) -> LockInfo | None:
 
 
 def leveldb_damage(folder: Path) -> str | None:
-    """Why LevelDB could not open ``folder``, or None when it looks sound (or is absent: not our call)."""
-    if not folder.is_dir():
-        return None
-    current = folder / "CURRENT"
+    """Why LevelDB could not read ``folder`` as written, or None when it is sound (or absent: not our call).
+    Checks CURRENT, parses the MANIFEST and verifies the checksums of the live logs and tables."""
+    return leveldb.damage(folder)
+
+
+def stored_login(profile: Path) -> bool:
+    """Whether WhatsApp Web's Local Storage holds the linked account (``last-wid-md``), as a login leaves it.
+    A never-scanned profile and one logged out from the phone have WhatsApp's IndexedDB but not this key."""
     try:
-        text = current.read_bytes().decode("ascii", "replace")
-    except FileNotFoundError:
-        return "no CURRENT file"
-    except OSError as exc:
-        return f"CURRENT unreadable ({exc.strerror})"
-    if not text:
-        return "CURRENT is empty"
-    # LevelDB itself refuses a CURRENT that does not end in a newline (a write cut short).
-    name = text[:-1]
-    if not text.endswith("\n") or not _CURRENT_RE.fullmatch(name):
-        return "CURRENT is truncated or garbled"
-    manifest = folder / name
-    try:
-        size = manifest.stat().st_size
-    except FileNotFoundError:
-        return f"CURRENT names {name}, which does not exist"
-    if size == 0:
-        return f"{name} is empty"
-    return None
+        value = leveldb.latest_value(profile / cl.LOCAL_STORAGE, LOGIN_KEY)
+    except (leveldb.Damage, OSError):
+        return False
+    return bool(value and value[1:].strip(b"\x00"))
 
 
 def _copy_number(name: str, base: str) -> int | None:
