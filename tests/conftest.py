@@ -65,11 +65,13 @@ def chromium_path() -> Path:
         pytest.fail(f"these tests drive a real Chromium: {exc}")
 
 
-async def _make_profile(executable: Path, user_data_dir: Path) -> None:
+async def _make_profile(executable: Path, user_data_dir: Path, html: str = _LOGIN_PAGE) -> None:
+    """Open ``html`` as https://web.whatsapp.com/ in a real Chromium on ``user_data_dir``; it sets the title
+    to 'stored' once its writes are done, then the browser closes cleanly (flushing them to disk)."""
     from playwright.async_api import Route, async_playwright
 
-    async def serve_login_page(route: Route) -> None:
-        await route.fulfill(body=_LOGIN_PAGE, content_type="text/html")
+    async def serve_page(route: Route) -> None:
+        await route.fulfill(body=html, content_type="text/html")
 
     async with async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
@@ -80,22 +82,20 @@ async def _make_profile(executable: Path, user_data_dir: Path) -> None:
         )
         try:
             page = context.pages[0] if context.pages else await context.new_page()
-            await page.route(f"{WA_URL}**", serve_login_page)
+            await page.route(f"{WA_URL}**", serve_page)
             await page.goto(WA_URL)
             await page.wait_for_function("document.title === 'stored'", timeout=30000)
         finally:
             await context.close()
 
 
-@pytest.fixture(scope="session")
-def chromium_profile_template(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real Chromium user-data-dir with WhatsApp Web's login folders, made once per test session."""
-    folder = tmp_path_factory.mktemp("chromium-template") / "profile"
+def run_page_on_profile(executable: Path, user_data_dir: Path, html: str = _LOGIN_PAGE) -> None:
+    """:func:`_make_profile` from any test, in its own thread: never inside a running pytest-asyncio loop."""
     failure: list[BaseException] = []
 
-    def build() -> None:  # its own thread: never inside a running pytest-asyncio loop
+    def build() -> None:
         try:
-            asyncio.run(_make_profile(chromium_path, folder))
+            asyncio.run(_make_profile(executable, user_data_dir, html))
         except BaseException as exc:  # noqa: BLE001 - re-raised below in the test's thread
             failure.append(exc)
 
@@ -104,6 +104,13 @@ def chromium_profile_template(chromium_path: Path, tmp_path_factory: pytest.Temp
     worker.join()
     if failure:
         raise failure[0]
+
+
+@pytest.fixture(scope="session")
+def chromium_profile_template(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Chromium user-data-dir with WhatsApp Web's login folders, made once per test session."""
+    folder = tmp_path_factory.mktemp("chromium-template") / "profile"
+    run_page_on_profile(chromium_path, folder)
     for rel in (
         "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT",
         "Default/Local Storage/leveldb/CURRENT",

@@ -62,9 +62,11 @@ def log_records(data: bytes, name: str) -> Iterator[bytes]:
             if kind == 0 and length == 0:
                 break  # zero-filled space (preallocated, or a reused log): nothing more in this block
             end = pos + _HEADER + length
+            if kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
+                raise Damage(f"{name}: unknown record type {kind} at byte {start + pos}")
             if end > len(block):
                 if last_block:
-                    return  # the tail of a write cut short
+                    return  # the tail of a write cut short: its header was written, its data not all
                 raise Damage(f"{name}: record at byte {start + pos} runs past its block")
             payload = block[pos + _HEADER : end]
             if _crc(bytes([kind]) + payload) != crc:
@@ -85,8 +87,6 @@ def log_records(data: bytes, name: str) -> Iterator[bytes]:
                 if kind == _LAST:
                     yield bytes(pending)
                     pending = None
-            else:
-                raise Damage(f"{name}: unknown record type {kind} at byte {start + pos}")
 
 
 # -- varints and slices -----------------------------------------------------------------------------
