@@ -434,12 +434,26 @@ def leveldb_damage(folder: Path) -> str | None:
 
 def stored_login(profile: Path) -> bool:
     """Whether WhatsApp Web's Local Storage holds the linked account (``last-wid-md``), as a login leaves it.
-    A never-scanned profile and one logged out from the phone have WhatsApp's IndexedDB but not this key."""
+    A never-scanned profile and one logged out from the phone have WhatsApp's IndexedDB but not this key.
+    The answer is kept until a file of that folder changes (the health check asks every half minute)."""
+    folder = profile / cl.LOCAL_STORAGE
     try:
-        value = leveldb.latest_value(profile / cl.LOCAL_STORAGE, LOGIN_KEY)
-    except (leveldb.Damage, OSError):
+        files = tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(folder)))
+    except OSError:
         return False
-    return bool(value and value[1:].strip(b"\x00"))
+    known = _login_seen.get(str(folder))
+    if known is not None and known[0] == files:
+        return known[1]
+    try:
+        value = leveldb.latest_value(folder, LOGIN_KEY)
+    except (leveldb.Damage, OSError):
+        value = None
+    found = bool(value and value[1:].strip(b"\x00"))
+    _login_seen[str(folder)] = (files, found)
+    return found
+
+
+_login_seen: dict[str, tuple[tuple[tuple[str, int, int], ...], bool]] = {}
 
 
 def _copy_number(name: str, base: str) -> int | None:
