@@ -23,7 +23,9 @@ from tenacity import (
     retry_if_result,
     stop_after_attempt,
     stop_never,
+    wait_exponential,
     wait_exponential_jitter,
+    wait_random,
 )
 
 from watui.config import Config
@@ -551,12 +553,12 @@ class SessionManager:
             self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
         retrying = AsyncRetrying(
             stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
-            wait=wait_exponential_jitter(
-                multiplier=rc.initial_delay_ms / 1000,
-                max=rc.max_delay_ms / 1000,
-                exp_base=rc.multiplier,
-                jitter=rc.jitter_ms / 1000,
-            ),
+            # min(initial * multiplier^(n-1), max) + random(0..jitter): the jitter is added after the cap,
+            # so bots that all reached the cap still do not retry in step.
+            wait=wait_exponential(
+                multiplier=rc.initial_delay_ms / 1000, max=rc.max_delay_ms / 1000, exp_base=rc.multiplier
+            )
+            + wait_random(0, rc.jitter_ms / 1000),
             retry=retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception),
             before_sleep=self._announce_retry,
             sleep=self._retry_sleep,
