@@ -43,7 +43,7 @@ async def test_fresh_profile_shows_the_simulators_qr_then_connects_after_scan(tm
         info = await rec.state(S.CONNECTED)
         assert info.account is not None and (info.account.number or "").lstrip("+") == "15550001234"
         assert info.qr is None and info.health.is_healthy
-        assert S.PAIRING in rec.states() or S.CONNECTED in rec.states()
+        assert rec.states()[-2:] == [S.PAIRING, S.CONNECTED]  # scanned, chats loaded, connected
     profile = sim_config(tmp_path, sim).profile_dir
     assert (profile / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb").is_dir()
 
@@ -79,9 +79,14 @@ async def test_kill_9_of_the_browser_comes_back_connected_by_itself(tmp_path: Pa
 async def test_dropped_connection_is_detected_and_recovered(tmp_path: Path, sim: Simulator) -> None:
     async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
         await connect_fresh(manager, rec, sim)
-        await sim.drop()
+        pid = manager._driver.pid if manager._driver else None
+        scans = sim.state()["scans"]
+        await sim.stall()  # the page gives up: it never reconnects by itself, only a reload helps
         await rec.state(S.TIMEOUT, 10)
-        await rec.state(S.CONNECTED, 30)
+        info = await rec.state(S.CONNECTED, 30)
+        assert rec.states()[-3:] == [S.TIMEOUT, S.RECONNECTING, S.CONNECTED]  # watui reloaded the page
+        assert manager._driver is not None and manager._driver.pid == pid  # a reload, not a new browser
+        assert info.qr is None and sim.state()["scans"] == scans  # same login, no new scan
 
 
 async def test_server_down_for_10_s_reconnects_with_backoff(tmp_path: Path, sim: Simulator) -> None:
