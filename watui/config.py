@@ -146,7 +146,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "reconnect.max_attempts": (0, 1_000_000),
     "whatsapp.takeover_delay_ms": (0, 3_600_000),
     "whatsapp.qr_max_retries": (0, 100),
-    "api.port": (1, 65535),
+    "api.port": (0, 65535),  # 0: a free port, said at start
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
 }
