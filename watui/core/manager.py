@@ -707,6 +707,7 @@ class SessionManager:
         self._heard_from = None
         self._driver = None
         self._info = replace(self._info, browser=None, connected_since=None)
+        self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
         await driver.close(kill=True)  # frozen: a clean close cannot come
         self._start_recovery(reason)
 
