@@ -72,8 +72,9 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
-async def measure(folder: Path, port: int, seconds: float, settle: float) -> dict[str, Any]:
-    config = Config(session=SessionSettings(session_path=str(folder / "sessions")), base_dir=folder).with_sim(port)
+async def measure(folder: Path, port: int, seconds: float, settle: float, heartbeat_ms: int) -> dict[str, Any]:
+    session = SessionSettings(session_path=str(folder / "sessions"), heartbeat_timeout_ms=heartbeat_ms)
+    config = Config(session=session, base_dir=folder).with_sim(port)
     async with started_manager(config) as (manager, rec):
         result = await manager.smart_initialize()
         assert result.needs_qr, result
@@ -107,6 +108,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="sampling window (default 30: one health check)")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds connected before sampling (default 5)")
+    parser.add_argument("--heartbeat-timeout-ms", type=int, default=SessionSettings().heartbeat_timeout_ms,
+                        help="session.heartbeat_timeout_ms (default: the built-in default)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     port = free_port()
@@ -119,14 +122,14 @@ def main() -> None:
         )  # fmt: skip
         try:
             wait_for_sim(port)
-            figures = asyncio.run(measure(folder, port, args.seconds, args.settle))
+            figures = asyncio.run(measure(folder, port, args.seconds, args.settle, args.heartbeat_timeout_ms))
         finally:
             sim.terminate()
             sim.wait(10)
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"live core connected and idle over {figures['seconds']} s (defaults: heartbeat_timeout_ms "
+    print(f"live core connected and idle over {figures['seconds']} s (heartbeat_timeout_ms "
           f"{figures['heartbeat_timeout_ms']}, health_check_interval_ms {figures['health_check_interval_ms']}):")
     print(f"  watui (python + Playwright driver)   {figures['watui_cpu_percent']:5.2f} % of one core")
     print(f"  browser ({figures['browser_processes']} Chromium processes)     "
