@@ -692,24 +692,32 @@ class SessionManager:
                 continue
             if driver is not self._heard_from:
                 self._heard_from, self._heard_at = driver, loop.time()
-            # One question may wait until the deadline: a busy page gets the whole timeout to answer.
-            if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
-                self._heard_at = loop.time()
-                continue
-            silent = self._silent_s(driver)
-            if driver is self._driver and silent >= timeout and self._want_running and self._idle:
-                await self._replace_frozen(driver, silent)
+            try:
+                # One question may wait until the deadline: a busy page gets the whole timeout to answer.
+                if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
+                    self._heard_at = loop.time()
+                    continue
+                silent = self._silent_s(driver)
+                if driver is self._driver and silent >= timeout and self._want_running and self._idle:
+                    await self._replace_frozen(driver, silent)
+            except Exception as exc:  # the liveness check must never die
+                log.exception("heartbeat failed")
+                self._publish("error", message=f"heartbeat failed: {_short(exc)}")
 
     async def _replace_frozen(self, driver: BrowserDriver, silent_s: float) -> None:
         reason = f"browser not answering for {silent_s:.0f} s"
         log.warning("%s (pid %s): killing and replacing it", reason, driver.pid)
         self._publish("error", message=f"{reason}; replacing it")
         self._heard_from = None
-        self._driver = None
-        self._info = replace(self._info, browser=None, connected_since=None)
+        self._info = replace(self._info, connected_since=None)
         self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
+        # Still self._driver while it dies, so that nothing starts another browser on the profile meanwhile.
         await driver.close(kill=True)  # frozen: a clean close cannot come
-        self._start_recovery(reason)
+        if self._driver is driver:
+            self._driver = None
+            self._info = replace(self._info, browser=None)
+        if self._want_running and self._idle:
+            self._start_recovery(reason)
 
     async def _sample_loop(self) -> None:
         while True:
