@@ -367,6 +367,13 @@ async def test_the_page_shell_needs_no_token_and_holds_no_session_data(
     assert "+15550001234" not in html and "session-x" not in html and TOKEN not in html
 
 
+async def test_with_a_token_the_root_still_opens_the_page(guarded: ApiServer, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{guarded.url}/", allow_redirects=False) as res:
+        assert res.status == 302 and res.headers["Location"].endswith("whatsapp-diagnostics")
+    async with http.get(f"{guarded.url}/") as res:  # as a browser follows it
+        assert res.status == 200 and res.content_type == "text/html"
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -74,9 +74,11 @@ def browsers_on(profile: Path) -> list[int]:
     return out
 
 
-def start_serve(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def start_serve(tmp_path: Path, *args: str, port: str | None = "0") -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``watui serve --demo`` on ``--port port`` (None: the config's port); yields it and its API URL."""
+    port_args = ["--port", port] if port is not None else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "watui", "serve", "--demo", "--port", "0", *args],
+        [sys.executable, "-m", "watui", "serve", "--demo", *port_args, *args],
         cwd=tmp_path,
         env=serve_env(tmp_path),
         stderr=subprocess.PIPE,
@@ -97,6 +99,18 @@ def start_serve(tmp_path: Path, *args: str) -> Iterator[tuple[subprocess.Popen[s
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.browser
+async def test_api_port_0_in_the_config_serves_on_a_free_port_and_says_which(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[api]\nport = 0\n")
+    for proc, url in start_serve(tmp_path, "--config", "config.toml", port=None):
+        port = int(url.rsplit(":", 1)[1])
+        assert port != 0
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/api/whatsapp/session-info") as res:
+            assert res.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from watui.config import load_config
-from watui.core.cleanup import CACHE_PATHS, LOGIN_PATHS, remove_inside
+from watui.core.cleanup import CACHE_PATHS, remove_inside
 from watui.core.errors import SessionBusyError, UnsafePathError
 from watui.core.store import MARKER, SessionStore
 
@@ -29,10 +29,32 @@ def store_for(layout: SessionLayout, **overrides: Any) -> SessionStore:
     return SessionStore(replace(config, session=replace(config.session, **overrides)))
 
 
+# Written out here, not taken from watui.core.cleanup: a keep-list emptied or shortened there must fail.
+LOGIN = (
+    "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb",
+    "Default/Local Storage/leveldb",
+    "Local State",
+    "Default/Preferences",
+)
+# Other sites' databases and Local Storage as a whole: cleanup never reaches inside them either.
+KEPT_WHOLE = ("Default/IndexedDB", "Default/Local Storage")
+# Cache and temp names planted inside kept folders: they belong to the databases there.
+PLANTED_IN_KEPT = (
+    "Default/Local Storage/leveldb/000007.tmp",
+    "Default/Local Storage/leveldb/.org.chromium.Chromium.q9Z8y7",
+    "Default/Local Storage/leveldb/Cache/data_0",
+    "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000004.tmp",
+    "Default/IndexedDB/https_example.com_0.indexeddb.leveldb/000003.tmp",
+    "Default/IndexedDB/https_example.com_0.indexeddb.leveldb/Code Cache/js/x_0",
+    "Default/IndexedDB/https_example.com_0.indexeddb.blob/1/00/7.tmp",
+    "Default/IndexedDB/https_example.com_0.indexeddb.blob/GPUCache/data_1",
+)
+
+
 def login_digest(profile: Path) -> dict[str, str]:
-    """sha256 of every file under the login paths, by relative path."""
+    """sha256 of every file under the login paths and the folders kept whole, by relative path."""
     out: dict[str, str] = {}
-    for rel in LOGIN_PATHS:
+    for rel in LOGIN + KEPT_WHOLE:
         top = profile / rel
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
         for path in files:
@@ -59,9 +81,9 @@ def add_junk(profile: Path) -> None:
 def test_cleanup_removes_caches_and_temp_files_and_keeps_the_login(session_layout: SessionLayout) -> None:
     profile = session_layout.profile
     add_junk(profile)
-    # A *.tmp inside a login LevelDB belongs to the login: cleanup must not reach in there.
-    inside_login = profile / LOGIN_PATHS[0] / "000004.tmp"
-    inside_login.write_bytes(b"leveldb compaction output")
+    for rel in PLANTED_IN_KEPT:
+        (profile / rel).parent.mkdir(parents=True, exist_ok=True)
+        (profile / rel).write_bytes(b"leveldb compaction output")
     store = store_for(session_layout)
     login_before = login_digest(profile)
     before = store.inspect()
@@ -70,7 +92,10 @@ def test_cleanup_removes_caches_and_temp_files_and_keeps_the_login(session_layou
     report = store.cleanup()
 
     assert login_digest(profile) == login_before
-    assert inside_login.exists()
+    for rel in PLANTED_IN_KEPT:
+        assert (profile / rel).exists(), f"cleanup removed {rel} from a kept folder"
+    for rel in LOGIN:
+        assert (profile / rel).exists(), rel
     for rel in ("Default/Cache", "Default/Code Cache", "GrShaderCache", "Default/Service Worker/CacheStorage"):
         assert not (profile / rel).exists(), rel
         assert rel in report.removed
@@ -248,7 +273,7 @@ def test_new_roots_are_private_and_marked(tmp_path: Path, write_config: ConfigWr
 
 def test_cache_table_never_overlaps_the_login() -> None:
     for cache in CACHE_PATHS:
-        for login in LOGIN_PATHS:
+        for login in LOGIN:
             assert not (cache == login or cache.startswith(login + "/") or login.startswith(cache + "/"))
 
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.qr_decode import decode_half_blocks, half_block_lines
-from watui.qr import qr_half_blocks
+from tests.qr_decode import LIGHT, decode_ansi, qr_rows
 
 pytestmark = pytest.mark.browser
 WATUI = [sys.executable, "-m", "watui"]
@@ -58,11 +57,6 @@ def env_for(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_half_block_qr_decodes_back_to_its_payload() -> None:
-    payload = "2@" + "A" * 90 + "," + "B" * 44 + "," + "C" * 44 + "," + "D" * 44
-    assert decode_half_blocks(qr_half_blocks(payload)) == payload
-
-
 def test_init_prints_a_qr_that_scans_and_exits_0_once_connected(tmp_path: Path) -> None:
     port = free_port()
     cmd = [*WATUI, "init", "--json", "--timeout", "60", "--demo", "--demo-port", str(port)]
@@ -77,9 +71,9 @@ def test_init_prints_a_qr_that_scans_and_exits_0_once_connected(tmp_path: Path) 
     assert proc.returncode == 0, err.decode()
     result = json.loads(out)  # stdout carries only the final object
     assert result["success"] is True and result["needsQR"] is False
-    qr_text = half_block_lines(err.decode())
-    assert qr_text, "no QR on stderr"
-    assert decode_half_blocks(qr_text) == state["qr"]
+    assert qr_rows(err.decode()), "no QR on stderr"
+    # A pipe gets no colours: the blocks are the dark modules, as a light terminal shows them.
+    assert decode_ansi(err.decode(), LIGHT) == [state["qr"]]
 
 
 def test_init_exits_3_when_the_qr_is_not_scanned_in_time(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from dataclasses import replace
@@ -12,6 +13,8 @@ import psutil
 import pytest
 
 from tests.core_helpers import Recorder, sim_config, started_manager, with_whatsapp
+from watui.config import SessionSettings
+from watui.core.browser import find_browser_processes
 from watui.core.errors import ActionUnavailable, SessionBusyError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
@@ -40,7 +43,7 @@ async def test_fresh_profile_shows_the_simulators_qr_then_connects_after_scan(tm
         info = await rec.state(S.CONNECTED)
         assert info.account is not None and (info.account.number or "").lstrip("+") == "15550001234"
         assert info.qr is None and info.health.is_healthy
-        assert S.PAIRING in rec.states() or S.CONNECTED in rec.states()
+        assert rec.states()[-2:] == [S.PAIRING, S.CONNECTED]  # scanned, chats loaded, connected
     profile = sim_config(tmp_path, sim).profile_dir
     assert (profile / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb").is_dir()
 
@@ -76,9 +79,14 @@ async def test_kill_9_of_the_browser_comes_back_connected_by_itself(tmp_path: Pa
 async def test_dropped_connection_is_detected_and_recovered(tmp_path: Path, sim: Simulator) -> None:
     async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
         await connect_fresh(manager, rec, sim)
-        await sim.drop()
+        pid = manager._driver.pid if manager._driver else None
+        scans = sim.state()["scans"]
+        await sim.stall()  # the page gives up: it never reconnects by itself, only a reload helps
         await rec.state(S.TIMEOUT, 10)
-        await rec.state(S.CONNECTED, 30)
+        info = await rec.state(S.CONNECTED, 30)
+        assert rec.states()[-3:] == [S.TIMEOUT, S.RECONNECTING, S.CONNECTED]  # watui reloaded the page
+        assert manager._driver is not None and manager._driver.pid == pid  # a reload, not a new browser
+        assert info.qr is None and sim.state()["scans"] == scans  # same login, no new scan
 
 
 async def test_server_down_for_10_s_reconnects_with_backoff(tmp_path: Path, sim: Simulator) -> None:
@@ -213,21 +221,34 @@ async def test_verbs_that_cannot_act_are_refused_with_the_reason(tmp_path: Path,
         assert manager.busy is None and manager.can("cleanup") and manager.can("clear")
 
 
-async def test_a_hung_browser_fails_the_health_check_and_is_replaced(tmp_path: Path, sim: Simulator) -> None:
-    config = sim_config(tmp_path, sim, health_check_interval_ms=1000)
+def browser_tree(manager: SessionManager) -> list[psutil.Process]:
+    """Every Chromium process on the manager's profile: the main one, its children, and any other."""
+    assert manager._driver is not None and manager._driver.pid is not None
+    main = psutil.Process(manager._driver.pid)
+    procs = {p.pid: p for p in [main, *main.children(recursive=True)]}
+    procs.update((p.pid, p) for p in find_browser_processes(manager.config.profile_dir))
+    return list(procs.values())
+
+
+async def test_a_frozen_browser_is_noticed_by_the_heartbeat_and_replaced(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)  # the default heartbeat; the health check only every 60 s
+    assert config.session.heartbeat_timeout_ms == SessionSettings().heartbeat_timeout_ms
     async with started_manager(config) as (manager, rec):
         await connect_fresh(manager, rec, sim)
-        hung_pid = manager._driver.pid if manager._driver else None
-        assert hung_pid is not None
-        os.kill(hung_pid, signal.SIGSTOP)  # alive but answering nothing, as a wedged browser
+        frozen = browser_tree(manager)
+        frozen_pid = frozen[0].pid
+        for proc in frozen:  # alive but answering nothing: every process of the browser stopped
+            proc.send_signal(signal.SIGSTOP)
         try:
-            await rec.until(lambda i: i.state is S.RECONNECTING, 60, "the health check to give up on it")
-            info = await rec.state(S.CONNECTED, 60)
+            # Well before the 60 s health check: only the heartbeat can notice in this time.
+            await rec.until(lambda i: i.state is S.RECONNECTING, 25, "the heartbeat to give up on it")
+            info = await rec.state(S.CONNECTED, 40)
         finally:
-            if psutil.pid_exists(hung_pid):
-                os.kill(hung_pid, signal.SIGKILL)
+            for proc in frozen:
+                with contextlib.suppress(psutil.Error):
+                    proc.send_signal(signal.SIGCONT)
         new_pid = manager._driver.pid if manager._driver else None
-        assert new_pid is not None and new_pid != hung_pid
-        assert not psutil.pid_exists(hung_pid) or psutil.Process(hung_pid).status() == psutil.STATUS_ZOMBIE
+        assert new_pid is not None and new_pid != frozen_pid
+        assert not psutil.pid_exists(frozen_pid) or psutil.Process(frozen_pid).status() == psutil.STATUS_ZOMBIE
         assert info.qr is None  # same login, no new scan
         assert any("not answering" in e.message for e in rec.events if e.message)

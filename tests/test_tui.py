@@ -272,7 +272,7 @@ async def test_the_drawn_qr_decodes_to_the_payload(size: tuple[int, int]) -> Non
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert decode_qr(text.splitlines()) == [QR_PAYLOAD]
+        assert decode_qr(app) == [QR_PAYLOAD]
         assert "Code #2 expires in 14s (at 12:00:14)" in text
 
 
@@ -284,17 +284,17 @@ async def test_qr_follows_rotation_resize_and_gives_way_once_connected() -> None
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert "Terminal too small" not in screen_text(app)
-        assert decode_qr(screen_text(app).splitlines()) == [QR_PAYLOAD]
+        assert decode_qr(app) == [QR_PAYLOAD]
         rotated = replace(qr_info(QR_PAYLOAD.replace("Y", "Z")), qr_rotations=2, qr_expires_at=at(20))
         manager.emit(event("qr", rotated, 1, qr=rotated.qr))
         await pilot.pause()
         await pilot.pause()
-        assert decode_qr(screen_text(app).splitlines()) == [rotated.qr]
+        assert decode_qr(app) == [rotated.qr]
         assert "Code #3 expires in 20s" in screen_text(app)
         manager.emit(event("state", connected_info(), 2, state=ConnectionState.CONNECTED))
         await pilot.pause()
         await pilot.pause()
-        assert decode_qr(screen_text(app).splitlines()) == []
+        assert decode_qr(app) == []
         assert "● CONNECTED" in screen_text(app)
 
 
@@ -318,7 +318,7 @@ async def test_works_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
         assert app.no_color
         text = screen_text(app)
         assert "▣ UNPAIRED" in text
-        assert decode_qr(text.splitlines()) == [QR_PAYLOAD]
+        assert decode_qr(app) == [QR_PAYLOAD]
 
 
 def test_build_app_takes_a_runtime() -> None:

@@ -60,13 +60,13 @@ async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
     assert runtime.simulator is not None
     async with app.run_test(size=SIZE) as pilot:
         # Opening initializes by itself: the simulator's QR is on screen and scans as its payload.
-        text = await wait_for(pilot, app, lambda t: bool(decode_qr(t.splitlines())), 40, "a scannable QR")
-        assert decode_qr(text.splitlines()) == [sim_qr(runtime)]
+        text = await wait_for(pilot, app, lambda t: bool(decode_qr(app)), 40, "a scannable QR")
+        assert decode_qr(app) == [sim_qr(runtime)]
         assert "▣ UNPAIRED" in text and "press s to scan it" in text
 
         await pilot.press("s")
         text = await connected(pilot, app)
-        assert decode_qr(text.splitlines()) == []  # the QR made way for the panels
+        assert decode_qr(app) == []  # the QR made way for the panels
         assert runtime.simulator.state()["scans"] == 1
         info = app.info
         assert info.account is not None and info.account.number
@@ -102,8 +102,8 @@ async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
         assert not runtime.config.profile_dir.exists()
 
         await pilot.press("i")
-        text = await wait_for(pilot, app, lambda t: bool(decode_qr(t.splitlines())), 40, "a new QR")
-        assert decode_qr(text.splitlines()) == [sim_qr(runtime)]
+        text = await wait_for(pilot, app, lambda t: bool(decode_qr(app)), 40, "a new QR")
+        assert decode_qr(app) == [sim_qr(runtime)]
         await pilot.press("s")
         await connected(pilot, app)
 
@@ -116,7 +116,7 @@ async def test_reconnecting_shows_attempts_and_comes_back(runtime: Runtime) -> N
     app = build_app(runtime)
     assert runtime.simulator is not None
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, app, lambda t: bool(decode_qr(t.splitlines())), 40, "a scannable QR")
+        await wait_for(pilot, app, lambda t: bool(decode_qr(app)), 40, "a scannable QR")
         await pilot.press("s")
         await connected(pilot, app)
         await runtime.simulator.down()

@@ -1,6 +1,7 @@
 """``watui --demo`` in a real terminal: tmux runs the installed command, the test reads the screen.
 
-The QR is read back from ``tmux capture-pane -p`` (half blocks → bitmap → zxing-cpp) and must equal the
+The QR is read back from ``tmux capture-pane -p -e`` (half blocks painted in their colours → bitmap →
+zxing-cpp, no inverted retry) and must equal the
 simulator's own ``/__sim/state`` payload; ``s`` then connects, ``q`` quits with status 0 and the browser
 is gone. Run with TERM=screen (16 colours, tmux's default) and with TERM=xterm-256color plus NO_COLOR.
 """
@@ -21,7 +22,8 @@ from typing import Any
 import aiohttp
 import psutil
 import pytest
-from tui_helpers import decode_qr
+
+from tests.qr_decode import decode_ansi
 
 pytestmark = [
     pytest.mark.browser,
@@ -53,6 +55,10 @@ class Tmux:
 
     def screen(self) -> str:
         return self.run("capture-pane", "-p", "-t", "watui")
+
+    def qr_codes(self) -> list[str]:
+        """The QR codes on the pane as it is painted (its colours captured with -e)."""
+        return decode_ansi(self.run("capture-pane", "-p", "-e", "-t", "watui"))
 
     def resize(self, width: int, height: int) -> None:
         self.run("resize-window", "-t", "watui", "-x", str(width), "-y", str(height))
@@ -123,21 +129,21 @@ async def test_watui_demo_in_tmux_shows_the_simulators_qr(tmp_path: Path, tmux: 
     )
     tmux.start(command)
 
-    text = await wait_screen(tmux, lambda t: bool(decode_qr(t.splitlines())), "a scannable QR")
+    text = await wait_screen(tmux, lambda t: bool(tmux.qr_codes()), "a scannable QR")
     state = await sim_state(port)
-    assert decode_qr(text.splitlines()) == [state["qr"]]
+    assert tmux.qr_codes() == [state["qr"]]
     assert "UNPAIRED" in text and "press s to scan it" in text
 
     tmux.resize(80, 24)
     too_small = re.compile(r"Terminal too small for the QR: need \d+x\d+, have 80x24")
     await wait_screen(tmux, lambda t: bool(too_small.search(t)), "the size the QR needs")
     tmux.resize(WIDTH, HEIGHT)
-    text = await wait_screen(tmux, lambda t: bool(decode_qr(t.splitlines())), "the QR back after resizing")
-    assert decode_qr(text.splitlines()) == [(await sim_state(port))["qr"]]
+    text = await wait_screen(tmux, lambda t: bool(tmux.qr_codes()), "the QR back after resizing")
+    assert tmux.qr_codes() == [(await sim_state(port))["qr"]]
 
     tmux.keys("s")
     text = await wait_screen(tmux, lambda t: "State     ● CONNECTED" in t, "the connection")
-    assert decode_qr(text.splitlines()) == []
+    assert tmux.qr_codes() == []
     assert (await sim_state(port))["scans"] == 1
     demo_folder = tmp_path / "demo"
     assert browsers_using(demo_folder), "the dashboard's browser should be running"

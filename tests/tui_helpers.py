@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.qr_decode import DARK, Theme, cells_from_strips, decode_cells
 from watui.config import Config, SessionSettings
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -219,29 +220,10 @@ def screen_text(app: Any) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def half_blocks_to_image(lines: list[str], scale: int = 4, margin: int = 8) -> Any:
-    """Turn terminal text back into a bitmap: ``▀▄█`` halves are dark modules, everything else light.
-
-    Each character cell is one module wide and two tall, as ``watui.qr`` draws them.
-    """
-    from PIL import Image
-
-    width = max((len(line) for line in lines), default=0)
-    image = Image.new("L", (width + 2 * margin, 2 * len(lines) + 2 * margin), 255)
-    for y, line in enumerate(lines):
-        for x, char in enumerate(line):
-            if char in "▀█":
-                image.putpixel((x + margin, 2 * y + margin), 0)
-            if char in "▄█":
-                image.putpixel((x + margin, 2 * y + 1 + margin), 0)
-    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-
-
-def decode_qr(lines: list[str]) -> list[str]:
-    """Every QR text zxing-cpp finds in the drawn screen."""
-    import zxingcpp
-
-    return [result.text for result in zxingcpp.read_barcodes(half_blocks_to_image(lines))]
+def decode_qr(app: Any, theme: Theme = DARK) -> list[str]:
+    """Every QR on the App's screen, painted in the colours the terminal would show (the cells'
+    own, the ``theme``'s where a cell has none) and read as it is: no border added, no inverted retry."""
+    return decode_cells(cells_from_strips(app.screen._compositor.render_strips()), theme)
 
 
 async def wait_for(pilot: Any, app: Any, check: Any, timeout: float, what: str) -> str:

@@ -33,6 +33,7 @@ class SessionSettings:
     browser_timeout_ms: int = 30000
     max_init_retries: int = 2
     health_check_interval_ms: int = 30000
+    heartbeat_timeout_ms: int = 10000
     quarantine_keep: int = 3
 
 
@@ -148,6 +149,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "session.browser_timeout_ms": (1000, 3_600_000),
     "session.max_init_retries": (0, 20),
     "session.health_check_interval_ms": (500, 86_400_000),
+    "session.heartbeat_timeout_ms": (1000, 3_600_000),
     "session.quarantine_keep": (1, 100),
     "reconnect.initial_delay_ms": (0, 3_600_000),
     "reconnect.max_delay_ms": (0, 86_400_000),
@@ -156,7 +158,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "reconnect.max_attempts": (0, 1_000_000),
     "whatsapp.takeover_delay_ms": (0, 3_600_000),
     "whatsapp.qr_max_retries": (0, 100),
-    "api.port": (1, 65535),
+    "api.port": (0, 65535),  # 0: a free port, said at start
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
 }

@@ -35,8 +35,3 @@ def qr_half_blocks(payload: str, border: int = QUIET_ZONE, invert: bool = False)
         lines.append("".join(_HALF[(a, b)] for a, b in zip(top, bottom, strict=True)))
     return lines
 
-
-def qr_size(payload: str, border: int = QUIET_ZONE) -> tuple[int, int]:
-    """(columns, rows) the half-block QR needs."""
-    side = len(qr_matrix(payload, border))
-    return side, (side + 1) // 2

@@ -46,8 +46,8 @@ KEEPALIVE_S = 15.0
 SSE_RETRY_MS = 3000
 # The page shell is static HTML with no session data in it; everything it shows comes from the API,
 # which needs the token. Serving it openly is what lets a browser (which cannot add headers to a
-# navigation) open it at all.
-PUBLIC_PATHS = frozenset({PAGE})
+# navigation) open it at all. "/" only redirects to it.
+PUBLIC_PATHS = frozenset({PAGE, "/"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

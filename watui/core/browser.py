@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,8 @@ class BrowserDriver:
         self._page: Page | None = None
         self._closing = False
         self.pid: int | None = None
+        self._processes: dict[int, psutil.Process] = {}  # kept across samples: CPU baselines
+        self._sample_lock = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -172,7 +175,8 @@ class BrowserDriver:
         return True
 
     async def ping(self, timeout_s: float = 5.0) -> bool:
-        """Whether the page still answers (a hung renderer does not)."""
+        """Whether the page answers a trivial evaluate within ``timeout_s`` (a hung renderer or a
+        stopped browser does not). One round trip: cheap enough to ask every few seconds."""
         if self._page is None:
             return False
         try:
@@ -181,22 +185,18 @@ class BrowserDriver:
             return False
         return True
 
-    async def request_report(self) -> None:
-        """Ask the page to report its state again, even if unchanged."""
-        if self._page is None:
-            return
-        with contextlib.suppress(PlaywrightError):
-            await self._page.evaluate("window.__watuiReport && window.__watuiReport()")
-
-    async def close(self) -> None:
+    async def close(self, kill: bool = False) -> None:
         """Close Chromium cleanly so the profile is flushed and unlocked.
 
         A browser that does not close within CLOSE_TIMEOUT_S (hung, or stopped) is killed: otherwise it
-        would hold the profile's lock and no new browser could start on it.
+        would hold the profile's lock and no new browser could start on it. ``kill``: known frozen, so
+        kill it (its own process tree only) without waiting for a clean close that cannot come.
         """
         self._closing = True
         context, self._context, self._page = self._context, None, None
         pid, self.pid = self.pid, None
+        if kill and pid is not None:
+            await asyncio.to_thread(_kill_tree, pid)
         if context is not None:
             try:
                 await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
@@ -207,21 +207,29 @@ class BrowserDriver:
             await asyncio.wait_for(self._stop_playwright(), CLOSE_TIMEOUT_S)
 
     def sample(self) -> BrowserProcess | None:
-        """pid, RSS and CPU of the browser and its children. Blocking: call off the loop."""
-        if self.pid is None:
+        """pid, memory and CPU of the browser and its children. Blocking: call off the loop.
+
+        CPU is measured since the previous sample, so the same ``psutil.Process`` of each pid is kept
+        from one sample to the next (a new one has no baseline and reads 0.0).
+        """
+        pid = self.pid
+        if pid is None:
             return None
-        try:
-            main = psutil.Process(self.pid)
-            procs = [main, *main.children(recursive=True)]
-        except psutil.Error:
-            return None
-        rss = 0
-        cpu = 0.0
-        for proc in procs:
-            with contextlib.suppress(psutil.Error):
-                rss += _proportional_memory(proc)
-                cpu += proc.cpu_percent(interval=None)
-        return BrowserProcess(pid=self.pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(procs))
+        with self._sample_lock:  # two samples never overlap (the baselines are shared)
+            try:
+                main = self._processes.get(pid) or psutil.Process(pid)
+                procs = [main, *main.children(recursive=True)]
+            except psutil.Error:
+                return None
+            kept = {proc.pid: self._processes.get(proc.pid, proc) for proc in procs}
+            self._processes = kept
+            rss = 0
+            cpu = 0.0
+            for proc in kept.values():
+                with contextlib.suppress(psutil.Error):
+                    rss += _proportional_memory(proc)
+                    cpu += proc.cpu_percent(interval=None)
+        return BrowserProcess(pid=pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(kept))
 
     def own_pids(self) -> frozenset[int]:
         """The browser's pids, so the store does not take our own lock for a foreign one."""

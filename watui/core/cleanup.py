@@ -95,8 +95,7 @@ class TreeScan:
 class _Walker:
     """Walks a tree with os.scandir, never following symlinks; counts hard-linked files once (like du)."""
 
-    def __init__(self, classify: bool) -> None:
-        self.classify = classify
+    def __init__(self) -> None:
         self.scan = TreeScan()
         self._seen: set[tuple[int, int]] = set()
 
@@ -115,7 +114,7 @@ class _Walker:
     def _walk(self, path: str, rel: str, zone: Zone) -> int:
         """Bytes under ``path`` (not counting ``path`` itself). Only the plain zone is classified entry by
         entry; a cache or login subtree is summed whole by the fast loop."""
-        if zone != "plain" or not self.classify:
+        if zone != "plain":
             return self._sum(path)
         subtotal = 0
         try:
@@ -185,13 +184,7 @@ class _Walker:
 
 def scan_profile(profile: Path) -> TreeScan:
     """Size, file count and the removable caches and temp files of a profile, in one walk."""
-    return _Walker(classify=True).run(str(profile))
-
-
-def tree_usage(path: Path) -> tuple[int, int]:
-    """(bytes on disk, file count) of any tree, symlinks not followed."""
-    scan = _Walker(classify=False).run(str(path))
-    return scan.size_bytes, scan.file_count
+    return _Walker().run(str(profile))
 
 
 def is_inside(boundary: Path, target: Path) -> bool:

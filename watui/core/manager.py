@@ -24,7 +24,9 @@ from tenacity import (
     retry_if_result,
     stop_after_attempt,
     stop_never,
+    wait_exponential,
     wait_exponential_jitter,
+    wait_random,
 )
 
 from watui.config import Config
@@ -52,6 +54,7 @@ S = ConnectionState
 SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT})
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
 SAMPLE_INTERVAL_S = 5.0  # browser RSS/CPU sampling while it runs
+HEARTBEATS_PER_TIMEOUT = 5  # the page is asked this many times within heartbeat_timeout_ms
 REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
 
 
@@ -111,8 +114,10 @@ class SessionManager:
         self._takeover: asyncio.Task[None] | None = None
         self._stopping = False
         self._disk_lock = asyncio.Lock()
-        self._unanswered = 0
         self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
+        # Liveness: which browser the heartbeat listens to and when (loop time) it last answered.
+        self._heard_from: BrowserDriver | None = None
+        self._heard_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -122,6 +127,7 @@ class SessionManager:
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
+        self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="watui-heartbeat"))
         self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
 
     async def shutdown(self) -> None:
@@ -553,12 +559,12 @@ class SessionManager:
             self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
         retrying = AsyncRetrying(
             stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
-            wait=wait_exponential_jitter(
-                multiplier=rc.initial_delay_ms / 1000,
-                max=rc.max_delay_ms / 1000,
-                exp_base=rc.multiplier,
-                jitter=rc.jitter_ms / 1000,
-            ),
+            # min(initial * multiplier^(n-1), max) + random(0..jitter): the jitter is added after the cap,
+            # so bots that all reached the cap still do not retry in step.
+            wait=wait_exponential(
+                multiplier=rc.initial_delay_ms / 1000, max=rc.max_delay_ms / 1000, exp_base=rc.multiplier
+            )
+            + wait_random(0, rc.jitter_ms / 1000),
             retry=retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception),
             before_sleep=self._announce_retry,
             sleep=self._retry_sleep,
@@ -634,20 +640,21 @@ class SessionManager:
                 self._publish("error", message=f"health check failed: {_short(exc)}")
 
     async def check_health(self) -> Health:
-        """The safety net: is the browser alive and answering, and what does the disk look like."""
+        """The safety net: is the browser alive and answering, and what does the disk look like.
+
+        Whether the page answers is the heartbeat's to say (``_heartbeat_loop``, every few seconds);
+        this check starts a browser that should run and does not, and samples processes and disk.
+        """
         driver = self._driver
         reason = ""
-        alive = driver is not None and driver.running and await driver.ping()
-        self._unanswered = 0 if alive else self._unanswered + 1
+        alive = driver is not None and driver.running and self._silent_s(driver) < self._heartbeat_timeout_s
         if driver is not None:
             self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        idle = not self._starting and self._verb is None  # a verb in progress owns the browser
-        # A page that is navigating may miss one ping: only two misses in a row mean it hangs.
-        if self._want_running and idle and (driver is None or self._unanswered >= 2):
-            reason = "browser not answering" if driver is not None else "browser not running"
-            if driver is not None:
-                await self._close_browser()
+        if self._want_running and self._idle and driver is None:
+            reason = "browser not running"
             self._start_recovery(reason)
+        elif driver is not None and not alive:
+            reason = "browser not answering"
         elif self._info.state is not S.CONNECTED:
             reason = _STATE_MESSAGES.get(self._info.state, self._info.state.value)
         await self.refresh_disk()
@@ -660,6 +667,63 @@ class SessionManager:
         self._info = replace(self._info, health=health)
         self._publish("health")
         return health
+
+    @property
+    def _idle(self) -> bool:
+        """No verb in progress: a verb owns the browser and has its own timeouts."""
+        return not self._starting and self._verb is None and not self._stopping
+
+    @property
+    def _heartbeat_timeout_s(self) -> float:
+        return self.config.session.heartbeat_timeout_ms / 1000
+
+    def _silent_s(self, driver: BrowserDriver) -> float:
+        """Seconds since ``driver`` last answered the heartbeat (0 while it is not being listened to)."""
+        if driver is not self._heard_from:
+            return 0.0
+        return asyncio.get_running_loop().time() - self._heard_at
+
+    async def _heartbeat_loop(self) -> None:
+        """Liveness: ask the page a trivial question every fifth of ``heartbeat_timeout_ms``; a browser
+        that has not answered for that long (a hung renderer, stopped processes) is killed and replaced.
+        Listens only while the operator wants a session and no verb owns the browser."""
+        loop = asyncio.get_running_loop()
+        timeout = self._heartbeat_timeout_s
+        interval = timeout / HEARTBEATS_PER_TIMEOUT
+        while True:
+            await asyncio.sleep(interval)
+            driver = self._driver
+            if driver is None or not driver.running or not (self._want_running and self._idle):
+                self._heard_from = None  # listen afresh when the verb is done
+                continue
+            if driver is not self._heard_from:
+                self._heard_from, self._heard_at = driver, loop.time()
+            try:
+                # One question may wait until the deadline: a busy page gets the whole timeout to answer.
+                if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
+                    self._heard_at = loop.time()
+                    continue
+                silent = self._silent_s(driver)
+                if driver is self._driver and silent >= timeout and self._want_running and self._idle:
+                    await self._replace_frozen(driver, silent)
+            except Exception as exc:  # the liveness check must never die
+                log.exception("heartbeat failed")
+                self._publish("error", message=f"heartbeat failed: {_short(exc)}")
+
+    async def _replace_frozen(self, driver: BrowserDriver, silent_s: float) -> None:
+        reason = f"browser not answering for {silent_s:.0f} s"
+        log.warning("%s (pid %s): killing and replacing it", reason, driver.pid)
+        self._publish("error", message=f"{reason}; replacing it")
+        self._heard_from = None
+        self._info = replace(self._info, connected_since=None)
+        self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
+        # Still self._driver while it dies, so that nothing starts another browser on the profile meanwhile.
+        await driver.close(kill=True)  # frozen: a clean close cannot come
+        if self._driver is driver:
+            self._driver = None
+            self._info = replace(self._info, browser=None)
+        if self._want_running and self._idle:
+            self._start_recovery(reason)
 
     async def _sample_loop(self) -> None:
         while True:

@@ -78,10 +78,6 @@ class OwnerLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def __enter__(self) -> OwnerLock:
         return self
 

@@ -42,6 +42,7 @@ def usage_text(sim: Simulator) -> str:
         f"  curl -k -X POST {url}/__sim/logout        # log the linked browser out (back to the QR)",
         f"  curl -k -X POST {url}/__sim/conflict      # 'WhatsApp is open in another window'",
         f"  curl -k -X POST {url}/__sim/drop          # close the page's live connection",
+        f"  curl -k -X POST {url}/__sim/stall         # close it so that the page never retries (reload needed)",
         f"  curl -k -X POST {url}/__sim/down          # refuse page loads and connections (503)",
         f"  curl -k -X POST {url}/__sim/up            # accept them again",
         f"  curl -k -X POST '{url}/__sim/slow?ms=5000'  # delay page loads (0 resets)",

@@ -38,6 +38,7 @@ OPEN_GRACE_SECONDS = 10.0
 MAX_SLOW_MS = 600_000
 CLOSE_DROPPED = 4000
 CLOSE_CONFLICT = 4001
+CLOSE_STALLED = 4002  # the page shows the banner and does not retry: only a reload brings it back
 
 DEMO_CHATS: tuple[dict[str, str], ...] = (
     {"name": "Family", "last": "Mum: Dinner at 8?", "time": "09:41", "unread": "2"},
@@ -178,7 +179,7 @@ class Simulator:
         app.router.add_get("/favicon.ico", self._serve_favicon)
         app.router.add_get("/__sim/state", self._http_state)
         app.router.add_route("*", "/__sim/slow", self._http_slow)
-        for name in ("scan", "logout", "conflict", "drop", "down", "up"):
+        for name in ("scan", "logout", "conflict", "drop", "stall", "down", "up"):
             app.router.add_post(f"/__sim/{name}", self._http_action(name))
         app.router.add_route("*", "/__sim/{rest:.*}", self._http_unknown)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -300,6 +301,14 @@ class Simulator:
             raise SimControlError("no live connection to drop")
         return {"ok": True, "dropped": dropped}
 
+    async def stall(self) -> dict[str, Any]:
+        """Close every page's WebSocket so that the pages give up: they show the banner and never retry,
+        as a WhatsApp Web tab that stopped trying. Only reloading the page (watui's recovery) recovers."""
+        dropped = await self._drop_all(CLOSE_STALLED)
+        if not dropped:
+            raise SimControlError("no live connection to stall")
+        return {"ok": True, "stalled": dropped}
+
     async def down(self) -> dict[str, Any]:
         """Refuse page loads and WebSocket upgrades (503) until ``up``; live sockets are closed."""
         self.down_flag = True
@@ -318,12 +327,12 @@ class Simulator:
         return {"ok": True, "slow_ms": ms}
 
     # -- page flows ----------------------------------------------------------------------------------
-    async def _drop_all(self) -> int:
+    async def _drop_all(self, code: int = CLOSE_DROPPED) -> int:
         live = [p for p in self._pages.values() if p.ws is not None]
         for page in live:
             page.cancel_timer()
             page.qr = None
-        await asyncio.gather(*(self._close_ws(p, CLOSE_DROPPED, S.TIMEOUT) for p in live))
+        await asyncio.gather(*(self._close_ws(p, code, S.TIMEOUT) for p in live))
         return len(live)
 
     async def _close_ws(self, page: _Page, code: int, then: ConnectionState) -> None:
@@ -520,7 +529,7 @@ class Simulator:
         return web.json_response(result)
 
     async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
-        known = ("state", "scan", "logout", "conflict", "drop", "down", "up", "slow")
+        known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow")
         name = request.match_info["rest"]
         if name in known:
             raise SimControlError(f"{request.method} /__sim/{name}: use POST (GET only for state and slow)", 405)

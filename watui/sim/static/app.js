@@ -12,6 +12,7 @@
   const LS_WID = "last-wid-md";
   const RETRY_FIRST_MS = 1000;
   const RETRY_MAX_MS = 5000;
+  const CLOSE_STALLED = 4002; // the server's /__sim/stall: show the banner, never retry
 
   const app = document.getElementById("app");
   let ws = null;
@@ -257,11 +258,12 @@
     }
   }
 
-  function onClosed(sock) {
+  function onClosed(sock, code) {
     if (ws !== sock) return;
     ws = null;
     if (inConflict) return; // no retry until "Use here"
     renderOffline();
+    if (code === CLOSE_STALLED) return; // a tab that gave up: only a reload brings it back
     retryTimer = setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
   }
@@ -285,7 +287,7 @@
       chain = chain.then(() => handle(message)).catch(() => {});
     };
     sock.onerror = () => {}; // onclose follows and decides
-    sock.onclose = () => { chain = chain.then(() => onClosed(sock)).catch(() => {}); };
+    sock.onclose = (event) => { chain = chain.then(() => onClosed(sock, event.code)).catch(() => {}); };
   }
 
   connect();
