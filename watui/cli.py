@@ -142,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the machine refused (disk full, read-only, ...): its cause, not a traceback
+        print(f"watui: {exc.filename or 'error'}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAIL
 
 
 def entry() -> None:

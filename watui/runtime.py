@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watui.config import Config
+from watui.core.errors import EnvironmentProblem
 from watui.core.manager import SessionManager
 
 if TYPE_CHECKING:
@@ -63,7 +64,12 @@ async def session_runtime(
         from watui.sim.server import Simulator
 
         state = demo_state_dir(config)
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise EnvironmentProblem.from_os_error(
+                exc, state, "cannot create the demo folder", "[demo] state_dir"
+            ) from None
         simulator = Simulator(
             port=demo_port or 0,
             state_dir=state / "sim",
@@ -74,7 +80,11 @@ async def session_runtime(
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     try:
-        await manager.start()
+        try:
+            await manager.start()
+        except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
+            key = "[demo] state_dir" if demo else "[session] session_path"
+            raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
         await manager.shutdown()
