@@ -35,9 +35,6 @@ def print_qr(payload: str, stream: TextIO) -> None:
 
 # -- watui init -------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace, config: Config) -> int:
-    if args.timeout <= 0:
-        print(f"watui init: --timeout must be a positive number of seconds, got {args.timeout:g}", file=sys.stderr)
-        return 2
     return asyncio.run(_init(args, config))
 
 

@@ -1,7 +1,7 @@
-"""The environment refuses (read-only or full filesystem): one line naming the path and the cause, exit 1.
+"""What the command line refuses, as one line and never a traceback: the environment (exit 1), usage (exit 2).
 
-Real filesystems where the test may mount them (root: a tmpfs mounted read-only, a tiny full tmpfs);
-elsewhere the same OSError is raised at the store's interface.
+The environment on real filesystems where the test may mount them (root: a tmpfs mounted read-only, a tiny
+full tmpfs); elsewhere the same OSError is raised at the store's interface.
 """
 
 from __future__ import annotations
@@ -96,3 +96,16 @@ def test_fake_read_only_root(
     code, _, err = _run(capsys, "init", "--config", str(config))
     assert code == 1
     _assert_one_line(err, str(tmp_path / "s" / ".watui-x.owner"), "Read-only file system")
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "1e309", "0", "-1", "soon"])
+def test_init_refuses_a_timeout_that_is_not_a_positive_finite_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, out, err = _run(capsys, "init", "--config", str(config), f"--timeout={timeout}")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "--timeout" in err and timeout in err, err
+    assert not (tmp_path / "s").exists()  # refused before anything was started
