@@ -15,12 +15,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    retry_if_result,
     stop_after_attempt,
     stop_never,
     wait_exponential_jitter,
@@ -56,6 +56,10 @@ REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
 
 class InitFailed(Exception):
     """One initialize attempt failed; tenacity retries it."""
+
+
+# What a reconnect attempt may fail with and be retried: the site, the network, the browser.
+RETRYABLE = (InitFailed, PlaywrightError, OSError)
 
 
 class EventStream:
@@ -358,10 +362,16 @@ class SessionManager:
     def _announce_init_retry(self, retry_state: RetryCallState) -> None:
         delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
         error = retry_state.outcome.exception() if retry_state.outcome else None
+        cause = self._explain(error) if error else "unknown"
         self._publish(
             "retry",
-            message=f"initialize attempt {retry_state.attempt_number} failed: {error}; retrying in {delay:.1f} s",
-            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "verb": "initialize"},
+            message=f"initialize attempt {retry_state.attempt_number} failed: {cause}; retrying in {delay:.1f} s",
+            data={
+                "attempt": retry_state.attempt_number,
+                "delay_s": round(delay, 2),
+                "verb": "initialize",
+                "cause": cause,
+            },
         )
 
     async def _take_over(self) -> InitResult:
@@ -553,24 +563,29 @@ class SessionManager:
                 exp_base=rc.multiplier,
                 jitter=rc.jitter_ms / 1000,
             ),
-            retry=retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception),
+            # Only what the network, the site or the browser can cause is retried; a bug fails at once.
+            retry=retry_if_exception_type(RETRYABLE),
             before_sleep=self._announce_retry,
             sleep=self._retry_sleep,
+            reraise=True,
         )
         try:
             async for attempt in retrying:
-                ok = False
                 with attempt:
-                    ok = await self._recover_once(attempt.retry_state.attempt_number, reason)
-                outcome = attempt.retry_state.outcome
-                if outcome is not None and not outcome.failed:
-                    attempt.retry_state.set_result(ok)
-        except Exception as exc:  # tenacity's RetryError: every attempt used up
+                    await self._recover_once(attempt.retry_state.attempt_number, reason)
+        except RETRYABLE as exc:  # every attempt used up: say the last attempt's own cause
             await self._close_browser()
             self._fail(
-                f"gave up after {rc.max_attempts} reconnect attempts ({_short(exc)}); "
+                f"gave up after {rc.max_attempts} reconnect attempts: {self._explain(exc)}; "
                 "press r (watui init) to try again"
             )
+        except WatuiError as exc:  # e.g. no browser to start: retrying cannot help
+            await self._close_browser()
+            self._fail(f"reconnect failed: {exc}")
+        except Exception as exc:  # a programming error: in the log with its traceback, never retried
+            log.exception("reconnect failed with an internal error")
+            await self._close_browser()
+            self._fail(f"reconnect failed with an internal error ({type(exc).__name__}: {_short(exc)}); see the log")
 
     async def _recover_once(self, attempt: int, reason: str) -> bool:
         if self._info.state is S.CONNECTED:
@@ -596,18 +611,24 @@ class SessionManager:
         at = now_utc() + timedelta(seconds=delay)
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None and outcome.failed else None
+        cause = self._explain(error) if error else "still not connected"
         health = replace(
             self._info.health,
             reconnect_attempts=retry_state.attempt_number,
             next_retry_at=at,
             is_healthy=False,
-            reason=_short(error) if error else "still not connected",
+            reason=cause,
         )
         self._info = replace(self._info, health=health)
         self._publish(
             "retry",
-            message=f"reconnect attempt {retry_state.attempt_number} failed; next in {delay:.1f} s",
-            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "at": at.isoformat()},
+            message=f"reconnect attempt {retry_state.attempt_number} failed: {cause}; next in {delay:.1f} s",
+            data={
+                "attempt": retry_state.attempt_number,
+                "delay_s": round(delay, 2),
+                "at": at.isoformat(),
+                "cause": cause,
+            },
         )
 
     async def _retry_sleep(self, seconds: float) -> None:
