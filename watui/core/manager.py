@@ -115,6 +115,9 @@ class SessionManager:
         self._stopping = False
         self._disk_lock = asyncio.Lock()
         self._unanswered = 0
+        # How the face running this manager lets the operator take over a conflict (the dashboard's key;
+        # headless faces set their signal or API verb).
+        self.takeover_hint = "press r to take over"
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -514,7 +517,7 @@ class SessionManager:
             self._publish("action", message=f"conflict: taking over in {delay:g} s (takeover_on_conflict)")
             self._takeover = asyncio.create_task(self._delayed_takeover(delay))
         else:
-            self._publish("error", message="WhatsApp is open in another window; press r to take over")
+            self._publish("error", message=f"WhatsApp is open in another window; {self.takeover_hint}")
 
     async def _delayed_takeover(self, delay: float) -> None:
         await asyncio.sleep(delay)
