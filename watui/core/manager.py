@@ -378,7 +378,8 @@ class SessionManager:
         )
 
     async def _take_over(self) -> InitResult:
-        assert self._driver is not None
+        if self._driver is None:
+            return InitResult(False, False, "the browser is not running: nothing to take over", self._info.state)
         self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
         if not await self._driver.click("conflict_use_here"):
             return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
@@ -407,9 +408,11 @@ class SessionManager:
         await self._open_page()
 
     async def _open_page(self) -> None:
-        assert self._driver is not None
+        driver = self._driver
+        if driver is None:  # closed under the attempt (a health check gave up on it): retry with a new one
+            raise InitFailed("the browser was closed while WhatsApp Web was loading")
         try:
-            status = await self._driver.open()
+            status = await driver.open()
         except Exception as exc:
             raise InitFailed(self._explain(exc)) from exc
         if status is not None and status >= 400:
