@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # the machine refused (disk full, read-only, ...): its cause, not a traceback
-        print(f"watui: {exc.filename or 'error'}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"watui: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAIL
 
 
