@@ -109,3 +109,19 @@ def test_init_refuses_a_timeout_that_is_not_a_positive_finite_number(
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "--timeout" in err and timeout in err, err
     assert not (tmp_path / "s").exists()  # refused before anything was started
+
+
+def test_any_os_error_that_reaches_the_command_line_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui import cli_disk
+
+    def disk_full(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_disk, "run_clean", disk_full)
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, _, err = _run(capsys, "clean", "--config", str(config))
+    assert code == 1
+    assert err == "watui: No space left on device\n"
