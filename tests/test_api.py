@@ -161,7 +161,7 @@ async def test_core_errors_become_json_with_their_message(
 ) -> None:
     manager.fail["cleanup"] = error
     got, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/cleanup")
-    assert got == status and body == {"success": False, "error": str(error)}
+    assert got == status and body == {"ok": False, "success": False, "error": str(error)}
 
 
 async def test_an_unexpected_crash_is_a_500_without_a_traceback(

@@ -142,3 +142,30 @@ def test_the_shipped_config_toml_loads_and_says_the_defaults() -> None:
     defaults = Config()
     for section in ("session", "reconnect", "browser", "whatsapp", "api", "demo"):
         assert getattr(shipped, section) == getattr(defaults, section), section
+
+
+@pytest.mark.parametrize(
+    ("raw", "needles"),
+    [
+        (f'[session]\nclient_id = "{"a" * 300}"\n', ["'session.client_id'", "at most 100 characters", "300"]),
+        ('[session]\nsession_path = "a\\u0000b"\n', ["'session.session_path'", "NUL"]),
+        ('[browser]\nexecutable = "/usr/bin/chro\\u0000mium"\n', ["'browser.executable'", "NUL"]),
+    ],
+    ids=["long-client-id", "nul-session-path", "nul-executable"],
+)
+@pytest.mark.parametrize("command", ["info", "init"])
+def test_names_the_filesystem_cannot_hold_are_config_mistakes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str, needles: list[str], command: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(raw)
+    code, out, err = run(capsys, command, "--config", str(config))
+    assert code == 2 and out == ""
+    assert_one_line_error(err, str(config), *needles)
+
+
+def test_config_path_too_long_for_the_filesystem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    too_long = tmp_path / ("c" * 300 + ".toml")
+    code, out, err = run(capsys, "info", "--config", str(too_long))
+    assert code == 2 and out == ""
+    assert_one_line_error(err, str(too_long), "File name too long")

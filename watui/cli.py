@@ -7,6 +7,7 @@ Global options are accepted before and after the sub-command (``watui --config x
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 
@@ -43,6 +44,17 @@ def _add_globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds ("nan", "inf", "1e309", 0 and below are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="watui",
@@ -75,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("init", "Smart-initialize: validate, clean, launch, connect or show the login QR and wait.")
     p.add_argument("--json", action="store_true", help="stdout carries only the final result object")
     p.add_argument(
-        "--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for a scan (default: 120)"
+        "--timeout", type=_seconds, default=120.0, metavar="S", help="seconds to wait for a scan (default: 120)"
     )
 
     p = command("watch", "Keep the session connected, headless (for systemd, a bot, a log).")
@@ -143,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the machine refused (disk full, read-only, ...): its cause, not a traceback
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"watui: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAIL
 
 
 def entry() -> None:

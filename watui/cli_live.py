@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 from dataclasses import replace
 from typing import TextIO
@@ -19,7 +18,7 @@ from watui.config import Config
 from watui.core.manager import EventStream
 from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
 from watui.qr import qr_half_blocks
-from watui.runtime import Runtime, session_runtime, stop_on_signals
+from watui.runtime import STOP_SIGNALS, Runtime, reconnect_on_sigusr1, session_runtime, stop_on_signals
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -35,9 +34,6 @@ def print_qr(payload: str, stream: TextIO) -> None:
 
 # -- watui init -------------------------------------------------------------------------------------
 def run_init(args: argparse.Namespace, config: Config) -> int:
-    if args.timeout <= 0:
-        print(f"watui init: --timeout must be a positive number of seconds, got {args.timeout:g}", file=sys.stderr)
-        return 2
     return asyncio.run(_init(args, config))
 
 
@@ -81,11 +77,11 @@ async def _init(args: argparse.Namespace, config: Config) -> int:
     return code
 
 
-_INTERRUPTED = "interrupted (Ctrl-C or SIGTERM); the browser was closed cleanly, the session kept"
+_INTERRUPTED = "interrupted (Ctrl-C, SIGTERM or SIGHUP); the browser was closed cleanly, the session kept"
 
 
 def _cancel_on_signals() -> asyncio.Event:
-    """SIGINT/SIGTERM cancel the running command; the runtime then closes the browser cleanly."""
+    """SIGINT/SIGTERM/SIGHUP cancel the running command; the runtime then closes the browser cleanly."""
     task = asyncio.current_task()
     interrupted = asyncio.Event()
 
@@ -95,7 +91,7 @@ def _cancel_on_signals() -> asyncio.Event:
             task.cancel()
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, cancel)
     return interrupted
@@ -149,12 +145,13 @@ def run_watch(args: argparse.Namespace, config: Config) -> int:
 
 
 async def _watch(args: argparse.Namespace, config: Config) -> int:
-    """Run until SIGINT/SIGTERM (exit 0) or until watui gives up, FAILED (exit 1: a supervisor such as
+    """Run until SIGINT/SIGTERM/SIGHUP (exit 0) or until watui gives up, FAILED (exit 1: a supervisor such as
     systemd's Restart=on-failure takes over from there)."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     code = EXIT_OK
     async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+        verbs = reconnect_on_sigusr1(rt.manager, _say, "watch")
         events = rt.manager.subscribe()
         if rt.simulator is not None and not args.jsonl:
             print(f"watui: demo simulator at {rt.simulator.base_url}", flush=True)
@@ -163,7 +160,7 @@ async def _watch(args: argparse.Namespace, config: Config) -> int:
         starter = asyncio.create_task(rt.manager.smart_initialize())
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(failed.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for task in (starter, *waiters):
+        for task in (starter, *waiters, *verbs):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -173,6 +170,10 @@ async def _watch(args: argparse.Namespace, config: Config) -> int:
     with contextlib.suppress(asyncio.CancelledError, TimeoutError):
         await asyncio.wait_for(printer, 5)
     return code
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 async def _print_events(events: EventStream, jsonl: bool, failed: asyncio.Event) -> None:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_PREFIX = "WATUI_"
+# client_id names files (session-<id>, .watui-<id>.owner, quarantine copies with a timestamp): well under
+# the 255 bytes most filesystems allow in one name.
+MAX_CLIENT_ID = 100
 
 
 class ConfigError(Exception):
@@ -182,7 +185,11 @@ def default_config_paths() -> list[Path]:
 def find_config_file(explicit: str | os.PathLike[str] | None) -> Path | None:
     if explicit is not None:
         path = Path(explicit).expanduser()
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # e.g. a name too long for the filesystem
+            raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
+        if not found:
             raise ConfigError(f"{path}: config file not found (given with --config)")
         return path
     for candidate in default_config_paths():
@@ -255,6 +262,10 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string, got {value!r}")
+        if "\x00" in value:  # no file name, URL or key can hold one; os calls would raise ValueError
+            raise ConfigError(f"{where} must not contain a NUL character (\\u0000), got {value!r}")
+        if dotted == "session.client_id" and len(value) > MAX_CLIENT_ID:
+            raise ConfigError(f"{where} must be at most {MAX_CLIENT_ID} characters (it names files), got {len(value)}")
         if dotted == "session.client_id" and not _valid_client_id(value):
             raise ConfigError(f"{where} must be letters, digits, '-' or '_', got {value!r}")
         if dotted == "session.session_path" and not value.strip():

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
+from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.manager import SessionManager
+from watui.core.models import ConnectionState
 
 if TYPE_CHECKING:
     from watui.sim.server import Simulator
@@ -34,12 +37,47 @@ def demo_config(config: Config, port: int) -> Config:
     return config.for_demo().with_sim(port)
 
 
+# The signals that stop a face cleanly. SIGHUP too: a closed SSH session or terminal, or a supervisor
+# sending it, must not kill watui with the browser still holding the profile.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set ``stop``: the face then leaves the runtime, which closes the browser cleanly."""
+    """SIGINT, SIGTERM and SIGHUP set ``stop``: the face then leaves the runtime, which closes the browser
+    cleanly."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+
+
+def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], face: str) -> set[asyncio.Task[Any]]:
+    """SIGUSR1 runs the reconnect verb (takes over a conflict, else restarts the browser): the headless
+    faces' equivalent of the dashboard's r. Returns the set holding the running verb tasks."""
+    tasks: set[asyncio.Task[Any]] = set()
+    extra = " or POST /api/whatsapp/reconnect" if face == "serve" else ""
+    manager.takeover_hint = (
+        f"to take over: kill -USR1 {os.getpid()}{extra}, or set [whatsapp] takeover_on_conflict = true"
+    )
+
+    async def run() -> None:
+        taking_over = manager.info.state is ConnectionState.CONFLICT
+        say(f"watui {face}: SIGUSR1: {'taking over the session' if taking_over else 'reconnecting'}")
+        try:
+            result = await manager.reconnect()
+        except WatuiError as exc:
+            say(f"watui {face}: SIGUSR1: {exc}")
+            return
+        say(f"watui {face}: SIGUSR1: {result.message or result.state.value}")
+
+    def on_signal() -> None:
+        task = asyncio.create_task(run())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, on_signal)
+    return tasks
 
 
 @asynccontextmanager
@@ -51,7 +89,12 @@ async def session_runtime(
         from watui.sim.server import Simulator
 
         state = config.demo_state_dir
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise EnvironmentProblem.from_os_error(
+                exc, state, "cannot create the demo folder", "[demo] state_dir"
+            ) from None
         simulator = Simulator(
             port=demo_port or 0,
             state_dir=state / "sim",
@@ -62,7 +105,11 @@ async def session_runtime(
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     try:
-        await manager.start()
+        try:
+            await manager.start()
+        except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
+            key = "[demo] state_dir" if demo else "[session] session_path"
+            raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
         await manager.shutdown()

@@ -16,7 +16,7 @@ from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
 from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.models import Event, iso
-from watui.runtime import Runtime, session_runtime, stop_on_signals
+from watui.runtime import Runtime, reconnect_on_sigusr1, session_runtime, stop_on_signals
 
 log = logging.getLogger("watui.api")
 
@@ -74,10 +74,11 @@ async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -
         asyncio.create_task(_log_events(runtime)),
         asyncio.create_task(_initialize(runtime)),
     ]
+    verbs = reconnect_on_sigusr1(runtime.manager, say, "serve")
     try:
         await stop.wait()
     finally:
-        for task in tasks:
+        for task in [*tasks, *verbs]:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -19,12 +19,16 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from importlib import resources
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import segno
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from prometheus_client import CollectorRegistry
 
 from watui.api.metrics import CONTENT_TYPE_LATEST, build_registry, render_metrics
@@ -135,7 +139,8 @@ def _state(request: web.Request) -> _ApiState:
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"success": False, "error": message}, status=status, headers=headers)
+    # "success" is the seed system's field, kept for its users' scripts; "ok" is what every error says.
+    return web.json_response({"ok": False, "success": False, "error": message}, status=status, headers=headers)
 
 
 class _Refused(Exception):
@@ -195,6 +200,53 @@ async def errors_middleware(
         # The operator gets the traceback in the log; the client one line without internals.
         log.exception("error serving %s %s", request.method, request.path)
         return json_error(500, f"internal error ({type(exc).__name__}); see the watui log")
+
+
+# -- requests refused before any handler runs -----------------------------------------------------------
+#
+# aiohttp answers a request its parser refuses (a request line over 8190 bytes, a method such as BREW, a
+# malformed header, TLS on the HTTP port) from ``RequestHandler.handle_error``, in plain text, logging a
+# traceback, before any middleware runs (aio-libs/aiohttp#3287 has no hook for it). The API's connections
+# use a handler whose ``handle_error`` answers JSON like every other error and logs one line.
+
+
+def _parser_error_message(exc: BaseException | None) -> str:
+    if isinstance(exc, LineTooLong):
+        return "request line or header too long (the limit is 8190 bytes)"
+    if isinstance(exc, BadHttpMethod):
+        return "HTTP method not understood (the API uses GET and POST)"
+    return "bad request: not a well-formed HTTP/1.1 message"
+
+
+class _JsonErrorHandler(RequestHandler):
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # a response is half sent: only closing is left (as aiohttp does)
+            return super().handle_error(request, status, exc, message)
+        if isinstance(exc, BadHttpMessage):
+            text = _parser_error_message(exc)
+            log.info("refused a request from %s: %s (%s)", request.remote, text, type(exc).__name__)
+        else:
+            self.log_exception("error serving a request from %s", request.remote, exc_info=exc)
+            text = f"internal error ({type(exc).__name__}); see the watui log" if exc else HTTPStatus(status).phrase
+        response = json_error(status, text)
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _ApiRunner(web.AppRunner):
+    """An AppRunner whose connections answer parser errors in JSON (see ``_JsonErrorHandler``)."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # same object, same state: only its protocol factory differs
+        return server
 
 
 # -- authentication and cross-site checks -------------------------------------------------------------
@@ -582,7 +634,7 @@ async def start_api(
     app = build_app(manager, token=token, keepalive_s=keepalive_s, simulator=simulator)
     # handler_cancellation: a client that hangs up ends its event stream at once (verbs are shielded).
     # Short shutdown grace: open event streams are ended by on_shutdown.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, handler_cancellation=True)
+    runner = _ApiRunner(app, access_log=None, shutdown_timeout=5.0, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, host or None, port)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class WatuiError(Exception):
     """Base: the message is one line a person can act on."""
@@ -30,3 +32,25 @@ class BrowserNotFoundError(WatuiError):
 
 class ActionUnavailable(WatuiError):
     """A verb that cannot act in the current state (e.g. cleanup while another verb runs)."""
+
+
+class EnvironmentProblem(WatuiError):
+    """The machine refuses what watui needs (a read-only or full filesystem, a name too long): exit 1."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: object, doing: str, key: str) -> EnvironmentProblem:
+        """One line naming the path (the error's own, else ``path``), the cause, and the setting to change."""
+        where = exc.filename if exc.filename is not None else path
+        cause = exc.strerror or type(exc).__name__
+        hint = _HINTS.get(exc.errno or 0, "").format(key=key)
+        return cls(f"{where}: {doing}: {cause}{hint}")
+
+
+_DISK_FULL = " (free some space, or point {key} at another disk)"
+_HINTS = {
+    errno.EROFS: " (point {key} at a writable folder)",
+    errno.ENOSPC: _DISK_FULL,
+    errno.EDQUOT: _DISK_FULL,
+    errno.EACCES: " (check the folder's owner and permissions, or change {key})",
+    errno.ENAMETOOLONG: " (use a shorter {key})",
+}

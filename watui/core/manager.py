@@ -16,12 +16,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    retry_if_result,
     stop_after_attempt,
     stop_never,
     wait_exponential,
@@ -60,6 +60,10 @@ REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
 
 class InitFailed(Exception):
     """One initialize attempt failed; tenacity retries it."""
+
+
+# What a reconnect attempt may fail with and be retried: the site, the network, the browser.
+RETRYABLE = (InitFailed, PlaywrightError, OSError)
 
 
 class EventStream:
@@ -118,6 +122,9 @@ class SessionManager:
         # Liveness: which browser the heartbeat listens to and when (loop time) it last answered.
         self._heard_from: BrowserDriver | None = None
         self._heard_at = 0.0
+        # How the face running this manager lets the operator take over a conflict (the dashboard's key;
+        # headless faces set their signal or API verb).
+        self.takeover_hint = "press r to take over"
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -370,14 +377,21 @@ class SessionManager:
     def _announce_init_retry(self, retry_state: RetryCallState) -> None:
         delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
         error = retry_state.outcome.exception() if retry_state.outcome else None
+        cause = self._explain(error) if error else "unknown"
         self._publish(
             "retry",
-            message=f"initialize attempt {retry_state.attempt_number} failed: {error}; retrying in {delay:.1f} s",
-            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "verb": "initialize"},
+            message=f"initialize attempt {retry_state.attempt_number} failed: {cause}; retrying in {delay:.1f} s",
+            data={
+                "attempt": retry_state.attempt_number,
+                "delay_s": round(delay, 2),
+                "verb": "initialize",
+                "cause": cause,
+            },
         )
 
     async def _take_over(self) -> InitResult:
-        assert self._driver is not None
+        if self._driver is None:
+            return InitResult(False, False, "the browser is not running: nothing to take over", self._info.state)
         self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
         if not await self._driver.click("conflict_use_here"):
             return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
@@ -406,9 +420,11 @@ class SessionManager:
         await self._open_page()
 
     async def _open_page(self) -> None:
-        assert self._driver is not None
+        driver = self._driver
+        if driver is None:  # closed under the attempt (a health check gave up on it): retry with a new one
+            raise InitFailed("the browser was closed while WhatsApp Web was loading")
         try:
-            status = await self._driver.open()
+            status = await driver.open()
         except Exception as exc:
             raise InitFailed(self._explain(exc)) from exc
         if status is not None and status >= 400:
@@ -516,7 +532,7 @@ class SessionManager:
             self._publish("action", message=f"conflict: taking over in {delay:g} s (takeover_on_conflict)")
             self._takeover = asyncio.create_task(self._delayed_takeover(delay))
         else:
-            self._publish("error", message="WhatsApp is open in another window; press r to take over")
+            self._publish("error", message=f"WhatsApp is open in another window; {self.takeover_hint}")
 
     async def _delayed_takeover(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -565,24 +581,29 @@ class SessionManager:
                 multiplier=rc.initial_delay_ms / 1000, max=rc.max_delay_ms / 1000, exp_base=rc.multiplier
             )
             + wait_random(0, rc.jitter_ms / 1000),
-            retry=retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception),
+            # Only what the network, the site or the browser can cause is retried; a bug fails at once.
+            retry=retry_if_exception_type(RETRYABLE),
             before_sleep=self._announce_retry,
             sleep=self._retry_sleep,
+            reraise=True,
         )
         try:
             async for attempt in retrying:
-                ok = False
                 with attempt:
-                    ok = await self._recover_once(attempt.retry_state.attempt_number, reason)
-                outcome = attempt.retry_state.outcome
-                if outcome is not None and not outcome.failed:
-                    attempt.retry_state.set_result(ok)
-        except Exception as exc:  # tenacity's RetryError: every attempt used up
+                    await self._recover_once(attempt.retry_state.attempt_number, reason)
+        except RETRYABLE as exc:  # every attempt used up: say the last attempt's own cause
             await self._close_browser()
             self._fail(
-                f"gave up after {rc.max_attempts} reconnect attempts ({_short(exc)}); "
+                f"gave up after {rc.max_attempts} reconnect attempts: {self._explain(exc)}; "
                 "press r (watui init) to try again"
             )
+        except WatuiError as exc:  # e.g. no browser to start: retrying cannot help
+            await self._close_browser()
+            self._fail(f"reconnect failed: {exc}")
+        except Exception as exc:  # a programming error: in the log with its traceback, never retried
+            log.exception("reconnect failed with an internal error")
+            await self._close_browser()
+            self._fail(f"reconnect failed with an internal error ({type(exc).__name__}: {_short(exc)}); see the log")
 
     async def _recover_once(self, attempt: int, reason: str) -> bool:
         if self._info.state is S.CONNECTED:
@@ -608,18 +629,24 @@ class SessionManager:
         at = now_utc() + timedelta(seconds=delay)
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None and outcome.failed else None
+        cause = self._explain(error) if error else "still not connected"
         health = replace(
             self._info.health,
             reconnect_attempts=retry_state.attempt_number,
             next_retry_at=at,
             is_healthy=False,
-            reason=_short(error) if error else "still not connected",
+            reason=cause,
         )
         self._info = replace(self._info, health=health)
         self._publish(
             "retry",
-            message=f"reconnect attempt {retry_state.attempt_number} failed; next in {delay:.1f} s",
-            data={"attempt": retry_state.attempt_number, "delay_s": round(delay, 2), "at": at.isoformat()},
+            message=f"reconnect attempt {retry_state.attempt_number} failed: {cause}; next in {delay:.1f} s",
+            data={
+                "attempt": retry_state.attempt_number,
+                "delay_s": round(delay, 2),
+                "at": at.isoformat(),
+                "cause": cause,
+            },
         )
 
     async def _retry_sleep(self, seconds: float) -> None:

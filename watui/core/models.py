@@ -291,9 +291,10 @@ class Event:
     """One thing that happened, pushed from the core to every face.
 
     ``state``: a connection state change (``state`` set). ``qr``: a new QR payload (``qr`` set; None when
-    the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at).
-    ``health``: a health check or process sample finished. ``error``: something failed (``message``).
-    ``disk``: a new disk report. ``action``: a verb started or finished (``data``: verb, phase).
+    the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at, cause).
+    ``health``: a health check or process sample finished (JSON: healthy, reason). ``error``: something
+    failed (``message``). ``disk``: a new disk report (JSON: size_bytes, valid, problems). ``action``: a
+    verb started or finished (``data``: verb, phase).
     ``info`` always carries the snapshot after the event.
     """
 
@@ -313,6 +314,12 @@ class Event:
             out["qr"] = self.qr
         if self.message:
             out["message"] = self.message
+        if self.type == "health":
+            out["healthy"] = self.info.health.is_healthy
+            out["reason"] = self.info.health.reason
+        if self.type == "disk" and self.info.disk is not None:
+            disk = self.info.disk
+            out.update(size_bytes=disk.size_bytes, valid=disk.is_valid, problems=list(disk.problems))
         if self.data:
             out.update(self.data)
         return out

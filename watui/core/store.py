@@ -293,11 +293,14 @@ class SessionStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            pid = _read_pid(path)
+            pid = _read_owner_pid(path)
             shown = str(pid) if pid else "unknown"
             raise SessionBusyError(f"session {self.profile} is in use by watui (pid {shown})", pid, "watui") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # Never empty for a reader: the pid overwrites the old one in place (fixed width, one write), then the
+        # file is cut to that length (a no-op unless an older watui left something longer).
+        line = f"{os.getpid():>{_OWNER_PID_WIDTH}}\n".encode()
+        os.pwrite(fd, line, 0)
+        os.ftruncate(fd, len(line))
         return OwnerLock(fd, path)
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -569,6 +572,20 @@ def _read_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+_OWNER_PID_WIDTH = 10  # wider than any Linux pid (pid_max is at most 2**22)
+
+
+def _read_owner_pid(path: Path, wait_s: float = 1.0) -> int | None:
+    """The pid in a held owner file. A file the owner has just created is empty for the instant before
+    its pid is written: wait a little for it rather than say "pid unknown"."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pid = _read_pid(path)
+        if pid is not None or time.monotonic() >= deadline:
+            return pid
+        time.sleep(0.005)
 
 
 def _merge(a: cl.Removal, b: cl.Removal) -> cl.Removal:

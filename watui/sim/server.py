@@ -193,7 +193,11 @@ class Simulator:
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A page load held by /__sim/slow must not hold up a stop: handlers are cancelled when their client
+        # goes, and cleanup waits at most a second for the rest (aiohttp waits 60 s by default).
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         await web.SockSite(self._runner, sock, ssl_context=self.certificate.context).start()
 

@@ -1,0 +1,127 @@
+"""What the command line refuses, as one line and never a traceback: the environment (exit 1), usage (exit 2).
+
+The environment on real filesystems where the test may mount them (root: a tmpfs mounted read-only, a tiny
+full tmpfs); elsewhere the same OSError is raised at the store's interface.
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from watui.cli import main
+from watui.core.store import SessionStore
+
+
+def _mount_tmpfs(target: Path, options: str) -> bool:
+    target.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "ro"
+    if not _mount_tmpfs(target, "size=64k,ro"):
+        pytest.skip("cannot mount a tmpfs here (not root); test_fake_read_only_root covers the interface")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.fixture
+def full_dir(tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "full"
+    if not _mount_tmpfs(target, "size=8k"):
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        with (target / "filler").open("wb") as fh, pytest.raises(OSError):
+            fh.write(b"\0" * 65536)
+            fh.flush()
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line(err: str, *needles: str) -> None:
+    assert err.startswith("watui: "), err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, (needle, err)
+
+
+@pytest.mark.parametrize("demo", [False, True], ids=["real", "demo"])
+def test_read_only_session_root(
+    tmp_path: Path, read_only_dir: Path, capsys: pytest.CaptureFixture[str], demo: bool
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[session]\nsession_path = "{read_only_dir}/s"\n[demo]\nstate_dir = "{read_only_dir}/demo"\n')
+    code, _, err = _run(capsys, "init", "--timeout", "5", "--config", str(config), *(["--demo"] if demo else []))
+    assert code == 1
+    _assert_one_line(err, str(read_only_dir), "Read-only file system")
+
+
+def test_full_filesystem_at_the_session_root(
+    tmp_path: Path, full_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[session]\nsession_path = "{full_dir}/s"\n')
+    code, _, err = _run(capsys, "watch", "--config", str(config))
+    assert code == 1
+    _assert_one_line(err, str(full_dir / "s"), "No space left on device")
+
+
+def test_fake_read_only_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(store: SessionStore) -> None:
+        owner = store.root / ".watui-x.owner"
+        raise OSError(errno.EROFS, "Read-only file system", str(owner))
+
+    monkeypatch.setattr(SessionStore, "acquire_owner", refuse)
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, _, err = _run(capsys, "init", "--config", str(config))
+    assert code == 1
+    _assert_one_line(err, str(tmp_path / "s" / ".watui-x.owner"), "Read-only file system")
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-inf", "1e309", "0", "-1", "soon"])
+def test_init_refuses_a_timeout_that_is_not_a_positive_finite_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], timeout: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, out, err = _run(capsys, "init", "--config", str(config), f"--timeout={timeout}")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "--timeout" in err and timeout in err, err
+    assert not (tmp_path / "s").exists()  # refused before anything was started
+
+
+def test_any_os_error_that_reaches_the_command_line_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui import cli_disk
+
+    def disk_full(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_disk, "run_clean", disk_full)
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, _, err = _run(capsys, "clean", "--config", str(config))
+    assert code == 1
+    assert err == "watui: No space left on device\n"
