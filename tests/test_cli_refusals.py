@@ -125,3 +125,17 @@ def test_any_os_error_that_reaches_the_command_line_is_one_line(
     code, _, err = _run(capsys, "clean", "--config", str(config))
     assert code == 1
     assert err == "watui: No space left on device\n"
+
+
+def test_a_disk_error_without_a_file_name_still_names_the_session_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a write to a full disk raises it
+
+    monkeypatch.setattr(SessionStore, "cleanup", disk_full)
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    code, _, err = _run(capsys, "clean", "--config", str(config))
+    assert code == 1
+    assert err == f"watui: clean: {tmp_path / 's'}: No space left on device\n"

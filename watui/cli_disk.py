@@ -42,7 +42,8 @@ def _one_line_os_errors(
         try:
             return run(args, config)
         except OSError as exc:
-            where = f" {exc.filename}" if exc.filename else ""
+            # An error without a file name (a full disk on write) still names where: the session folder.
+            where = f" {exc.filename or config.session_root}"
             if exc.filename2:
                 where += f" -> {exc.filename2}"
             print(f"watui: {args.command}:{where}: {exc.strerror or exc}", file=sys.stderr)
