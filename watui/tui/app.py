@@ -290,6 +290,8 @@ class WatuiApp(App[int]):
             self._stream.close()
 
     def on_session_changed(self, message: SessionChanged) -> None:
+        if not self.screen_stack:  # an event that arrives while the app shuts down has nothing to draw on
+            return
         with self.batch_update():
             self.info = message.info
             self.busy = self._current_busy()
