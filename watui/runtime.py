@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from watui.config import Config
 from watui.core.manager import SessionManager
+from watui.core.watchers import Watchers, start_watchers
 
 if TYPE_CHECKING:
     from watui.sim.server import Simulator
@@ -73,10 +74,14 @@ async def session_runtime(
         await simulator.start()
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
+    watchers: Watchers | None = None
     try:
         await manager.start()
+        watchers = await start_watchers(config, manager)  # the journal and the alerts, for every face
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
         await manager.shutdown()
+        if watchers is not None:
+            await watchers.close()
         if simulator is not None:
             await simulator.close()

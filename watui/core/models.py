@@ -275,7 +275,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert"]
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,7 @@ class Event:
     the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at).
     ``health``: a health check or process sample finished. ``error``: something failed (``message``).
     ``disk``: a new disk report. ``action``: a verb started or finished (``data``: verb, phase).
+    ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/alerts.py).
     ``info`` always carries the snapshot after the event.
     """
 
