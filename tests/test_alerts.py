@@ -28,10 +28,12 @@ from watui.core.models import (
     PROBLEM_NO_LOGIN,
     PROBLEM_TOO_LARGE,
     BrowserProcess,
-    ConnectionState as S,
     DiskReport,
     Event,
     SessionInfo,
+)
+from watui.core.models import (
+    ConnectionState as S,
 )
 
 
