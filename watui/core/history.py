@@ -502,6 +502,7 @@ class History:
     async def start(self) -> None:
         await asyncio.to_thread(self.journal.open)
         self.journal.record(self._clock(), "start", self._snapshot().state.value, "watui started")
+        self.sample_now()
         self._sampler = asyncio.create_task(self._sample_loop(), name="watui-history-sample")
 
     def on_event(self, event: Event) -> None:
@@ -532,10 +533,10 @@ class History:
 
     async def _sample_loop(self) -> None:
         while True:
-            self.sample_now()
             with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
                 self.uptime = (await self.report(86400.0))["uptime"]
             await asyncio.sleep(self.config.history.sample_interval_s)
+            self.sample_now()
 
     async def close(self) -> None:
         if self._sampler is not None:
