@@ -32,6 +32,7 @@ class Receiver:
     hang: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
     port: int = 0
+    hung: int = 0  # requests held without an answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -58,6 +59,7 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             if rec.hang.is_set():
+                rec.hung += 1
                 time.sleep(30)  # hold the connection without answering
                 return
             status = rec.answer()

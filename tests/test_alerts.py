@@ -201,11 +201,13 @@ async def test_a_receiver_that_never_answers_leaves_the_loop_and_its_threads_fre
         delivered: list[list[object]] = []
         dispatcher.on_delivered = lambda _a, results: delivered.append(list(results))
         dispatcher.submit(alert())
+        assert rec.hung == 0  # submit returned at once: nothing was sent from the event loop itself
         # While the receiver hangs, the loop and the default executor (the core's disk work) still run.
         assert await asyncio.wait_for(asyncio.to_thread(lambda: 42), 5) == 42
         await asyncio.sleep(0.1)
         assert delivered == []
         await dispatcher.drain(30)
+        assert rec.hung == 5  # every attempt was made, each given up after its timeout
     (results,) = delivered
     (result,) = results
     assert not result.ok and "timed out" in result.detail  # type: ignore[attr-defined]
