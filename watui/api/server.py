@@ -27,6 +27,7 @@ import segno
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from watui.api.history import add_history
 from watui.api.metrics import CONTENT_TYPE_LATEST, build_registry, render_metrics
 from watui.core.errors import (
     ActionUnavailable,
@@ -526,6 +527,7 @@ def build_app(
     app[_STATE] = state
     app[_PAGE_KEY] = _load_page()
     app[_REGISTRY_KEY] = build_registry(lambda: manager.info)
+    add_history(app, manager, app[_REGISTRY_KEY])  # GET /api/whatsapp/history, uptime in /metrics
     app.router.add_get(f"{API}/session-info", session_info)
     app.router.add_post(f"{API}/smart-initialize", smart_initialize)
     app.router.add_post(f"{API}/reconnect", reconnect)
