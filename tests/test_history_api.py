@@ -17,15 +17,15 @@ from watui.core.watchers import start_watchers
 
 
 def earlier_run(path: Path, now: float) -> None:
-    """A run of 4000 s that ended 3000 s ago, with a 300 s incident in it."""
+    """A run of 4000 s that ended 4000 s ago, with a 300 s incident in it."""
     journal = Journal(path)
     journal.open()
     for dt, kind, state in (
-        (-7000, "start", "UNLAUNCHED"),
-        (-6990, "state", "CONNECTED"),
-        (-6000, "state", "TIMEOUT"),
-        (-5700, "state", "CONNECTED"),
-        (-3000, "stop", "CONNECTED"),
+        (-8000, "start", "UNLAUNCHED"),
+        (-7990, "state", "CONNECTED"),
+        (-7000, "state", "TIMEOUT"),
+        (-6700, "state", "CONNECTED"),
+        (-4000, "stop", "CONNECTED"),
     ):
         journal.record(now + dt, kind, state, "lost" if state == "TIMEOUT" else "")
     journal.close()
@@ -41,12 +41,12 @@ async def test_history_route_and_uptime_metrics(tmp_path: Path) -> None:
     server = await start_api(manager, host="127.0.0.1", port=0, token="")
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{server.url}/api/whatsapp/history?since=2h") as res:
+            async with http.get(f"{server.url}/api/whatsapp/history?since=3h") as res:
                 assert res.status == 200
                 body = await res.json()
             (incident,) = body["incidents"]
             assert incident["durationS"] == 300.0 and incident["cause"] == "TIMEOUT: lost"
-            assert body["uptime"]["1h"]["upS"] == 600  # only the earlier run's last 600 s are in the last hour...
+            assert body["uptime"]["1h"]["upS"] == 0  # in the last hour only this run, not connected...
             assert body["uptime"]["24h"]["upS"] == 4000 - 10 - 300  # ...and it was down for 310 s of its 4000
             async with http.get(f"{server.url}/api/whatsapp/history?since=soon") as res:
                 assert res.status == 400
