@@ -21,6 +21,10 @@ def run_history(args: argparse.Namespace, config: Config) -> int:
     except ValueError:
         print(f"watui history: --since must be a duration such as 30m, 24h or 7d, got {args.since!r}", file=sys.stderr)
         return EXIT_USAGE
+    if args.demo:  # --demo keeps its own session folder, and so its own journal
+        from watui.runtime import demo_config
+
+        config = demo_config(config, 0)
     path = history_path(config)
     try:
         report = read_report(
@@ -71,7 +75,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
     lines.append(f"Incidents: {len(incidents)}")
     for inc in incidents:
         end = "ongoing" if inc["ongoing"] else ("resolved" if inc["resolved"] else "watui stopped")
-        lines.append(f"  {inc['start']}  {_duration(inc['durationS']):>14}  {end:<13} {inc['cause']}")
+        lines.append(f"  {inc['start']}  {_duration(inc['durationS']):>14}  {end:<14} {inc['cause']}")
     if report["perDay"]:
         lines.append("Per day (UTC): drops / reconnect retries / incidents")
         for day in report["perDay"]:

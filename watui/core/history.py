@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -108,6 +109,8 @@ class Journal:
     def _run(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only, like the session beside it (messages name the account and its problems).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
             conn = _connect(self.path)
             conn.executescript(_SCHEMA)
             self._prune(conn)
