@@ -85,6 +85,7 @@ class KeySettings:
     clear: str = "c"
     scan: str = "s"
     log: str = "l"
+    history: str = "h"
     help: str = "question_mark"
     quit: str = "q"
 
