@@ -79,3 +79,23 @@ async def test_down_longer_than_down_after_s_fires_once_then_resolves_after_up(t
     journal = read_report(history_path(config), since_s=3600, down_after_s=2, gap_s=60)
     (incident,) = journal["incidents"]
     assert incident["resolved"] and incident["durationS"] > 2
+
+
+async def test_ten_drops_in_a_minute_reach_the_receiver_at_most_twice(tmp_path: Path, sim: Simulator) -> None:
+    with receiver() as rec:
+        config = alerting(tmp_path, sim, rec, down_after_s=60)
+        async with session_runtime(config) as rt:
+            events = Recorder(rt.manager)
+            await rt.manager.smart_initialize()
+            await sim.scan()
+            await events.state(S.CONNECTED)
+            for drop in range(10):
+                await sim_control(sim, "drop")
+                await events.until(lambda _: events.states().count(S.TIMEOUT) > drop, what=f"drop {drop + 1}")
+                await events.state(S.CONNECTED)
+            await asyncio.to_thread(rec.wait_for, 1)
+            drops = events.states().count(S.TIMEOUT)
+            events.close()
+        received = [(r.json["alert"], r.json["status"]) for r in rec.requests]
+    assert drops == 10
+    assert received == [("restarts", "firing")]  # 6 drops > max_restarts_per_hour (5); the rest stay quiet
