@@ -218,3 +218,16 @@ def test_a_file_that_is_not_a_journal_is_one_line(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err
     assert err.startswith(f"watui: {path}: cannot read the history") and err.count("\n") == 1
 
+
+
+def test_a_run_longer_than_keep_days_still_counts_after_its_start_row_was_pruned(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    journal(
+        path,
+        [(-3000, "state", "TIMEOUT", "lost"), (-2700, "state", "CONNECTED", "")],
+        samples=[(-3600, "CONNECTED"), (-3000, "TIMEOUT"), (-60, "CONNECTED")],
+    )
+    out = report(path)
+    assert out["uptime"]["1h"] == {"ratio": round(3300 / 3600, 5), "upS": 3300, "watchedS": 3600}
+    (incident,) = out["incidents"]
+    assert incident["durationS"] == 300.0 and incident["cause"] == "TIMEOUT: lost"

@@ -276,6 +276,9 @@ def segments(rows: list[Row], samples: list[Sample], now: float, gap_s: float) -
         if running and state is not None and at > since:
             out.append(Segment(since, at, state, run))
 
+    if marks and not (isinstance(marks[0][2], Row) and marks[0][2].kind == "start"):
+        # The run's start row was pruned (it ran longer than keep_days): it began before the first row kept.
+        run, running, since = 0, True, marks[0][0]
     for t, _, mark in marks:
         kind = mark.kind if isinstance(mark, Row) else "sample"
         if kind == "start":
