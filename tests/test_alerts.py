@@ -287,3 +287,19 @@ def test_alert_and_history_config_mistakes_name_the_key(tmp_path: Path, text: st
         load_config(config, environ={})
     assert named in str(err.value)
     assert str(config) in str(err.value)
+
+
+def test_watch_prints_an_alert_with_its_rule_and_status() -> None:
+    from watui.cli_live import _event_line
+
+    data = {"alert": "qr_needed", "status": "firing", "session": "bot", "state": "UNPAIRED"}
+    ev = Event("alert", SessionInfo(state=S.UNPAIRED), message="logged out: scan a new QR", data=data)
+    assert _event_line(ev, False).endswith(" ⚑ qr_needed firing — logged out: scan a new QR\n")
+    line = json.loads(_event_line(ev, True))
+    assert {k: line[k] for k in ("type", "alert", "status", "state", "message")} == {
+        "type": "alert",
+        "alert": "qr_needed",
+        "status": "firing",
+        "state": "UNPAIRED",
+        "message": "logged out: scan a new QR",
+    }

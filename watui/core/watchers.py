@@ -50,6 +50,8 @@ class Watchers:
     async def start(self) -> None:
         if self.history is not None:
             await self.history.start()
+            if self.history.journal.error:  # e.g. a read-only folder: watui runs on, without a journal
+                self.manager.announce("error", message=self.history.journal.error)
         stream = self.manager.subscribe()
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
