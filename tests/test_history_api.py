@@ -66,3 +66,23 @@ async def test_history_route_and_uptime_metrics(tmp_path: Path) -> None:
         await server.close()
         await manager.shutdown()
         await watchers.close()
+
+
+async def test_a_journal_that_cannot_be_written_is_an_error_event_and_watui_runs_on(tmp_path: Path) -> None:
+    config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)
+    history_path(config).mkdir(parents=True)  # a folder where the file should be
+    (tmp_path / "s" / ".watui-session").touch()
+    manager = SessionManager(config)
+    await manager.start()
+    stream = manager.subscribe()
+    watchers = await start_watchers(config, manager)
+    try:
+        event = await asyncio.wait_for(anext(aiter(stream)), 10)
+        assert event.type == "error" and f"cannot write the history {history_path(config)}" in event.message
+        assert watchers.history is not None
+        report = await watchers.history.report(3600)  # reading says "no file" rather than failing
+        assert report["exists"] is False
+    finally:
+        stream.close()
+        await manager.shutdown()
+        await watchers.close()
