@@ -195,7 +195,7 @@ class Sample:
 
 
 def read_rows(path: Path, since: float) -> tuple[list[Row], list[Sample]]:
-    """Rows from the last watui start before ``since`` on (so the state at ``since`` is known)."""
+    """Event rows from the last watui start before ``since`` on (so the state at ``since`` is known)."""
     if not path.is_file():
         return [], []
     conn = sqlite3.connect(path, timeout=10.0)
@@ -208,10 +208,11 @@ def read_rows(path: Path, since: float) -> tuple[list[Row], list[Sample]]:
                 "SELECT t, kind, state, message, data FROM events WHERE t >= ? ORDER BY t, rowid", (start,)
             )
         ]
+        # Samples (one a minute, the bulk of the file) only from ``since``: before it they change nothing shown.
         samples = [
             Sample(*row)
             for row in conn.execute(
-                "SELECT t, state, size_bytes, rss_bytes, cpu FROM samples WHERE t >= ? ORDER BY t", (start,)
+                "SELECT t, state, size_bytes, rss_bytes, cpu FROM samples WHERE t >= ? ORDER BY t", (since,)
             )
         ]
     except sqlite3.DatabaseError as exc:
