@@ -199,3 +199,14 @@ async def test_a_verb_that_cannot_act_is_greyed_out_with_the_reason(
     manager.emit("action", data={"verb": "cleanup", "phase": "done"})
     await expect(page.locator("#btn-clear")).to_be_enabled()
     await expect(page.locator("#busy")).to_be_hidden()
+
+
+async def test_an_alert_event_is_logged_with_its_rule_and_status(
+    page: Page, server: ApiServer, manager: FakeManager
+) -> None:
+    await open_page(page, server)
+    await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
+    data = {"alert": "qr_needed", "status": "firing", "session": "bot", "state": "UNPAIRED"}
+    manager.emit("alert", message="logged out: scan a new QR", data=data)
+    entry = page.locator("#events li[data-type=alert]").first
+    await expect(entry).to_contain_text("alert ⚑ qr_needed firing: logged out: scan a new QR")

@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", "Keep the session connected and serve the HTTP API and diagnostics page.")
     p.add_argument("--host", default=None, help="address to bind (default: [api] host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: [api] port, 3000)")
+
+    p = command("history", "What happened to the session: incidents, uptime, reconnects, size and memory.")
+    p.add_argument("--since", default="24h", metavar="DURATION", help="how far back: 30m, 24h, 7d (default: 24h)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = command("alerts", "Alert channels: `watui alerts test` sends a test alert through each one.")
+    p.add_argument("action", choices=["test"], help="test: send a test alert and say which channel worked")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser
 
 
@@ -122,6 +130,10 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]
         from watui import cli_live
 
         return getattr(cli_live, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
+    if command in ("history", "alerts"):
+        from watui import cli_history
+
+        return getattr(cli_history, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command == "sim":
         from watui.sim.cli import run_sim
 

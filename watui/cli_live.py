@@ -196,6 +196,7 @@ def _event_line(event: Event, jsonl: bool) -> str:
     what = {
         "state": f"{event.info.state.glyph} {event.state.value if event.state else ''}",
         "qr": "QR code" if event.qr else "QR gone",
+        "alert": f"⚑ {event.data.get('alert')} {event.data.get('status')}",
     }.get(event.type, event.type)
     message = f" — {event.message}" if event.message else ""
     return f"{stamp} {what}{message}\n"

@@ -89,6 +89,7 @@ class KeySettings:
     clear: str = "c"
     scan: str = "s"
     log: str = "l"
+    history: str = "h"
     help: str = "question_mark"
     quit: str = "q"
 
@@ -101,6 +102,38 @@ class KeySettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """The journal (watui/core/history.py): one SQLite file per session beside its owner lock."""
+
+    enabled: bool = True
+    keep_days: int = 30
+    sample_interval_s: int = 60
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One ``[[alerts.webhook]]``: a JSON POST signed with ``secret`` (HMAC-SHA256)."""
+
+    url: str = ""
+    secret: str = ""
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alert rules' thresholds and their delivery channels (watui/core/alerts.py)."""
+
+    enabled: bool = True
+    down_after_s: float = 60.0
+    repeat_every_s: float = 3600.0
+    memory_mb: int = 1500
+    max_restarts_per_hour: int = 5
+    command: tuple[str, ...] = ()
+    command_timeout_s: float = 10.0
+    apprise: tuple[str, ...] = ()
+    webhook: tuple[WebhookSettings, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     session: SessionSettings = field(default_factory=SessionSettings)
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
@@ -109,6 +142,8 @@ class Config:
     api: ApiSettings = field(default_factory=ApiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
@@ -164,6 +199,13 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "api.port": (0, 65535),  # 0: a free port, said at start
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
+    "history.keep_days": (1, 3650),
+    "history.sample_interval_s": (5, 3600),
+    "alerts.down_after_s": (0, 86_400),
+    "alerts.repeat_every_s": (0, 30 * 86_400),
+    "alerts.memory_mb": (0, 1_000_000),
+    "alerts.max_restarts_per_hour": (1, 10_000),
+    "alerts.command_timeout_s": (0.1, 3600),
 }
 
 _SECTIONS: dict[str, type] = {
@@ -174,6 +216,8 @@ _SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "demo": DemoSettings,
     "keys": KeySettings,
+    "history": HistorySettings,
+    "alerts": AlertSettings,
 }
 
 
@@ -279,6 +323,8 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, got {value!r}")
         return tuple(value)
+    if hint == tuple[WebhookSettings, ...]:
+        return _check_webhooks(dotted, value, where)
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where} must be a table of strings, got {value!r}")
@@ -289,6 +335,29 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
                 raise ConfigError(f"{where}: unknown selector '{name}' (expected one of: {', '.join(SELECTOR_NAMES)})")
         return dict(value)
     raise ConfigError(f"{where}: unsupported type")  # pragma: no cover - a programming error
+
+
+def _check_webhooks(dotted: str, value: Any, where: str) -> tuple[WebhookSettings, ...]:
+    """``[[alerts.webhook]]`` tables: each needs an http(s) ``url``; ``secret`` signs the body."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where} must be an array of tables ([[{dotted}]]), got {value!r}")
+    hooks = []
+    known = {f.name for f in fields(WebhookSettings)}
+    for index, item in enumerate(value):
+        table = dataclasses.asdict(item) if isinstance(item, WebhookSettings) else item
+        at = f"{where}[{index}]"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{at} must be a table with url and secret, got {item!r}")
+        for key, field_value in table.items():
+            if key not in known:
+                raise ConfigError(f"{at}: unknown key '{key}' (expected one of: {', '.join(sorted(known))})")
+            if not isinstance(field_value, str):
+                raise ConfigError(f"{at}: key '{key}' must be a string, got {field_value!r}")
+        url = table.get("url", "")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{at}: key 'url' must be an http:// or https:// URL, got {url!r}")
+        hooks.append(WebhookSettings(url=url, secret=table.get("secret", "")))
+    return tuple(hooks)
 
 
 def _valid_keys(value: str) -> bool:

@@ -20,6 +20,7 @@ from watui.config import Config
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState
+from watui.core.watchers import Watchers, start_watchers
 
 if TYPE_CHECKING:
     from watui.sim.server import Simulator
@@ -104,14 +105,18 @@ async def session_runtime(
         await simulator.start()
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
+    watchers: Watchers | None = None
     try:
         try:
             await manager.start()
         except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
             key = "[demo] state_dir" if demo else "[session] session_path"
             raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
+        watchers = await start_watchers(config, manager)  # the journal and the alerts, for every face
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
         await manager.shutdown()
+        if watchers is not None:
+            await watchers.close()
         if simulator is not None:
             await simulator.close()

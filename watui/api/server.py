@@ -31,6 +31,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from prometheus_client import CollectorRegistry
 
+from watui.api.history import add_history
 from watui.api.metrics import CONTENT_TYPE_LATEST, build_registry, render_metrics
 from watui.core.errors import (
     ActionUnavailable,
@@ -578,6 +579,7 @@ def build_app(
     app[_STATE] = state
     app[_PAGE_KEY] = _load_page()
     app[_REGISTRY_KEY] = build_registry(lambda: manager.info)
+    add_history(app, manager, app[_REGISTRY_KEY])  # GET /api/whatsapp/history, uptime in /metrics
     app.router.add_get(f"{API}/session-info", session_info)
     app.router.add_post(f"{API}/smart-initialize", smart_initialize)
     app.router.add_post(f"{API}/reconnect", reconnect)

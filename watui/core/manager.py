@@ -792,6 +792,10 @@ class SessionManager:
         for stream in list(self._subscribers):
             stream.put(event)
 
+    def announce(self, type_: EventType, *, message: str = "", data: dict[str, Any] | None = None) -> None:
+        """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
+        self._publish(type_, message=message, data=data)
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)

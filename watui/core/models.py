@@ -283,7 +283,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert"]
 
 
 @dataclass(frozen=True)
@@ -295,6 +295,7 @@ class Event:
     ``health``: a health check or process sample finished (JSON: healthy, reason). ``error``: something
     failed (``message``). ``disk``: a new disk report (JSON: size_bytes, valid, problems). ``action``: a
     verb started or finished (``data``: verb, phase).
+    ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/alerts.py).
     ``info`` always carries the snapshot after the event.
     """
 

@@ -9,6 +9,7 @@ once a second for countdowns and uptime. :func:`build_app` is the one factory, f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from watui.core.errors import WatuiError
+from watui.core.history import history_path, read_report
 from watui.core.models import (
     PROBLEM_LOCKED,
     CleanupReport,
@@ -35,9 +37,12 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
+from watui.core.watchers import watchers_of
 from watui.tui.messages import ActionFinished, SessionChanged
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
+from watui.tui.screens.history import HistoryScreen, HistorySource
+from watui.tui.widgets.alert_bar import AlertBar, FiringAlert, firing_after
 from watui.tui.widgets.connection_panel import ConnectionPanel
 from watui.tui.widgets.event_log import MAX_ENTRIES, EventLog, LogEntry, entry_for
 from watui.tui.widgets.format import megabytes
@@ -109,6 +114,7 @@ ACTION_HELP = {
     "clear": "Move the session to <session_path>/.quarantine/ (asks first); a new QR is needed",
     "scan": "Scan the QR on the simulator (demo only)",
     "toggle_log": "Show or hide the event log",
+    "history": "History: uptime, the last 24 h, incidents, size and memory",
     "help": "Keys and panels",
 }
 
@@ -166,6 +172,7 @@ class WatuiApp(App[int]):
         Binding("c", "clear", "Clear", id="clear"),
         Binding("s", "scan", "Scan", id="scan"),
         Binding("l", "toggle_log", "Log", id="log"),
+        Binding("h", "history", "History", id="history", show=False),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -183,6 +190,8 @@ class WatuiApp(App[int]):
     log_entries: var[tuple[LogEntry, ...]] = var(())
     show_log: var[bool] = var(True)
     demo: var[bool] = var(False)
+    alerts: var[tuple[FiringAlert, ...]] = var(())
+    """The alert rules firing now (the alert bar)."""
 
     def __init__(
         self,
@@ -193,8 +202,10 @@ class WatuiApp(App[int]):
         session_root: Path | None = None,
         auto_initialize: bool = True,
         api_address: str | None = None,
+        history: HistorySource | None = None,
     ) -> None:
         super().__init__()
+        self.history_source = history
         self.manager = manager
         self.simulator = simulator
         self.clock: Clock = clock or local_now
@@ -215,6 +226,7 @@ class WatuiApp(App[int]):
         with Body(id="body") as body:
             self._body = body
             with Vertical(id="main"):
+                yield AlertBar(id="alert-bar").data_bind(WatuiApp.alerts)
                 yield Static(id="qr-too-small")
                 with Horizontal(id="panels"):
                     yield SessionPanel(id="session").data_bind(WatuiApp.info)
@@ -297,6 +309,8 @@ class WatuiApp(App[int]):
             self.busy = self._current_busy()
             if message.event is not None:
                 self._log_event(message.event)
+                if message.event.type == "alert":
+                    self.alerts = firing_after(self.alerts, message.event)
         self._apply_layout()
         self.refresh_bindings()
 
@@ -377,6 +391,9 @@ class WatuiApp(App[int]):
     def action_toggle_log(self) -> None:
         self.show_log = not self.show_log
 
+    def action_history(self) -> None:
+        self.push_screen(HistoryScreen(self.history_source))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_displays()))
 
@@ -439,7 +456,30 @@ def build_app(
         session_root=session_root,
         auto_initialize=auto_initialize,
         api_address=api_address,
+        history=history_source(manager, config),
     )
     if config is not None and config.keys.remapped():
         app.set_keymap(config.keys.remapped())  # [keys] in config.toml, by binding id
     return app
+
+
+def history_source(manager: Any, config: Any) -> HistorySource | None:
+    """The journal of the session this dashboard shows: the live one of the owner process, else the file."""
+    watchers = watchers_of(manager)
+    if watchers is not None and watchers.history is not None:
+        live = watchers.history
+        return lambda: live.report(86400.0)
+    if config is None:
+        return None
+    path = history_path(config)
+
+    async def read() -> dict[str, Any]:
+        return await asyncio.to_thread(
+            read_report,
+            path,
+            since_s=86400.0,
+            down_after_s=config.alerts.down_after_s,
+            gap_s=float(config.history.sample_interval_s),
+        )
+
+    return read

@@ -37,6 +37,7 @@ KEY_HELP = (
     ("clear", "clear: move the session to <session_path>/.quarantine/ (asks first)"),
     ("scan", "scan the QR (only with --demo, on the simulator)"),
     ("log", "show or hide the event log"),
+    ("history", "history: uptime, the last 24 h, incidents, size and memory"),
     ("help", "this help"),
     ("quit", "quit (closes the browser cleanly; the session stays on disk)"),
 )

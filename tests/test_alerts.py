@@ -1,0 +1,305 @@
+"""Alert rules (fake clock) and their delivery to real receivers: an HTTP server on 127.0.0.1, a real
+script, Apprise's json:// to the same receiver, and the ``watui alerts test`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.alert_helpers import receiver
+from watui.cli import main
+from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
+from watui.core.alerts import (
+    Alert,
+    AlertRules,
+    AppriseChannel,
+    CommandChannel,
+    Dispatcher,
+    WebhookChannel,
+)
+from watui.core.models import (
+    PROBLEM_NO_LOGIN,
+    PROBLEM_TOO_LARGE,
+    BrowserProcess,
+    DiskReport,
+    Event,
+    SessionInfo,
+)
+from watui.core.models import (
+    ConnectionState as S,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def rules(**settings: float) -> tuple[AlertRules, Clock]:
+    clock = Clock()
+    return AlertRules(AlertSettings(**settings), "bot", clock), clock  # type: ignore[arg-type]
+
+
+def state(rules_: AlertRules, to: S, message: str = "", **info: object) -> list[Alert]:
+    return rules_.on_event(Event("state", SessionInfo(state=to, **info), message=message, state=to))  # type: ignore[arg-type]
+
+
+def names(alerts: list[Alert]) -> list[tuple[str, str]]:
+    return [(a.alert, a.status) for a in alerts]
+
+
+def test_logout_after_connected_fires_qr_needed_once_and_resolves_after_the_scan() -> None:
+    r, clock = rules(down_after_s=60)
+    assert state(r, S.OPENING) == []
+    assert state(r, S.CONNECTED) == []
+    fired = state(r, S.UNPAIRED)
+    assert names(fired) == [("qr_needed", "firing")]
+    assert fired[0].session == "bot" and fired[0].state == "UNPAIRED" and "logged out" in fired[0].message
+    clock.t += 600  # waiting for the scan long past down_after_s: no second alert for the same stretch
+    assert r.tick(SessionInfo(state=S.UNPAIRED)) == []
+    assert state(r, S.UNPAIRED_IDLE) == []
+    assert names(state(r, S.CONNECTED)) == [("qr_needed", "resolved")]
+
+
+def test_the_first_qr_of_a_session_that_never_logged_in_is_not_an_alert() -> None:
+    r, _ = rules()
+    fresh = DiskReport(Path("/s"), exists=True, is_valid=False, validation_details="", problems=(PROBLEM_NO_LOGIN,))
+    assert state(r, S.UNPAIRED, disk=fresh) == []
+    expired = replace(fresh, problems=())  # a login on disk, yet WhatsApp asks for a QR: it expired
+    r2, _ = rules()
+    assert names(state(r2, S.UNPAIRED, disk=expired)) == [("qr_needed", "firing")]
+
+
+def test_disconnected_fires_after_down_after_s_then_resolves_once() -> None:
+    r, clock = rules(down_after_s=60)
+    state(r, S.CONNECTED)
+    assert state(r, S.TIMEOUT) == []
+    clock.t += 30
+    assert state(r, S.RECONNECTING) == []
+    clock.t += 31
+    fired = r.tick(SessionInfo(state=S.RECONNECTING, message="restarting the browser"))
+    assert names(fired) == [("disconnected", "firing")]
+    assert "61 s" in fired[0].message
+    clock.t += 100
+    assert r.tick(SessionInfo(state=S.RECONNECTING)) == []
+    assert names(state(r, S.CONNECTED)) == [("disconnected", "resolved")]
+
+
+def test_a_short_drop_is_not_an_alert() -> None:
+    r, clock = rules(down_after_s=60)
+    state(r, S.CONNECTED)
+    state(r, S.TIMEOUT)
+    clock.t += 20
+    assert state(r, S.CONNECTED) == []
+    clock.t += 120
+    assert r.tick(SessionInfo(state=S.CONNECTED)) == []
+
+
+def test_ten_drops_in_a_minute_send_at_most_two_messages() -> None:
+    r, clock = rules(down_after_s=60, max_restarts_per_hour=5)
+    sent = state(r, S.CONNECTED)
+    for _ in range(10):
+        clock.t += 3
+        sent += state(r, S.TIMEOUT)
+        clock.t += 3
+        sent += state(r, S.CONNECTED)
+    assert names(sent) == [("restarts", "firing")]
+    assert "6 times" in sent[0].message
+    clock.t += 3700  # the hour slides past the drops
+    sent += r.tick(SessionInfo(state=S.CONNECTED))
+    assert names(sent) == [("restarts", "firing"), ("restarts", "resolved")]
+
+
+def test_the_same_rule_stays_quiet_within_repeat_every_s() -> None:
+    r, clock = rules(repeat_every_s=3600)
+    state(r, S.CONNECTED)
+    assert names(state(r, S.FAILED, "gave up")) == [("failed", "firing")]
+    assert names(state(r, S.CONNECTED)) == [("failed", "resolved")]
+    clock.t += 600
+    assert state(r, S.FAILED, "gave up again") == []  # flapping: neither firing...
+    assert state(r, S.CONNECTED) == []  # ...nor resolved
+    clock.t += 3600
+    assert names(state(r, S.FAILED, "down for real")) == [("failed", "firing")]
+
+
+def test_memory_and_too_large_fire_and_resolve_with_the_figures() -> None:
+    r, _ = rules(memory_mb=100)
+    mb = 1024 * 1024
+    big = SessionInfo(state=S.CONNECTED, browser=BrowserProcess(pid=1, rss_bytes=150 * mb, cpu_percent=1.0))
+    fired = r.on_event(Event("health", big))
+    assert names(fired) == [("memory", "firing")] and "150 MB" in fired[0].message
+    hovering = replace(big, browser=BrowserProcess(pid=1, rss_bytes=95 * mb, cpu_percent=1.0))
+    assert r.on_event(Event("health", hovering)) == []  # under the limit, above 90 %: still the same alert
+    low = replace(big, browser=BrowserProcess(pid=1, rss_bytes=50 * mb, cpu_percent=1.0))
+    assert names(r.on_event(Event("health", low))) == [("memory", "resolved")]
+    disk = DiskReport(Path("/s"), True, False, "Session too large (250 MB > 200 MB)", problems=(PROBLEM_TOO_LARGE,))
+    fired = r.on_event(Event("disk", SessionInfo(state=S.CONNECTED, disk=disk)))
+    assert names(fired) == [("too_large", "firing")] and "250 MB" in fired[0].message
+
+
+# -- delivery -------------------------------------------------------------------------------------------
+
+
+def alert(name: str = "qr_needed") -> Alert:
+    return Alert(name, "firing", "bot", "UNPAIRED", "logged out: scan a new QR", 1_700_000_000.0)
+
+
+def test_webhook_body_is_signed_with_the_secret() -> None:
+    with receiver() as rec:
+        result = WebhookChannel(WebhookSettings(url=rec.url, secret="s3cret")).send(alert())
+        assert result.ok, result
+        (got,) = rec.requests
+    expected = "sha256=" + hmac.new(b"s3cret", got.body, hashlib.sha256).hexdigest()
+    assert got.headers["x-watui-signature"] == expected
+    assert got.headers["x-watui-timestamp"].isdigit()
+    assert got.headers["content-type"] == "application/json"
+    body = got.json
+    assert {k: body[k] for k in ("alert", "status", "session", "state", "message")} == {
+        "alert": "qr_needed",
+        "status": "firing",
+        "session": "bot",
+        "state": "UNPAIRED",
+        "message": "logged out: scan a new QR",
+    }
+    assert body["time"] == "2023-11-14T22:13:20Z"
+
+
+def test_a_receiver_answering_500_three_times_then_200_gets_it_delivered_once() -> None:
+    with receiver([500, 500, 500, 200]) as rec:
+        result = WebhookChannel(WebhookSettings(url=rec.url, secret="k"), wait_s=0.01).send(alert())
+        statuses = [r.status for r in rec.requests]
+    assert result.ok and result.detail == "HTTP 200"
+    assert statuses == [500, 500, 500, 200]
+    assert len({r.body for r in rec.requests}) == 1  # the same alert each time
+
+
+def test_a_4xx_is_not_retried_and_a_dead_port_is_reported() -> None:
+    with receiver([400]) as rec:
+        result = WebhookChannel(WebhookSettings(url=rec.url), wait_s=0.01).send(alert())
+        assert len(rec.requests) == 1
+    assert not result.ok and "HTTP 400" in result.detail
+    port = rec.port  # closed now
+    dead = WebhookChannel(WebhookSettings(url=f"http://127.0.0.1:{port}/x"), wait_s=0.01).send(alert())
+    assert not dead.ok and "refused" in dead.detail.lower()
+
+
+async def test_a_receiver_that_never_answers_leaves_the_loop_and_its_threads_free() -> None:
+    with receiver() as rec:
+        rec.hang.set()
+        channel = WebhookChannel(WebhookSettings(url=rec.url), timeout_s=0.5, wait_s=0.01)
+        dispatcher = Dispatcher([channel])
+        delivered: list[list[object]] = []
+        dispatcher.on_delivered = lambda _a, results: delivered.append(list(results))
+        dispatcher.submit(alert())
+        assert rec.hung == 0  # submit returned at once: nothing was sent from the event loop itself
+        # While the receiver hangs, the loop and the default executor (the core's disk work) still run.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: 42), 5) == 42
+        await asyncio.sleep(0.1)
+        assert delivered == []
+        await dispatcher.drain(30)
+        assert rec.hung == 5  # every attempt was made, each given up after its timeout
+    (results,) = delivered
+    (result,) = results
+    assert not result.ok and "timed out" in result.detail  # type: ignore[attr-defined]
+
+
+def test_command_gets_the_alert_on_stdin_and_in_watui_alert_variables(tmp_path: Path) -> None:
+    script = tmp_path / "notify.sh"
+    script.write_text(f'#!/bin/sh\ncat > {tmp_path}/stdin.json\nenv | grep ^WATUI_ALERT_ | sort > {tmp_path}/env.txt\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    result = CommandChannel((str(script),), timeout_s=10).send(alert())
+    assert result.ok, result
+    assert json.loads((tmp_path / "stdin.json").read_text())["alert"] == "qr_needed"
+    env = dict(line.split("=", 1) for line in (tmp_path / "env.txt").read_text().splitlines())
+    assert env["WATUI_ALERT_ALERT"] == "qr_needed"
+    assert env["WATUI_ALERT_STATUS"] == "firing"
+    assert env["WATUI_ALERT_MESSAGE"] == "logged out: scan a new QR"
+
+
+def test_a_failing_or_hanging_command_is_reported_not_raised(tmp_path: Path) -> None:
+    fails = CommandChannel(("sh", "-c", "echo 'no route to pager' >&2; exit 3"), timeout_s=10).send(alert())
+    assert not fails.ok and fails.detail == "exit 3: no route to pager"
+    hangs = CommandChannel(("sleep", "30"), timeout_s=0.3).send(alert())
+    assert not hangs.ok and "did not finish within 0.3 s" in hangs.detail
+    missing = CommandChannel((str(tmp_path / "nope"),), timeout_s=1).send(alert())
+    assert not missing.ok and "cannot run" in missing.detail
+
+
+def test_apprise_json_url_reaches_the_receiver() -> None:
+    with receiver() as rec:
+        result = AppriseChannel(f"json://127.0.0.1:{rec.port}/hook").send(alert())
+        assert result.ok, result
+        (got,) = rec.requests
+    body = got.json
+    assert "qr_needed firing" in body["title"]
+    assert body["message"] == "logged out: scan a new QR"
+
+
+def test_alerts_test_command_says_which_channel_worked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with receiver() as rec:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[alerts]\ncommand = ["sh", "-c", "exit 4"]\napprise = ["json://127.0.0.1:{rec.port}/a"]\n'
+            f'[[alerts.webhook]]\nurl = "{rec.url}"\nsecret = "k"\n'
+        )
+        code = main(["alerts", "test", "--config", str(config)])
+        out = capsys.readouterr().out
+        bodies = [r.json for r in rec.requests]
+    assert code == 1
+    assert f"✓ webhook http://127.0.0.1:{rec.port}/…: HTTP 200" in out
+    assert "✗ command sh: exit 4" in out
+    assert f"✓ apprise json://127.0.0.1:{rec.port}/…: sent" in out
+    assert any(b.get("alert") == "test" and b.get("test") is True for b in bodies)
+
+
+def test_alerts_test_without_channels_says_what_to_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[alerts]\ndown_after_s = 30\n")
+    assert main(["alerts", "test", "--config", str(config)]) == 1
+    assert "no alert channel configured" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[alerts]\ndown_after = 3\n", "unknown key 'alerts.down_after'"),
+        ('[alerts]\ncommand = "notify.sh"\n', "key 'alerts.command' must be a list of strings"),
+        ("[alerts]\nrepeat_every_s = -1\n", "key 'alerts.repeat_every_s' must be between"),
+        ("[history]\nkeep_days = 'x'\n", "key 'history.keep_days' must be a whole number"),
+        ('[[alerts.webhook]]\nurl = "hooks.example"\n', "key 'alerts.webhook'[0]: key 'url' must be an http"),
+        ('[[alerts.webhook]]\nurl = "https://h"\ntoken = "t"\n', "[0]: unknown key 'token'"),
+    ],
+)
+def test_alert_and_history_config_mistakes_name_the_key(tmp_path: Path, text: str, named: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(config, environ={})
+    assert named in str(err.value)
+    assert str(config) in str(err.value)
+
+
+def test_watch_prints_an_alert_with_its_rule_and_status() -> None:
+    from watui.cli_live import _event_line
+
+    data = {"alert": "qr_needed", "status": "firing", "session": "bot", "state": "UNPAIRED"}
+    ev = Event("alert", SessionInfo(state=S.UNPAIRED), message="logged out: scan a new QR", data=data)
+    assert _event_line(ev, False).endswith(" ⚑ qr_needed firing — logged out: scan a new QR\n")
+    line = json.loads(_event_line(ev, True))
+    assert {k: line[k] for k in ("type", "alert", "status", "state", "message")} == {
+        "type": "alert",
+        "alert": "qr_needed",
+        "status": "firing",
+        "state": "UNPAIRED",
+        "message": "logged out: scan a new QR",
+    }

@@ -1,0 +1,114 @@
+"""``watui history`` (what the journal holds) and ``watui alerts test`` (does every channel work)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from watui.config import Config
+from watui.core.alerts import Dispatcher, channels_for, make_test_alert
+from watui.core.history import HistoryError, cell_glyph, history_path, parse_since, read_report
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def run_history(args: argparse.Namespace, config: Config) -> int:
+    try:
+        since_s = parse_since(args.since)
+    except ValueError:
+        print(f"watui history: --since must be a duration such as 30m, 24h or 7d, got {args.since!r}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.demo:  # --demo keeps its own session folder, and so its own journal
+        from watui.runtime import demo_config
+
+        config = demo_config(config, 0)
+    path = history_path(config)
+    try:
+        report = read_report(
+            path,
+            since_s=since_s,
+            down_after_s=config.alerts.down_after_s,
+            gap_s=float(config.history.sample_interval_s),
+        )
+    except HistoryError as exc:
+        print(f"watui: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    if args.json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        sys.stdout.write(format_report(report, args.since))
+    return EXIT_OK
+
+
+def _ratio(value: dict[str, Any]) -> str:
+    ratio = value.get("ratio")
+    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def format_report(report: dict[str, Any], since: str) -> str:
+    if not report["exists"]:
+        return (
+            f"No history yet ({report['file']}): it is written while watui runs "
+            "(watui watch, watui serve, the dashboard).\n"
+        )
+    up = report["uptime"]
+    lines = [
+        f"History of the last {since} ({report['file']})",
+        f"Uptime   1 h: {_ratio(up['1h'])}   24 h: {_ratio(up['24h'])}   7 d: {_ratio(up['7d'])}",
+        f"Last 24 h  [{report['strip']['text']}]  now",
+        f"           {cell_glyph(1.0)} connected  {cell_glyph(0.5)} partly down  {cell_glyph(0.0)} down  "
+        f"{cell_glyph(None)} watui not running",
+    ]
+    incidents = report["incidents"]
+    lines.append(f"Incidents: {len(incidents)}")
+    for inc in incidents:
+        end = "ongoing" if inc["ongoing"] else ("resolved" if inc["resolved"] else "watui stopped")
+        lines.append(f"  {inc['start']}  {_duration(inc['durationS']):>14}  {end:<14} {inc['cause']}")
+    if report["perDay"]:
+        lines.append("Per day (UTC): drops / reconnect retries / incidents")
+        for day in report["perDay"]:
+            lines.append(f"  {day['date']}  {day['drops']:>4} / {day['retries']:>4} / {day['incidents']:>3}")
+    trend = report["trend"]
+    for name, key in (("Session size", "size"), ("Browser memory", "memory")):
+        figures = trend.get(key)
+        if figures:
+            lines.append(
+                f"{name}: {figures['firstMB']} → {figures['lastMB']} MB (min {figures['minMB']}, "
+                f"max {figures['maxMB']})"
+            )
+    if report["alerts"]:
+        lines.append("Alerts:")
+        for alert in report["alerts"][-10:]:
+            lines.append(f"  {alert['time']}  {alert.get('alert', '?')} {alert.get('status', '')} — {alert['message']}")
+    return "\n".join(lines) + "\n"
+
+
+def run_alerts(args: argparse.Namespace, config: Config) -> int:
+    channels = channels_for(config.alerts)
+    if not channels:
+        print(
+            "watui alerts test: no alert channel configured (set [alerts] command, [alerts] apprise or "
+            f"[[alerts.webhook]] in {config.source or 'config.toml'})",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+    results = asyncio.run(Dispatcher(channels).deliver(make_test_alert(config)))
+    if args.json:
+        sys.stdout.write(json.dumps({"ok": all(r.ok for r in results), "channels": [r.to_json() for r in results]}))
+        sys.stdout.write("\n")
+    else:
+        for result in results:
+            print(f"{'✓' if result.ok else '✗'} {result.channel}: {result.detail}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL

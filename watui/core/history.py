@@ -1,0 +1,555 @@
+"""The journal: what happened to the session, kept on disk in SQLite, and the figures read from it.
+
+One file per session beside its owner lock: ``<session_path>/.watui-<client_id>.history.sqlite`` (WAL).
+The owner process appends rows from one writer thread (the event loop only puts rows on a queue), and
+commits each batch at once, so a kill -9 loses at most the rows of the last few milliseconds.
+
+Rows: ``start``/``stop`` (watui's own runs), ``state``, ``retry``, ``error``, ``action``, ``alert``, and
+a ``sample`` per ``sample_interval_s`` (state, session size, browser memory and CPU) that doubles as a
+heartbeat: a run that ends without ``stop`` (a crash, kill -9) ends at its last row.
+
+:func:`analyse` turns rows into the report of ``watui history --json``: uptime over 1 h / 24 h / 7 d
+(the time CONNECTED over the time watui was watching), incidents (a stretch away from CONNECTED, after
+the session had been connected, longer than ``[alerts] down_after_s``), drops and retries per day, a
+24 h strip, and the size and memory trend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watui.config import Config
+from watui.core.models import ConnectionState, Event, SessionInfo
+
+log = logging.getLogger(__name__)
+
+CONNECTED = ConnectionState.CONNECTED.value
+JOURNALED = frozenset({"state", "retry", "error", "action", "alert"})
+WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
+STRIP_CELLS = 48  # the last 24 h, 30 min a cell
+TREND_POINTS = 60
+PRUNE_EVERY_S = 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    t REAL NOT NULL, kind TEXT NOT NULL, state TEXT, message TEXT NOT NULL DEFAULT '', data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_t ON events (t);
+CREATE TABLE IF NOT EXISTS samples (
+    t REAL NOT NULL, state TEXT, size_bytes INTEGER, rss_bytes INTEGER, cpu REAL
+);
+CREATE INDEX IF NOT EXISTS samples_t ON samples (t);
+"""
+
+
+def history_path(config: Config) -> Path:
+    return config.session_root / f".watui-{config.session.client_id}.history.sqlite"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a committed row survives a crash or kill -9 of watui (not a power cut).
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+# -- writing ------------------------------------------------------------------------------------------
+
+
+class Journal:
+    """The SQLite file and its one writer thread. ``record``/``sample`` never block; ``flush`` waits
+    until everything queued so far is committed (call it from a thread)."""
+
+    def __init__(self, path: Path, keep_days: int = 30) -> None:
+        self.path = path
+        self.keep_days = keep_days
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.error: str | None = None
+
+    def open(self) -> None:
+        """Start the writer (creates the file and its tables; prunes rows older than keep_days)."""
+        self._thread = threading.Thread(target=self._run, name="watui-history", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    def record(self, t: float, kind: str, state: str | None = None, message: str = "", data: Any = None) -> None:
+        text = json.dumps(data, separators=(",", ":"), default=str) if data else None
+        self._queue.put(("events", (t, kind, state, message, text)))
+
+    def sample(self, t: float, state: str, size_bytes: int | None, rss_bytes: int | None, cpu: float | None) -> None:
+        self._queue.put(("samples", (t, state, size_bytes, rss_bytes, cpu)))
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        done = threading.Event()
+        self._queue.put(("flush", done))
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(10.0)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only, like the session beside it (messages name the account and its problems).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = _connect(self.path)
+            conn.executescript(_SCHEMA)
+            self._prune(conn)
+        except (OSError, sqlite3.Error) as exc:
+            self.error = f"cannot write the history {self.path}: {exc}"
+            log.warning("%s", self.error)
+            self._ready.set()
+            self._drain_forever()
+            return
+        self._ready.set()
+        pruned_at = time.monotonic()
+        try:
+            while True:
+                batch = [self._queue.get()]
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < 1000:
+                        batch.append(self._queue.get_nowait())
+                stop = self._write(conn, batch)
+                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    self._prune(conn)
+                    pruned_at = time.monotonic()
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _write(self, conn: sqlite3.Connection, batch: list[Any]) -> bool:
+        flushes: list[threading.Event] = []
+        stop = False
+        try:
+            with conn:  # one transaction, committed at once
+                for item in batch:
+                    if item is None:
+                        stop = True
+                    elif item[0] == "flush":
+                        flushes.append(item[1])
+                    elif item[0] == "events":
+                        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", item[1])
+                    else:
+                        conn.execute("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", item[1])
+        except sqlite3.Error as exc:  # a full disk must not kill the writer: the rows are lost, not watui
+            self.error = f"history write failed: {exc}"
+            log.warning("%s", self.error)
+        for done in flushes:
+            done.set()
+        return stop
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        cutoff = time.time() - self.keep_days * 86400.0
+        with conn:
+            conn.execute("DELETE FROM events WHERE t < ?", (cutoff,))
+            conn.execute("DELETE FROM samples WHERE t < ?", (cutoff,))
+
+    def _drain_forever(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if item[0] == "flush":
+                item[1].set()
+
+
+# -- reading and analysing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    t: float
+    kind: str
+    state: str | None = None
+    message: str = ""
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float
+    state: str | None
+    size_bytes: int | None
+    rss_bytes: int | None
+    cpu: float | None
+
+
+def read_rows(path: Path, since: float) -> tuple[list[Row], list[Sample]]:
+    """Event rows from the last watui start before ``since`` on (so the state at ``since`` is known)."""
+    if not path.is_file():
+        return [], []
+    conn = sqlite3.connect(path, timeout=10.0)
+    try:
+        found = conn.execute("SELECT MAX(t) FROM events WHERE kind = 'start' AND t <= ?", (since,)).fetchone()
+        start = found[0] if found and found[0] is not None else 0.0
+        rows = [
+            Row(t, kind, state, message or "", json.loads(data) if data else None)
+            for t, kind, state, message, data in conn.execute(
+                "SELECT t, kind, state, message, data FROM events WHERE t >= ? ORDER BY t, rowid", (start,)
+            )
+        ]
+        # Samples (one a minute, the bulk of the file) only from ``since``: before it they change nothing shown.
+        samples = [
+            Sample(*row)
+            for row in conn.execute(
+                "SELECT t, state, size_bytes, rss_bytes, cpu FROM samples WHERE t >= ? ORDER BY t", (since,)
+            )
+        ]
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: cannot read the history ({exc})") from None
+    finally:
+        conn.close()
+    return rows, samples
+
+
+class HistoryError(Exception):
+    """The history file cannot be read: one line naming it."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    state: str
+    run: int
+
+
+@dataclass
+class Incident:
+    start: float
+    end: float
+    cause: str
+    resolved: bool
+    ongoing: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "durationS": round(self.duration_s, 1),
+            "cause": self.cause,
+            "resolved": self.resolved,
+            "ongoing": self.ongoing,
+        }
+
+
+def segments(rows: list[Row], samples: list[Sample], now: float, gap_s: float) -> list[Segment]:
+    """What state the session was in, when watui was watching: one segment per state per run.
+
+    A run starts at a ``start`` row and ends at its ``stop`` row, else at its last row or sample (it was
+    killed); the newest run without ``stop`` whose last sign of life is recent is still running (to now).
+    """
+    marks: list[tuple[float, int, Row | Sample]] = [(r.t, 0, r) for r in rows]
+    marks += [(s.t, 1, s) for s in samples]
+    marks.sort(key=lambda m: (m[0], m[1]))
+    out: list[Segment] = []
+    run = -1
+    state: str | None = None
+    since = 0.0
+    last_seen = 0.0
+    running = False
+
+    def close(at: float) -> None:
+        if running and state is not None and at > since:
+            out.append(Segment(since, at, state, run))
+
+    if marks and not (isinstance(marks[0][2], Row) and marks[0][2].kind == "start"):
+        # The run's start row was pruned (it ran longer than keep_days): it began before the first row kept.
+        run, running, since = 0, True, marks[0][0]
+    for t, _, mark in marks:
+        kind = mark.kind if isinstance(mark, Row) else "sample"
+        if kind == "start":
+            close(last_seen)
+            run, running, state, since = run + 1, True, ConnectionState.UNLAUNCHED.value, t
+        elif not running:
+            continue  # rows after a stop and before the next start: nothing was watching
+        elif kind == "stop":
+            close(t)
+            running = False
+        elif kind in ("state", "sample") and mark.state and mark.state != state:
+            close(t)
+            state, since = mark.state, t
+        last_seen = t
+    if running:
+        close(now if now - last_seen <= 2 * gap_s else last_seen)
+    return out
+
+
+def incidents(segs: list[Segment], rows: list[Row], down_after_s: float, now: float) -> list[Incident]:
+    """Stretches away from CONNECTED, after the session had been connected, longer than down_after_s.
+
+    A stretch ends when CONNECTED comes back (resolved) or when watui stopped watching (its run ended).
+    """
+    out: list[Incident] = []
+    connected_before = False
+    current: Incident | None = None
+    causes = [r for r in rows if r.kind in ("state", "error") and r.state != CONNECTED]
+
+    def finish(inc: Incident | None) -> None:
+        if inc is not None and inc.duration_s > down_after_s:
+            out.append(inc)
+
+    previous: Segment | None = None
+    for seg in segs:
+        new_run = previous is None or previous.run != seg.run
+        if current is not None and new_run:
+            finish(current)
+            current = None
+        if seg.state == CONNECTED:
+            if current is not None:
+                current.resolved = True
+                finish(current)
+                current = None
+            connected_before = True
+        elif connected_before:
+            if current is None:
+                current = Incident(seg.start, seg.end, _cause_at(causes, seg), False, False)
+            current.end = seg.end
+        previous = seg
+    if current is not None:
+        current.ongoing = abs(current.end - now) < 1e-6
+        finish(current)
+    return out
+
+
+def _cause_at(causes: list[Row], seg: Segment) -> str:
+    """The first error said within a few seconds of leaving CONNECTED, else the state and its message."""
+    for row in causes:
+        if row.kind == "error" and seg.start - 0.5 <= row.t <= seg.start + 5 and row.message:
+            return row.message
+    for row in causes:
+        if row.kind == "state" and abs(row.t - seg.start) < 1e-6:
+            return f"{row.state}: {row.message}" if row.message else str(row.state)
+    return seg.state
+
+
+def uptime(segs: list[Segment], start: float, end: float) -> dict[str, Any]:
+    up = watched = 0.0
+    for seg in segs:
+        overlap = min(seg.end, end) - max(seg.start, start)
+        if overlap > 0:
+            watched += overlap
+            if seg.state == CONNECTED:
+                up += overlap
+    return {"ratio": round(up / watched, 5) if watched > 0 else None, "upS": round(up), "watchedS": round(watched)}
+
+
+def strip(segs: list[Segment], now: float, cells: int = STRIP_CELLS, span_s: float = 86400.0) -> dict[str, Any]:
+    """The last ``span_s`` in ``cells`` cells: per cell the share of watched time that was CONNECTED.
+
+    Glyphs (readable without colour): ``█`` up, ``▒`` partly down, ``░`` down, ``·`` not watched.
+    """
+    width = span_s / cells
+    out = []
+    text = []
+    for i in range(cells):
+        start = now - span_s + i * width
+        ratio = uptime(segs, start, start + width)["ratio"]
+        out.append({"start": _iso(start), "up": ratio})
+        text.append(cell_glyph(ratio))
+    return {"cellS": width, "cells": out, "text": "".join(text)}
+
+
+def cell_glyph(ratio: float | None) -> str:
+    if ratio is None:
+        return "·"
+    if ratio >= 0.99:
+        return "█"
+    if ratio <= 0.01:
+        return "░"
+    return "▒"
+
+
+def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: float) -> list[dict[str, Any]]:
+    """Per UTC day: drops (CONNECTED lost), reconnect attempts retried, incidents started."""
+    days: dict[str, dict[str, Any]] = {}
+
+    def day(t: float) -> dict[str, Any]:
+        key = datetime.fromtimestamp(t, UTC).date().isoformat()
+        return days.setdefault(key, {"date": key, "drops": 0, "retries": 0, "incidents": 0})
+
+    for prev, seg in zip(segs, segs[1:], strict=False):
+        if prev.run == seg.run and prev.state == CONNECTED and seg.start >= since:
+            day(seg.start)["drops"] += 1
+    for row in rows:
+        if row.kind == "retry" and row.t >= since:
+            day(row.t)["retries"] += 1
+    for inc in incs:
+        if inc.start >= since:
+            day(inc.start)["incidents"] += 1
+    return [days[k] for k in sorted(days)]
+
+
+def trend(samples: list[Sample], since: float, points: int = TREND_POINTS) -> dict[str, Any]:
+    """Session size and browser memory over the window, averaged down to at most ``points`` points."""
+    chosen = [s for s in samples if s.t >= since]
+    if not chosen:
+        return {"points": [], "size": None, "memory": None}
+    step = max(1, -(-len(chosen) // points))
+    series = []
+    for i in range(0, len(chosen), step):
+        group = chosen[i : i + step]
+        series.append(
+            {
+                "time": _iso(group[-1].t),
+                "sizeMB": _mean_mb([s.size_bytes for s in group]),
+                "rssMB": _mean_mb([s.rss_bytes for s in group]),
+            }
+        )
+    return {
+        "points": series,
+        "size": _summary([s.size_bytes for s in chosen]),
+        "memory": _summary([s.rss_bytes for s in chosen]),
+    }
+
+
+def _mean_mb(values: Iterable[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known) / 1048576, 1) if known else None
+
+
+def _summary(values: list[int | None]) -> dict[str, float] | None:
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    mb = [round(v / 1048576, 1) for v in known]
+    return {"firstMB": mb[0], "lastMB": mb[-1], "minMB": min(mb), "maxMB": max(mb)}
+
+
+def analyse(
+    rows: list[Row], samples: list[Sample], *, now: float, since: float, down_after_s: float, gap_s: float
+) -> dict[str, Any]:
+    """The report: uptime, incidents since ``since``, per-day counts, the 24 h strip, the trend, alerts."""
+    segs = segments(rows, samples, now, gap_s)
+    incs = incidents(segs, rows, down_after_s, now)
+    shown = [i for i in incs if i.end >= since]
+    alerts = [
+        {"time": _iso(r.t), **(r.data or {}), "message": r.message} for r in rows if r.kind == "alert" and r.t >= since
+    ]
+    return {
+        "since": _iso(since),
+        "now": _iso(now),
+        "uptime": {name: uptime(segs, now - span, now) for name, span in WINDOWS.items()},
+        "incidents": [i.to_json() for i in shown],
+        "perDay": per_day(rows, segs, incs, since),
+        "strip": strip(segs, now),
+        "trend": trend(samples, since),
+        "alerts": alerts[-50:],
+    }
+
+
+def read_report(
+    path: Path, *, since_s: float, down_after_s: float, gap_s: float, now: float | None = None
+) -> dict[str, Any]:
+    """Read the file and analyse it (blocking: call it in a thread from the event loop)."""
+    now = time.time() if now is None else now
+    since = now - since_s
+    rows, samples = read_rows(path, min(since, now - WINDOWS["7d"]))
+    report = analyse(rows, samples, now=now, since=since, down_after_s=down_after_s, gap_s=gap_s)
+    return {"file": str(path), "exists": path.is_file(), **report}
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_since(text: str) -> float:
+    """``30m``, ``24h``, ``7d``, ``90s`` or a number of seconds → seconds; ValueError when not."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    factor = units.get(text[-1:])
+    number = text[:-1] if factor else text
+    value = float(number) * (factor or 1)
+    if not value > 0 or value != value:
+        raise ValueError(text)
+    return value
+
+
+# -- the live service in the owner process -------------------------------------------------------------
+
+
+class History:
+    """Journals the manager's events and a sample per interval; keeps the latest uptime for /metrics."""
+
+    def __init__(
+        self, config: Config, snapshot: Callable[[], SessionInfo], clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.path = history_path(config)
+        self.journal = Journal(self.path, config.history.keep_days)
+        self._snapshot = snapshot
+        self._clock = clock
+        self._sampler: asyncio.Task[None] | None = None
+        self.uptime: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.journal.open)
+        self.journal.record(self._clock(), "start", self._snapshot().state.value, "watui started")
+        self.sample_now()
+        self._sampler = asyncio.create_task(self._sample_loop(), name="watui-history-sample")
+
+    def on_event(self, event: Event) -> None:
+        if event.type not in JOURNALED:
+            return
+        state = (event.state or event.info.state).value if event.type == "state" else event.info.state.value
+        self.journal.record(event.time.timestamp(), event.type, state, event.message, event.data)
+
+    def sample_now(self) -> None:
+        info = self._snapshot()
+        self.journal.sample(
+            self._clock(),
+            info.state.value,
+            info.disk.size_bytes if info.disk else None,
+            info.browser.rss_bytes if info.browser else None,
+            info.browser.cpu_percent if info.browser else None,
+        )
+
+    async def report(self, since_s: float) -> dict[str, Any]:
+        await asyncio.to_thread(self.journal.flush)
+        return await asyncio.to_thread(
+            read_report,
+            self.path,
+            since_s=since_s,
+            down_after_s=self.config.alerts.down_after_s,
+            gap_s=float(self.config.history.sample_interval_s),
+        )
+
+    async def _sample_loop(self) -> None:
+        while True:
+            with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
+                self.uptime = (await self.report(86400.0))["uptime"]
+            await asyncio.sleep(self.config.history.sample_interval_s)
+            self.sample_now()
+
+    async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(BaseException):
+                await self._sampler
+        self.sample_now()
+        self.journal.record(self._clock(), "stop", self._snapshot().state.value, "watui stopped")
+        await asyncio.to_thread(self.journal.close)

@@ -1,0 +1,113 @@
+"""What runs beside the manager in the owner process: the journal (history.py) and the alerts (alerts.py).
+
+Both only subscribe to the manager's event stream; the manager knows nothing of them. An alert is
+published back into the stream with ``manager.announce("alert", ...)``, so every face (``watch
+--jsonl``, the API's events, the dashboard) and the journal see it like any other event.
+``session_runtime`` starts them for every face; ``watchers_of(manager)`` finds them (the API's
+history route and uptime metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from typing import TYPE_CHECKING
+
+from watui.config import Config
+from watui.core.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
+from watui.core.history import History
+from watui.core.models import Event
+
+if TYPE_CHECKING:
+    from watui.core.manager import EventStream, SessionManager
+
+log = logging.getLogger(__name__)
+TICK_S = 1.0
+_BY_MANAGER: weakref.WeakKeyDictionary[SessionManager, Watchers] = weakref.WeakKeyDictionary()
+
+
+def watchers_of(manager: object) -> Watchers | None:
+    try:
+        return _BY_MANAGER.get(manager)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+
+
+class Watchers:
+    def __init__(self, config: Config, manager: SessionManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.history = History(config, lambda: manager.info) if config.history.enabled else None
+        self.rules = AlertRules(config.alerts, config.session.client_id) if config.alerts.enabled else None
+        self.dispatcher = Dispatcher(channels_for(config.alerts))
+        self.dispatcher.on_delivered = self._delivered
+        self.recent: list[Alert] = []  # the newest last; what the dashboard's alert bar shows
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.history is not None:
+            await self.history.start()
+            if self.history.journal.error:  # e.g. a read-only folder: watui runs on, without a journal
+                self.manager.announce("error", message=self.history.journal.error)
+        stream = self.manager.subscribe()
+        self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
+        if self.rules is not None:
+            self._tasks.append(asyncio.create_task(self._tick(), name="watui-alert-tick"))
+        _BY_MANAGER[self.manager] = self
+
+    async def _consume(self, stream: EventStream) -> None:
+        async for event in stream:
+            try:
+                self.on_event(event)
+            except Exception:  # a bug here must not stop the journal or the other alerts
+                log.exception("watchers failed on %s", event.type)
+
+    def on_event(self, event: Event) -> None:
+        if self.history is not None:
+            self.history.on_event(event)
+        if self.rules is not None and event.type != "alert":
+            for alert in self.rules.on_event(event):
+                self._raise(alert)
+
+    async def _tick(self) -> None:
+        assert self.rules is not None
+        while True:
+            await asyncio.sleep(TICK_S)
+            for alert in self.rules.tick(self.manager.info):
+                self._raise(alert)
+
+    def _raise(self, alert: Alert) -> None:
+        self.recent = [*self.recent[-19:], alert]
+        data = {"alert": alert.alert, "status": alert.status, "session": alert.session, "state": alert.state}
+        self.manager.announce("alert", message=alert.message, data=data)
+        self.dispatcher.submit(alert)
+
+    def _delivered(self, alert: Alert, results: list[Delivery]) -> None:
+        for result in results:
+            if not result.ok:
+                log.warning("alert %s not delivered by %s: %s", alert.alert, result.channel, result.detail)
+                self.manager.announce(
+                    "error", message=f"alert {alert.alert} not delivered by {result.channel}: {result.detail}"
+                )
+
+    async def close(self) -> None:
+        """After the manager's shutdown: the stream has ended; journal the stop, let deliveries finish."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._consumer is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._consumer, 5)
+        if self.history is not None:
+            await self.history.close()
+        await self.dispatcher.drain(3.0)
+
+
+async def start_watchers(config: Config, manager: SessionManager) -> Watchers:
+    watchers = Watchers(config, manager)
+    await watchers.start()
+    return watchers
