@@ -33,6 +33,8 @@ class ConnectionState(StrEnum):
     TIMEOUT = "TIMEOUT"  # page lost its connection to WhatsApp
     RECONNECTING = "RECONNECTING"  # watui is waiting to retry / relaunching
     FAILED = "FAILED"  # watui gave up; message says what to do
+    BLOCKED = "BLOCKED"  # WhatsApp refuses (DEPRECATED_VERSION, PROXYBLOCK, TOS_BLOCK...): message says which
+    UNRECOGNISED = "UNRECOGNISED"  # a page loaded that no detection channel recognises; evidence was saved
 
     @property
     def glyph(self) -> str:
@@ -54,6 +56,8 @@ _GLYPHS = {
     ConnectionState.TIMEOUT: "⚠",
     ConnectionState.RECONNECTING: "↻",
     ConnectionState.FAILED: "✖",
+    ConnectionState.BLOCKED: "⊘",
+    ConnectionState.UNRECOGNISED: "?",
 }
 
 
@@ -196,6 +200,10 @@ class SessionInfo:
     connected_since: datetime | None = None
     message: str = ""
     demo: bool = False
+    # The page channel that recognised WhatsApp Web: "modules", "dom", "pixels", or None.
+    detection: str | None = None
+    # The newest evidence folder saved for an unrecognised page.
+    evidence: str | None = None
     updated_at: datetime = field(default_factory=now_utc)
 
     @property
@@ -266,6 +274,8 @@ class SessionInfo:
                 "qr": self.qr,
                 "qrExpiresAt": iso(self.qr_expires_at),
                 "message": self.message,
+                "detection": self.detection,
+                "evidence": self.evidence,
             },
             "recommendations": {
                 "shouldClearSession": self.should_clear_session,
@@ -275,7 +285,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "unrecognised"]
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,8 @@ class Event:
     ``state``: a connection state change (``state`` set). ``qr``: a new QR payload (``qr`` set; None when
     the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at).
     ``health``: a health check or process sample finished. ``error``: something failed (``message``).
-    ``disk``: a new disk report. ``action``: a verb started or finished (``data``: verb, phase).
+    ``disk``: a new disk report. ``unrecognised``: no channel recognised the page (``data``: evidence
+    folder). ``action``: a verb started or finished (``data``: verb, phase).
     ``info`` always carries the snapshot after the event.
     """
 
