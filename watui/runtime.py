@@ -18,10 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from watui.config import Config
+from watui.core.errors import WatuiError
 from watui.core.manager import SessionManager
 
 if TYPE_CHECKING:
     from watui.sim.server import Simulator
+
+
+class SimulatorError(WatuiError):
+    """The built-in simulator (--demo) could not start: its own one-line message."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -64,13 +73,19 @@ async def session_runtime(
 
         state = demo_state_dir(config)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        simulator = Simulator(
-            port=demo_port or 0,
-            state_dir=state / "sim",
-            qr_rotate_ms=config.demo.qr_rotate_ms,
-            qr_rotations=config.demo.qr_rotations,
-        )
-        await simulator.start()
+        from watui.sim.errors import SimError
+
+        try:
+            simulator = Simulator(
+                port=demo_port or 0,
+                state_dir=state / "sim",
+                qr_rotate_ms=config.demo.qr_rotate_ms,
+                qr_rotations=config.demo.qr_rotations,
+                page=config.demo.page,
+            )
+            await simulator.start()
+        except SimError as exc:  # the simulator shares no error class with the core: say it as watui's
+            raise SimulatorError(str(exc), getattr(exc, "exit_code", 1)) from exc
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     try:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 BINDING = "__watuiState"
 CLOSE_TIMEOUT_S = 10.0
+_SHELLS = frozenset({"sh", "bash", "dash"})
 PIXEL_DECODE_INTERVAL_S = 1.0  # at most one screenshot-and-decode of the QR a second
 
 # Flags a server needs: no first-run, no phoning home, no GPU, small shared memory is fine.
@@ -80,9 +81,9 @@ def find_browser_processes(profile: Path) -> list[psutil.Process]:
     marker = f"--user-data-dir={profile}"
     main: list[psutil.Process] = []
     children: list[psutil.Process] = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "name"]):
         cmdline = proc.info.get("cmdline") or []
-        if marker in cmdline:
+        if marker in cmdline and proc.info.get("name") not in _SHELLS:  # a wrapper script is not the browser
             (children if any(a.startswith("--type=") for a in cmdline) else main).append(proc)
     return main + children
 

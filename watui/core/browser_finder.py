@@ -16,7 +16,9 @@ from pathlib import Path
 from watui.core.errors import BrowserNotFoundError
 
 SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+# Debian's /usr/bin/chromium-headless-shell is a shell script that does not exec: a shell would stay
+# between watui and the browser (a kill would hit the shell). The binary itself comes first.
+HEADLESS_SHELLS = ("/usr/lib/chromium/chromium-headless-shell", "/usr/bin/chromium-headless-shell")
 ADVICE = (
     "no Chromium found: install Debian's with 'sudo apt-get install chromium', or run "
     "'playwright install chromium' where Playwright's download site is reachable, or set "
@@ -60,7 +62,7 @@ def find_browser(configured: str = "", headless: bool = False) -> Path:
     own = playwright_chromium()
     if own is not None:
         return own
-    for candidate in ((HEADLESS_SHELL,) if headless else ()) + SYSTEM_CANDIDATES:
+    for candidate in (HEADLESS_SHELLS if headless else ()) + SYSTEM_CANDIDATES:
         if os.access(candidate, os.X_OK):
             return Path(candidate)
     raise BrowserNotFoundError(ADVICE)

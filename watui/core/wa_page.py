@@ -276,7 +276,7 @@ _OBSERVER_JS = r"""
     if (!ref) return null;
     if (qr.ref === ref) return qr.payload;
     qr = {ref, payload: null, building: ref, error: null};
-    buildQr(ref).then((payload) => { if (qr.ref === ref) { qr.payload = payload; schedule(); } })
+    buildQr(ref).then((payload) => { if (qr.ref === ref) { qr.payload = payload; qr.building = null; schedule(); } })
                 .catch((e) => { if (qr.ref === ref) { qr.error = String((e && e.message) || e); schedule(); } });
     return null;
   };
@@ -317,6 +317,8 @@ _OBSERVER_JS = r"""
         channel = "modules";
         if (waState === "UNPAIRED") {
           try { payload = qrFor(live.Conn.ref); } catch (e) { payload = null; }
+          // The QR and its state arrive together: wait for the payload (it takes a few ms) unless it failed.
+          if (payload === null && qr.ref && qr.ref === qr.building && !qr.error) return null;
         }
       }
     }
@@ -358,6 +360,7 @@ _OBSERVER_JS = r"""
     scheduled = false;
     let now;
     try { now = read(); } catch (e) { now = {channel: null, error: String(e)}; }
+    if (now === null) return;  // a report is being completed; it is scheduled again when ready
     const key = JSON.stringify(now);
     if (key === last) return;
     last = key;
