@@ -312,6 +312,9 @@ async def test_control_api_errors_are_json(sim: Simulator) -> None:
         ("GET", "/__sim/scan", 405, "use POST"),
         ("DELETE", "/__sim/slow?ms=1", 405, "Method Not Allowed"),
         ("POST", "/__sim/explode", 404, "no such control"),
+        ("POST", "/__sim/page?variant=classic", 400, "modules, dom, canvas, unknown"),
+        ("POST", "/__sim/block?reason=BORED", 400, "TOS_BLOCK"),
+        ("POST", "/__sim/block?reason=TOS_BLOCK", 409, "no connected page"),
     ]
     for method, path, want_status, want_text in cases:
         status, body = await control(sim, method, path)
@@ -322,6 +325,22 @@ async def test_control_api_errors_are_json(sim: Simulator) -> None:
     for key in ("state", "qr", "scans", "connections", "logins", "down", "slow_ms", "qr_rotations"):
         assert key in body
     assert body["state"] == "NO_PAGE"
+
+
+async def test_headless_chrome_gets_only_an_update_your_browser_page(sim: Simulator) -> None:
+    headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0"
+    headers = {"User-Agent": headless, "Sec-Fetch-Mode": "navigate"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(sim.base_url + "/", ssl=False, headers=headers) as resp:
+            text = await resp.text()
+        assert "Google Chrome 85 and newer" in text and "app.js" not in text
+        assert sim.state()["userAgent"] == headless and sim.state()["pages"] == []
+        status, body = await control(sim, "POST", "/__sim/page?variant=unknown")
+        assert (status, body["variant"]) == (200, "unknown") and sim.state()["variant"] == "unknown"
+        headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36"
+        async with http.get(sim.base_url + "/", ssl=False, headers=headers) as resp:
+            text = await resp.text()
+        assert "Google Chrome 85" not in text and "require" not in text and "<canvas" not in text
 
 
 def test_corrupt_state_file_is_one_clear_error(tmp_path: Path) -> None:
