@@ -61,7 +61,22 @@ async def test_qr_scan_connect_and_restart_without_qr(tmp_path: Path, make_sim: 
         assert result.success and manager.info.state is S.CONNECTED, result
         assert manager.info.detection == connected_channel
         assert all(e.qr is None for e in rec.events if e.type == "qr")
-    assert sim.state()["scans"] == scans
+        assert sim.state()["scans"] == scans
+        # A dropped connection is seen and comes back.
+        await sim.drop()
+        await rec.state(S.TIMEOUT, 10)
+        await rec.state(S.CONNECTED, 30)
+        # Logged out from the phone: a new QR, read by the same channel as the first.
+        await sim.logout()
+        info = await rec.until(lambda i: i.state is S.UNPAIRED and i.qr is not None, 15, "a new QR after logout")
+        assert info.qr == sim.state()["qr"] and info.detection == qr_channel
+        await sim.scan()
+        await rec.state(S.CONNECTED)
+        # Open in another window: taking over ("Use here") brings it back.
+        await sim.conflict()
+        await rec.state(S.CONFLICT, 10)
+        result = await manager.reconnect()
+        assert result.success and manager.info.state is S.CONNECTED, result
 
 
 async def test_the_site_changed_overnight_the_login_is_still_recognised(tmp_path: Path, make_sim: MakeSim) -> None:
