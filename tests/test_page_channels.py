@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.core_helpers import sim_config, started_manager
+from tests.core_helpers import sim_config, started_manager, with_whatsapp
 from watui.core.models import ConnectionState as S
 from watui.sim.server import Simulator
 
@@ -132,3 +132,15 @@ async def test_whatsapp_blocking_states_are_said_and_not_retried(tmp_path: Path,
         info = await rec.state(S.BLOCKED, 10)
         assert "TOS_BLOCK" in info.message and "terms of service" in info.message
         assert S.RECONNECTING not in rec.states()
+
+
+async def test_a_qr_the_modules_cannot_build_is_read_from_its_pixels(tmp_path: Path, make_sim: MakeSim) -> None:
+    # As if WhatsApp renamed the signal store: the state still comes from the modules, the QR from the screen.
+    sim = await make_sim("modules")
+    config = with_whatsapp(sim_config(tmp_path, sim), modules={"signal_store": "WAWebSignalStoreApiRenamed"})
+    async with started_manager(config) as (manager, rec):
+        await manager.smart_initialize()
+        info = await rec.until(lambda i: i.qr is not None, 15, "the QR read from the screen")
+        assert info.qr == sim.state()["qr"] and info.detection == "pixels"
+        await sim.scan()
+        assert (await rec.state(S.CONNECTED)).detection == "modules"
