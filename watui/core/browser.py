@@ -301,7 +301,10 @@ class BrowserDriver:
             with contextlib.suppress(psutil.Error):
                 rss += _proportional_memory(proc)
                 cpu += proc.cpu_percent(interval=None)
-        return BrowserProcess(pid=self.pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(procs))
+        exe = str(self.executable) if self.executable else None
+        return BrowserProcess(
+            pid=self.pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(procs), executable=exe
+        )
 
     def own_pids(self) -> frozenset[int]:
         """The browser's pids, so the store does not take our own lock for a foreign one."""

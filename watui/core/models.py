@@ -172,6 +172,7 @@ class BrowserProcess:
     rss_bytes: int
     cpu_percent: float
     processes: int = 1  # the browser and its children
+    executable: str | None = None  # which browser: a headless shell or full Chromium
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ class SessionInfo:
                         "rssMB": round(browser.rss_bytes / (1024 * 1024), 1),
                         "cpuPercent": browser.cpu_percent,
                         "processes": browser.processes,
+                        "executable": browser.executable,
                     }
                     if browser
                     else None
