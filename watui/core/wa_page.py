@@ -248,12 +248,13 @@ _OBSERVER_JS = r"""
       if (!Socket || typeof Socket.on !== "function" || !Conn || typeof Conn.on !== "function") {
         throw new Error(`${mods.socket}.Socket or ${mods.conn}.Conn has no on()`);
       }
-      Socket.on("change:state", schedule);
-      Socket.on("change:hasSynced", schedule);
-      Conn.on("change:ref", schedule);
+      // WhatsApp's events are discrete (no flood to coalesce, unlike DOM mutations): report at once.
+      Socket.on("change:state", soon);
+      Socket.on("change:hasSynced", soon);
+      Conn.on("change:ref", soon);
       if (Cmd && typeof Cmd.on === "function") {
-        Cmd.on("logout", schedule);
-        Cmd.on("logout_from_bridge", schedule);
+        Cmd.on("logout", soon);
+        Cmd.on("logout_from_bridge", soon);
       }
       live = {Socket, Conn, Cmd};
       modulesError = null;
@@ -276,8 +277,8 @@ _OBSERVER_JS = r"""
     if (!ref) return null;
     if (qr.ref === ref) return qr.payload;
     qr = {ref, payload: null, building: ref, error: null};
-    buildQr(ref).then((payload) => { if (qr.ref === ref) { qr.payload = payload; qr.building = null; schedule(); } })
-                .catch((e) => { if (qr.ref === ref) { qr.error = String((e && e.message) || e); schedule(); } });
+    buildQr(ref).then((payload) => { if (qr.ref === ref) { qr.payload = payload; qr.building = null; report(); } })
+                .catch((e) => { if (qr.ref === ref) { qr.error = String((e && e.message) || e); report(); } });
     return null;
   };
 
@@ -367,6 +368,7 @@ _OBSERVER_JS = r"""
     if (typeof window[binding] === "function") window[binding](now).catch(() => {});
   };
   function schedule() { if (!scheduled) { scheduled = true; setTimeout(report, 50); } }
+  function soon() { setTimeout(report, 0); }
 
   window.__watuiReport = () => { last = ""; report(); };
   window.__watuiAct = (what) => {
