@@ -377,3 +377,18 @@ async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Pat
         assert json.loads(await resp.text())["state"] == "NO_PAGE"
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+def test_the_simulator_imports_nothing_from_watuis_core() -> None:
+    # It is the fake site: sharing the core's states or errors would let both drift together unseen.
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "watui" / "sim"
+    offenders = []
+    for source in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{source.name}: {n}" for n in names if n.startswith("watui.core")]
+    assert offenders == []
