@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# A browser: Playwright's own Chromium or Debian's chromium; installs Debian's when none is found and we may.
+# A browser: Playwright's own Chromium or Debian's chromium, and Debian's chromium-headless-shell where we may.
 browser: $(STAMP)
-	@$(PY) -m watui.core.browser_finder --quiet || sh scripts/install-browser.sh
+	@PYTHON=$(PY) sh scripts/install-browser.sh
 
 demo: setup
 	$(VENV)/bin/watui --demo

@@ -14,6 +14,7 @@ from typing import Any
 
 from playwright.async_api import BrowserContext, Page, async_playwright
 
+from watui.config import DESKTOP_USER_AGENT
 from watui.core.browser_finder import find_browser
 from watui.core.wa_page import DEFAULT_SELECTORS, STATE_ORDER
 from watui.sim.server import Simulator
@@ -51,6 +52,7 @@ async def sim_browser(
             headless=True,
             args=chromium_flags(sim),
             ignore_https_errors=ignore_https_errors,
+            user_agent=DESKTOP_USER_AGENT,  # the simulator, like the real site, refuses HeadlessChrome
         )
         try:
             if open_page:

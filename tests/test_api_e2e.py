@@ -110,6 +110,9 @@ async def test_initialize_over_http_shows_the_qr_then_a_scan_connects_and_clear_
     async with http.get(f"{api.url}/metrics") as res:
         text = await res.text()
     assert 'watui_state{state="CONNECTED"} 1.0' in text and "watui_healthy 1.0" in text
+    # Today's page (the simulator's default) is read through WhatsApp's own modules, and says so.
+    assert info["connection"]["detection"] == "modules"
+    assert 'watui_page_detection{channel="modules"} 1.0' in text
 
 
 async def test_clear_over_http_quarantines_a_freshly_connected_session(

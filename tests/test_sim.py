@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
-    simulator = Simulator(state_dir=tmp_path / "simstate")
+    simulator = Simulator(page="dom", state_dir=tmp_path / "simstate")
     await simulator.start()
     try:
         yield simulator
@@ -60,9 +60,10 @@ async def test_fresh_profile_shows_the_qr_the_control_api_reports(sim: Simulator
         assert status == 200
         assert body["state"] == "UNPAIRED"
         assert shown == body["qr"]
-        ref, static_key, identity_key, adv_secret = body["qr"].split(",")
+        # ref,staticKey,identityKey,advSecretKey,platform: the payload public clients build.
+        ref, static_key, identity_key, adv_secret, platform = body["qr"].split(",")
         assert ref.startswith("2@") and 80 <= len(ref) <= 100
-        assert [len(k) for k in (static_key, identity_key, adv_secret)] == [44, 44, 44]
+        assert [len(k) for k in (static_key, identity_key, adv_secret)] == [44, 44, 44] and platform
         # The canvas carries a real QR code of the same payload: a phone (here zxing) can read it.
         picture = Image.open(io.BytesIO(await page.locator("div[data-ref] canvas").screenshot()))
         decoded = [code.text for code in zxingcpp.read_barcodes(picture)]
@@ -102,7 +103,7 @@ async def test_scan_connects_and_stores_the_login_like_the_real_site(sim: Simula
 
 
 async def test_qr_rotates_then_expires_and_reloads(tmp_path: Path) -> None:
-    sim = Simulator(qr_rotate_ms=300, qr_rotations=3)
+    sim = Simulator(page="dom", qr_rotate_ms=300, qr_rotations=3)
     await sim.start()
     try:
         async with sim_browser(sim, tmp_path / "profile", open_page=False) as context:
@@ -160,7 +161,7 @@ async def test_restarted_browser_comes_back_connected_without_qr(sim: Simulator,
 
 async def test_restarted_simulator_with_same_state_dir_keeps_the_login(tmp_path: Path) -> None:
     state_dir = tmp_path / "simstate"
-    first = Simulator(state_dir=state_dir)
+    first = Simulator(page="dom", state_dir=state_dir)
     await first.start()
     port = first.port
     second: Simulator | None = None
@@ -171,7 +172,7 @@ async def test_restarted_simulator_with_same_state_dir_keeps_the_login(tmp_path:
             await first.close()
             await wait_state(page, "TIMEOUT")
             assert await page.locator("#pane-side").count() == 1  # the banner sits over the chat list
-            second = Simulator(state_dir=state_dir, port=port)
+            second = Simulator(page="dom", state_dir=state_dir, port=port)
             await second.start()
             await wait_state(page, "CONNECTED")
             assert second.state()["scans"] == 0  # no new scan: the earlier login was accepted
@@ -183,7 +184,7 @@ async def test_restarted_simulator_with_same_state_dir_keeps_the_login(tmp_path:
 
 
 async def test_simulator_without_state_dir_forgets_logins_on_restart(tmp_path: Path) -> None:
-    first = Simulator()
+    first = Simulator(page="dom")
     await first.start()
     second: Simulator | None = None
     try:
@@ -191,7 +192,7 @@ async def test_simulator_without_state_dir_forgets_logins_on_restart(tmp_path: P
             page = context.pages[0]
             await scan_and_connect(first, page)
             await first.close()
-            second = Simulator(port=first.port)
+            second = Simulator(page="dom", port=first.port)
             await second.start()
             await wait_state(page, "UNPAIRED")  # its login is unknown now: wiped, back to the QR
             assert (await stored_login(page))["indexeddb"] is None
@@ -311,6 +312,9 @@ async def test_control_api_errors_are_json(sim: Simulator) -> None:
         ("GET", "/__sim/scan", 405, "use POST"),
         ("DELETE", "/__sim/slow?ms=1", 405, "Method Not Allowed"),
         ("POST", "/__sim/explode", 404, "no such control"),
+        ("POST", "/__sim/page?variant=classic", 400, "modules, dom, canvas, unknown"),
+        ("POST", "/__sim/block?reason=BORED", 400, "TOS_BLOCK"),
+        ("POST", "/__sim/block?reason=TOS_BLOCK", 409, "no connected page"),
     ]
     for method, path, want_status, want_text in cases:
         status, body = await control(sim, method, path)
@@ -323,10 +327,26 @@ async def test_control_api_errors_are_json(sim: Simulator) -> None:
     assert body["state"] == "NO_PAGE"
 
 
+async def test_headless_chrome_gets_only_an_update_your_browser_page(sim: Simulator) -> None:
+    headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0"
+    headers = {"User-Agent": headless, "Sec-Fetch-Mode": "navigate"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(sim.base_url + "/", ssl=False, headers=headers) as resp:
+            text = await resp.text()
+        assert "Google Chrome 85 and newer" in text and "app.js" not in text
+        assert sim.state()["userAgent"] == headless and sim.state()["pages"] == []
+        status, body = await control(sim, "POST", "/__sim/page?variant=unknown")
+        assert (status, body["variant"]) == (200, "unknown") and sim.state()["variant"] == "unknown"
+        headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0 Safari/537.36"
+        async with http.get(sim.base_url + "/", ssl=False, headers=headers) as resp:
+            text = await resp.text()
+        assert "Google Chrome 85" not in text and "require" not in text and "<canvas" not in text
+
+
 def test_corrupt_state_file_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_text("{not json")
     with pytest.raises(SimStateError, match=STATE_FILE):
-        Simulator(state_dir=tmp_path)
+        Simulator(page="dom", state_dir=tmp_path)
     config = tmp_path / "config.toml"
     config.write_text(f'[demo]\nstate_dir = "{tmp_path}"\n')
     done = subprocess.run(
@@ -357,3 +377,18 @@ async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Pat
         assert json.loads(await resp.text())["state"] == "NO_PAGE"
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+def test_the_simulator_imports_nothing_from_watuis_core() -> None:
+    # It is the fake site: sharing the core's states or errors would let both drift together unseen.
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "watui" / "sim"
+    offenders = []
+    for source in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{source.name}: {n}" for n in names if n.startswith("watui.core")]
+    assert offenders == []

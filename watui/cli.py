@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("watch", "Keep the session connected, headless (for systemd, a bot, a log).")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event per line")
 
+    p = command("doctor", "Does watui recognise WhatsApp Web here? Runs every probe; keeps the evidence.")
+    p.add_argument("--json", action="store_true", help="print the probes and conclusions as JSON")
+
     p = command("sim", "Run the WhatsApp Web simulator alone.")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -134,6 +137,10 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]
         from watui import cli_history
 
         return getattr(cli_history, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
+    if command == "doctor":
+        from watui.cli_doctor import run_doctor_command
+
+        return run_doctor_command
     if command == "sim":
         from watui.sim.cli import run_sim
 

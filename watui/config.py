@@ -21,6 +21,12 @@ ENV_PREFIX = "WATUI_"
 # client_id names files (session-<id>, .watui-<id>.owner, quarantine copies with a timestamp): well under
 # the 255 bytes most filesystems allow in one name.
 MAX_CLIENT_ID = 100
+# A desktop Chrome's user agent, as public clients send: headless Chromium says "HeadlessChrome", which
+# WhatsApp Web answers with an "update your browser" page.
+DESKTOP_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+SIM_PAGES = ("modules", "dom", "canvas", "unknown")
 
 
 class ConfigError(Exception):
@@ -54,6 +60,8 @@ class BrowserSettings:
     executable: str = ""
     headless: bool = True
     extra_args: tuple[str, ...] = ()
+    user_agent: str = DESKTOP_USER_AGENT  # "" keeps Chromium's own
+    disk_cache_mb: int = 1  # Chromium's HTTP cache (--disk-cache-size): the login does not need it
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class WhatsAppSettings:
     takeover_delay_ms: int = 5000
     qr_max_retries: int = 3
     selectors: Mapping[str, str] = field(default_factory=dict)
+    modules: Mapping[str, str] = field(default_factory=dict)
+    pixels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class DemoSettings:
     qr_rotate_ms: int = 20000
     qr_rotations: int = 6
     state_dir: str = ""
+    page: str = "modules"
 
 
 @dataclass(frozen=True)
@@ -197,6 +208,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "whatsapp.takeover_delay_ms": (0, 3_600_000),
     "whatsapp.qr_max_retries": (0, 100),
     "api.port": (0, 65535),  # 0: a free port, said at start
+    "browser.disk_cache_mb": (0, 10_000),
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
     "history.keep_days": (1, 3650),
@@ -314,6 +326,8 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
             raise ConfigError(f"{where} must be letters, digits, '-' or '_', got {value!r}")
         if dotted == "session.session_path" and not value.strip():
             raise ConfigError(f"{where} must be a folder path, got an empty string")
+        if dotted == "demo.page" and value not in SIM_PAGES:
+            raise ConfigError(f"{where} must be one of {', '.join(SIM_PAGES)}, got {value!r}")
         if dotted.startswith("keys.") and not _valid_keys(value):
             raise ConfigError(
                 f'{where} must be key names separated by commas (e.g. "r", "f5", "ctrl+r"), got {value!r}'
@@ -328,11 +342,11 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where} must be a table of strings, got {value!r}")
-        from watui.core.wa_page import SELECTOR_NAMES  # local: config stays importable alone
+        from watui.core.wa_page import check_table  # local: config stays importable alone
 
-        for name in value:
-            if name not in SELECTOR_NAMES:
-                raise ConfigError(f"{where}: unknown selector '{name}' (expected one of: {', '.join(SELECTOR_NAMES)})")
+        problem = check_table(dotted.split(".")[-1], value)
+        if problem:
+            raise ConfigError(f"{where}: {problem}")
         return dict(value)
     raise ConfigError(f"{where}: unsupported type")  # pragma: no cover - a programming error
 
@@ -383,10 +397,10 @@ def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
         hints = get_type_hints(type(current))
         is_text = len(parts) == 2 and hints.get(parts[1]) is str
         value = text if is_text else _parse_env_value(text)
-        if len(parts) == 3 and section == "whatsapp" and parts[1] == "selectors":
-            table = dict(current.selectors)
+        if len(parts) == 3 and section == "whatsapp" and parts[1] in ("selectors", "modules", "pixels"):
+            table = dict(getattr(current, parts[1]))
             table[parts[2]] = text
-            new_section = _build_section(section, {**_section_dict(current), "selectors": table}, origin)
+            new_section = _build_section(section, {**_section_dict(current), parts[1]: table}, origin)
         elif len(parts) == 2:
             new_section = _build_section(section, {**_section_dict(current), parts[1]: value}, origin)
         else:

@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from watui.sim.server import Simulator
 
 
+class SimulatorError(WatuiError):
+    """The built-in simulator (--demo) could not start: its own one-line message."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -96,13 +104,19 @@ async def session_runtime(
             raise EnvironmentProblem.from_os_error(
                 exc, state, "cannot create the demo folder", "[demo] state_dir"
             ) from None
-        simulator = Simulator(
-            port=demo_port or 0,
-            state_dir=state / "sim",
-            qr_rotate_ms=config.demo.qr_rotate_ms,
-            qr_rotations=config.demo.qr_rotations,
-        )
-        await simulator.start()
+        from watui.sim.errors import SimError
+
+        try:
+            simulator = Simulator(
+                port=demo_port or 0,
+                state_dir=state / "sim",
+                qr_rotate_ms=config.demo.qr_rotate_ms,
+                qr_rotations=config.demo.qr_rotations,
+                page=config.demo.page,
+            )
+            await simulator.start()
+        except SimError as exc:  # the simulator shares no error class with the core: say it as watui's
+            raise SimulatorError(str(exc), getattr(exc, "exit_code", 1)) from exc
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     watchers: Watchers | None = None

@@ -31,6 +31,14 @@ class SessionCollector:
         for candidate in ConnectionState:
             state.add_metric([candidate.value], 1.0 if candidate is info.state else 0.0)
         yield state
+        detection = GaugeMetricFamily(
+            "watui_page_detection",
+            "1 for the page channel that recognises WhatsApp Web now (modules, dom, pixels; none: no channel).",
+            labels=["channel"],
+        )
+        for channel in ("modules", "dom", "pixels", "none"):
+            detection.add_metric([channel], 1.0 if (info.detection or "none") == channel else 0.0)
+        yield detection
         yield GaugeMetricFamily(
             "watui_healthy",
             "1 when the last health check found the session working.",

@@ -1,8 +1,10 @@
 """BrowserDriver: launches Chromium on the persistent profile and pushes page state changes to the core.
 
-Async Playwright only. The page reports its own state through a MutationObserver that calls back into
-Python (``expose_binding``); the browser's ``close`` and the page's ``crash``/``close`` events are
-watched too, so the core hears of a change within a second without polling.
+Async Playwright only. An injected script (:mod:`watui.core.wa_page`) reports the page's state through
+WhatsApp's own module events (modules channel) or a MutationObserver (dom channel), calling back into
+Python (``expose_binding``). When a QR canvas is shown but neither yields its payload, the driver
+screenshots the canvas and decodes it (pixels channel). The browser's ``close`` and the page's
+``crash``/``close`` events are watched too, so the core hears of a change within a second without polling.
 """
 
 from __future__ import annotations
@@ -18,18 +20,23 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import zxingcpp
+from PIL import Image
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from watui.config import Config
 from watui.core import wa_page
 from watui.core.browser_finder import find_browser
+from watui.core.evidence import Evidence
 from watui.core.models import Account, BrowserProcess, ConnectionState
 
 log = logging.getLogger(__name__)
 
 BINDING = "__watuiState"
 CLOSE_TIMEOUT_S = 10.0
+_SHELLS = frozenset({"sh", "bash", "dash"})
+PIXEL_DECODE_INTERVAL_S = 1.0  # at most one screenshot-and-decode of the QR a second
 
 # Flags a server needs: no first-run, no phoning home, no GPU, small shared memory is fine.
 SERVER_FLAGS = (
@@ -48,15 +55,20 @@ SERVER_FLAGS = (
 
 @dataclass(frozen=True)
 class PageReport:
-    """What the page says about itself, as read by the selector table."""
+    """What the page says about itself, and which channel (``detection``) recognised it (None: none)."""
 
     state: ConnectionState
     qr: str | None = None
     account: Account | None = None
+    detection: str | None = None
+    message: str = ""
 
 
 def launch_args(config: Config) -> list[str]:
     args = list(SERVER_FLAGS)
+    # Public clients do the same: navigator.webdriver stays false, as in a person's browser.
+    args.append("--disable-blink-features=AutomationControlled")
+    args.append(f"--disk-cache-size={config.browser.disk_cache_mb * 1024 * 1024}")
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
     if config.sim_port is not None:
@@ -70,9 +82,9 @@ def find_browser_processes(profile: Path) -> list[psutil.Process]:
     marker = f"--user-data-dir={profile}"
     main: list[psutil.Process] = []
     children: list[psutil.Process] = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "name"]):
         cmdline = proc.info.get("cmdline") or []
-        if marker in cmdline:
+        if marker in cmdline and proc.info.get("name") not in _SHELLS:  # a wrapper script is not the browser
             (children if any(a.startswith("--type=") for a in cmdline) else main).append(proc)
     return main + children
 
@@ -83,6 +95,15 @@ def _proportional_memory(proc: psutil.Process) -> int:
         return int(getattr(proc.memory_full_info(), "pss", 0)) or int(proc.memory_info().rss)
     except psutil.AccessDenied:
         return int(proc.memory_info().rss)
+
+
+def decode_qr(png: bytes) -> str | None:
+    """The text of the QR code in a PNG, decoded as it is (no border added, no inverted retry)."""
+    import io
+
+    with Image.open(io.BytesIO(png)) as image:
+        results = zxingcpp.read_barcodes(image.convert("L"))
+    return results[0].text if results else None
 
 
 def _kill_tree(pid: int) -> None:
@@ -118,6 +139,12 @@ class BrowserDriver:
         self.pid: int | None = None
         self._processes: dict[int, psutil.Process] = {}  # kept across samples: CPU baselines
         self._sample_lock = threading.Lock()
+        self.detection: str | None = None  # the channel of the newest report
+        self.executable: Path | None = None
+        self._raw: dict[str, Any] | None = None  # the newest report as the page sent it
+        self._pixel_qr: tuple[str, str] | None = None  # (canvas signature, decoded payload)
+        self._decoding: asyncio.Task[None] | None = None
+        self._last_decode = 0.0
 
     @property
     def running(self) -> bool:
@@ -125,7 +152,8 @@ class BrowserDriver:
 
     async def launch(self) -> None:
         """Start Chromium on the profile, ready to ``open()`` WhatsApp Web."""
-        executable = find_browser(self.config.browser.executable)
+        executable = find_browser(self.config.browser.executable, headless=self.config.browser.headless)
+        self.executable = executable
         profile = self.config.profile_dir
         profile.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._closing = False
@@ -138,6 +166,7 @@ class BrowserDriver:
                 args=launch_args(self.config),
                 # Only the simulator's throwaway certificate is ever accepted.
                 ignore_https_errors=self.config.sim_port is not None,
+                user_agent=self.config.browser.user_agent or None,
                 timeout=self.config.session.browser_timeout_ms,
                 handle_sigint=False,
                 handle_sigterm=False,
@@ -147,9 +176,11 @@ class BrowserDriver:
             await self._stop_playwright()
             raise
         self._context.on("close", lambda _ctx: self._closed("browser closed"))
-        table = wa_page.selectors(self.config.whatsapp.selectors)
+        wa = self.config.whatsapp
+        script = wa_page.observer_script(BINDING, wa_page.selectors(wa.selectors), wa.modules, wa.pixels)
         await self._context.expose_binding(BINDING, self._binding)
-        await self._context.add_init_script(wa_page.observer_script(BINDING, table))
+        # An init script runs again in every document: the channels are re-injected after each navigation.
+        await self._context.add_init_script(script)
         self._page = self._context.pages[0] if self._context.pages else await self._context.new_page()
         self._watch_page(self._page)
         self.pid = await asyncio.to_thread(self._main_pid)
@@ -165,8 +196,14 @@ class BrowserDriver:
         return response.status if response is not None else None
 
     async def click(self, name: str) -> bool:
-        """Click the element of selector ``name`` if it is there; True when clicked."""
+        """Do what clicking ``name`` does: through WhatsApp's own module (``Socket.takeover()``,
+        ``Cmd.refreshQR()``) when the modules channel is live, else click the selector. True when done."""
         page = self._require_page()
+        action = wa_page.MODULE_ACTIONS.get(name)
+        if action is not None and self.detection == "modules":
+            with contextlib.suppress(PlaywrightError):
+                if await page.evaluate("(a) => !!(window.__watuiAct && window.__watuiAct(a))", action):
+                    return True
         selector = wa_page.selectors(self.config.whatsapp.selectors)[name]
         try:
             await page.click(selector, timeout=2000)
@@ -185,6 +222,47 @@ class BrowserDriver:
             return False
         return True
 
+    async def page_loaded(self) -> bool:
+        """Whether a document finished loading (so a page that no channel recognises is not the network's fault)."""
+        if self._page is None:
+            return False
+        try:
+            state = await asyncio.wait_for(self._page.evaluate("document.readyState"), 5)
+        except (PlaywrightError, TimeoutError):
+            return False
+        return state in ("interactive", "complete")
+
+    async def probe(self) -> list[dict[str, Any]]:
+        """Every probe of every channel: ``{channel, probe, matched, value}``."""
+        page = self._require_page()
+        result: Any = await page.evaluate("window.__watuiProbe ? window.__watuiProbe() : []")
+        probes = [dict(p) for p in result] if isinstance(result, list) else []
+        probes.append({"channel": "pixels", "probe": "decoded", "matched": self._pixel_qr is not None,
+                       "value": self._pixel_qr[1][:40] if self._pixel_qr else None})  # fmt: skip
+        return probes
+
+    async def collect_evidence(self) -> Evidence:
+        """What a person needs to see why the page was not recognised (nothing beyond 40 characters of text a node)."""
+        page = self._require_page()
+        png = b""
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            png = await page.screenshot(timeout=10000)
+        outline = ""
+        user_agent = ""
+        version: Any = None
+        with contextlib.suppress(PlaywrightError):
+            outline = str(await page.evaluate(wa_page.OUTLINE_JS))
+            user_agent = str(await page.evaluate("navigator.userAgent"))
+            version = await page.evaluate(_VERSION_JS)
+        probes: list[dict[str, Any]] = []
+        with contextlib.suppress(PlaywrightError):
+            probes = await self.probe()
+        return Evidence(
+            png=png, outline=outline, probes=probes, url=page.url, user_agent=user_agent,
+            wa_version=str(version) if version else None,
+            browser=str(self.executable) if self.executable else None,
+        )  # fmt: skip
+
     async def close(self, kill: bool = False) -> None:
         """Close Chromium cleanly so the profile is flushed and unlocked.
 
@@ -193,6 +271,8 @@ class BrowserDriver:
         kill it (its own process tree only) without waiting for a clean close that cannot come.
         """
         self._closing = True
+        if self._decoding is not None:
+            self._decoding.cancel()
         context, self._context, self._page = self._context, None, None
         pid, self.pid = self.pid, None
         if kill and pid is not None:
@@ -229,7 +309,10 @@ class BrowserDriver:
                 with contextlib.suppress(psutil.Error):
                     rss += _proportional_memory(proc)
                     cpu += proc.cpu_percent(interval=None)
-        return BrowserProcess(pid=pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(kept))
+        exe = str(self.executable) if self.executable else None
+        return BrowserProcess(
+            pid=pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(kept), executable=exe
+        )
 
     def own_pids(self) -> frozenset[int]:
         """The browser's pids, so the store does not take our own lock for a foreign one."""
@@ -260,13 +343,77 @@ class BrowserDriver:
         self._on_closed(reason)
 
     async def _binding(self, source: Any, payload: dict[str, Any]) -> None:
-        try:
-            state = ConnectionState(payload.get("state", "OPENING"))
-        except ValueError:
-            state = ConnectionState.OPENING
+        self._raw = payload
+        self._on_report(self._report(payload))
+
+    def _report(self, payload: dict[str, Any]) -> PageReport:
+        """Turn the page's raw report into watui's terms; start a pixel decode when the QR is unread."""
+        channel = payload.get("channel")
+        message = ""
+        if channel == "modules":
+            state, message = wa_page.map_state(str(payload.get("waState")))
+        elif channel == "dom":
+            try:
+                state = ConnectionState(payload.get("state", "OPENING"))
+            except ValueError:
+                state = ConnectionState.OPENING
+        else:
+            channel, state = None, ConnectionState.OPENING
+        qr = payload.get("qr") or None
+        canvas = payload.get("canvas")
+        if qr is None and canvas and state in (ConnectionState.OPENING, ConnectionState.UNPAIRED):
+            if self._pixel_qr is not None and self._pixel_qr[0] == canvas:
+                qr, state, channel = self._pixel_qr[1], ConnectionState.UNPAIRED, "pixels"
+            else:
+                self._want_decode(canvas)
         raw = payload.get("account")
-        account = Account(name=raw.get("name"), number=raw.get("number")) if raw else None
-        self._on_report(PageReport(state=state, qr=payload.get("qr"), account=account))
+        account = Account(name=raw.get("name"), number=raw.get("number")) if isinstance(raw, dict) else None
+        self.detection = channel
+        return PageReport(state=state, qr=qr, account=account, detection=channel, message=message)
+
+    def _want_decode(self, canvas: str) -> None:
+        if self._decoding is None or self._decoding.done():
+            self._decoding = asyncio.create_task(self._decode_canvas(canvas), name="watui-pixels")
+
+    async def _decode_canvas(self, canvas: str) -> None:
+        """Screenshot the QR canvas and decode it: at most once a second, again when it is redrawn,
+        a few times for one drawing that did not decode (caught mid-paint)."""
+        tries = 0
+        while not self._closing and tries < 3:
+            loop = asyncio.get_running_loop()
+            wait = self._last_decode + PIXEL_DECODE_INTERVAL_S - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_decode = loop.time()
+            payload = await self._screenshot_and_decode()
+            raw = self._raw
+            current = raw.get("canvas") if raw is not None else None
+            if payload is not None:
+                self._pixel_qr = (canvas, payload)
+                if raw is not None and not self._closing:
+                    report = self._report(raw)
+                    if report.detection == "pixels":
+                        self._on_report(report)
+            else:
+                tries += 1
+            if not current or (self._pixel_qr is not None and self._pixel_qr[0] == current):
+                return
+            if current != canvas:
+                canvas, tries = str(current), 0
+
+    async def _screenshot_and_decode(self) -> str | None:
+        page = self._page
+        if page is None:
+            return None
+        selector = wa_page.merged("pixels", self.config.whatsapp.pixels)["qr_canvas"]
+        try:
+            box: Any = await page.evaluate(_CANVAS_BOX_JS, selector)
+            if not box:
+                return None
+            png = await page.screenshot(clip=box, timeout=5000)
+        except (PlaywrightError, TimeoutError):
+            return None
+        return await asyncio.to_thread(decode_qr, png)
 
     def _main_pid(self) -> int | None:
         procs = find_browser_processes(self.config.profile_dir)
@@ -277,3 +424,15 @@ class BrowserDriver:
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
+
+
+_VERSION_JS = "(() => { try { return window.Debug && window.Debug.VERSION || null } catch (e) { return null } })()"
+# The largest visible match of the pixels channel's selector, as a screenshot clip.
+_CANVAS_BOX_JS = """(selector) => {
+  let best = null, area = 0;
+  for (const c of document.querySelectorAll(selector)) {
+    const r = c.getBoundingClientRect();
+    if (r.width * r.height > area) { best = r; area = r.width * r.height; }
+  }
+  return best && area >= 64 ? {x: best.x, y: best.y, width: best.width, height: best.height} : null;
+}"""

@@ -32,6 +32,7 @@ from tenacity import (
 from watui.config import Config
 from watui.core.browser import BrowserDriver, PageReport
 from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
+from watui.core.evidence import save_evidence
 from watui.core.models import (
     PROBLEM_TOO_LARGE,
     CleanupReport,
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 S = ConnectionState
 # States in which the page has settled: watui knows what the session is doing.
-SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT})
+SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT, S.BLOCKED})
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
 SAMPLE_INTERVAL_S = 5.0  # browser RSS/CPU sampling while it runs
 HEARTBEATS_PER_TIMEOUT = 5  # the page is asked this many times within heartbeat_timeout_ms
@@ -356,6 +357,8 @@ class SessionManager:
             self._set_state(S.OPENING, "reloading WhatsApp Web")
             await self._open_page()
         state = await self._wait_settled(self._load_timeout_s)
+        if state is None and await self._unrecognised():
+            return self._result_for(S.UNRECOGNISED)
         if state is None:
             await self._close_browser()
             raise InitFailed(f"WhatsApp Web did not load within {self._load_timeout_s:g} s")
@@ -366,6 +369,8 @@ class SessionManager:
             return InitResult(True, False, "Connected to WhatsApp Web", state)
         if state in (S.UNPAIRED, S.UNPAIRED_IDLE):
             return InitResult(False, True, "Scan the QR code with WhatsApp on your phone (Linked devices)", state)
+        if state in (S.BLOCKED, S.UNRECOGNISED):
+            return InitResult(False, False, self._info.message, state)
         return InitResult(False, False, "WhatsApp is open in another window; reconnect to take over", state)
 
     def _fail(self, message: str) -> InitResult:
@@ -435,6 +440,28 @@ class SessionManager:
             return f"WhatsApp Web did not load within {self._load_timeout_s:g} s"
         return _short(exc)
 
+    async def _unrecognised(self) -> bool:
+        """A page loaded but no channel recognised it: keep the evidence, say so (state UNRECOGNISED)."""
+        driver = self._driver
+        if driver is None or not driver.running or driver.detection is not None or not await driver.page_loaded():
+            return False
+        folder: str | None = None
+        try:
+            evidence = await driver.collect_evidence()
+            folder = str(await asyncio.to_thread(save_evidence, self.config.session_root, evidence))
+        except Exception as exc:  # the state matters more than the evidence
+            log.warning("could not save the evidence of an unrecognised page: %s", _short(exc))
+        where = f"; evidence in {folder}" if folder else ""
+        message = (
+            f"WhatsApp Web loaded but watui recognises nothing on it (no channel matched within "
+            f"{self._load_timeout_s:g} s){where}. Run 'watui doctor'; the page may have changed"
+        )
+        self._want_running = False
+        self._info = replace(self._info, evidence=folder)
+        self._set_state(S.UNRECOGNISED, message)
+        self._publish("unrecognised", message=message, data={"evidence": folder})
+        return True
+
     async def _close_browser(self) -> None:
         driver, self._driver = self._driver, None
         if driver is not None:
@@ -468,11 +495,13 @@ class SessionManager:
             self._on_qr(report.qr)
         if report.account is not None:
             self._info = replace(self._info, account=report.account)
+        if report.detection != self._info.detection:
+            self._info = replace(self._info, detection=report.detection)
         previous = self._info.state
         state = report.state
-        if state is S.OPENING and previous is S.RECONNECTING:
-            return  # a reload in progress: keep saying RECONNECTING
-        self._set_state(state, _STATE_MESSAGES.get(state, ""))
+        if state is S.OPENING and previous in (S.RECONNECTING, S.UNRECOGNISED):
+            return  # a reload in progress (keep saying RECONNECTING), or evidence already taken
+        self._set_state(state, report.message or _STATE_MESSAGES.get(state, ""))
         if state is previous:
             return
         if state is S.CONNECTED:
@@ -487,6 +516,10 @@ class SessionManager:
             self._on_qr_expired()
         elif state is S.CONFLICT:
             self._on_conflict()
+        elif state is S.BLOCKED:
+            self._want_running = False  # WhatsApp refuses: retrying would not help
+            self._spawn(self._cancel_recovery())
+            self._publish("error", message=self._info.message)
 
     def _on_qr(self, qr: str | None) -> None:
         self._last_qr = qr
@@ -620,6 +653,8 @@ class SessionManager:
             self._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
             await self._open_page()
         state = await self._wait_settled(self._load_timeout_s)
+        if state is None and await self._unrecognised():
+            return True  # not a connection problem: retrying would only load the same page again
         if state is None:
             raise InitFailed(f"WhatsApp Web did not come back within {self._load_timeout_s:g} s")
         return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
@@ -810,6 +845,8 @@ _STATE_MESSAGES: dict[ConnectionState, str] = {
     S.CONNECTED: "connected",
     S.CONFLICT: "WhatsApp is open in another window",
     S.TIMEOUT: "WhatsApp Web lost its connection; it is retrying",
+    S.BLOCKED: "WhatsApp refuses this session",
+    S.UNRECOGNISED: "WhatsApp Web loaded but watui recognises nothing on it; run 'watui doctor'",
 }
 
 

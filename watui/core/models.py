@@ -33,6 +33,8 @@ class ConnectionState(StrEnum):
     TIMEOUT = "TIMEOUT"  # page lost its connection to WhatsApp
     RECONNECTING = "RECONNECTING"  # watui is waiting to retry / relaunching
     FAILED = "FAILED"  # watui gave up; message says what to do
+    BLOCKED = "BLOCKED"  # WhatsApp refuses (DEPRECATED_VERSION, PROXYBLOCK, TOS_BLOCK...): message says which
+    UNRECOGNISED = "UNRECOGNISED"  # a page loaded that no detection channel recognises; evidence was saved
 
     @property
     def glyph(self) -> str:
@@ -54,6 +56,8 @@ _GLYPHS = {
     ConnectionState.TIMEOUT: "⚠",
     ConnectionState.RECONNECTING: "↻",
     ConnectionState.FAILED: "✖",
+    ConnectionState.BLOCKED: "⊘",
+    ConnectionState.UNRECOGNISED: "?",
 }
 
 
@@ -176,6 +180,7 @@ class BrowserProcess:
     rss_bytes: int
     cpu_percent: float
     processes: int = 1  # the browser and its children
+    executable: str | None = None  # which browser: a headless shell or full Chromium
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,10 @@ class SessionInfo:
     connected_since: datetime | None = None
     message: str = ""
     demo: bool = False
+    # The page channel that recognised WhatsApp Web: "modules", "dom", "pixels", or None.
+    detection: str | None = None
+    # The newest evidence folder saved for an unrecognised page.
+    evidence: str | None = None
     updated_at: datetime = field(default_factory=now_utc)
 
     @property
@@ -267,6 +276,7 @@ class SessionInfo:
                         "rssMB": round(browser.rss_bytes / (1024 * 1024), 1),
                         "cpuPercent": browser.cpu_percent,
                         "processes": browser.processes,
+                        "executable": browser.executable,
                     }
                     if browser
                     else None
@@ -274,6 +284,8 @@ class SessionInfo:
                 "qr": self.qr,
                 "qrExpiresAt": iso(self.qr_expires_at),
                 "message": self.message,
+                "detection": self.detection,
+                "evidence": self.evidence,
             },
             "recommendations": {
                 "shouldClearSession": self.should_clear_session,
@@ -283,7 +295,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised"]
 
 
 @dataclass(frozen=True)
@@ -294,7 +306,8 @@ class Event:
     the QR went away). ``retry``: a reconnect attempt was scheduled (``data``: attempt, delay_s, at, cause).
     ``health``: a health check or process sample finished (JSON: healthy, reason). ``error``: something
     failed (``message``). ``disk``: a new disk report (JSON: size_bytes, valid, problems). ``action``: a
-    verb started or finished (``data``: verb, phase).
+    verb started or finished (``data``: verb, phase). ``unrecognised``: no channel recognised the page
+    (``data``: evidence folder).
     ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/alerts.py).
     ``info`` always carries the snapshot after the event.
     """

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from watui.config import Config
+from watui.sim.errors import SimError
 from watui.sim.server import Simulator
 
 EXIT_USAGE = 2
@@ -32,6 +33,7 @@ def usage_text(sim: Simulator) -> str:
         "  (a throwaway self-signed certificate, made now)",
         f"  logins kept in: {where}",
         f"  QR: a new ref every {sim.qr_rotate_ms} ms, expires after {sim.qr_rotations} rotations",
+        f"  page variant: {sim.variant} (modules, dom, canvas, unknown)",
         "",
         "Point a browser at it:",
         f"  {chromium}",
@@ -46,6 +48,8 @@ def usage_text(sim: Simulator) -> str:
         f"  curl -k -X POST {url}/__sim/down          # refuse page loads and connections (503)",
         f"  curl -k -X POST {url}/__sim/up            # accept them again",
         f"  curl -k -X POST '{url}/__sim/slow?ms=5000'  # delay page loads (0 resets)",
+        f"  curl -k -X POST '{url}/__sim/page?variant=dom'  # serve another page variant from the next load",
+        f"  curl -k -X POST '{url}/__sim/block?reason=TOS_BLOCK'  # or PROXYBLOCK, DEPRECATED_VERSION",
         "",
         "Ctrl-C to stop.",
     ]
@@ -75,12 +79,17 @@ def run_sim(args: argparse.Namespace, config: Config) -> int:
     if not 0 <= port <= 65535:
         print(f"watui sim: --port must be a port number 0-65535, got {port}", file=sys.stderr)
         return EXIT_USAGE
-    sim = Simulator(
-        host=getattr(args, "host", None) or "127.0.0.1",
-        port=port,
-        state_dir=_state_dir(config),
-        qr_rotate_ms=config.demo.qr_rotate_ms,
-        qr_rotations=config.demo.qr_rotations,
-    )
-    asyncio.run(serve(sim))
+    try:
+        sim = Simulator(
+            host=getattr(args, "host", None) or "127.0.0.1",
+            port=port,
+            state_dir=_state_dir(config),
+            qr_rotate_ms=config.demo.qr_rotate_ms,
+            qr_rotations=config.demo.qr_rotations,
+            page=config.demo.page,
+        )
+        asyncio.run(serve(sim))
+    except SimError as exc:
+        print(f"watui sim: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 1))
     return 0

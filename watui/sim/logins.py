@@ -15,13 +15,13 @@ import os
 import secrets
 from pathlib import Path
 
-from watui.core.errors import WatuiError
+from watui.sim.errors import SimError
 
 STATE_FILE = "sim-state.json"
 _PREFIX = "wsim1"
 
 
-class SimStateError(WatuiError):
+class SimStateError(SimError):
     """The simulator's state file is unreadable: one line naming it."""
 
     exit_code = 2

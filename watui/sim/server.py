@@ -4,6 +4,11 @@ The server is the source of truth for every page it served: each page load gets 
 WebSocket (``/ws?page=ID``) carries what the page must show (QR, loading chats, chat list, conflict,
 logout). The control API (``/__sim/*``) and the in-process methods of the same names act on the newest
 page, the way a phone acts on the newest linked browser.
+
+It is the fake site: it imports nothing from watui's core. Its states are WhatsApp's own names. The page
+comes in variants (``modules``, the default, is today's page as public clients read it; ``dom``,
+``canvas``, ``unknown``), switchable live from the next page load. A browser whose user agent says
+``HeadlessChrome`` gets only an "update your browser" page, as the real site answers it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,12 +30,31 @@ from typing import Any
 import segno
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from watui.core.errors import WatuiError
-from watui.core.models import ConnectionState
+from watui.sim.errors import SimError
 from watui.sim.logins import LoginBook
 from watui.sim.tls import Certificate, make_certificate_async
 
-S = ConnectionState
+
+class State(StrEnum):
+    """WhatsApp Web's own Socket states (what ``WAWebSocketModel.Socket.state`` says)."""
+
+    OPENING = "OPENING"
+    UNPAIRED = "UNPAIRED"
+    UNPAIRED_IDLE = "UNPAIRED_IDLE"
+    PAIRING = "PAIRING"
+    CONNECTED = "CONNECTED"
+    CONFLICT = "CONFLICT"
+    TIMEOUT = "TIMEOUT"
+    DEPRECATED_VERSION = "DEPRECATED_VERSION"
+    PROXYBLOCK = "PROXYBLOCK"
+    TOS_BLOCK = "TOS_BLOCK"
+    SMB_TOS_BLOCK = "SMB_TOS_BLOCK"
+
+
+S = State
+VARIANTS = ("modules", "dom", "canvas", "unknown")
+BLOCKS = (S.TOS_BLOCK, S.SMB_TOS_BLOCK, S.PROXYBLOCK, S.DEPRECATED_VERSION)
+PLATFORM = "WEB"
 PAIRING_SECONDS = 0.8
 # A page we have not heard from for this long (no socket, no retry) was closed.
 STALE_SECONDS = 20.0
@@ -49,11 +74,11 @@ DEMO_CHATS: tuple[dict[str, str], ...] = (
 )
 
 
-class SimStartError(WatuiError):
+class SimStartError(SimError):
     """The simulator cannot start (its port is taken, or no certificate could be made)."""
 
 
-class SimControlError(WatuiError):
+class SimControlError(SimError):
     """A control request that cannot act now (e.g. scan while no QR is shown); ``status`` is its HTTP code."""
 
     def __init__(self, message: str, status: int = 409) -> None:
@@ -84,10 +109,12 @@ class _Page:
     id: str
     created: float
     last_seen: float
-    state: ConnectionState = S.OPENING
+    state: State = S.OPENING
     ws: web.WebSocketResponse | None = None
     # The page's static and identity keys and adv secret: fixed per page, only the ref rotates.
-    keys: str = field(default_factory=lambda: ",".join(_b64(32) for _ in range(3)))
+    keys: dict[str, str] = field(default_factory=lambda: {
+        "staticKey": _b64(32), "identityKey": _b64(32), "advSecretKey": _b64(32), "platform": PLATFORM})
+    ref: str | None = None
     qr: str | None = None
     rotations: int = 0
     login: str | None = None
@@ -117,6 +144,7 @@ class Simulator:
         qr_rotations: int = 6,
         account_name: str = "Demo Operator",
         account_number: str = "15550001234",
+        page: str = "modules",
     ) -> None:
         self.host = host
         self.port = port
@@ -127,6 +155,10 @@ class Simulator:
         self.qr_rotations = qr_rotations
         self.account_name = account_name
         self.account_number = account_number
+        if page not in VARIANTS:
+            raise ValueError(f"page must be one of {', '.join(VARIANTS)}, got {page!r}")
+        self.variant = page
+        self.user_agent: str | None = None  # the newest page load's
         self.scans = 0
         self.down_flag = False
         self.slow_ms = 0
@@ -145,7 +177,7 @@ class Simulator:
     def _emit(self, page: _Page, what: str) -> None:
         self._log(f"page {page.id[:6]}: {what}")
 
-    def _to(self, page: _Page, state: ConnectionState) -> None:
+    def _to(self, page: _Page, state: State) -> None:
         if page.state is not state:
             page.state = state
             self._emit(page, state.value)
@@ -179,7 +211,7 @@ class Simulator:
         app.router.add_get("/favicon.ico", self._serve_favicon)
         app.router.add_get("/__sim/state", self._http_state)
         app.router.add_route("*", "/__sim/slow", self._http_slow)
-        for name in ("scan", "logout", "conflict", "drop", "stall", "down", "up"):
+        for name in ("scan", "logout", "conflict", "drop", "stall", "down", "up", "page", "block"):
             app.router.add_post(f"/__sim/{name}", self._http_action(name))
         app.router.add_route("*", "/__sim/{rest:.*}", self._http_unknown)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -215,15 +247,15 @@ class Simulator:
     def _prune(self) -> None:
         now = time.monotonic()
         for page in list(self._pages.values()):
-            # A page in conflict waits silently for "Use here"; others retry at least every few seconds.
-            quiet = page.ws is None and page.state is not S.CONFLICT
+            # A page in conflict waits silently for "Use here" (a blocked one for ever); others retry.
+            quiet = page.ws is None and page.state is not S.CONFLICT and page.state not in BLOCKS
             limit = (STALE_SECONDS if page.connected_once else OPEN_GRACE_SECONDS) + self.slow_ms / 1000
             if quiet and now - page.last_seen > limit:
                 page.cancel_timer()
                 del self._pages[page.id]
                 self._emit(page, "gone (not heard from)")
 
-    def _newest(self, *states: ConnectionState) -> _Page | None:
+    def _newest(self, *states: State) -> _Page | None:
         self._prune()
         pages = [p for p in self._pages.values() if not states or p.state in states]
         return max(pages, key=lambda p: p.created) if pages else None
@@ -242,6 +274,8 @@ class Simulator:
             "account": {"name": self.account_name, "number": self.account_number},
             "pages": [p.summary() for p in sorted(self._pages.values(), key=lambda p: p.created)],
             "url": self.base_url,
+            "variant": self.variant,
+            "userAgent": self.user_agent,
         }
 
     # -- control verbs -------------------------------------------------------------------------------
@@ -323,6 +357,29 @@ class Simulator:
         self.down_flag = False
         return {"ok": True, "down": False}
 
+    async def page(self, variant: str) -> dict[str, Any]:
+        """Serve page ``variant`` from the next page load on ("the site changed overnight")."""
+        if variant not in VARIANTS:
+            raise SimControlError(f"page: variant must be one of {', '.join(VARIANTS)}, got {variant!r}", 400)
+        self.variant = variant
+        return {"ok": True, "variant": variant}
+
+    async def block(self, reason: str) -> dict[str, Any]:
+        """Put the newest page in one of WhatsApp's blocking states; its connection closes for good."""
+        names = ", ".join(b.value for b in BLOCKS)
+        if reason not in {b.value for b in BLOCKS}:
+            raise SimControlError(f"block: reason must be one of {names}, got {reason!r}", 400)
+        page = self._newest()
+        if page is None or page.ws is None:
+            raise SimControlError("no connected page: nothing to block")
+        page.cancel_timer()
+        page.qr = None
+        state = State(reason)
+        self._to(page, state)
+        await self._send(page, {"t": "blocked", "reason": reason})
+        await self._close_ws(page, CLOSE_CONFLICT, state)
+        return {"ok": True, "page": page.id, "state": reason}
+
     async def slow(self, ms: int) -> dict[str, Any]:
         """Delay every page (HTML) load by ``ms`` milliseconds; 0 resets."""
         if not 0 <= ms <= MAX_SLOW_MS:
@@ -339,7 +396,7 @@ class Simulator:
         await asyncio.gather(*(self._close_ws(p, code, S.TIMEOUT) for p in live))
         return len(live)
 
-    async def _close_ws(self, page: _Page, code: int, then: ConnectionState) -> None:
+    async def _close_ws(self, page: _Page, code: int, then: State) -> None:
         """Close the page's socket from the server side: the page stays known, in state ``then``."""
         ws, page.ws = page.ws, None
         self._to(page, then)
@@ -363,8 +420,12 @@ class Simulator:
         page.timer = asyncio.create_task(self._rotate(page))
 
     async def _send_new_ref(self, page: _Page) -> None:
-        page.qr = f"2@{_b64(66)},{page.keys}"
-        await self._send(page, {"t": "qr", "payload": page.qr, "matrix": qr_matrix(page.qr)})
+        # The payload as public clients build it from the page's modules: ref,staticKey,identityKey,adv,platform.
+        k = page.keys
+        page.ref = f"2@{_b64(66)}"
+        page.qr = ",".join((page.ref, k["staticKey"], k["identityKey"], k["advSecretKey"], k["platform"]))
+        await self._send(page, {"t": "qr", "payload": page.qr, "ref": page.ref, "keys": k,
+                                "matrix": qr_matrix(page.qr)})  # fmt: skip
 
     async def _rotate(self, page: _Page) -> None:
         """A new ref every qr_rotate_ms; after qr_rotations rotations the QR expires."""
@@ -424,6 +485,14 @@ class Simulator:
     async def _serve_page(self, request: web.Request) -> web.StreamResponse:
         if self.down_flag:
             return self._unavailable()
+        user_agent = request.headers.get("User-Agent", "")
+        navigation = request.headers.get("Sec-Fetch-Mode") == "navigate"
+        if navigation:
+            self.user_agent = user_agent
+        if "HeadlessChrome" in user_agent:
+            self._log("page load refused: HeadlessChrome user agent")
+            return web.Response(text=UPDATE_BROWSER_HTML, content_type="text/html",
+                                headers={"Cache-Control": "no-store"})  # fmt: skip
         now = time.monotonic()
         page = _Page(id=secrets.token_hex(8), created=now, last_seen=now)
         # Only a browser's navigation is a page; a probe (curl, a health check) must not hide the real one.
@@ -433,7 +502,12 @@ class Simulator:
         if self.slow_ms:
             await asyncio.sleep(self.slow_ms / 1000)
         page.last_seen = time.monotonic()
-        html = self._files["index.html"].replace("{{PAGE_ID}}", page.id)
+        if self.variant == "unknown":
+            html = UNKNOWN_HTML
+        else:
+            startup = "" if self.variant == "modules" else 'id="startup" '
+            html = (self._files["index.html"].replace("{{PAGE_ID}}", page.id).replace("{{VARIANT}}", self.variant)
+                    .replace("{{STARTUP_ID}}", startup))  # fmt: skip
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def _serve_static(self, request: web.Request) -> web.StreamResponse:
@@ -507,6 +581,10 @@ class Simulator:
             try:
                 if name == "scan":
                     result = await self.scan(request.query.get("qr") or None)
+                elif name == "page":
+                    result = await self.page(request.query.get("variant", ""))
+                elif name == "block":
+                    result = await self.block(request.query.get("reason", ""))
                 else:
                     verb: Callable[[], Awaitable[dict[str, Any]]] = getattr(self, name)
                     result = await verb()
@@ -533,8 +611,25 @@ class Simulator:
         return web.json_response(result)
 
     async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
-        known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow")
+        known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow", "page", "block")
         name = request.match_info["rest"]
         if name in known:
             raise SimControlError(f"{request.method} /__sim/{name}: use POST (GET only for state and slow)", 405)
         raise SimControlError(f"/__sim/{name}: no such control; try one of {', '.join(known)}", 404)
+
+
+# What the real site answers a browser that says it is HeadlessChrome.
+UPDATE_BROWSER_HTML = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>WhatsApp</title></head>
+<body style="font-family: sans-serif; text-align: center; padding-top: 80px">
+<h1>WhatsApp works with Google Chrome 85 and newer</h1>
+<p>To use WhatsApp, update Chrome or use Mozilla Firefox, Safari, Microsoft Edge or Opera.</p>
+<p><a href="https://www.google.com/chrome">Update Google Chrome</a></p>
+</body></html>
+"""
+
+# A page that loads and that nothing recognises: no Debug, no require, no known selector, no canvas.
+UNKNOWN_HTML = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>WhatsApp</title></head>
+<body><div class="x9f619 x78zum5 xdt5ytf"><div class="x1n2onr6 x1iyjqo2">
+<div class="xk50ysn x1a02dak">WhatsApp</div><div class="x1c4vz4f">Something new is coming</div>
+</div></div></body></html>
+"""

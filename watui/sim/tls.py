@@ -17,13 +17,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from watui.core.errors import WatuiError
+from watui.sim.errors import SimError
 
 HOSTS = ("web.whatsapp.com", "localhost")
 ADDRESSES = ("127.0.0.1", "::1")
 
 
-class CertificateError(WatuiError):
+class CertificateError(SimError):
     """The throwaway certificate could not be made (no openssl, or it failed)."""
 
 

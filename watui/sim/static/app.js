@@ -1,10 +1,19 @@
 // The simulator's WhatsApp Web page: renders what the server says over the WebSocket, keeps the
 // login in IndexedDB ("wawc" / "user") and localStorage like the real site, and reconnects by itself.
-// The DOM it renders is the contract of watui/core/wa_page.py: change both together.
+// Variants (the server's choice, in <meta name="wsim-variant">):
+//   modules: today's page as maintained public clients read it: window.Debug.VERSION and a window.require
+//            serving WAWebSocketModel, WAWebConnModel, WAWebCmd... with Backbone-style on/off events; the
+//            markup has no id or data-* a selector could hold on to, and the QR canvas no data-ref.
+//   dom:     no window.require; ids and data-* attributes as the selector era's page had them.
+//   canvas:  as dom, but the QR container has no data-ref: only its pixels tell the payload.
 "use strict";
 
 (() => {
   const PAGE_ID = document.querySelector('meta[name="wsim-page"]').content;
+  const VARIANT = document.querySelector('meta[name="wsim-variant"]').content;
+  // Attributes the selector era relied on; the modules page has none of them (obfuscated classes only).
+  const DOM_ATTRS = ["id", "data-testid", "data-icon", "data-modal", "data-animate-modal-popup", "data-action",
+                     "data-ref"];
   const DB_NAME = "wawc";
   const STORE = "user";
   const TOKEN_KEY = "login-token";
@@ -82,6 +91,8 @@
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
+      if (VARIANT === "modules" && DOM_ATTRS.includes(key)) continue;
+      if (VARIANT === "canvas" && key === "data-ref") continue;
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = value;
       else node.setAttribute(key, value);
@@ -104,12 +115,12 @@
   }
 
   function clearBanner() {
-    const old = document.getElementById("conn-banner");
+    const old = document.querySelector(".banner");
     if (old) old.remove();
   }
 
   function clearConflict() {
-    const old = document.querySelector("[data-modal='conflict']");
+    const old = document.querySelector(".overlay");
     if (old) old.remove();
     inConflict = false;
   }
@@ -150,14 +161,14 @@
   function renderQr(payload, matrix) {
     const canvas = el("canvas", { "aria-label": "Scan me!", role: "img", width: "264", height: "264" });
     drawQr(canvas, matrix);
-    const current = document.querySelector("div[data-ref]");
+    const current = document.querySelector(".qr-box > div");
     if (view === "qr" && current) {
       // A rotation changes the ref in place, as the real page does.
-      current.setAttribute("data-ref", payload);
+      if (VARIANT === "dom") current.setAttribute("data-ref", payload);
       current.replaceChildren(canvas);
       return;
     }
-    show("qr", landing(el("div", { "data-ref": payload }, canvas)));
+    show("qr", landing(el("div", { "data-ref": payload, class: "x1qr" }, canvas)));
   }
 
   function renderExpired() {
@@ -166,10 +177,13 @@
       button.disabled = true;
       send({ t: "reload_qr" });
     });
+    Socket.set("state", "UNPAIRED_IDLE");
     show("expired", landing(el("div", { "data-ref": "" }, el("span", {}, button))));
   }
 
   function renderPairing() {
+    Conn.set("ref", null);
+    Socket.set("state", "PAIRING");
     show("pairing", el("div", { class: "loading-screen" },
       el("div", { "data-testid": "loading-chats", class: "loading-chats" },
         el("progress", { max: "100" }),
@@ -189,16 +203,17 @@
 
   function renderMain(account, chats) {
     if (view === "main") return; // a reconnect: the chat list is already there
-    const side = el("div", { id: "side" },
+    const side = el("div", { id: "side", class: "side" },
       el("header", {},
         el("div", { class: "avatar me", "aria-hidden": "true", text: account.name.slice(0, 1) }),
         el("div", { class: "me-text" },
-          el("span", { "data-testid": "account-name", text: account.name }),
-          el("span", { "data-testid": "account-number", text: account.number }))),
-      el("div", { id: "banner-slot" }),
+          el("span", { "data-testid": "account-name", class: "account-name", text: account.name }),
+          el("span", { "data-testid": "account-number", class: "account-number", text: account.number }))),
+      el("div", { id: "banner-slot", class: "banner-slot" }),
       el("div", { class: "search", text: "Search or start a new chat" }),
-      el("div", { id: "pane-side", role: "list", "aria-label": "Chat list" }, ...chats.map(chatRow)));
-    const main = el("div", { id: "main-empty" },
+      el("div", { id: "pane-side", class: "pane-side", role: "list", "aria-label": "Chat list" },
+        ...chats.map(chatRow)));
+    const main = el("div", { id: "main-empty", class: "main-empty" },
       el("h2", { text: "WhatsApp Web" }),
       el("p", { text: "Send and receive messages without keeping your phone online." }),
       el("p", { class: "e2e", text: "Your personal messages are end-to-end encrypted" }));
@@ -216,19 +231,38 @@
     useHere.addEventListener("click", () => {
       useHere.disabled = true;
       close.disabled = true;
-      inConflict = false;
-      takeover = true;
-      reconnectNow();
+      useHereNow();
     });
     close.addEventListener("click", () => window.close());
     document.body.append(el("div", { class: "overlay" }, dialog));
   }
 
+  function useHereNow() {
+    inConflict = false;
+    takeover = true;
+    reconnectNow();
+  }
+
+  function renderBlocked(reason) {
+    blocked = reason;
+    clearConflict();
+    Socket.set("state", reason);
+    const texts = {
+      DEPRECATED_VERSION: "This version of WhatsApp Web is no longer supported. Update your browser.",
+      PROXYBLOCK: "WhatsApp cannot be reached through this network.",
+      TOS_BLOCK: "This account is not allowed to use WhatsApp.",
+      SMB_TOS_BLOCK: "This business account is not allowed to use WhatsApp.",
+    };
+    show("blocked", el("div", { class: "loading-screen", role: "alert" },
+      el("div", { class: "blocked-text", text: texts[reason] || reason })));
+  }
+
   function renderOffline() {
     clearConflict();
-    if (document.getElementById("conn-banner")) return;
+    Socket.set("state", "TIMEOUT");
+    if (document.querySelector(".banner")) return;
     if (view === "main") {
-      document.getElementById("banner-slot").append(banner());
+      document.querySelector(".banner-slot").append(banner());
     } else if (view !== "startup") {
       // Without a connection the QR (or the reload button) would be a lie: replace it by the banner.
       show("offline", landing(banner()));
@@ -242,8 +276,14 @@
 
   async function handle(message) {
     switch (message.t) {
-      case "qr": clearBanner(); renderQr(message.payload, message.matrix); break;
-      case "qr_expired": renderExpired(); break;
+      case "qr":
+        clearBanner();
+        renderQr(message.payload, message.matrix);
+        keys = message.keys;
+        Conn.set("ref", message.ref);
+        Socket.set("state", "UNPAIRED");
+        break;
+      case "qr_expired": Conn.set("ref", null); renderExpired(); break;
       case "pairing": renderPairing(); break;
       case "connected":
         await storeLogin(message.token, message.wid);
@@ -251,9 +291,20 @@
         clearBanner();
         takeover = false;
         renderMain(message.account, message.chats);
+        Conn.set("pushname", message.account.name);
+        Conn.set("wid", { user: message.wid.split(/[:@]/)[0], server: "c.us", _serialized: message.wid });
+        Socket.set("state", "CONNECTED");
+        Socket.set("hasSynced", true);
         break;
-      case "logged_out": await wipeLogin(); break;
-      case "conflict": renderConflict(); break;
+      case "logged_out":
+        await wipeLogin();
+        Conn.set("wid", null);
+        Conn.set("pushname", null);
+        Socket.set("hasSynced", false);
+        Cmd.trigger("logout_from_bridge");
+        break;
+      case "conflict": renderConflict(); Socket.set("state", "CONFLICT"); break;
+      case "blocked": renderBlocked(message.reason); break;
       default: break;
     }
   }
@@ -261,7 +312,7 @@
   function onClosed(sock, code) {
     if (ws !== sock) return;
     ws = null;
-    if (inConflict) return; // no retry until "Use here"
+    if (inConflict || blocked) return; // no retry until "Use here"; a block is final
     renderOffline();
     if (code === CLOSE_STALLED) return; // a tab that gave up: only a reload brings it back
     retryTimer = setTimeout(connect, retryMs);
@@ -288,6 +339,78 @@
     };
     sock.onerror = () => {}; // onclose follows and decides
     sock.onclose = (event) => { chain = chain.then(() => onClosed(sock, event.code)).catch(() => {}); };
+  }
+
+  // -- WhatsApp's own modules (variant "modules"), as window.require serves them -----------------------
+  // A Backbone-style model: attributes, on/off, and change:<attr> events called with (model, value).
+  function model(attrs) {
+    const handlers = {};
+    const m = Object.assign({}, attrs);
+    Object.defineProperties(m, {
+      on: { value: (event, fn) => { (handlers[event] = handlers[event] || []).push(fn); return m; } },
+      off: { value: (event, fn) => {
+        if (!event) { for (const k of Object.keys(handlers)) delete handlers[k]; return m; }
+        handlers[event] = fn ? (handlers[event] || []).filter((h) => h !== fn) : [];
+        return m;
+      } },
+      trigger: { value: (event, ...args) => {
+        for (const h of [...(handlers[event] || [])]) { try { h(...args); } catch (e) { /* a listener's error */ } }
+        return m;
+      } },
+      set: { value: (key, value) => {
+        if (m[key] === value) return m;
+        m[key] = value;
+        m.trigger(`change:${key}`, m, value);
+        m.trigger("change", m);
+        return m;
+      } },
+    });
+    return m;
+  }
+
+  let blocked = null;
+  let keys = null; // {staticKey, identityKey, advSecretKey, platform}: the page's own, from the server
+  const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const Socket = model({ state: "OPENING", hasSynced: false });
+  Object.defineProperties(Socket, {
+    takeover: { value: () => { if (inConflict) useHereNow(); } },
+    reconnect: { value: () => reconnectNow() },
+  });
+  const Conn = model({ ref: null, pushname: null, wid: null, platform: "web" });
+  Object.defineProperty(Conn, "serialize", { value: () => ({ ref: Conn.ref, pushname: Conn.pushname, wid: Conn.wid,
+                                                             platform: Conn.platform }) });
+  const Cmd = model({});
+  Object.defineProperty(Cmd, "refreshQR", { value: () => {
+    if (view === "expired") send({ t: "reload_qr" });
+  } });
+  const needKeys = () => { if (!keys) throw new Error("no registration yet"); return keys; };
+  const MODULES = {
+    WAWebSocketModel: { Socket },
+    WAWebConnModel: { Conn },
+    WAWebCmd: { Cmd },
+    WAWebSignalStoreApi: { waSignalStore: {
+      getRegistrationInfo: async () => ({ registrationId: 1, identityKeyPair: { pubKey: bytes(needKeys().identityKey) } }),
+    } },
+    WAWebCompanionRegClientUtils: {
+      waNoiseInfo: { get: async () => ({ staticKeyPair: { pubKey: bytes(needKeys().staticKey) } }) },
+      get DEVICE_PLATFORM() { return keys ? keys.platform : "WEB"; },
+    },
+    WAWebAdvSignatureApi: { getADVSecretKey: async () => needKeys().advSecretKey },
+    WABase64: { encodeB64: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))) },
+    WAWebOfflineHandler: { OfflineMessageHandler: { getOfflineDeliveryProgress: () => 100 } },
+    WAWebAltDeviceLinkingApi: {
+      setPairingType: () => {}, initializeAltDeviceLinking: async () => {}, startAltLinkingFlow: async () => "WSIM1234",
+    },
+    WAWebUserPrefsInfoStore: {},
+    WAWebUserPrefsMeUser: { getMaybeMePnUser: () => Conn.wid, getMaybeMeLidUser: () => null },
+    WAWebMiscBrowserUtils: { info: () => ({ os: "Linux", name: "Chrome" }) },
+  };
+  if (VARIANT === "modules") {
+    window.Debug = { VERSION: "2.3000.1017054665-wsim" };
+    window.require = (name) => {
+      if (!Object.prototype.hasOwnProperty.call(MODULES, name)) throw new Error(`Requiring unknown module "${name}"`);
+      return MODULES[name];
+    };
   }
 
   connect();

@@ -23,11 +23,21 @@ STATE_STYLE = {
     ConnectionState.RECONNECTING: "bold yellow",
     ConnectionState.UNPAIRED: "bold cyan",
     ConnectionState.UNPAIRED_IDLE: "bold cyan",
+    ConnectionState.BLOCKED: "bold red",
+    ConnectionState.UNRECOGNISED: "bold red",
 }
 
 
 def state_text(state: ConnectionState) -> Text:
     return Text(f"{state.glyph} {state.value}", style=STATE_STYLE.get(state, "bold"))
+
+
+def state_row_text(info: SessionInfo) -> Text:
+    """The state, and the page channel that recognised WhatsApp Web (modules, dom or pixels) when one did."""
+    out = state_text(info.state)
+    if info.detection:
+        out.append(f" · read by {info.detection}", style="dim")
+    return out
 
 
 def health_text(info: SessionInfo) -> Text:
@@ -73,7 +83,7 @@ def browser_text(info: SessionInfo, width: int = 80) -> str:
 
 def connection_rows(info: SessionInfo, now: datetime, width: int = 80) -> list[Row]:
     return [
-        ("State", state_text(info.state)),
+        ("State", state_row_text(info)),
         ("Health", health_text(info)),
         ("Retries", retry_text(info, now)),
         ("Connected", uptime_text(info, now)),

@@ -39,7 +39,7 @@ def entry_for(event: Event) -> LogEntry | None:
         state = event.state or event.info.state
         text = f"{state.glyph} {state.value}" + (f": {event.message}" if event.message else "")
         level = "good" if state.is_connected else "warn" if state.value in ("TIMEOUT", "CONFLICT") else "info"
-        return LogEntry(event.time, text, "error" if state.value == "FAILED" else level)
+        return LogEntry(event.time, text, "error" if state.value in ("FAILED", "BLOCKED", "UNRECOGNISED") else level)
     if event.type == "qr":
         return LogEntry(event.time, "▣ new QR code" if event.qr else "QR code gone")
     if event.type == "retry":

@@ -39,6 +39,13 @@ def advise(info: SessionInfo, demo: bool) -> list[Advice]:
     """Most serious first; an empty session gets a QR, a damaged one a clear, a valid one a reconnect."""
     out: list[Advice] = []
     disk = info.disk
+    if info.state is ConnectionState.UNRECOGNISED:
+        where = f"; evidence in {info.evidence}" if info.evidence else ""
+        out.append(Advice("", f"watui does not recognise the page{where}: run 'watui doctor'", urgent=True))
+        return out
+    if info.state is ConnectionState.BLOCKED:
+        out.append(Advice("", info.message or "WhatsApp refuses this session", urgent=True))
+        return out
     if info.state in SCANNING:
         # Mid-login the folder has no login yet by nature: scanning, not clearing, is the cure.
         out.append(_scan_advice(info, demo))

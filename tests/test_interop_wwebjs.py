@@ -1,0 +1,115 @@
+"""The judge of the simulator's fidelity is a client no one here wrote: whatsapp-web.js, pinned.
+
+Pointed at the simulator (``modules`` page) through Chromium's host-resolver rule, the most used public
+client must emit ``qr`` with exactly the simulator's payload, and ``authenticated`` after a scan. It is
+installed with npm once per machine (``PUPPETEER_SKIP_DOWNLOAD=1``: it drives Debian's Chromium); the
+test is skipped, saying why, when node, npm or the npm registry is not reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watui.sim.server import Simulator
+
+pytestmark = pytest.mark.browser
+WWEBJS_VERSION = "1.34.6"
+CHROMIUM = "/usr/bin/chromium"
+
+CLIENT_JS = r"""
+const { Client, LocalAuth } = require("whatsapp-web.js");
+const [port, dataPath, executablePath, ...args] = process.argv.slice(2);
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+const client = new Client({
+  authStrategy: new LocalAuth({ dataPath }),
+  webVersionCache: { type: "none" },
+  puppeteer: { executablePath, headless: true, args },
+});
+client.on("qr", (qr) => say({ event: "qr", qr }));
+client.on("authenticated", () => say({ event: "authenticated" }));
+client.on("auth_failure", (m) => say({ event: "auth_failure", message: String(m) }));
+client.initialize().catch((e) => say({ event: "error", message: String(e) }));
+"""
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "watui-tests" / f"whatsapp-web.js-{WWEBJS_VERSION}"
+
+
+@pytest.fixture(scope="module")
+def wwebjs() -> Path:
+    """A folder where ``require("whatsapp-web.js")`` resolves to the pinned version."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for the whatsapp-web.js interop test")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"{CHROMIUM} is needed for the whatsapp-web.js interop test")
+    folder = _cache_dir()
+    marker = folder / "node_modules" / "whatsapp-web.js" / "package.json"
+    if marker.is_file() and json.loads(marker.read_text())["version"] == WWEBJS_VERSION:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.json").write_text('{"name": "watui-interop", "private": true}\n')
+    env = {**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"}
+    try:
+        done = subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", f"whatsapp-web.js@{WWEBJS_VERSION}"],
+            cwd=folder, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.skip("npm install of whatsapp-web.js timed out (registry unreachable?)")
+    if done.returncode != 0 or not marker.is_file():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"npm could not install whatsapp-web.js {WWEBJS_VERSION}: {last}")
+    return folder
+
+
+async def _next_event(stdout: asyncio.StreamReader, timeout: float) -> dict[str, Any]:
+    while True:
+        line = await asyncio.wait_for(stdout.readline(), timeout)
+        if not line:
+            raise AssertionError("whatsapp-web.js exited before the expected event")
+        with contextlib.suppress(ValueError):
+            return dict(json.loads(line))
+
+
+async def test_whatsapp_web_js_reads_the_simulators_qr_and_authenticates(
+    wwebjs: Path, sim: Simulator, tmp_path: Path
+) -> None:
+    script = wwebjs / "client.js"
+    script.write_text(CLIENT_JS)
+    args = [*sim.browser_args(), "--no-first-run", "--disable-background-networking"]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(script), str(sim.port), str(tmp_path / "wwebjs-auth"), CHROMIUM, *args,
+        cwd=wwebjs, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        event = await _next_event(proc.stdout, 60)
+        assert event["event"] == "qr", event
+        assert event["qr"] == sim.state()["qr"]  # built from the module values, as the simulator built it
+        await sim.scan(event["qr"])
+        event = await _next_event(proc.stdout, 30)
+        while event["event"] == "qr":  # a rotation raced the scan: harmless
+            event = await _next_event(proc.stdout, 30)
+        assert event["event"] == "authenticated", event
+        assert sim.state()["state"] == "CONNECTED"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
