@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("watch", "Keep the session connected, headless (for systemd, a bot, a log).")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per event per line")
 
+    p = command("status", "One line (or the status JSON) from the watui running the session; exit 0 if connected.")
+    p.add_argument("--json", action="store_true", help="print the status JSON")
+
+    command("reconnect", "Reconnect the session (through the watui running it, if one runs).")
+    command("takeover", "Answer \"open in another window\" with \"Use here\" (through the running watui).")
+
     p = command("sim", "Run the WhatsApp Web simulator alone.")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -102,6 +108,11 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]:
+    if command in ("status", "reconnect", "takeover", "info", "clean", "clear", "init"):
+        # Through the session's running owner when there is one (watui/cli_owner.py), directly otherwise.
+        from watui import cli_owner
+
+        return getattr(cli_owner, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command in ("info", "clean", "clear"):
         from watui import cli_disk
 

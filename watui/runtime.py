@@ -1,8 +1,9 @@
 """Wiring shared by every face: build the manager (and, with --demo, the simulator), start, shut down.
 
-``async with session_runtime(config, demo=..., demo_port=...) as rt`` gives ``rt.manager`` (started,
-ownership taken) and ``rt.simulator`` (None unless demo). Leaving the block shuts the browser down
-cleanly and stops the simulator, also on Ctrl-C.
+``async with session_runtime(config, demo=..., demo_port=..., face="watch") as rt`` gives ``rt.manager``
+(started, ownership taken) and ``rt.simulator`` (None unless demo). While the block runs the owner serves
+its API on the session's control socket (``watui/api/control.py``), so other watuis attach to it. Leaving
+the block shuts the browser down cleanly, closes the socket and stops the simulator, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 @asynccontextmanager
 async def session_runtime(
-    config: Config, *, demo: bool = False, demo_port: int | None = None
+    config: Config, *, demo: bool = False, demo_port: int | None = None, face: str = "watui"
 ) -> AsyncIterator[Runtime]:
     simulator: Simulator | None = None
     if demo:
@@ -61,10 +62,17 @@ async def session_runtime(
         await simulator.start()
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
+    control = None
     try:
         await manager.start()
+        # The API module (aiohttp) is wiring, not core: imported here so the core never needs it.
+        from watui.api.control import start_control
+
+        control = await start_control(manager, config, face=face, simulator=simulator)
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
-        await manager.shutdown()
+        await manager.shutdown()  # attached faces see the owner's last events, then the stream ends
+        if control is not None:
+            await control.close()
         if simulator is not None:
             await simulator.close()

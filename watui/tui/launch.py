@@ -26,7 +26,7 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
     if getattr(args, "serve", False):
         address = serve_address(args, config)
         check_bind(address[0], config.api.token)  # refuse before a browser or the session lock is taken
-    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as runtime:
+    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="dashboard") as runtime:
         api = None
         if address is not None:
             host, port = address
