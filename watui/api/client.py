@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -182,7 +183,13 @@ class OwnerClient:
         try:
             async with self._http().request(method, BASE + path, json=body) as response:
                 data = await response.json(content_type=None)
-        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+        except aiohttp.ClientConnectorError as exc:
+            if exc.os_error.errno in (errno.EACCES, errno.EPERM):
+                raise OwnerRefused(
+                    f"{self.path}: permission denied: run watui as the user that runs this session"
+                ) from None
+            raise OwnerGone(f"no watui answers on {self.path}: {exc.os_error.strerror}") from None
+        except (aiohttp.ClientError, ConnectionError) as exc:
             raise OwnerGone(f"{self.label} stopped answering on {self.path}: {exc}") from None
         except ValueError:
             raise OwnerGone(f"{self.label} sent an answer that is not JSON on {self.path}") from None
@@ -219,14 +226,18 @@ class OwnerClient:
                     elif not line and data:
                         yield json.loads("\n".join(data))
                         data = []
-        except (TimeoutError, aiohttp.ClientConnectionError, ConnectionError):
-            return
+        except (TimeoutError, aiohttp.ClientError, ConnectionError, ValueError):
+            return  # the owner went away mid-stream (kill -9 leaves a half-sent chunk)
 
 
 async def find_owner(config: Config) -> OwnerClient | None:
     """A connected client of the owner of ``config``'s session, or None when no watui serves it."""
     path = socket_path(config)
-    if not path.exists():
+    try:
+        path.lstat()
+    except PermissionError:
+        raise OwnerRefused(f"{path}: permission denied: run watui as the user that runs this session") from None
+    except OSError:
         return None
     client = OwnerClient(path)
     try:
@@ -234,9 +245,6 @@ async def find_owner(config: Config) -> OwnerClient | None:
     except OwnerGone:
         await client.close()
         return None  # a dead owner's socket: the next owner replaces it
-    except PermissionError as exc:
-        await client.close()
-        raise OwnerRefused(f"{path}: {exc.strerror}: run watui as the user that runs this session") from None
     except BaseException:
         await client.close()
         raise
@@ -278,6 +286,8 @@ class RemoteStream:
         except asyncio.CancelledError:
             self._queue.put_nowait(None)
             raise
+        except Exception as exc:  # whatever broke the stream, the face must hear the owner is gone
+            self._queue.put_nowait(Event(type="error", info=manager.info, message=f"lost the owner: {exc}"))
         manager.owner_gone = True
         gone = f"{manager.client.label} exited; press i to take the session over"
         manager.absorb_info(SessionInfo(state=ConnectionState.UNLAUNCHED, disk=manager.info.disk, message=gone))
