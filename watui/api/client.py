@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from watui.api.control import OWNER_PATH, socket_path
+from watui.api.control import OWNER_PATH, reachable, socket_path
 from watui.api.server import API
 from watui.config import Config
 from watui.core.errors import ActionUnavailable, WatuiError
@@ -153,6 +153,7 @@ class OwnerClient:
         self.path = path
         self.owner: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._address = contextlib.ExitStack()
 
     async def __aenter__(self) -> OwnerClient:
         return self
@@ -162,8 +163,16 @@ class OwnerClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
+            try:
+                address = self._address.enter_context(reachable(self.path))  # open while the client lives
+            except PermissionError:
+                raise OwnerRefused(
+                    f"{self.path}: permission denied: run watui as the user that runs this session"
+                ) from None
+            except OSError as exc:
+                raise OwnerGone(f"no watui answers on {self.path}: {exc.strerror}") from None
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=str(self.path)),
+                connector=aiohttp.UnixConnector(path=address),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
             )
         return self._session
@@ -172,6 +181,7 @@ class OwnerClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self._address.close()
 
     @property
     def label(self) -> str:

@@ -15,7 +15,7 @@ import os
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,20 @@ _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 def socket_path(config: Config) -> Path:
     """Where the owner of ``config``'s session listens."""
     return config.session_root / f".watui-{config.session.client_id}.sock"
+
+
+@contextlib.contextmanager
+def reachable(path: Path) -> Iterator[str]:
+    """``path`` as an AF_UNIX address. One longer than a socket address may be (108 bytes) is reached
+    through its folder opened as ``/proc/self/fd/N``, so a deep ``session_path`` still gets a socket."""
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        yield str(path)
+        return
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
 
 
 def peer_uid(sock: Any) -> int | None:
@@ -128,7 +142,8 @@ def _bind(path: Path) -> socket.socket:
         os.unlink(path)  # we hold the owner lock: whoever bound it is gone (stale)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(str(path))
+        with reachable(path) as address:
+            sock.bind(address)
         os.chmod(path, 0o600)  # before listen(): nobody can connect in between
         sock.listen(64)
         sock.setblocking(False)
@@ -144,9 +159,6 @@ async def start_control(
     """Serve ``manager`` on the session's control socket. Call only while holding the owner lock.
     None (with a warning in the log) when the socket cannot be made: the owner still runs, alone."""
     path = socket_path(config)
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        log.warning("control socket path too long for a Unix socket (%s): other watuis cannot attach", path)
-        return None
     app = build_control_app(manager, OwnerInfo(os.getpid(), face, simulator is not None), simulator=simulator)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
