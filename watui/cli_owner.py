@@ -30,7 +30,7 @@ from watui.core.store import SessionStore
 from watui.runtime import session_runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
-OWNER_STARTUP_WAIT_S = 10.0  # an owner that holds the lock but does not listen yet is starting
+OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
 
 Remote = Callable[[OwnerClient], Awaitable[int]]
 
