@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_globals(p, suppress=True)
         return p
 
-    p = command("info", "Show the session on disk (size, validity, lock) without starting a browser.")
+    p = command("info", "Show the session: the running watui's live state, or the disk alone (no browser started).")
     p.add_argument("--json", action="store_true", help="print the status JSON")
 
     p = command("clean", "Remove caches, temp files and stale locks; never the login.")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from watui import cli_disk, cli_live
+from watui import cli_disk
 from watui.api.client import (
     OwnerClient,
     find_owner,
@@ -27,7 +27,6 @@ from watui.config import Config
 from watui.core.errors import SessionBusyError
 from watui.core.models import ConnectionState, InitResult, SessionInfo
 from watui.core.store import SessionStore
-from watui.runtime import session_runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
@@ -175,6 +174,8 @@ def run_reconnect(args: argparse.Namespace, config: Config) -> int:
         return _say(init_result_from_json(await client.verb("reconnect")), client.label)
 
     async def local() -> int:
+        from watui.runtime import session_runtime  # the core (Playwright) only when acting here
+
         async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="reconnect") as rt:
             return _say(await rt.manager.reconnect())
 
@@ -195,6 +196,8 @@ def run_takeover(args: argparse.Namespace, config: Config) -> int:
         return EXIT_FAIL
 
     async def local() -> int:
+        from watui.runtime import session_runtime
+
         async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="takeover") as rt:
             result = await rt.manager.smart_initialize()
             if rt.manager.info.state is ConnectionState.CONFLICT:
@@ -206,6 +209,8 @@ def run_takeover(args: argparse.Namespace, config: Config) -> int:
 
 # -- watui init on an owned session ----------------------------------------------------------------
 def run_init(args: argparse.Namespace, config: Config) -> int:
+    from watui import cli_live
+
     if args.timeout <= 0:
         return cli_live.run_init(args, config)  # its one-line usage error
 
@@ -217,6 +222,8 @@ def run_init(args: argparse.Namespace, config: Config) -> int:
 
 async def _init_through(client: OwnerClient, args: argparse.Namespace) -> int:
     """The owner's smart-initialize; with a QR, show the owner's QR and wait for the scan."""
+    from watui import cli_live
+
     human = sys.stderr if args.json else sys.stdout
     print(f"watui: {client.label} owns this session; initializing through it", file=human)
     result = init_result_from_json(await client.verb("smart-initialize"))
@@ -232,6 +239,8 @@ async def _init_through(client: OwnerClient, args: argparse.Namespace) -> int:
 
 
 async def _wait_for_scan(client: OwnerClient, timeout: float, human: Any) -> tuple[InitResult, int, SessionInfo]:
+    from watui import cli_live
+
     shown: str | None = None
     info = info_from_json(await client.status())
 

@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 
 from watui.api.control import OWNER_PATH, reachable, socket_path
-from watui.api.server import API
 from watui.config import Config
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import (
@@ -38,6 +37,7 @@ from watui.core.models import (
 )
 from watui.core.store import MIB
 
+API = "/api/whatsapp"  # watui.api.server.API, not imported: a client need not load the server
 BASE = "http://localhost"  # the Host a Unix-socket request carries; loopback for the API's Host check
 CONNECT_TIMEOUT_S = 5.0
 

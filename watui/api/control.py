@@ -18,12 +18,14 @@ import struct
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from watui.api.server import ManagerLike, build_app, json_error
 from watui.config import Config
+
+if TYPE_CHECKING:
+    from watui.api.server import ManagerLike
 
 log = logging.getLogger("watui.api.control")
 
@@ -80,7 +82,7 @@ def _peer_middleware(owner_uid: int) -> Callable[..., Awaitable[web.StreamRespon
         sock = transport.get_extra_info("socket") if transport is not None else None
         why = peer_refusal(peer_uid(sock), owner_uid)
         if why is not None:
-            return json_error(403, why)
+            return web.json_response({"success": False, "error": why}, status=403)
         return await handler(request)
 
     return check_peer
@@ -107,6 +109,8 @@ async def _owner(request: web.Request) -> web.Response:
 
 def build_control_app(manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None) -> web.Application:
     """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it."""
+    from watui.api.server import build_app  # here: clients of the socket never load the server
+
     app = build_app(manager, token="", simulator=simulator)
     app.middlewares.insert(0, _peer_middleware(os.geteuid()))
     app[_OWNER_KEY] = owner

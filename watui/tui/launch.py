@@ -13,13 +13,9 @@ import argparse
 import asyncio
 import sys
 
-from watui.api.cli import serve_address
-from watui.api.server import check_bind, start_api
 from watui.cli_owner import OWNER_STARTUP_WAIT_S
 from watui.config import Config
 from watui.core.errors import SessionBusyError
-from watui.runtime import session_runtime
-from watui.tui.app import build_app
 
 
 def run_dashboard(args: argparse.Namespace, config: Config) -> int:
@@ -62,6 +58,12 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
 
 
 async def dashboard(args: argparse.Namespace, config: Config) -> int:
+    # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
+    from watui.api.cli import serve_address
+    from watui.api.server import check_bind, start_api
+    from watui.runtime import session_runtime
+    from watui.tui.app import build_app
+
     address = None
     if getattr(args, "serve", False):
         address = serve_address(args, config)
