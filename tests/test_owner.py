@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ConfigWriter
+from tests.qr_decode import decode_half_blocks, half_block_lines
 from tests.test_cli_live import WATUI, env_for, free_port, sim_call, wait_for_sim_state
 from watui.api.client import RemoteManager, RemoteScanner, find_owner
 from watui.api.control import socket_path, start_control
@@ -97,8 +98,29 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
     assert status["owner"] == {"pid": owner.proc.pid, "face": "watch"}
     assert status["connection"]["state"] == "UNPAIRED" and status["connection"]["qr"]
 
-    sim_call(owner.port, "/__sim/scan")
-    _wait(lambda: owner.watui("status").returncode == 0, "status exit 0 once connected")
+    # init on an owned session: the owner's outcome, with the owner's QR, instead of "in use".
+    init = subprocess.Popen(
+        [*WATUI, "init", "--json", "--timeout", "60", "--demo"],
+        cwd=owner.cwd,
+        env=owner.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert init.stderr is not None
+        lines = [init.stderr.readline()]
+        while lines[-1] and "Scan this QR" not in lines[-1]:
+            lines.append(init.stderr.readline())
+        assert "watui watch" in lines[0] and "Scan this QR" in lines[-1], lines
+        qr = sim_call(owner.port, "/__sim/state", "GET")["qr"]
+        sim_call(owner.port, "/__sim/scan")
+        out, err = init.communicate(timeout=60)
+    finally:
+        init.kill()
+    assert init.returncode == 0, err
+    assert json.loads(out)["state"] == "CONNECTED"
+    assert decode_half_blocks(half_block_lines(err)) == qr
     line = owner.watui("status").stdout
     assert line.startswith("● CONNECTED") and f"watui watch (pid {owner.proc.pid})" in line
 
@@ -113,6 +135,12 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
 
     info = json.loads(owner.watui("info", "--json").stdout)
     assert info["attached"] is True and info["connection"]["state"] == "CONNECTED"
+
+    sim_call(owner.port, "/__sim/conflict")  # "WhatsApp is open in another window"
+    _wait(lambda: owner.status()["connection"]["state"] == "CONFLICT", "the conflict seen by the owner")
+    done = owner.watui("takeover")
+    assert done.returncode == 0, done
+    assert owner.status()["connection"]["state"] == "CONNECTED"
 
     # kill -9: the socket file stays behind; the next watui sees no owner instead of failing.
     owner.proc.kill()
