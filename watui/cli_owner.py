@@ -42,6 +42,8 @@ def owner_or_direct(config: Config, remote: Remote, direct: Callable[[], int]) -
     try:
         return direct()
     except SessionBusyError:
+        if SessionStore(config).owner_pid() is None:
+            raise  # busy because of another program (a browser on the profile), not a watui
         # Taken meanwhile, or by an owner still starting: ask it once it listens.
         code = asyncio.run(_try_owner(config, remote, OWNER_STARTUP_WAIT_S))
         if code is None:
@@ -115,8 +117,11 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
         info = info_from_json(data)
         if args.json:
             _print_json({**data, "attached": True, "owner": _owner_json(client)})
-        elif info.disk is not None:
-            print(cli_disk._info_text(info.disk, client.owner.get("pid"), info))
+        else:
+            if info.disk is not None:
+                print(cli_disk._info_text(info.disk, client.owner.get("pid"), info))
+            else:
+                print(status_line(info, client.label))
             print(cli_disk._row("attached", f"live view from {client.label}"))
         return EXIT_OK if info.disk is not None and info.disk.is_valid else EXIT_FAIL
 
