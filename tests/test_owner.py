@@ -283,3 +283,37 @@ async def test_the_attached_dashboard_acts_through_the_owner_detaches_and_offers
         await pilot.press("i")
         await pilot.pause()
     assert app.take_over  # the launcher then starts the session in this process
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+async def test_two_dashboards_attach_in_tmux_and_one_detaching_leaves_the_other_live(owner: Owner) -> None:
+    from tests.test_tui_tmux import WATUI as WATUI_COMMAND
+    from tests.test_tui_tmux import Tmux, sim_state, wait_screen
+    from tests.tui_helpers import decode_qr
+
+    exports = " ".join(f"{name}={owner.env[name]}" for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"))
+    command = (
+        f"cd {owner.cwd} && env -u NO_COLOR -u COLUMNS -u LINES LANG=C.UTF-8 TERM=screen {exports} "
+        f"{WATUI_COMMAND} --demo; echo WATUI-EXIT=$?; sleep 60"
+    )
+    first, second = (Tmux(f"watui-test-{os.getpid()}-{name}") for name in ("first", "second"))
+    try:
+        for window in (first, second):
+            window.start(command)
+        for window in (first, second):
+            text = await wait_screen(
+                window, lambda t: "attached to watui watch" in t and bool(decode_qr(t.splitlines())), "the owner's QR"
+            )
+            assert decode_qr(text.splitlines()) == [(await sim_state(owner.port))["qr"]]
+        first.keys("s")  # scanned from one dashboard: both see the owner connect
+        for window in (first, second):
+            await wait_screen(window, lambda t: "State     ● CONNECTED" in t, "CONNECTED")
+        first.keys("q")
+        assert "WATUI-EXIT=0" in await wait_screen(first, lambda t: "WATUI-EXIT=" in t, "the first to detach")
+        assert owner.proc.poll() is None
+        second.keys("r")  # the other one still acts through the owner
+        await wait_screen(second, lambda t: "✔ Connected to WhatsApp Web" in t, "the reconnect's answer")
+    finally:
+        first.kill()
+        second.kill()
