@@ -25,7 +25,8 @@ import pytest
 from tests.conftest import ConfigWriter
 from tests.qr_decode import decode_half_blocks, half_block_lines
 from tests.test_cli_live import WATUI, env_for, free_port, sim_call, wait_for_sim_state
-from watui.api.client import RemoteManager, RemoteScanner, find_owner
+from tests.tui_helpers import connected_info, damaged_info, qr_info, reconnecting_info
+from watui.api.client import RemoteManager, RemoteScanner, find_owner, info_from_json
 from watui.api.control import socket_path, start_control
 from watui.config import load_config
 from watui.core.models import SessionInfo
@@ -149,6 +150,25 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
     done = owner.watui("status", "--json")
     assert done.returncode == 1 and done.stderr == ""
     assert json.loads(done.stdout)["attached"] is False
+
+
+@pytest.mark.parametrize("make", [connected_info, qr_info, reconnecting_info, damaged_info])
+def test_a_snapshot_survives_the_socket(make: Callable[[], SessionInfo]) -> None:
+    """What an attached face rebuilds from the status JSON shows what the owner's snapshot shows."""
+    info = make()
+    assert info_from_json(info.to_json()).to_json() == info.to_json()
+
+
+@pytest.mark.browser
+def test_reconnect_without_an_owner_acts_here_with_the_same_exit_status(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*WATUI, "reconnect", "--demo"], cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 3, done  # a new demo session: a QR scan is needed
+    assert "by watui" not in done.stdout and "Traceback" not in done.stderr
+    session = tmp_path / "state" / "watui" / "demo" / "session"
+    assert (session / "session-whatsapp-automation-pro").is_dir()  # it ran here...
+    assert not (session / ".watui-whatsapp-automation-pro.sock").exists()  # ...and its socket left with it
 
 
 class _Quiet:
