@@ -40,6 +40,7 @@ from watui.core.store import MIB
 API = "/api/whatsapp"  # watui.api.server.API, not imported: a client need not load the server
 BASE = "http://localhost"  # the Host a Unix-socket request carries; loopback for the API's Host check
 CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 5.0  # the owner answers reads at once; slower means it hangs
 
 
 class OwnerGone(WatuiError):
@@ -189,10 +190,14 @@ class OwnerClient:
         return f"watui {self.owner.get('face', '?')} (pid {self.owner.get('pid', '?')})"
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """One call; a JSON error of the API becomes ActionUnavailable (its one line)."""
+        """One call; a JSON error of the API becomes ActionUnavailable (its one line). A read answers
+        within READ_TIMEOUT_S or the owner counts as gone (hung); a verb takes as long as it takes."""
+        reading: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=READ_TIMEOUT_S)} if method == "GET" else {}
         try:
-            async with self._http().request(method, BASE + path, json=body) as response:
+            async with self._http().request(method, BASE + path, json=body, **reading) as response:
                 data = await response.json(content_type=None)
+        except TimeoutError:
+            raise OwnerGone(f"{self.label} did not answer within {READ_TIMEOUT_S:g} s on {self.path}") from None
         except aiohttp.ClientConnectorError as exc:
             if exc.os_error.errno in (errno.EACCES, errno.EPERM):
                 raise OwnerRefused(
@@ -202,7 +207,9 @@ class OwnerClient:
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise OwnerGone(f"{self.label} stopped answering on {self.path}: {exc}") from None
         except ValueError:
-            raise OwnerGone(f"{self.label} sent an answer that is not JSON on {self.path}") from None
+            data = None
+        if not isinstance(data, dict):
+            raise OwnerGone(f"{self.label} sent an answer that is not a JSON object on {self.path}")
         if response.status == 403:
             raise OwnerRefused(f"{self.path}: {data.get('error', 'refused')}")
         if response.status >= 400:
