@@ -51,6 +51,8 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
         manager = RemoteManager(client, await client.status())
         scanner = RemoteScanner(client) if client.owner.get("demo") else None
         app = AttachedApp(manager, simulator=scanner, session_root=config.session_root)
+        if config.keys.remapped():
+            app.set_keymap(config.keys.remapped())  # [keys] in config.toml, as for the owning dashboard
         await app.run_async()
     if app.take_over:
         return None
