@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import ConfigWriter
 from tests.qr_decode import decode_half_blocks, half_block_lines
 from tests.test_cli_live import WATUI, env_for, free_port, sim_call, wait_for_sim_state
-from tests.tui_helpers import connected_info, damaged_info, qr_info, reconnecting_info
+from tests.tui_helpers import connected_info, damaged_info, qr_info, reconnecting_info, screen_text
 from watui.api.client import RemoteManager, RemoteScanner, find_owner, info_from_json
 from watui.api.control import socket_path, start_control
 from watui.config import load_config
@@ -287,6 +287,10 @@ async def test_the_attached_dashboard_acts_through_the_owner_detaches_and_offers
     pid = owner.proc.pid
     async with attach(owner) as app, app.run_test(size=(120, 40)) as pilot:
         assert app.sub_title == f"attached to watui watch (pid {pid}) · q detaches"
+        assert app.active_bindings["q"].binding.description == "Detach"  # the footer's word for q
+        await pilot.press("question_mark")
+        assert "detach: leave this dashboard; the owner and its browser keep running" in screen_text(app)
+        await pilot.press("escape")
         await _until(pilot, lambda: app.info.state.value == "UNPAIRED" and app.info.qr is not None, "the owner's QR")
         await pilot.press("s")  # the demo's scan, through the owner
         await _until(pilot, lambda: app.info.state.value == "CONNECTED", "CONNECTED, live from the owner")

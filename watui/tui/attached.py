@@ -9,13 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.binding import Binding
+
 from watui.api.client import RemoteManager, RemoteScanner
 from watui.tui.app import WatuiApp
 from watui.tui.messages import SessionChanged
+from watui.tui.screens.help import HelpScreen
+
+ATTACHED_MEANINGS = {
+    "quit": "detach: leave this dashboard; the owner and its browser keep running",
+    "initialize": "initialize (through the owner); once the owner has exited: take the session over here",
+}
 
 
 class AttachedApp(WatuiApp):
     """The dashboard on a :class:`RemoteManager` (another process owns the session)."""
+
+    # The same keys; q's footer says what it does here (the owner keeps running).
+    BINDINGS = [
+        *(b for b in WatuiApp.BINDINGS if not (isinstance(b, Binding) and b.id == "quit")),
+        Binding("q", "quit", "Detach", id="quit"),
+    ]
 
     def __init__(
         self, manager: RemoteManager, *, simulator: RemoteScanner | None = None, session_root: Path | None = None
@@ -38,6 +52,9 @@ class AttachedApp(WatuiApp):
         if self.remote.owner_gone and action == "initialize":
             return True
         return super().check_action(action, parameters)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_displays(), ATTACHED_MEANINGS))
 
     def action_initialize(self) -> None:
         if self.remote.owner_gone:
