@@ -113,8 +113,14 @@ def test_clean_json_reports_what_was_freed(session_layout: SessionLayout, capsys
 
 
 def test_clean_refuses_while_another_watui_owns_the_session(
-    session_layout: SessionLayout, capsys: pytest.CaptureFixture[str], other_owner: subprocess.Popen[str]
+    session_layout: SessionLayout,
+    capsys: pytest.CaptureFixture[str],
+    other_owner: subprocess.Popen[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # This owner never answers on a control socket (an older watui): after the wait for one that is
+    # starting up, the verbs are refused as before.
+    monkeypatch.setattr("watui.cli_owner.OWNER_STARTUP_WAIT_S", 0.2)
     (session_layout.profile / "Default" / "x.tmp").write_bytes(b"x")
     for command in (["clean"], ["clear", "--yes"]):
         code, out, err = run(capsys, *command, "--config", str(session_layout.config_path))

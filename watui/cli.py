@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_globals(p, suppress=True)
         return p
 
-    p = command("info", "Show the session on disk (size, validity, lock) without starting a browser.")
+    p = command("info", "Show the session: the running watui's live state, or the disk alone (no browser started).")
     p.add_argument("--json", action="store_true", help="print the status JSON")
 
     p = command("clean", "Remove caches, temp files and stale locks; never the login.")
@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("doctor", "Does watui recognise WhatsApp Web here? Runs every probe; keeps the evidence.")
     p.add_argument("--json", action="store_true", help="print the probes and conclusions as JSON")
+
+    p = command("status", "One line (or the status JSON) from the watui running the session; exit 0 if connected.")
+    p.add_argument("--json", action="store_true", help="print the status JSON")
+
+    command("reconnect", "Reconnect the session (through the watui running it, if one runs).")
+    command("takeover", "Answer \"open in another window\" with \"Use here\" (through the running watui).")
 
     p = command("sim", "Run the WhatsApp Web simulator alone.")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
@@ -125,6 +131,11 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]:
+    if command in ("status", "reconnect", "takeover", "info", "clean", "clear", "init"):
+        # Through the session's running owner when there is one (watui/cli_owner.py), directly otherwise.
+        from watui import cli_owner
+
+        return getattr(cli_owner, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command in ("info", "clean", "clear"):
         from watui import cli_disk
 

@@ -22,6 +22,7 @@ from watui.core.models import (
     PROBLEM_MISSING,
     PROBLEM_NO_LOGIN,
     PROBLEM_TOO_LARGE,
+    CleanupReport,
     ConnectionState,
     DiskReport,
     LockInfo,
@@ -61,7 +62,8 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     report = store.inspect(own)
     info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=_offline_message(report, owner))
     if args.json:
-        _print_json(info.to_json())
+        # "attached": false: this is the offline view, not a running owner's live state.
+        _print_json({**info.to_json(), "attached": False, "owner": {"pid": owner} if owner else None})
     else:
         print(_info_text(report, owner, info))
     return EXIT_OK if report.is_valid else EXIT_FAIL
@@ -76,15 +78,20 @@ def run_clean(args: argparse.Namespace, config: Config) -> int:
     finally:
         if owner is not None:
             owner.release()
-    if args.json:
+    print_clean(report, args.json)
+    return EXIT_OK
+
+
+def print_clean(report: CleanupReport, as_json: bool) -> None:
+    """What ``watui clean`` prints, whether it cleaned here or a running owner did."""
+    if as_json:
         _print_json(report.to_json())
-        return EXIT_OK
+        return
     lines = [_row("freed", f"{_human(report.freed_bytes)}")]
     lines += [_row("removed" if i == 0 else "", rel) for i, rel in enumerate(report.removed)]
     lines += [_row("moved aside" if i == 0 else "", item) for i, item in enumerate(report.moved_aside)]
     lines.append(_row("result", report.message))
     print("\n".join(lines))
-    return EXIT_OK
 
 
 @_one_line_os_errors

@@ -45,7 +45,7 @@ async def _init(args: argparse.Namespace, config: Config) -> int:
     code = EXIT_INTERRUPTED
     info = SessionInfo()
     try:
-        async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+        async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="init") as rt:
             try:
                 if rt.simulator is not None:
                     print(f"watui: demo simulator at {rt.simulator.base_url} (scan: POST /__sim/scan)", file=human)
@@ -150,7 +150,7 @@ async def _watch(args: argparse.Namespace, config: Config) -> int:
     stop = asyncio.Event()
     stop_on_signals(stop)
     code = EXIT_OK
-    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as rt:
+    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="watch") as rt:
         verbs = reconnect_on_sigusr1(rt.manager, _say, "watch")
         events = rt.manager.subscribe()
         if rt.simulator is not None and not args.jsonl:

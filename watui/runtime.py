@@ -1,8 +1,9 @@
 """Wiring shared by every face: build the manager (and, with --demo, the simulator), start, shut down.
 
-``async with session_runtime(config, demo=..., demo_port=...) as rt`` gives ``rt.manager`` (started,
-ownership taken) and ``rt.simulator`` (None unless demo). Leaving the block shuts the browser down
-cleanly and stops the simulator, also on Ctrl-C.
+``async with session_runtime(config, demo=..., demo_port=..., face="watch") as rt`` gives ``rt.manager``
+(started, ownership taken) and ``rt.simulator`` (None unless demo). While the block runs the owner serves
+its API on the session's control socket (``watui/api/control.py``), so other watuis attach to it. Leaving
+the block shuts the browser down cleanly, closes the socket and stops the simulator, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], fa
 
 @asynccontextmanager
 async def session_runtime(
-    config: Config, *, demo: bool = False, demo_port: int | None = None
+    config: Config, *, demo: bool = False, demo_port: int | None = None, face: str = "watui"
 ) -> AsyncIterator[Runtime]:
     simulator: Simulator | None = None
     if demo:
@@ -120,6 +121,7 @@ async def session_runtime(
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     watchers: Watchers | None = None
+    control = None
     try:
         try:
             await manager.start()
@@ -127,9 +129,15 @@ async def session_runtime(
             key = "[demo] state_dir" if demo else "[session] session_path"
             raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
         watchers = await start_watchers(config, manager)  # the journal and the alerts, for every face
+        # The API module (aiohttp) is wiring, not core: imported here so the core never needs it.
+        from watui.api.control import start_control
+
+        control = await start_control(manager, config, face=face, simulator=simulator)
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
-        await manager.shutdown()
+        await manager.shutdown()  # attached faces see the owner's last events, then the stream ends
+        if control is not None:
+            await control.close()
         if watchers is not None:
             await watchers.close()
         if simulator is not None:

@@ -1,9 +1,22 @@
 """The HTTP face: the seed system's JSON API, live events, QR images, metrics and the diagnostics page.
 
 ``start_api(manager, host=..., port=..., token=...)`` serves one SessionManager (used by ``watui serve``
-and by the dashboard's ``watui --serve``); ``watui.api.cli.run_serve`` is the headless command.
+and by the dashboard's ``watui --serve``); ``watui.api.cli.run_serve`` is the headless command. The same
+app is served on the owner's control socket (``watui.api.control``); ``watui.api.client`` is its client.
 """
 
-from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ApiServer", "ApiStartError", "check_bind", "start_api"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: a client of the control socket (``watui status`` in a shell prompt) should not pay for the
+    # server's imports (segno, prometheus_client) it never uses.
+    if name in __all__:
+        from watui.api import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'watui.api' has no attribute {name!r}")

@@ -47,7 +47,7 @@ def run_serve(args: argparse.Namespace, config: Config) -> int:
 async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port: int | None) -> int:
     stop = asyncio.Event()
     stop_on_signals(stop)
-    async with session_runtime(config, demo=demo, demo_port=demo_port) as runtime:
+    async with session_runtime(config, demo=demo, demo_port=demo_port, face="serve") as runtime:
         server = await start_api(
             runtime.manager,
             host=host,

@@ -1,7 +1,10 @@
 """``watui`` without a command: start the core (and the simulator with --demo), run the dashboard, shut down.
 
-Leaving the dashboard (``q``) leaves ``session_runtime``, which closes the browser cleanly and stops the
-simulator. With ``--serve`` the HTTP API runs in the same process on the same manager (one owner, two faces).
+When another watui already owns the session (``watui watch`` under systemd, say) the dashboard attaches
+to it over its control socket instead (``q`` detaches, the owner keeps running); after that owner exits,
+``i`` takes the session over here. Leaving an owning dashboard (``q``) leaves ``session_runtime``, which
+closes the browser cleanly and stops the simulator. With ``--serve`` the HTTP API runs in the same
+process on the same manager (one owner, two faces).
 """
 
 from __future__ import annotations
@@ -10,23 +13,64 @@ import argparse
 import asyncio
 import sys
 
-from watui.api.cli import serve_address
-from watui.api.server import check_bind, start_api
+from watui.cli_owner import OWNER_STARTUP_WAIT_S
 from watui.config import Config
-from watui.runtime import session_runtime
-from watui.tui.app import build_app
+from watui.core.errors import SessionBusyError
 
 
 def run_dashboard(args: argparse.Namespace, config: Config) -> int:
-    return asyncio.run(dashboard(args, config))
+    attached = asyncio.run(attach(args, config))
+    if attached is not None:
+        return attached  # detached (q), or the owner refused us
+    try:
+        return asyncio.run(dashboard(args, config))
+    except SessionBusyError:
+        # An owner was starting as we looked: attach to it once it listens.
+        attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
+        if attached is None:
+            raise
+        return attached
+
+
+async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) -> int | None:
+    """Attach to the session's running owner: None when none runs, or when the operator took the
+    session over after the owner exited (the caller then starts it here)."""
+    from watui.api.client import RemoteManager, RemoteScanner, find_owner
+    from watui.tui.attached import AttachedApp
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while (client := await find_owner(config)) is None:
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(0.2)
+    async with client:
+        if getattr(args, "serve", False):
+            print(f"watui: --serve: {client.label} owns this session; run 'watui serve' there", file=sys.stderr)
+            return 2
+        manager = RemoteManager(client, await client.status())
+        scanner = RemoteScanner(client) if client.owner.get("demo") else None
+        app = AttachedApp(manager, simulator=scanner, session_root=config.session_root)
+        if config.keys.remapped():
+            app.set_keymap(config.keys.remapped())  # [keys] in config.toml, as for the owning dashboard
+        await app.run_async()
+    if app.take_over:
+        return None
+    return app.return_code or 0
 
 
 async def dashboard(args: argparse.Namespace, config: Config) -> int:
+    # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
+    from watui.api.cli import serve_address
+    from watui.api.server import check_bind, start_api
+    from watui.runtime import session_runtime
+    from watui.tui.app import build_app
+
     address = None
     if getattr(args, "serve", False):
         address = serve_address(args, config)
         check_bind(address[0], config.api.token)  # refuse before a browser or the session lock is taken
-    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port) as runtime:
+    async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="dashboard") as runtime:
         api = None
         if address is not None:
             host, port = address

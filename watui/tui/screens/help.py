@@ -43,23 +43,26 @@ KEY_HELP = (
 )
 
 
-def help_text(keys: Mapping[str, str]) -> str:
-    """The help, with the keys the operator actually has (``keys``: binding id → key display)."""
+def help_text(keys: Mapping[str, str], meanings: Mapping[str, str] | None = None) -> str:
+    """The help, with the keys the operator actually has (``keys``: binding id → key display).
+    ``meanings`` replaces what a key is said to do (binding id → text), e.g. ``q`` in an attached dashboard."""
+    meanings = meanings or {}
     width = max(len(keys.get(name, "")) for name, _ in KEY_HELP)
-    lines = [f"  {keys.get(name, ''):<{width}}  {what}" for name, what in KEY_HELP]
+    lines = [f"  {keys.get(name, ''):<{width}}  {meanings.get(name, what)}" for name, what in KEY_HELP]
     return HELP_TEXT.format(keys="\n".join(lines))
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def __init__(self, keys: Mapping[str, str]) -> None:
+    def __init__(self, keys: Mapping[str, str], meanings: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.keys = keys
+        self.meanings = meanings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_text(self.keys), id="help-text", markup=False)
+            yield Static(help_text(self.keys, self.meanings), id="help-text", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
