@@ -16,14 +16,14 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ConfigWriter
-from tests.qr_decode import decode_half_blocks, half_block_lines
+from tests.qr_decode import LIGHT, decode_ansi
 from tests.test_cli_live import WATUI, env_for, free_port, sim_call, wait_for_sim_state
 from tests.tui_helpers import connected_info, damaged_info, qr_info, reconnecting_info, screen_text
 from watui.api.client import RemoteManager, RemoteScanner, find_owner, info_from_json
@@ -121,7 +121,7 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
         init.kill()
     assert init.returncode == 0, err
     assert json.loads(out)["state"] == "CONNECTED"
-    assert decode_half_blocks(half_block_lines(err)) == qr
+    assert qr in decode_ansi(err, LIGHT)  # no terminal: plain half blocks, dark on a light page
     line = owner.watui("status").stdout
     assert line.startswith("● CONNECTED") and f"watui watch (pid {owner.proc.pid})" in line
 
@@ -152,7 +152,15 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
     assert json.loads(done.stdout)["attached"] is False
 
 
-@pytest.mark.parametrize("make", [connected_info, qr_info, reconnecting_info, damaged_info])
+def detected_info() -> SessionInfo:
+    """Connected, with what the page channels and the browser choice add to the status."""
+    info = connected_info()
+    assert info.browser is not None
+    browser = replace(info.browser, executable="/usr/lib/chromium/chromium-headless-shell")
+    return replace(info, detection="modules", evidence="/srv/wa/diagnostics/20261128-101500", browser=browser)
+
+
+@pytest.mark.parametrize("make", [connected_info, qr_info, reconnecting_info, damaged_info, detected_info])
 def test_a_snapshot_survives_the_socket(make: Callable[[], SessionInfo]) -> None:
     """What an attached face rebuilds from the status JSON shows what the owner's snapshot shows."""
     info = make()
@@ -314,7 +322,6 @@ async def test_the_attached_dashboard_acts_through_the_owner_detaches_and_offers
 async def test_two_dashboards_attach_in_tmux_and_one_detaching_leaves_the_other_live(owner: Owner) -> None:
     from tests.test_tui_tmux import WATUI as WATUI_COMMAND
     from tests.test_tui_tmux import Tmux, sim_state, wait_screen
-    from tests.tui_helpers import decode_qr
 
     exports = " ".join(f"{name}={owner.env[name]}" for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"))
     command = (
@@ -326,10 +333,10 @@ async def test_two_dashboards_attach_in_tmux_and_one_detaching_leaves_the_other_
         for window in (first, second):
             window.start(command)
         for window in (first, second):
-            text = await wait_screen(
-                window, lambda t: "attached to watui watch" in t and bool(decode_qr(t.splitlines())), "the owner's QR"
+            await wait_screen(
+                window, lambda t, w=window: "attached to watui watch" in t and bool(w.qr_codes()), "the owner's QR"
             )
-            assert decode_qr(text.splitlines()) == [(await sim_state(owner.port))["qr"]]
+            assert window.qr_codes() == [(await sim_state(owner.port))["qr"]]
         first.keys("s")  # scanned from one dashboard: both see the owner connect
         for window in (first, second):
             await wait_screen(window, lambda t: "State     ● CONNECTED" in t, "CONNECTED")

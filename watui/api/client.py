@@ -104,6 +104,7 @@ def info_from_json(data: dict[str, Any], *, demo: bool = False) -> SessionInfo:
                 rss_bytes=int(float(browser.get("rssMB", 0)) * MIB),
                 cpu_percent=float(browser.get("cpuPercent", 0.0)),
                 processes=int(browser.get("processes", 1)),
+                executable=browser.get("executable"),
             )
             if browser
             else None
@@ -114,6 +115,8 @@ def info_from_json(data: dict[str, Any], *, demo: bool = False) -> SessionInfo:
         connected_since=_time(conn.get("connectedSince")),
         message=str(conn.get("message", "")),
         demo=demo,
+        detection=conn.get("detection"),
+        evidence=conn.get("evidence"),
     )
 
 
