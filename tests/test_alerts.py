@@ -303,3 +303,13 @@ def test_watch_prints_an_alert_with_its_rule_and_status() -> None:
         "state": "UNPAIRED",
         "message": "logged out: scan a new QR",
     }
+
+
+def test_an_unrecognised_page_fires_once_naming_the_evidence_and_resolves_when_connected() -> None:
+    r, _ = rules()
+    info = SessionInfo(state=S.UNRECOGNISED)
+    event = Event("unrecognised", info, message="WhatsApp Web was not recognised", data={"evidence": "/s/diag/1"})
+    fired = r.on_event(event)
+    assert names(fired) == [("unrecognised", "firing")] and "/s/diag/1" in fired[0].message
+    assert r.on_event(event) == []  # the same page again: no second alert
+    assert names(state(r, S.CONNECTED)) == [("unrecognised", "resolved")]

@@ -6,9 +6,9 @@ quiet (neither its firing nor its resolve is sent), so a flapping connection doe
 
 Rules (each alert carries its name as ``alert``): ``disconnected`` (away from CONNECTED, after being
 connected, longer than ``down_after_s``, unless a more precise rule below is already firing),
-``qr_needed`` (logged out, or a login that expired), ``failed``, ``conflict``, ``unrecognised`` (an error
-event with ``data.code == "unrecognised"``: the page is not one watui knows), ``too_large`` (the
-session on disk), ``memory`` (browser above ``memory_mb``), ``restarts`` (the connection dropped more
+``qr_needed`` (logged out, or a login that expired), ``failed``, ``conflict``, ``unrecognised`` (the
+core's ``unrecognised`` event: no page channel recognised WhatsApp Web; the evidence folder is named),
+``too_large`` (the session on disk), ``memory`` (browser above ``memory_mb``), ``restarts`` (the connection dropped more
 than ``max_restarts_per_hour`` times in the last hour).
 
 :class:`Dispatcher` delivers an alert to every configured channel, each in its own daemon thread so a
@@ -114,8 +114,11 @@ class AlertRules:
         info = event.info
         if event.type == "state" and event.state is not None:
             out += self._on_state(event.state, info, event.message)
-        elif event.type == "error" and event.data.get("code") == "unrecognised":
-            out += self._set("unrecognised", True, info, event.message or "WhatsApp Web's page was not recognised")
+        elif event.type == "unrecognised" or (event.type == "error" and event.data.get("code") == "unrecognised"):
+            why = event.message or "WhatsApp Web's page was not recognised"
+            if event.data.get("evidence"):
+                why += f" (evidence: {event.data['evidence']})"
+            out += self._set("unrecognised", True, info, why)
         if event.type == "disk" and info.disk is not None:
             too_large = PROBLEM_TOO_LARGE in info.disk.problems
             out += self._set("too_large", too_large, info, info.disk.validation_details)
