@@ -136,14 +136,10 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]
         from watui import cli_owner
 
         return getattr(cli_owner, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
-    if command in ("info", "clean", "clear"):
-        from watui import cli_disk
+    if command == "watch":
+        from watui.cli_live import run_watch
 
-        return getattr(cli_disk, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
-    if command in ("init", "watch"):
-        from watui import cli_live
-
-        return getattr(cli_live, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
+        return run_watch
     if command in ("history", "alerts"):
         from watui import cli_history
 
