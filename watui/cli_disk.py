@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from watui.config import Config
+from watui.config import Config, ConfigError
 from watui.core.models import (
     PROBLEM_CORRUPT,
     PROBLEM_LOCKED,
@@ -60,10 +60,35 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     report = store.inspect(own)
     info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=_offline_message(report, owner))
     if args.json:
-        _print_json(info.to_json())
+        _print_json({**info.to_json(), "snapshots": _snapshots_json(config)})
     else:
         print(_info_text(report, owner, info))
+        print(_row("snapshots", _snapshots_line(config)))
     return EXIT_OK if report.is_valid else EXIT_FAIL
+
+
+def _snapshots_line(config: Config) -> str:
+    from watui.core import snapshots
+
+    return snapshots.status_line(config)
+
+
+def _snapshots_json(config: Config) -> dict[str, Any]:
+    from watui.core import snapshots
+
+    snaps = snapshots.list_snapshots(config)
+    try:
+        enabled = snapshots.load_keys(config) is not None
+    except ConfigError:
+        enabled = False
+    newest = snaps[0].to_json() if snaps else None
+    return {
+        "enabled": enabled,
+        "dir": str(snapshots.snapshot_dir(config)),
+        "count": len(snaps),
+        "newest": newest,
+        "status": snapshots.status_line(config),
+    }
 
 
 @_one_line_os_errors

@@ -76,6 +76,18 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class SnapshotSettings:
+    """Age-encrypted login snapshots (watui/core/snapshots.py). No key configured: snapshots are off."""
+
+    recipients: tuple[str, ...] = ()
+    identity: str = ""
+    dir: str = ""
+    keep: int = 7
+    every_h: float = 24.0
+    settle_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class KeySettings:
     """The dashboard's keys, by binding id. A value may list several keys: "r,f5"."""
 
@@ -105,6 +117,7 @@ class Config:
     api: ApiSettings = field(default_factory=ApiSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
@@ -159,6 +172,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "api.port": (1, 65535),
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
+    "snapshots.keep": (1, 1000),
+    "snapshots.every_h": (0.01, 8760),
+    "snapshots.settle_s": (0, 86_400),
 }
 
 _SECTIONS: dict[str, type] = {
@@ -169,6 +185,7 @@ _SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "demo": DemoSettings,
     "keys": KeySettings,
+    "snapshots": SnapshotSettings,
 }
 
 
@@ -265,6 +282,10 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        if dotted == "snapshots.recipients":
+            for item in value:
+                if not item.strip().startswith("age1"):
+                    raise ConfigError(f"{where} must list age public keys (age1...), got {item!r}")
         return tuple(value)
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
