@@ -67,6 +67,12 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if report.is_valid else EXIT_FAIL
 
 
+def _note_cleared(config: Config) -> None:
+    from watui.core import snapshots
+
+    snapshots.note_cleared(config)  # cleared on purpose: no automatic restore until the next login
+
+
 def _snapshots_line(config: Config) -> str:
     from watui.core import snapshots
 
@@ -129,6 +135,7 @@ def run_clear(args: argparse.Namespace, config: Config) -> int:
     owner = _take_owner(store)
     try:
         report = store.clear(purge=args.purge)
+        _note_cleared(config)
     finally:
         if owner is not None:
             owner.release()

@@ -440,6 +440,11 @@ def take(config: Config, keys: Keys, source: Source = "closed") -> Snapshot:
     if problem:
         raise SnapshotError(f"login copy of {profile} failed verification: {problem}")
     account = account_of(copy.files)
+    if account is None:
+        raise SnapshotError(
+            f"no login in {profile / cl.LOCAL_STORAGE} (no last-wid-md; WhatsApp Web writes it a few seconds "
+            "after connecting): nothing worth a snapshot yet"
+        )
     folder = snapshot_dir(config)
     _make_private_dir(folder)
     stamp, target = _new_name(folder, config.session.client_id)
@@ -660,3 +665,103 @@ def _ago(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+# -- what the last run left: when to restore before asking for a QR -----------------------------------
+@dataclass(frozen=True)
+class RunRecord:
+    """What this machine last saw of the session, kept in ``<session_path>/.watui-<client_id>.run.json``:
+    whether it was connected, as which account, and whether a logout or a ``clear`` came after."""
+
+    connected: bool = False
+    account: str | None = None
+    logged_out: bool = False
+    cleared: bool = False
+
+
+def _record_path(config: Config) -> Path:
+    return config.session_root / f".watui-{config.session.client_id}.run.json"
+
+
+def read_record(config: Config) -> RunRecord:
+    try:
+        data = json.loads(_record_path(config).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return RunRecord()
+    return RunRecord(
+        connected=bool(data.get("connected")),
+        account=data.get("account") if isinstance(data.get("account"), str) else None,
+        logged_out=bool(data.get("loggedOut")),
+        cleared=bool(data.get("cleared")),
+    )
+
+
+def write_record(config: Config, record: RunRecord) -> None:
+    if not config.session_root.is_dir():
+        return
+    data = {"connected": record.connected, "account": record.account, "loggedOut": record.logged_out,
+            "cleared": record.cleared}  # fmt: skip
+    _atomic_write(_record_path(config), (json.dumps(data) + "\n").encode())
+
+
+def note_cleared(config: Config) -> None:
+    """The operator cleared the session on purpose: no automatic restore until the next login."""
+    write_record(config, replace(read_record(config), connected=False, cleared=True))
+
+
+class Keeper:
+    """The manager's side of snapshots: take one, find what to restore before a QR, note logins and
+    logouts. Every method is blocking I/O (the manager calls them through ``asyncio.to_thread``)."""
+
+    def __init__(self, config: Config, store: SessionStore) -> None:
+        self.config = config
+        self.store = store
+        self.keys = load_keys(config)  # ConfigError: the identity is readable by others, a bad recipient
+
+    @property
+    def enabled(self) -> bool:
+        return self.keys is not None
+
+    def take(self, source: Source) -> Snapshot:
+        if self.keys is None:
+            raise SnapshotError("snapshots are off: no key in [snapshots] (run 'watui keygen')")
+        snap = take(self.config, self.keys, source)
+        if snap.account:
+            write_record(self.config, RunRecord(connected=True, account=snap.account))
+        return snap
+
+    def seconds_until_due(self) -> float:
+        """Seconds until the next periodic snapshot is due (0: now)."""
+        snaps = [s for s in list_snapshots(self.config) if s.verified]
+        if not snaps:
+            return 0.0
+        return max(0.0, self.config.snapshots.every_h * 3600 - snaps[0].age_s())
+
+    def note_connected(self) -> None:
+        record = read_record(self.config)
+        account = account_on_disk(self.store.profile) or record.account
+        write_record(self.config, RunRecord(connected=True, account=account))
+
+    def note_logout(self) -> list[str]:
+        """The phone removed this linked device: revoke the account's snapshots (restoring would only
+        show a QR); the ids revoked."""
+        record = read_record(self.config)
+        write_record(self.config, replace(record, connected=False, logged_out=True))
+        return revoke(self.config, record.account) if record.account else []
+
+    def restorable(self) -> Snapshot | None:
+        """The snapshot to restore before asking for a QR: only when the last run was connected as a known
+        account, no logout or clear came after, a key can open it and one of that account is verified."""
+        if self.keys is None or not self.keys.can_read:
+            return None
+        record = read_record(self.config)
+        if not record.connected or record.logged_out or record.cleared or not record.account:
+            return None
+        try:
+            return find(self.config, None, record.account)
+        except SnapshotError:
+            return None
+
+    def restore(self, snap: Snapshot, reason: str) -> RestoreReport:
+        assert self.keys is not None
+        return restore(self.config, self.keys, self.store, snap, reason)
