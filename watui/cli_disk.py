@@ -225,6 +225,8 @@ def advice(report: DiskReport) -> list[str]:
 def _lock_text(lock: LockInfo) -> str:
     if lock.kind == "none":
         return "none"
+    if lock.kind == "stale" and lock.host and lock.pid:
+        return f"stale (pid {lock.pid} on host '{lock.host}', a restarted container: single_host)"
     if lock.kind == "stale":
         return f"stale (pid {lock.pid}, no longer running)" if lock.pid else "stale"
     if lock.name is None and lock.host:

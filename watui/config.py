@@ -34,6 +34,9 @@ class SessionSettings:
     max_init_retries: int = 2
     health_check_interval_ms: int = 30000
     quarantine_keep: int = 3
+    # This session folder is used from one machine at a time: a SingletonLock written under another
+    # hostname (a restarted container) is stale when no process here uses the profile.
+    single_host: bool = True
 
 
 @dataclass(frozen=True)
