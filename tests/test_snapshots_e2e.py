@@ -148,3 +148,19 @@ async def test_cli_backup_clear_restore_then_init_connects_without_a_scan(tmp_pa
         result = await manager.smart_initialize()
         assert result.success and not result.needs_qr, result
     assert sim.state()["scans"] == scans
+
+
+async def test_a_login_that_vanished_without_a_logout_is_restored_before_a_qr(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+    scans = sim.state()["scans"]
+    # What Chromium does with a database it cannot read: it starts an empty one. The profile is sound, logged out.
+    shutil.rmtree(config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb")
+    shutil.rmtree(config.profile_dir / LOCAL_STORAGE)
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        assert "logged out although the last run was connected" in _actions(rec, "restore")[0].data["reason"]
+    assert sim.state()["scans"] == scans
