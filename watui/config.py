@@ -53,6 +53,10 @@ class BrowserSettings:
     executable: str = ""
     headless: bool = True
     extra_args: tuple[str, ...] = ()
+    # Browser recycling: close and reopen Chromium on the same profile when CONNECTED and quiet (0 = off).
+    recycle_above_mb: int = 0
+    recycle_every_h: float = 0.0
+    recycle_min_interval_s: int = 3600
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "api.port": (1, 65535),
     "demo.qr_rotate_ms": (200, 3_600_000),
     "demo.qr_rotations": (1, 1000),
+    "browser.recycle_above_mb": (0, 1_000_000),
+    "browser.recycle_every_h": (0, 8760),
+    "browser.recycle_min_interval_s": (0, 31_536_000),
     "snapshots.keep": (1, 1000),
     "snapshots.every_h": (0.01, 8760),
     "snapshots.settle_s": (0, 86_400),

@@ -21,7 +21,7 @@ from watui.runtime import Runtime, session_runtime, stop_on_signals
 log = logging.getLogger("watui.api")
 
 # Event types worth a line in a service log; health samples and disk reports would drown it.
-_LOGGED = frozenset({"state", "qr", "retry", "error", "action"})
+_LOGGED = frozenset({"state", "qr", "retry", "error", "action", "recycle"})
 
 
 def say(line: str) -> None:

@@ -119,6 +119,8 @@ class SessionManager:
         self._snap_lock = asyncio.Lock()
         self._restore_tried = False  # restore-before-QR: at most once per initialize
         self.last_snapshot: Snapshot | None = None
+        self._launched_at: float | None = None  # loop time of the browser's launch (browser recycling)
+        self._recycled_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -130,6 +132,9 @@ class SessionManager:
         await self.refresh_disk()
         self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
         self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
+        browser = self.config.browser
+        if browser.recycle_above_mb > 0 or browser.recycle_every_h > 0:
+            self._loops.append(asyncio.create_task(self._recycle_loop(), name="watui-recycle"))
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
@@ -412,6 +417,7 @@ class SessionManager:
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
         self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
+        self._launched_at = asyncio.get_running_loop().time()
         await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
@@ -561,6 +567,53 @@ class SessionManager:
                 continue
             with contextlib.suppress(WatuiError, OSError):  # published as an error event by backup()
                 await self.backup()
+
+    # -- browser recycling -------------------------------------------------------------------------
+    async def _recycle_loop(self) -> None:
+        """Chromium's memory only grows: reopen it on the same profile (no QR) above recycle_above_mb or after
+        recycle_every_h, when CONNECTED and quiet, at most once per recycle_min_interval_s."""
+        while True:
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+            reason = self._recycle_reason()
+            if reason:
+                with contextlib.suppress(WatuiError):
+                    await self.recycle(reason)
+
+    def _recycle_reason(self) -> str | None:
+        settings = self.config.browser
+        now = asyncio.get_running_loop().time()
+        quiet = self._info.state is S.CONNECTED and self._verb is None and not self._starting
+        recovering = self._recovery is not None and not self._recovery.done()
+        if not quiet or recovering or self._snap_lock.locked():
+            return None
+        if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:
+            return None
+        sample = self._info.browser
+        mb = sample.rss_bytes / (1024 * 1024) if sample else 0.0
+        if settings.recycle_above_mb and mb > settings.recycle_above_mb:
+            return f"browser memory {mb:.0f} MB above recycle_above_mb = {settings.recycle_above_mb}"
+        age_h = (now - self._launched_at) / 3600 if self._launched_at is not None else 0.0
+        if settings.recycle_every_h and age_h >= settings.recycle_every_h:
+            return f"browser running for {age_h:.1f} h (recycle_every_h = {settings.recycle_every_h:g})"
+        return None
+
+    async def recycle(self, reason: str = "asked") -> InitResult:
+        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
+        self._recycled_at = asyncio.get_running_loop().time()
+        before = self._info.browser
+        result = await self._shared_run("reconnect")
+        driver = self._driver
+        after = await asyncio.to_thread(driver.sample) if driver is not None else None
+        if after is not None:
+            self._info = replace(self._info, browser=after)
+        mb_before = round(before.rss_bytes / (1024 * 1024), 1) if before else None
+        mb_after = round(after.rss_bytes / (1024 * 1024), 1) if after else None
+        self._publish(
+            "recycle",
+            message=f"browser recycled ({reason}): {mb_before} MB -> {mb_after} MB; {result.message}",
+            data={"reason": reason, "mb_before": mb_before, "mb_after": mb_after, "state": result.state.value},
+        )
+        return result
 
     async def _note_logout(self) -> None:
         if self._snaps is None:

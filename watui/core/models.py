@@ -283,7 +283,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "recycle"]
 
 
 @dataclass(frozen=True)
