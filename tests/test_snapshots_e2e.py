@@ -9,10 +9,12 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import aiohttp
 import pyrage
 import pytest
 
-from tests.core_helpers import Recorder, started_manager
+from tests.api_helpers import running_api
+from tests.core_helpers import Recorder, sim_config, started_manager
 from watui.cli import main
 from watui.config import Config, load_config
 from watui.core import leveldb
@@ -164,3 +166,31 @@ async def test_a_login_that_vanished_without_a_logout_is_restored_before_a_qr(tm
         assert result.success and not result.needs_qr, result
         assert "logged out although the last run was connected" in _actions(rec, "restore")[0].data["reason"]
     assert sim.state()["scans"] == scans
+
+
+async def test_the_api_takes_and_lists_snapshots(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim, settle_s=3600)
+    async with (
+        started_manager(config) as (manager, rec),
+        running_api(manager) as api,
+        aiohttp.ClientSession() as http,
+    ):
+        await connect_fresh(manager, rec, sim)
+        await asyncio.sleep(SETTLE_S)  # Chromium writes the login to disk a few seconds after connecting
+        async with http.post(f"{api.url}/api/whatsapp/backup") as response:
+            assert response.status == 200, await response.text()
+            taken = (await response.json())["snapshot"]
+        assert taken["verified"] and taken["account"] == "15550001234:1@c.us" and taken["source"] == "live"
+        async with http.get(f"{api.url}/api/whatsapp/snapshots") as response:
+            listed = await response.json()
+        assert listed["enabled"] is True and [s["id"] for s in listed["snapshots"]] == [taken["id"]]
+
+
+async def test_the_api_says_when_snapshots_are_off(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)  # no key
+    async with started_manager(config) as (manager, _), running_api(manager) as api, aiohttp.ClientSession() as http:
+        async with http.post(f"{api.url}/api/whatsapp/backup") as response:
+            assert response.status == 409
+            assert "snapshots are off" in (await response.json())["error"]
+        async with http.get(f"{api.url}/api/whatsapp/snapshots") as response:
+            assert (await response.json())["enabled"] is False

@@ -519,6 +519,21 @@ class SessionManager:
         )
         return snap
 
+    async def snapshots(self) -> dict[str, Any]:
+        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
+        from watui.core import snapshots as sn
+
+        def read() -> dict[str, Any]:
+            snaps = sn.list_snapshots(self.config)
+            return {
+                "enabled": self._snaps is not None and self._snaps.enabled,
+                "dir": str(sn.snapshot_dir(self.config)),
+                "status": sn.status_line(self.config),
+                "snapshots": [s.to_json() for s in snaps],
+            }
+
+        return await asyncio.to_thread(read)
+
     async def _restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
         """Restore the newest verified snapshot of the last connected account, once per initialize, when
         the last run was connected and no logout or clear came after. Whether it restored one."""
