@@ -106,6 +106,7 @@ class KeySettings:
     log: str = "l"
     help: str = "question_mark"
     quit: str = "q"
+    backup: str = "b"
 
     def remapped(self) -> dict[str, str]:
         """Only the keys changed from the defaults: what the dashboard's keymap needs."""

@@ -128,6 +128,9 @@ class SessionManager:
         start the health loop. Starts no browser."""
         await asyncio.to_thread(self.store.ensure_root)
         self._snaps = await asyncio.to_thread(Keeper, self.config, self.store)  # ConfigError: a bad key
+        if self._snaps.enabled:
+            newest = await asyncio.to_thread(self._snaps.newest_at)
+            self._info = replace(self._info, snapshots_on=True, last_snapshot_at=newest)
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
@@ -512,6 +515,7 @@ class SessionManager:
                 self._publish("error", message=f"snapshot failed: {exc}", data={"verb": "backup", "phase": "failed"})
                 raise
         self.last_snapshot = snap
+        self._info = replace(self._info, last_snapshot_at=now_utc())
         self._publish(
             "action",
             message=f"snapshot {snap.id} taken ({snap.bytes // 1024} KB, {snap.account or 'unknown account'})",

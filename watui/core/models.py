@@ -205,6 +205,8 @@ class SessionInfo:
     message: str = ""
     demo: bool = False
     updated_at: datetime = field(default_factory=now_utc)
+    snapshots_on: bool = False  # a key is configured: login snapshots are taken
+    last_snapshot_at: datetime | None = None
 
     @property
     def needs_qr_scan(self) -> bool:
@@ -275,6 +277,7 @@ class SessionInfo:
                 "qrExpiresAt": iso(self.qr_expires_at),
                 "message": self.message,
             },
+            "snapshots": {"enabled": self.snapshots_on, "lastAt": iso(self.last_snapshot_at)},
             "recommendations": {
                 "shouldClearSession": self.should_clear_session,
                 "shouldReconnect": self.should_reconnect,

@@ -737,6 +737,13 @@ class Keeper:
             return 0.0
         return max(0.0, self.config.snapshots.every_h * 3600 - snaps[0].age_s())
 
+    def newest_at(self) -> datetime | None:
+        """When the newest verified snapshot of this session was taken, if any."""
+        for snap in list_snapshots(self.config):
+            if snap.verified:
+                return datetime.fromisoformat(snap.created_at.replace("Z", "+00:00"))
+        return None
+
     def note_connected(self) -> None:
         record = read_record(self.config)
         account = account_on_disk(self.store.profile) or record.account
