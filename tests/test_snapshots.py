@@ -228,3 +228,14 @@ def test_revoke_marks_the_accounts_snapshots_and_restore_skips_them(
         sn.find(config, None, ACCOUNT)
     shutil.rmtree(session_layout.profile)
     assert main(["restore", "--yes", "--config", str(session_layout.config_path)]) == 1
+
+
+def test_a_readable_identity_stops_init_before_any_browser_starts(
+    session_layout: SessionLayout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, _ = _keygen(tmp_path, capsys)
+    _with_key(session_layout, key)
+    key.chmod(0o640)
+    assert main(["init", "--json", "--timeout", "1", "--config", str(session_layout.config_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "snapshots.identity" in err and "mode 0640" in err and len(err.splitlines()) == 1
