@@ -43,7 +43,15 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.snapshots import Keeper, Snapshot, SnapshotError, note_cleared
+from watui.core.snapshots import (
+    Keeper,
+    Snapshot,
+    SnapshotError,
+    list_snapshots,
+    note_cleared,
+    snapshot_dir,
+    status_line,
+)
 from watui.core.store import OwnerLock, SessionStore
 
 log = logging.getLogger(__name__)
@@ -525,14 +533,13 @@ class SessionManager:
 
     async def snapshots(self) -> dict[str, Any]:
         """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
-        from watui.core import snapshots as sn
 
         def read() -> dict[str, Any]:
-            snaps = sn.list_snapshots(self.config)
+            snaps = list_snapshots(self.config)
             return {
                 "enabled": self._snaps is not None and self._snaps.enabled,
-                "dir": str(sn.snapshot_dir(self.config)),
-                "status": sn.status_line(self.config),
+                "dir": str(snapshot_dir(self.config)),
+                "status": status_line(self.config),
                 "snapshots": [s.to_json() for s in snaps],
             }
 
