@@ -239,3 +239,29 @@ def test_a_readable_identity_stops_init_before_any_browser_starts(
     assert main(["init", "--json", "--timeout", "1", "--config", str(session_layout.config_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "snapshots.identity" in err and "mode 0640" in err and len(err.splitlines()) == 1
+
+
+def test_a_live_copy_starts_again_when_leveldb_moves_to_a_new_manifest(
+    session_layout: SessionLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = session_layout.profile / LOCAL_STORAGE
+    old = (folder / "CURRENT").read_text().strip()
+    real_read = sn._read_regular
+    moved: list[str] = []
+
+    def read_while_leveldb_writes(path: Path) -> bytes:
+        data = real_read(path)
+        if path.parent == folder and path.suffix in (".log", ".ldb") and not moved:
+            # Meanwhile LevelDB writes a new MANIFEST and points CURRENT at it (as a compaction does).
+            shutil.copy(folder / old, folder / "MANIFEST-000099")
+            (folder / "CURRENT").write_text("MANIFEST-000099\n")
+            (folder / old).unlink()
+            moved.append(old)
+        return data
+
+    monkeypatch.setattr(sn, "_read_regular", read_while_leveldb_writes)
+    copy = sn.copy_login(session_layout.profile)
+    names = set(copy.folder(LOCAL_STORAGE))
+    assert moved and "MANIFEST-000099" in names and old not in names
+    assert copy.folder(LOCAL_STORAGE)["CURRENT"] == b"MANIFEST-000099\n"
+    assert sn.verify(copy) is None
