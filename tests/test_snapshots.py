@@ -82,6 +82,14 @@ def test_backup_is_encrypted_opens_with_the_age_binary_and_holds_only_the_login(
     assert f"{LOCAL_STORAGE}/CURRENT" in names and f"{WA_DB}/CURRENT" in names
     assert not [n for n in names if "Cache" in n or n.startswith("Default/Extension")]
     assert any(SECRET in data for data in stored.values())
+    # GNU tar reads it too: age -d | tar tz
+    listing = subprocess.run(
+        f"age -d -i '{key}' '{path}' | tar -tzf -", shell=True, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    assert f"{LOCAL_STORAGE}/CURRENT" in listing
+    main(["info", "--json", "--config", str(session_layout.config_path)])
+    info = json.loads(capsys.readouterr().out)["snapshots"]
+    assert info["enabled"] is True and info["count"] == 1 and info["lastAt"] == shown["createdAt"]
     # No plaintext was left behind in the snapshot folder.
     assert sorted(p.suffix for p in path.parent.iterdir()) == [".age", ".json"]
 

@@ -88,8 +88,10 @@ def _snapshots_json(config: Config) -> dict[str, Any]:
     except ConfigError:
         enabled = False
     newest = snaps[0].to_json() if snaps else None
+    verified = [s for s in snaps if s.verified]
     return {
         "enabled": enabled,
+        "lastAt": verified[0].created_at if verified else None,
         "dir": str(snapshots.snapshot_dir(config)),
         "count": len(snaps),
         "newest": newest,
