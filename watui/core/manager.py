@@ -591,8 +591,12 @@ class SessionManager:
             if due > 0:
                 await asyncio.sleep(due)
                 continue
-            with contextlib.suppress(WatuiError, OSError):  # published as an error event by backup()
+            try:
                 await self.backup()
+            except (WatuiError, OSError):
+                pass  # published as an error event by backup(); tried again after settle_s
+            except Exception:  # the loop must outlive any one failure
+                log.exception("automatic snapshot failed")
 
     # -- browser recycling -------------------------------------------------------------------------
     async def _recycle_loop(self) -> None:

@@ -499,7 +499,10 @@ def _write_encrypted(target: Path, plaintext: bytes, keys: Keys) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            pyrage.encrypt_io(io.BytesIO(plaintext), out, list(keys.recipients))
+            try:
+                pyrage.encrypt_io(io.BytesIO(plaintext), out, list(keys.recipients))
+            except pyrage.EncryptError as exc:
+                raise SnapshotError(f"cannot encrypt {target.name}: {exc}") from None
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o600)
