@@ -273,3 +273,17 @@ def test_a_live_copy_starts_again_when_leveldb_moves_to_a_new_manifest(
     assert moved and "MANIFEST-000099" in names and old not in names
     assert copy.folder(LOCAL_STORAGE)["CURRENT"] == b"MANIFEST-000099\n"
     assert sn.verify(copy) is None
+
+
+def test_with_recipients_and_an_identity_both_can_open_a_snapshot(
+    session_layout: SessionLayout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    offline_key, offline_recipient = _keygen(offline, capsys)
+    key, _ = _keygen(tmp_path, capsys)
+    _with_key(session_layout, key, f'recipients = ["{offline_recipient}"]\n')
+    shown = _backup(session_layout, capsys)
+    assert shown["verifiedBy"] == "decrypt"  # this machine's identity opens it
+    copy = sn.open_snapshot(Path(str(shown["path"])), sn.read_identity(offline_key))  # and so does the offline key
+    assert f"{LOCAL_STORAGE}/CURRENT" in copy.files

@@ -92,8 +92,9 @@ def load_keys(config: Config) -> Keys | None:
     identity_path = identity_file(config)
     if identity_path is not None:
         identity = read_identity(identity_path, origin)
-        if not recipients:
-            recipients.append(identity.to_public())
+        own = identity.to_public()
+        if str(own) not in {str(r) for r in recipients}:
+            recipients.append(own)  # what this machine writes, it can verify and restore
     if not recipients:
         return None
     return Keys(tuple(recipients), identity, identity_path)
