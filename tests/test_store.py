@@ -231,7 +231,7 @@ def test_lock_from_another_host_is_held_not_guessed(
     session_layout: SessionLayout, sleeper: subprocess.Popen[bytes], set_lock: LockSetter
 ) -> None:
     lock = set_lock(session_layout.profile, sleeper.pid, host="some-other-host")
-    store = store_for(session_layout)
+    store = store_for(session_layout, single_host=False)  # a shared network volume: another machine may use it
     report = store.inspect()
     assert report.lock.kind == "live" and report.lock.host == "some-other-host"
     assert PROBLEM_LOCKED in report.problems

@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
 
+    from watui.cli_snapshots import add_parsers as add_snapshot_parsers
+
+    add_snapshot_parsers(command)
+
     p = command("serve", "Keep the session connected and serve the HTTP API and diagnostics page.")
     p.add_argument("--host", default=None, help="address to bind (default: [api] host, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: [api] port, 3000)")
@@ -140,6 +144,10 @@ def _handler(command: str | None) -> Callable[[argparse.Namespace, Config], int]
         from watui.cli_live import run_watch
 
         return run_watch
+    if command in ("keygen", "backup", "snapshots", "restore"):
+        from watui import cli_snapshots
+
+        return getattr(cli_snapshots, f"run_{command}")  # type: ignore[no-any-return,unused-ignore]
     if command in ("history", "alerts"):
         from watui import cli_history
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from watui.config import Config
+from watui.config import Config, ConfigError
 from watui.core.models import (
     PROBLEM_CORRUPT,
     PROBLEM_LOCKED,
@@ -63,10 +63,44 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=_offline_message(report, owner))
     if args.json:
         # "attached": false: this is the offline view, not a running owner's live state.
-        _print_json({**info.to_json(), "attached": False, "owner": {"pid": owner} if owner else None})
+        offline = {"attached": False, "owner": {"pid": owner} if owner else None, "snapshots": _snapshots_json(config)}
+        _print_json({**info.to_json(), **offline})
     else:
         print(_info_text(report, owner, info))
+        print(_row("snapshots", _snapshots_line(config)))
     return EXIT_OK if report.is_valid else EXIT_FAIL
+
+
+def _note_cleared(config: Config) -> None:
+    from watui.core import snapshots
+
+    snapshots.note_cleared(config)  # cleared on purpose: no automatic restore until the next login
+
+
+def _snapshots_line(config: Config) -> str:
+    from watui.core import snapshots
+
+    return snapshots.status_line(config)
+
+
+def _snapshots_json(config: Config) -> dict[str, Any]:
+    from watui.core import snapshots
+
+    snaps = snapshots.list_snapshots(config)
+    try:
+        enabled = snapshots.load_keys(config) is not None
+    except ConfigError:
+        enabled = False
+    newest = snaps[0].to_json() if snaps else None
+    verified = [s for s in snaps if s.verified]
+    return {
+        "enabled": enabled,
+        "lastAt": verified[0].created_at if verified else None,
+        "dir": str(snapshots.snapshot_dir(config)),
+        "count": len(snaps),
+        "newest": newest,
+        "status": snapshots.status_line(config),
+    }
 
 
 @_one_line_os_errors
@@ -112,6 +146,7 @@ def run_clear(args: argparse.Namespace, config: Config) -> int:
     owner = _take_owner(store)
     try:
         report = store.clear(purge=args.purge)
+        _note_cleared(config)
     finally:
         if owner is not None:
             owner.release()
@@ -201,6 +236,8 @@ def advice(report: DiskReport) -> list[str]:
 def _lock_text(lock: LockInfo) -> str:
     if lock.kind == "none":
         return "none"
+    if lock.kind == "stale" and lock.host and lock.pid:
+        return f"stale (pid {lock.pid} on host '{lock.host}', a restarted container: single_host)"
     if lock.kind == "stale":
         return f"stale (pid {lock.pid}, no longer running)" if lock.pid else "stale"
     if lock.name is None and lock.host:

@@ -44,6 +44,9 @@ class SessionSettings:
     health_check_interval_ms: int = 30000
     heartbeat_timeout_ms: int = 10000
     quarantine_keep: int = 3
+    # This session folder is used from one machine at a time: a SingletonLock written under another
+    # hostname (a restarted container) is stale when no process here uses the profile.
+    single_host: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class BrowserSettings:
     extra_args: tuple[str, ...] = ()
     user_agent: str = DESKTOP_USER_AGENT  # "" keeps Chromium's own
     disk_cache_mb: int = 1  # Chromium's HTTP cache (--disk-cache-size): the login does not need it
+    # Browser recycling: close and reopen Chromium on the same profile when CONNECTED and quiet (0 = off).
+    recycle_above_mb: int = 0
+    recycle_every_h: float = 0.0
+    recycle_min_interval_s: int = 3600
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,18 @@ class DemoSettings:
 
 
 @dataclass(frozen=True)
+class SnapshotSettings:
+    """Age-encrypted login snapshots (watui/core/snapshots.py). No key configured: snapshots are off."""
+
+    recipients: tuple[str, ...] = ()
+    identity: str = ""
+    dir: str = ""
+    keep: int = 7
+    every_h: float = 24.0
+    settle_s: float = 120.0
+
+
+@dataclass(frozen=True)
 class KeySettings:
     """The dashboard's keys, by binding id. A value may list several keys: "r,f5"."""
 
@@ -103,6 +122,7 @@ class KeySettings:
     history: str = "h"
     help: str = "question_mark"
     quit: str = "q"
+    backup: str = "b"
 
     def remapped(self) -> dict[str, str]:
         """Only the keys changed from the defaults: what the dashboard's keymap needs."""
@@ -155,6 +175,7 @@ class Config:
     keys: KeySettings = field(default_factory=KeySettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
@@ -218,6 +239,12 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "alerts.memory_mb": (0, 1_000_000),
     "alerts.max_restarts_per_hour": (1, 10_000),
     "alerts.command_timeout_s": (0.1, 3600),
+    "browser.recycle_above_mb": (0, 1_000_000),
+    "browser.recycle_every_h": (0, 8760),
+    "browser.recycle_min_interval_s": (0, 31_536_000),
+    "snapshots.keep": (1, 1000),
+    "snapshots.every_h": (0.01, 8760),
+    "snapshots.settle_s": (0, 86_400),
 }
 
 _SECTIONS: dict[str, type] = {
@@ -230,6 +257,7 @@ _SECTIONS: dict[str, type] = {
     "keys": KeySettings,
     "history": HistorySettings,
     "alerts": AlertSettings,
+    "snapshots": SnapshotSettings,
 }
 
 
@@ -336,6 +364,10 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint == tuple[str, ...]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        if dotted == "snapshots.recipients":
+            for item in value:
+                if not item.strip().startswith("age1"):
+                    raise ConfigError(f"{where} must list age public keys (age1...), got {item!r}")
         return tuple(value)
     if hint == tuple[WebhookSettings, ...]:
         return _check_webhooks(dotted, value, where)

@@ -21,7 +21,7 @@ from watui.runtime import Runtime, reconnect_on_sigusr1, session_runtime, stop_o
 log = logging.getLogger("watui.api")
 
 # Event types worth a line in a service log; health samples and disk reports would drown it.
-_LOGGED = frozenset({"state", "qr", "retry", "error", "action"})
+_LOGGED = frozenset({"state", "qr", "retry", "error", "action", "recycle"})
 
 
 def say(line: str) -> None:

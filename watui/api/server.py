@@ -398,6 +398,25 @@ async def clear(request: web.Request) -> web.Response:
     return web.json_response({"success": True, **report.to_json()})
 
 
+async def backup(request: web.Request) -> web.Response:
+    """Take an encrypted login snapshot now (the manager's ``backup``)."""
+    state = _state(request)
+    await _json_options(request, {})
+    take = getattr(state.manager, "backup", None)
+    if take is None:
+        raise _Refused(501, "this watui does not take snapshots")
+    snap = await _run_verb(state, take())
+    return web.json_response({"success": True, "snapshot": snap.to_json()})
+
+
+async def snapshots(request: web.Request) -> web.Response:
+    """The session's snapshots (time, size, account, verified, revoked); no key needed."""
+    listing = getattr(_state(request).manager, "snapshots", None)
+    if listing is None:
+        raise _Refused(501, "this watui does not take snapshots")
+    return web.json_response(await listing())
+
+
 # -- QR images ----------------------------------------------------------------------------------------
 
 
@@ -585,6 +604,8 @@ def build_app(
     app.router.add_post(f"{API}/reconnect", reconnect)
     app.router.add_post(f"{API}/cleanup", cleanup)
     app.router.add_post(f"{API}/clear", clear)
+    app.router.add_post(f"{API}/backup", backup)
+    app.router.add_get(f"{API}/snapshots", snapshots)
     app.router.add_get(f"{API}/events", events, allow_head=False)  # HEAD would subscribe forever
     app.router.add_get(f"{API}/qr.svg", qr_svg)
     app.router.add_get(f"{API}/qr.png", qr_png)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -387,3 +387,93 @@ def _batch_ops(path: Path) -> Iterator[tuple[int, int, bytes, bytes]]:
             key = r.slice()
             value = r.slice() if kind == _TYPE_VALUE else b""
             yield seq + i, kind, key, value
+
+
+# -- a folder held in memory (a snapshot's copy) --------------------------------------------------------
+def live_names(files: Mapping[str, bytes]) -> list[str]:
+    """CURRENT, the MANIFEST it names and the live logs and tables of a folder held as ``{name: bytes}``,
+    in the order LevelDB reads them; raises Damage like the folder reader does."""
+    text = files.get("CURRENT")
+    if text is None:
+        raise Damage("no CURRENT file")
+    current = text.decode("ascii", "replace")
+    name = current[:-1]
+    if not current.endswith("\n") or not _CURRENT_RE.fullmatch(name):
+        raise Damage("CURRENT is truncated or garbled")
+    data = files.get(name)
+    if data is None:
+        raise Damage(f"CURRENT names {name}, which does not exist")
+    if not data:
+        raise Damage(f"{name} is empty")
+    return ["CURRENT", name, *live_files_of(parse_manifest(data, name), files)]
+
+
+def live_files_of(manifest: Manifest, names: Iterable[str]) -> list[str]:
+    """The live tables then the live logs (oldest first) among ``names`` that ``manifest`` calls for;
+    raises Damage when a live table is not among them."""
+    numbered: dict[int, list[tuple[str, str]]] = {}
+    for entry in names:
+        match = _FILE_RE.fullmatch(entry)
+        if match:
+            numbered.setdefault(int(match.group(1)), []).append((match.group(2), entry))
+    tables: list[str] = []
+    for number in sorted(manifest.tables):
+        found = [n for kind, n in numbered.get(number, []) if kind in ("ldb", "sst")]
+        if not found:
+            raise Damage(f"the MANIFEST names table {number:06d}.ldb, which does not exist")
+        tables.append(found[0])
+    keep = {manifest.log_number, manifest.prev_log_number}
+    logs = sorted(
+        ((number, n) for number, found in numbered.items() for kind, n in found if kind == "log"),
+    )
+    return tables + [n for number, n in logs if number >= manifest.log_number or number in keep]
+
+
+def damage_in(files: Mapping[str, bytes]) -> str | None:
+    """Why a folder held in memory would not open as it was written, or None when it is sound."""
+    try:
+        for name in live_names(files)[2:]:
+            data = files[name]
+            if name.endswith(".log"):
+                for _ in log_records(data, name):
+                    pass
+            else:
+                for _ in table_entries(data, name):
+                    pass
+    except Damage as exc:
+        return str(exc)
+    return None
+
+
+def latest_value_in(files: Mapping[str, bytes], user_key: bytes) -> bytes | None:
+    """:func:`latest_value` for a folder held in memory; raises Damage."""
+    best: tuple[int, int, bytes] | None = None
+    for name in live_names(files)[2:]:
+        if name.endswith(".log"):
+            for record in log_records(files[name], name):
+                for seq, kind, key, value in _ops_of(record, name):
+                    if key == user_key and (best is None or seq >= best[0]):
+                        best = (seq, kind, value)
+            continue
+        for internal, value in table_entries(files[name], name):
+            if internal[:-8] == user_key:
+                (trailer,) = struct.unpack_from("<Q", internal, len(internal) - 8)
+                if best is None or trailer >> 8 > best[0]:
+                    best = (trailer >> 8, trailer & 0xFF, value)
+    if best is None or best[1] != _TYPE_VALUE:
+        return None
+    return best[2]
+
+
+def _ops_of(record: bytes, name: str) -> Iterator[tuple[int, int, bytes, bytes]]:
+    if len(record) < 12:
+        raise Damage(f"{name}: a write batch shorter than its header")
+    seq, count = struct.unpack_from("<QI", record, 0)
+    r = _Reader(record[12:], name)
+    for i in range(count):
+        kind = r.varint()
+        if kind not in (_TYPE_VALUE, _TYPE_DELETION):
+            raise Damage(f"{name}: unknown operation {kind} in a write batch")
+        key = r.slice()
+        value = r.slice() if kind == _TYPE_VALUE else b""
+        yield seq + i, kind, key, value

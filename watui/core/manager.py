@@ -46,6 +46,15 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
+from watui.core.snapshots import (
+    Keeper,
+    Snapshot,
+    SnapshotError,
+    list_snapshots,
+    note_cleared,
+    snapshot_dir,
+    status_line,
+)
 from watui.core.store import OwnerLock, SessionStore
 
 log = logging.getLogger(__name__)
@@ -126,17 +135,31 @@ class SessionManager:
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
         # headless faces set their signal or API verb).
         self.takeover_hint = "press r to take over"
+        self._snaps: Keeper | None = None  # snapshots (None until start; off when no key is configured)
+        self._snap_task: asyncio.Task[None] | None = None
+        self._snap_lock = asyncio.Lock()
+        self._restore_tried = False  # restore-before-QR: at most once per initialize
+        self.last_snapshot: Snapshot | None = None
+        self._launched_at: float | None = None  # loop time of the browser's launch (browser recycling)
+        self._recycled_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
         start the health loop. Starts no browser."""
         await asyncio.to_thread(self.store.ensure_root)
+        self._snaps = await asyncio.to_thread(Keeper, self.config, self.store)  # ConfigError: a bad key
+        if self._snaps.enabled:
+            newest = await asyncio.to_thread(self._snaps.newest_at)
+            self._info = replace(self._info, snapshots_on=True, last_snapshot_at=newest)
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
         self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="watui-heartbeat"))
         self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
+        browser = self.config.browser
+        if browser.recycle_above_mb > 0 or browser.recycle_every_h > 0:
+            self._loops.append(asyncio.create_task(self._recycle_loop(), name="watui-recycle"))
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
@@ -242,6 +265,7 @@ class SessionManager:
             await self._cancel_recovery()
             await self._close_browser()
             report = await asyncio.to_thread(self.store.clear, purge)
+            await asyncio.to_thread(note_cleared, self.config)  # cleared on purpose: never restored by itself
             self._info = replace(self._info, account=None, qr=None, connected_since=None)
             self._set_state(S.UNLAUNCHED, report.message)
             self._publish("action", message=report.message, data={"verb": "clear", "phase": "done"})
@@ -296,6 +320,7 @@ class SessionManager:
             await self._close_browser()
         notes: list[str] = []
         self._quarantined = None
+        self._restore_tried = False
         attempts = self.config.session.max_init_retries + 1
         try:
             retrying = AsyncRetrying(
@@ -348,6 +373,8 @@ class SessionManager:
             notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
             self._publish("error", message=f"damaged session quarantined to {moved}")
             running = False
+        if not running and (not disk.exists or self._quarantined):
+            await self._restore_before_qr(notes, disk.validation_details if disk.exists else "no session on disk")
         if not running:
             await self._launch()
             disk = self._info.disk or disk  # read by _launch, after its cleanup
@@ -359,6 +386,11 @@ class SessionManager:
         state = await self._wait_settled(self._load_timeout_s)
         if state is None and await self._unrecognised():
             return self._result_for(S.UNRECOGNISED)
+        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await self._restore_before_qr(
+            notes, "the login came up logged out although the last run was connected", close_first=True
+        ):
+            await self._launch()
+            state = await self._wait_settled(self._load_timeout_s)
         if state is None:
             await self._close_browser()
             raise InitFailed(f"WhatsApp Web did not load within {self._load_timeout_s:g} s")
@@ -421,6 +453,7 @@ class SessionManager:
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
         self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
+        self._launched_at = asyncio.get_running_loop().time()
         await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
@@ -512,6 +545,7 @@ class SessionManager:
             self._spawn(self._cancel_recovery())
             self._info = replace(self._info, account=None, connected_since=None)
             self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
+            self._spawn(self._note_logout())
         elif state is S.UNPAIRED_IDLE:
             self._on_qr_expired()
         elif state is S.CONFLICT:
@@ -529,6 +563,154 @@ class SessionManager:
         self._info = replace(self._info, qr=qr, qr_expires_at=expires, qr_rotations=rotations)
         self._publish("qr", qr=qr)
 
+    # -- snapshots ---------------------------------------------------------------------------------
+    async def backup(self) -> Snapshot:
+        """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
+        keeper = self._snaps
+        if keeper is None or not keeper.enabled:
+            raise ActionUnavailable("cannot back up: snapshots are off (no key in [snapshots]; run 'watui keygen')")
+        async with self._snap_lock:
+            live = self._driver is not None and self._driver.running
+            try:
+                snap = await asyncio.to_thread(keeper.take, "live" if live else "closed")
+            except (SnapshotError, OSError) as exc:
+                log.error("snapshot failed: %s", exc)
+                self._publish("error", message=f"snapshot failed: {exc}", data={"verb": "backup", "phase": "failed"})
+                raise
+        self.last_snapshot = snap
+        self._info = replace(self._info, last_snapshot_at=now_utc())
+        self._publish(
+            "action",
+            message=f"snapshot {snap.id} taken ({snap.bytes // 1024} KB, {snap.account or 'unknown account'})",
+            data={"verb": "backup", "phase": "done", "snapshot": snap.to_json()},
+        )
+        return snap
+
+    async def snapshots(self) -> dict[str, Any]:
+        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
+
+        def read() -> dict[str, Any]:
+            snaps = list_snapshots(self.config)
+            return {
+                "enabled": self._snaps is not None and self._snaps.enabled,
+                "dir": str(snapshot_dir(self.config)),
+                "status": status_line(self.config),
+                "snapshots": [s.to_json() for s in snaps],
+            }
+
+        return await asyncio.to_thread(read)
+
+    async def _restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
+        """Restore the newest verified snapshot of the last connected account, once per initialize, when
+        the last run was connected and no logout or clear came after. Whether it restored one."""
+        keeper = self._snaps
+        if keeper is None or self._restore_tried:
+            return False
+        self._restore_tried = True
+        snap = await asyncio.to_thread(keeper.restorable)
+        if snap is None:
+            return False
+        if close_first:
+            await self._close_browser()
+        try:
+            report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
+        except (WatuiError, OSError) as exc:
+            self._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
+            return False
+        notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
+        self._publish(
+            "action",
+            message=f"{why}: {report.message}",
+            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": snap.to_json(),
+                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
+        )  # fmt: skip
+        await self.refresh_disk()
+        return True
+
+    def _schedule_snapshots(self) -> None:
+        if self._snaps is None or not self._snaps.enabled:
+            return
+        if self._snap_task is None or self._snap_task.done():
+            self._snap_task = self._spawn(self._snapshot_loop())
+
+    async def _snapshot_loop(self) -> None:
+        """Once the login has settled (CONNECTED for settle_s: WhatsApp Web writes it late), then every every_h."""
+        assert self._snaps is not None
+        settle = self.config.snapshots.settle_s
+        while self._info.state is S.CONNECTED:
+            since = self._info.connected_since
+            await asyncio.sleep(settle)
+            if self._info.state is not S.CONNECTED or self._info.connected_since != since:
+                continue
+            due = await asyncio.to_thread(self._snaps.seconds_until_due)
+            if due > 0:
+                await asyncio.sleep(due)
+                continue
+            try:
+                await self.backup()
+            except (WatuiError, OSError):
+                pass  # published as an error event by backup(); tried again after settle_s
+            except Exception:  # the loop must outlive any one failure
+                log.exception("automatic snapshot failed")
+
+    # -- browser recycling -------------------------------------------------------------------------
+    async def _recycle_loop(self) -> None:
+        """Chromium's memory only grows: reopen it on the same profile (no QR) above recycle_above_mb or after
+        recycle_every_h, when CONNECTED and quiet, at most once per recycle_min_interval_s."""
+        while True:
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+            reason = self._recycle_reason()
+            if reason:
+                with contextlib.suppress(WatuiError):
+                    await self.recycle(reason)
+
+    def _recycle_reason(self) -> str | None:
+        settings = self.config.browser
+        now = asyncio.get_running_loop().time()
+        quiet = self._info.state is S.CONNECTED and self._verb is None and not self._starting
+        recovering = self._recovery is not None and not self._recovery.done()
+        if not quiet or recovering or self._snap_lock.locked():
+            return None
+        if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:
+            return None
+        sample = self._info.browser
+        mb = sample.rss_bytes / (1024 * 1024) if sample else 0.0
+        if settings.recycle_above_mb and mb > settings.recycle_above_mb:
+            return f"browser memory {mb:.0f} MB above recycle_above_mb = {settings.recycle_above_mb}"
+        age_h = (now - self._launched_at) / 3600 if self._launched_at is not None else 0.0
+        if settings.recycle_every_h and age_h >= settings.recycle_every_h:
+            return f"browser running for {age_h:.1f} h (recycle_every_h = {settings.recycle_every_h:g})"
+        return None
+
+    async def recycle(self, reason: str = "asked") -> InitResult:
+        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
+        self._recycled_at = asyncio.get_running_loop().time()
+        before = self._info.browser
+        result = await self._shared_run("reconnect")
+        driver = self._driver
+        after = await asyncio.to_thread(driver.sample) if driver is not None else None
+        if after is not None:
+            self._info = replace(self._info, browser=after)
+        mb_before = round(before.rss_bytes / (1024 * 1024), 1) if before else None
+        mb_after = round(after.rss_bytes / (1024 * 1024), 1) if after else None
+        self._publish(
+            "recycle",
+            message=f"browser recycled ({reason}): {mb_before} MB -> {mb_after} MB; {result.message}",
+            data={"reason": reason, "mb_before": mb_before, "mb_after": mb_after, "state": result.state.value},
+        )
+        return result
+
+    async def _note_logout(self) -> None:
+        if self._snaps is None:
+            return
+        revoked = await asyncio.to_thread(self._snaps.note_logout)
+        if revoked:
+            self._publish(
+                "action",
+                message=f"logged out from the phone: {len(revoked)} snapshot(s) of this account marked revoked",
+                data={"verb": "revoke", "phase": "done", "snapshots": revoked},
+            )
+
     def _on_connected(self) -> None:
         now = now_utc()
         since = self._info.connected_since or now
@@ -539,6 +721,9 @@ class SessionManager:
         self._qr_reloads = 0
         self._publish("health")
         self._spawn(self.refresh_disk())  # the login has just been written
+        if self._snaps is not None:
+            self._spawn(asyncio.to_thread(self._snaps.note_connected))
+            self._schedule_snapshots()
 
     def _on_qr_expired(self) -> None:
         limit = self.config.whatsapp.qr_max_retries
@@ -831,10 +1016,11 @@ class SessionManager:
         """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
         self._publish(type_, message=message, data=data)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
 
 _STATE_MESSAGES: dict[ConnectionState, str] = {

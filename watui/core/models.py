@@ -214,6 +214,8 @@ class SessionInfo:
     # The newest evidence folder saved for an unrecognised page.
     evidence: str | None = None
     updated_at: datetime = field(default_factory=now_utc)
+    snapshots_on: bool = False  # a key is configured: login snapshots are taken
+    last_snapshot_at: datetime | None = None
 
     @property
     def needs_qr_scan(self) -> bool:
@@ -287,6 +289,7 @@ class SessionInfo:
                 "detection": self.detection,
                 "evidence": self.evidence,
             },
+            "snapshots": {"enabled": self.snapshots_on, "lastAt": iso(self.last_snapshot_at)},
             "recommendations": {
                 "shouldClearSession": self.should_clear_session,
                 "shouldReconnect": self.should_reconnect,
@@ -295,7 +298,7 @@ class SessionInfo:
         }
 
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised"]
+EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised", "recycle"]
 
 
 @dataclass(frozen=True)

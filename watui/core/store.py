@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import socket
@@ -48,6 +49,8 @@ from watui.core.models import (
     DiskReport,
     LockInfo,
 )
+
+log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 MARKER = ".watui-session"
@@ -176,7 +179,7 @@ class SessionStore:
 
     def lock_info(self) -> LockInfo:
         """Who holds the profile's SingletonLock: nobody, a dead process (stale), or a live one."""
-        return read_lock(self.profile)
+        return read_lock(self.profile, single_host=self.config.session.single_host)
 
     def owner_pid(self) -> int | None:
         """The pid of the watui process that owns this session now, if one does."""
@@ -246,6 +249,13 @@ class SessionStore:
             removal = cl.remove_items(self.profile, cl.scan_profile(self.profile).removable)
             if lock.kind == "stale":
                 removal = _merge(removal, self._remove_lock_files())
+                if _foreign(lock):
+                    note = (
+                        f"removed the SingletonLock left by host '{lock.host}' (pid {lock.pid}): no process here "
+                        "uses the profile and [session] single_host = true"
+                    )
+                    log.warning("%s: %s", self.profile, note)
+                    notes.append(note)
         moved, move_notes = self._move_aside_old_sessions()
         notes += move_notes
         notes += [f"could not remove {item}" for item in removal.failed]
@@ -393,8 +403,10 @@ class SessionStore:
 
 
 # -- module helpers --------------------------------------------------------------------------------
-def read_lock(profile: Path) -> LockInfo:
-    """Who holds ``profile``'s SingletonLock (a symlink "hostname-pid")."""
+def read_lock(profile: Path, single_host: bool = False) -> LockInfo:
+    """Who holds ``profile``'s SingletonLock (a symlink "hostname-pid"). A lock written under another
+    hostname is held, unless ``single_host`` (the folder is used from one machine at a time: the lock is
+    what a restarted container leaves) and no process on this machine uses the profile."""
     lock = profile / "SingletonLock"
     try:
         target = os.readlink(lock)
@@ -407,12 +419,36 @@ def read_lock(profile: Path) -> LockInfo:
         return LockInfo(kind="stale", host=host or None)
     pid = int(pid_text)
     if host and host != socket.gethostname():
+        if single_host:
+            holder = _process_using(profile)
+            if holder is None:
+                return LockInfo(kind="stale", pid=pid, host=host)
+            return LockInfo(kind="live", pid=holder[0], name=holder[1], host=None)
         # Another machine's pid cannot be checked from here: treat it as held, never delete it.
         return LockInfo(kind="live", pid=pid, name=None, host=host)
     name = _live_process_name(pid, _lock_made_at(lock), profile)
     if name is None:
         return LockInfo(kind="stale", pid=pid, host=host or None)
     return LockInfo(kind="live", pid=pid, name=name, host=host or None)
+
+
+def _process_using(profile: Path) -> tuple[int, str] | None:
+    """(pid, name) of a live process on this machine started with ``--user-data-dir`` = ``profile``."""
+    real = os.path.realpath(profile)
+    prefix = "--user-data-dir="
+    for proc in psutil.process_iter(["cmdline", "name"]):
+        try:
+            args = proc.info.get("cmdline") or []
+            uses = any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
+            if uses and proc.status() != psutil.STATUS_ZOMBIE:
+                return proc.pid, str(proc.info.get("name") or "unknown")
+        except psutil.Error:
+            continue
+    return None
+
+
+def _foreign(lock: LockInfo) -> bool:
+    return bool(lock.host) and lock.host != socket.gethostname()
 
 
 def _held_inside(folder: Path) -> LockInfo | None:
@@ -563,6 +599,11 @@ def _describe_live_lock(lock: LockInfo) -> str:
 
 def _describe_stale_lock(lock: LockInfo) -> str:
     who = f" of pid {lock.pid}" if lock.pid else ""
+    if _foreign(lock):
+        return (
+            f"stale lock{who} from host '{lock.host}' (a restarted container; single_host = true and no process "
+            "here uses the profile: watui clean and the next start remove it)"
+        )
     return f"stale lock{who} left by a crash (watui clean removes it)"
 
 

@@ -135,6 +135,8 @@ def describe_result(verb: str, result: object) -> tuple[str, str]:
         return "good", result.message or f"Session {'deleted' if result.purged else 'moved'}{where}"
     if verb == "scan":
         return "good", "QR scanned on the simulator"
+    if verb == "backup" and hasattr(result, "id"):
+        return "good", f"Snapshot {getattr(result, 'id', '')} taken and verified ({getattr(result, 'path', '')})"
     return "good", f"{verb} done"
 
 
@@ -175,6 +177,7 @@ class WatuiApp(App[int]):
         Binding("h", "history", "History", id="history", show=False),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("b", "backup", "Backup", id="backup"),
     ]
 
     # ``var``: the App itself never repaints for them; the bound widgets repaint what changed.
@@ -350,6 +353,10 @@ class WatuiApp(App[int]):
         """Grey out (None) a key that cannot act now; hide ``s`` outside the demo."""
         if action in ACTION_VERBS:
             return True if self._verb_enabled(action) else None
+        if action == "backup":  # hidden while snapshots are off (no key configured)
+            if not self.info.snapshots_on or not hasattr(self.manager, "backup"):
+                return False
+            return True if self._current_busy() in (None, "scan") and "backup" not in self._own_verbs else None
         if action == "scan":
             if self.simulator is None:
                 return False
@@ -387,6 +394,11 @@ class WatuiApp(App[int]):
     def action_scan(self) -> None:
         if self.simulator is not None:
             self._start("scan", self.simulator.scan)
+
+    def action_backup(self) -> None:
+        take = getattr(self.manager, "backup", None)
+        if take is not None:
+            self._start("backup", take)
 
     def action_toggle_log(self) -> None:
         self.show_log = not self.show_log

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rich.text import Text
 
 from watui.core.models import PROBLEM_LOCKED, DiskReport
@@ -41,6 +43,24 @@ def size_text(disk: DiskReport, width: int) -> Text:
     return out
 
 
+def snapshot_text(on: bool, last_at: datetime | None, now: datetime | None = None) -> Text | None:
+    """The last login snapshot's age; None (no row) while snapshots are off."""
+    if not on:
+        return None
+    if last_at is None:
+        return Text("none yet (b: take one)", style="yellow")
+    seconds = max(0.0, ((now or datetime.now(UTC)) - last_at).total_seconds())
+    if seconds < 120:
+        age = f"{seconds:.0f} s"
+    elif seconds < 7200:
+        age = f"{seconds / 60:.0f} min"
+    elif seconds < 172800:
+        age = f"{seconds / 3600:.1f} h"
+    else:
+        age = f"{seconds / 86400:.1f} d"
+    return Text(f"✔ {age} ago")
+
+
 def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
     if disk is None:
         return [("Disk", "not checked yet")]
@@ -72,4 +92,8 @@ class SessionPanel(SnapshotPanel):
     """Renders ``info.disk``; the App hands ``info`` down by data binding."""
 
     def render(self) -> Text:
-        return label_rows(session_rows(self.info.disk, self.content_size.width), LABEL_WIDTH)
+        rows = session_rows(self.info.disk, self.content_size.width)
+        snapshot = snapshot_text(self.info.snapshots_on, self.info.last_snapshot_at)
+        if snapshot is not None:
+            rows.append(("Backup", snapshot))
+        return label_rows(rows, LABEL_WIDTH)

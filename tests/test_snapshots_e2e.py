@@ -1,0 +1,196 @@
+"""Snapshots with the real simulator and a real Chromium: taken by themselves once a login settles,
+restored before a QR when the profile is lost or damaged, never after a logout; the CLI round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+import aiohttp
+import pyrage
+import pytest
+
+from tests.api_helpers import running_api
+from tests.core_helpers import Recorder, sim_config, started_manager
+from watui.cli import main
+from watui.config import Config, load_config
+from watui.core import leveldb
+from watui.core import snapshots as sn
+from watui.core.manager import SessionManager
+from watui.core.models import ConnectionState as S
+from watui.core.models import Event
+from watui.sim.server import Simulator
+
+pytestmark = pytest.mark.browser
+
+LOCAL_STORAGE = "Default/Local Storage/leveldb"
+TOKEN_KEY = b"_https://web.whatsapp.com\x00\x01WAToken1"
+
+
+# Chromium commits localStorage to disk about 5 s after a write: the login is on disk after that.
+SETTLE_S = 7.0
+
+
+def snap_config(tmp_path: Path, sim: Simulator, settle_s: float = SETTLE_S) -> tuple[Path, Config]:
+    key = tmp_path / "id.txt"
+    if not key.exists():
+        sn.generate_identity(key)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[session]\nsession_path = "sessions"\nclient_id = "bot"\nsession_timeout_ms = 20000\n'
+        f"browser_timeout_ms = 20000\nhealth_check_interval_ms = 60000\nmax_init_retries = 1\n"
+        f'[snapshots]\nidentity = "{key}"\nsettle_s = {settle_s}\n'
+    )
+    return path, load_config(path).with_sim(sim.port)
+
+
+async def connect_fresh(manager: SessionManager, rec: Recorder, sim: Simulator) -> None:
+    result = await manager.smart_initialize()
+    assert result.needs_qr, result
+    await sim.scan()
+    await rec.state(S.CONNECTED)
+
+
+def _actions(rec: Recorder, verb: str) -> list[Event]:
+    return [
+        e for e in rec.events if e.type == "action" and e.data.get("verb") == verb and e.data.get("phase") != "start"
+    ]
+
+
+async def _wait_for(rec: Recorder, verb: str, timeout: float = 30.0) -> Event:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not _actions(rec, verb):
+        assert loop.time() < deadline, f"no '{verb}' event; events: {[e.to_json() for e in rec.events][-8:]}"
+        await asyncio.sleep(0.1)
+    return _actions(rec, verb)[0]
+
+
+async def test_a_settled_login_is_snapshotted_by_itself_and_a_lost_profile_comes_back_without_a_scan(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        event = await _wait_for(rec, "backup")
+        assert event.data["snapshot"]["source"] == "live"  # copied with the browser running
+        token = leveldb.latest_value(config.profile_dir / LOCAL_STORAGE, TOKEN_KEY)
+    assert token and len(token) > 20
+    snap = sn.list_snapshots(config)[0]
+    assert snap.verified and snap.account == "15550001234:1@c.us"
+    blob = snap.path.read_bytes()
+    assert token[1:] not in blob  # the simulator's login token is not in the file in clear
+    identity = sn.read_identity(tmp_path / "id.txt")
+    with tarfile.open(fileobj=io.BytesIO(pyrage.decrypt(blob, [identity])), mode="r:gz") as tar:
+        assert f"{LOCAL_STORAGE}/CURRENT" in tar.getnames()
+    scans = sim.state()["scans"]
+
+    shutil.rmtree(config.profile_dir)  # the profile is lost
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        assert "restored snapshot" in result.message
+        assert _actions(rec, "restore")[0].data["reason"] == "no session on disk"
+        assert all(e.qr is None for e in rec.events if e.type == "qr")
+    assert sim.state()["scans"] == scans
+
+
+async def test_a_garbled_login_is_quarantined_and_restored_without_a_scan(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+    scans = sim.state()["scans"]
+    log = sorted((config.profile_dir / LOCAL_STORAGE).glob("*.log"))[-1]
+    garbled = b"\xa5" * 48 + log.read_bytes()[48:]
+    log.write_bytes(garbled)
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success, result
+        assert result.quarantined_to is not None
+        assert (result.quarantined_to / LOCAL_STORAGE / log.name).read_bytes() == garbled  # the damaged copy, kept
+        reason = _actions(rec, "restore")[0].data["reason"]
+        assert "LevelDB damaged" in reason  # restored because of the damage, before any QR was shown
+        assert all(e.qr is None for e in rec.events if e.type == "qr")
+    assert sim.state()["scans"] == scans
+
+
+async def test_a_logout_revokes_the_snapshots_and_never_restores(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+        await sim.logout()
+        await rec.state(S.UNPAIRED)
+        revoked = await _wait_for(rec, "revoke")
+        assert len(revoked.data["snapshots"]) == 1
+    assert sn.list_snapshots(config)[0].revoked
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.needs_qr and not _actions(rec, "restore")
+
+
+async def test_cli_backup_clear_restore_then_init_connects_without_a_scan(tmp_path: Path, sim: Simulator) -> None:
+    path, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+        assert await asyncio.to_thread(main, ["backup", "--config", str(path)]) == 0  # while the browser runs
+    scans = sim.state()["scans"]
+    assert await asyncio.to_thread(main, ["clear", "--yes", "--config", str(path)]) == 0
+    assert not config.profile_dir.exists()
+    async with started_manager(config) as (manager, rec):  # cleared on purpose: no restore by itself
+        result = await manager.smart_initialize()
+        assert result.needs_qr and not _actions(rec, "restore")
+    assert await asyncio.to_thread(main, ["restore", "--yes", "--config", str(path)]) == 0
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+    assert sim.state()["scans"] == scans
+
+
+async def test_a_login_that_vanished_without_a_logout_is_restored_before_a_qr(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+    scans = sim.state()["scans"]
+    # What Chromium does with a database it cannot read: it starts an empty one. The profile is sound, logged out.
+    shutil.rmtree(config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb")
+    shutil.rmtree(config.profile_dir / LOCAL_STORAGE)
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        assert "logged out although the last run was connected" in _actions(rec, "restore")[0].data["reason"]
+    assert sim.state()["scans"] == scans
+
+
+async def test_the_api_takes_and_lists_snapshots(tmp_path: Path, sim: Simulator) -> None:
+    _, config = snap_config(tmp_path, sim, settle_s=3600)
+    async with (
+        started_manager(config) as (manager, rec),
+        running_api(manager) as api,
+        aiohttp.ClientSession() as http,
+    ):
+        await connect_fresh(manager, rec, sim)
+        await asyncio.sleep(SETTLE_S)  # Chromium writes the login to disk a few seconds after connecting
+        async with http.post(f"{api.url}/api/whatsapp/backup") as response:
+            assert response.status == 200, await response.text()
+            taken = (await response.json())["snapshot"]
+        assert taken["verified"] and taken["account"] == "15550001234:1@c.us" and taken["source"] == "live"
+        async with http.get(f"{api.url}/api/whatsapp/snapshots") as response:
+            listed = await response.json()
+        assert listed["enabled"] is True and [s["id"] for s in listed["snapshots"]] == [taken["id"]]
+
+
+async def test_the_api_says_when_snapshots_are_off(tmp_path: Path, sim: Simulator) -> None:
+    config = sim_config(tmp_path, sim)  # no key
+    async with started_manager(config) as (manager, _), running_api(manager) as api, aiohttp.ClientSession() as http:
+        async with http.post(f"{api.url}/api/whatsapp/backup") as response:
+            assert response.status == 409
+            assert "snapshots are off" in (await response.json())["error"]
+        async with http.get(f"{api.url}/api/whatsapp/snapshots") as response:
+            assert (await response.json())["enabled"] is False
