@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.watui-installed
 
-.PHONY: demo test lint unit e2e bench screenshots setup browser clean
+.PHONY: demo test lint unit e2e bench screenshots setup browser test-tools clean
 
 setup: $(STAMP) browser
 
@@ -27,7 +27,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check watui tests bench
 	$(VENV)/bin/mypy
 
-test: setup lint
+# What the tests drive besides the browser (age, tmux), installed from Debian where we may.
+test-tools:
+	@sh scripts/install-test-tools.sh
+
+test: setup test-tools lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup
