@@ -15,6 +15,7 @@ import pytest
 
 from tests.api_helpers import running_api
 from tests.core_helpers import Recorder, sim_config, started_manager
+from watui.api.control import start_control
 from watui.cli import main
 from watui.config import Config, load_config
 from watui.core import leveldb
@@ -138,7 +139,14 @@ async def test_cli_backup_clear_restore_then_init_connects_without_a_scan(tmp_pa
     async with started_manager(config) as (manager, rec):
         await connect_fresh(manager, rec, sim)
         await _wait_for(rec, "backup")
-        assert await asyncio.to_thread(main, ["backup", "--config", str(path)]) == 0  # while the browser runs
+        control = await start_control(manager, config, face="watch")  # this manager owns the session
+        assert control is not None
+        try:
+            automatic = len(_actions(rec, "backup"))
+            assert await asyncio.to_thread(main, ["backup", "--config", str(path)]) == 0  # while the browser runs
+            assert len(_actions(rec, "backup")) == automatic + 1  # taken by the owner, not behind its back
+        finally:
+            await control.close()
     scans = sim.state()["scans"]
     assert await asyncio.to_thread(main, ["clear", "--yes", "--config", str(path)]) == 0
     assert not config.profile_dir.exists()

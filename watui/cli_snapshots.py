@@ -12,12 +12,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watui.cli_disk import _human, _one_line_os_errors, _row, _take_owner
 from watui.config import Config, ConfigError
 from watui.core import snapshots as sn
 from watui.core.store import SessionStore
+
+if TYPE_CHECKING:
+    from watui.api.client import OwnerClient
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -74,12 +77,27 @@ def run_keygen(args: argparse.Namespace, config: Config) -> int:
 
 @_one_line_os_errors
 def run_backup(args: argparse.Namespace, config: Config) -> int:
+    """Through the watui running the session when one runs (its manager takes it: the event, the
+    dashboard's age and the API say so), here otherwise."""
+    from watui.cli_owner import owner_or_direct
+
     keys = _keys_or_off(config)
-    store = SessionStore(config)
-    store.check_root()
-    owner = store.owner_pid()
-    source: sn.Source = "live" if owner or store.lock_info().kind == "live" else "closed"
-    snap = sn.take(config, keys, source)
+
+    async def remote(client: OwnerClient) -> int:
+        answer = await client.verb("backup")
+        return _show(sn.find(config, str(answer["snapshot"]["id"])), args)
+
+    def direct() -> int:
+        store = SessionStore(config)
+        store.check_root()
+        owner = store.owner_pid()
+        source: sn.Source = "live" if owner or store.lock_info().kind == "live" else "closed"
+        return _show(sn.take(config, keys, source), args)
+
+    return owner_or_direct(config, remote, direct)
+
+
+def _show(snap: sn.Snapshot, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snap.to_json(), indent=2))
     else:
