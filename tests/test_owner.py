@@ -153,11 +153,18 @@ def test_cli_verbs_act_through_a_running_watch_and_survive_its_kill_9(owner: Own
 
 
 def detected_info() -> SessionInfo:
-    """Connected, with what the page channels and the browser choice add to the status."""
+    """Connected, with what the page channels, the browser choice and snapshots add to the status."""
     info = connected_info()
     assert info.browser is not None
     browser = replace(info.browser, executable="/usr/lib/chromium/chromium-headless-shell")
-    return replace(info, detection="modules", evidence="/srv/wa/diagnostics/20261128-101500", browser=browser)
+    return replace(
+        info,
+        detection="modules",
+        evidence="/srv/wa/diagnostics/20261128-101500",
+        browser=browser,
+        snapshots_on=True,
+        last_snapshot_at=info.updated_at,
+    )
 
 
 @pytest.mark.parametrize("make", [connected_info, qr_info, reconnecting_info, damaged_info, detected_info])

@@ -117,6 +117,8 @@ def info_from_json(data: dict[str, Any], *, demo: bool = False) -> SessionInfo:
         demo=demo,
         detection=conn.get("detection"),
         evidence=conn.get("evidence"),
+        snapshots_on=bool((data.get("snapshots") or {}).get("enabled")),
+        last_snapshot_at=_time((data.get("snapshots") or {}).get("lastAt")),
     )
 
 
