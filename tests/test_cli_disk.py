@@ -177,3 +177,17 @@ def test_a_disk_error_is_one_line_not_a_traceback(
     assert code == 1 and out == ""
     assert err.startswith("watui: clear: ") and len(err.strip().splitlines()) == 1
     assert session_layout.profile.is_dir()
+
+
+def test_info_names_the_browser_a_start_would_launch(
+    write_config: ConfigWriter, chromium_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write_config(session_path="s", raw=f'[browser]\nexecutable = "{chromium_path}"\n')
+    code, out, _ = run(capsys, "info", "--config", str(good))
+    assert f"browser:     {chromium_path} (started on demand)" in out.splitlines()
+    code, out, _ = run(capsys, "info", "--json", "--config", str(good))
+    assert json.loads(out)["browserToLaunch"] == {"executable": str(chromium_path), "error": None}
+    missing = write_config(session_path="s", raw='[browser]\nexecutable = "/nonexistent/chrome"\n')
+    code, out, _ = run(capsys, "info", "--config", str(missing))
+    expected = "browser:     none: [browser] executable '/nonexistent/chrome'"
+    assert any(line.startswith(expected) for line in out.splitlines()), out

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from watui.config import Config, ConfigError
+from watui.core.browser_finder import find_browser
+from watui.core.errors import BrowserNotFoundError
 from watui.core.models import (
     PROBLEM_CORRUPT,
     PROBLEM_LOCKED,
@@ -64,11 +66,28 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         # "attached": false: this is the offline view, not a running owner's live state.
         offline = {"attached": False, "owner": {"pid": owner} if owner else None, "snapshots": _snapshots_json(config)}
-        _print_json({**info.to_json(), **offline})
+        _print_json({**info.to_json(), **offline, "browserToLaunch": browser_to_launch(config)})
     else:
         print(_info_text(report, owner, info))
+        print(_row("browser", browser_text(config, info)))
         print(_row("snapshots", _snapshots_line(config)))
     return EXIT_OK if report.is_valid else EXIT_FAIL
+
+
+def browser_to_launch(config: Config) -> dict[str, str | None]:
+    """The Chromium watui would start for this config ([browser] executable, Playwright's, Debian's)."""
+    try:
+        return {"executable": str(find_browser(config.browser.executable, config.browser.headless)), "error": None}
+    except BrowserNotFoundError as exc:
+        return {"executable": None, "error": str(exc)}
+
+
+def browser_text(config: Config, info: SessionInfo) -> str:
+    """The browser in use when one runs, else the one a start would launch (or why there is none)."""
+    if info.browser is not None and info.browser.executable:
+        return f"{info.browser.executable} (pid {info.browser.pid}, running)"
+    found = browser_to_launch(config)
+    return f"{found['executable']} (started on demand)" if found["executable"] else f"none: {found['error']}"
 
 
 def _note_cleared(config: Config) -> None:

@@ -122,6 +122,7 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
                 print(cli_disk._info_text(info.disk, client.owner.get("pid"), info))
             else:
                 print(status_line(info, client.label))
+            print(cli_disk._row("browser", cli_disk.browser_text(config, info)))
             print(cli_disk._row("attached", f"live view from {client.label}"))
         return EXIT_OK if info.disk is not None and info.disk.is_valid else EXIT_FAIL
 
