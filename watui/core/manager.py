@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from tenacity import (
 from watui.config import Config
 from watui.core.browser import BrowserDriver, PageReport
 from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
+from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
 from watui.core.models import (
     PROBLEM_TOO_LARGE,
@@ -76,34 +77,6 @@ class InitFailed(Exception):
 RETRYABLE = (InitFailed, PlaywrightError, OSError)
 
 
-class EventStream:
-    """One subscriber's queue of events. Iterate with ``async for``; ``close()`` to unsubscribe."""
-
-    def __init__(self, manager: SessionManager, maxsize: int = 1000) -> None:
-        self._manager = manager
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
-            yield event
-
-    def put(self, event: Event | None) -> None:
-        if self.queue.full():  # a slow face loses the oldest events, never blocks the core
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-        self.queue.put_nowait(event)
-
-    def close(self) -> None:
-        self._manager._unsubscribe(self)
-        self.put(None)
-
-
 class SessionManager:
     """Owns one WhatsApp Web session. Every verb is safe to call from any face, any time:
     a verb that cannot act now raises ActionUnavailable; concurrent calls of smart_initialize /
@@ -113,7 +86,7 @@ class SessionManager:
         self.config = config
         self.store = store or SessionStore(config)
         self._info = SessionInfo(demo=config.demo_mode)
-        self._subscribers: list[EventStream] = []
+        self._events = EventHub()
         self._driver: BrowserDriver | None = None
         self._owner: OwnerLock | None = None
         self._run: asyncio.Task[InitResult] | None = None  # the shared initialize/reconnect run
@@ -177,8 +150,7 @@ class SessionManager:
         if self._owner is not None:
             await asyncio.to_thread(self._owner.release)
             self._owner = None
-        for stream in list(self._subscribers):
-            stream.close()
+        self._events.close_all()
 
     # -- what faces read ---------------------------------------------------------------------------
     @property
@@ -188,13 +160,7 @@ class SessionManager:
 
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
-        stream = EventStream(self)
-        self._subscribers.append(stream)
-        return stream
-
-    def _unsubscribe(self, stream: EventStream) -> None:
-        with contextlib.suppress(ValueError):
-            self._subscribers.remove(stream)
+        return self._events.subscribe()
 
     @property
     def busy(self) -> str | None:
@@ -1008,9 +974,7 @@ class SessionManager:
         qr: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        event = Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {})
-        for stream in list(self._subscribers):
-            stream.put(event)
+        self._events.publish(Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {}))
 
     def announce(self, type_: EventType, *, message: str = "", data: dict[str, Any] | None = None) -> None:
         """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
