@@ -31,11 +31,13 @@ from tenacity import (
 
 from watui.config import Config
 from watui.core.browser import BrowserDriver, PageReport
-from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
+from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
+from watui.core.liveness import Liveness
 from watui.core.models import (
     PROBLEM_TOO_LARGE,
+    STATE_MESSAGES,
     CleanupReport,
     ClearReport,
     ConnectionState,
@@ -64,8 +66,6 @@ S = ConnectionState
 # States in which the page has settled: watui knows what the session is doing.
 SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT, S.BLOCKED})
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
-SAMPLE_INTERVAL_S = 5.0  # browser RSS/CPU sampling while it runs
-HEARTBEATS_PER_TIMEOUT = 5  # the page is asked this many times within heartbeat_timeout_ms
 REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
 
 
@@ -102,9 +102,6 @@ class SessionManager:
         self._stopping = False
         self._disk_lock = asyncio.Lock()
         self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
-        # Liveness: which browser the heartbeat listens to and when (loop time) it last answered.
-        self._heard_from: BrowserDriver | None = None
-        self._heard_at = 0.0
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
         # headless faces set their signal or API verb).
         self.takeover_hint = "press r to take over"
@@ -113,8 +110,7 @@ class SessionManager:
         self._snap_lock = asyncio.Lock()
         self._restore_tried = False  # restore-before-QR: at most once per initialize
         self.last_snapshot: Snapshot | None = None
-        self._launched_at: float | None = None  # loop time of the browser's launch (browser recycling)
-        self._recycled_at: float | None = None
+        self._liveness = Liveness(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -127,12 +123,7 @@ class SessionManager:
             self._info = replace(self._info, snapshots_on=True, last_snapshot_at=newest)
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
-        self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
-        self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="watui-heartbeat"))
-        self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
-        browser = self.config.browser
-        if browser.recycle_above_mb > 0 or browser.recycle_every_h > 0:
-            self._loops.append(asyncio.create_task(self._recycle_loop(), name="watui-recycle"))
+        self._loops.extend(self._liveness.start())
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
@@ -419,7 +410,7 @@ class SessionManager:
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
         self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        self._launched_at = asyncio.get_running_loop().time()
+        self._liveness.note_launched()
         await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
@@ -437,7 +428,7 @@ class SessionManager:
     def _explain(self, exc: BaseException) -> str:
         if isinstance(exc, PlaywrightTimeoutError) and "goto" in str(exc):
             return f"WhatsApp Web did not load within {self._load_timeout_s:g} s"
-        return _short(exc)
+        return first_line(exc)
 
     async def _unrecognised(self) -> bool:
         """A page loaded but no channel recognised it: keep the evidence, say so (state UNRECOGNISED)."""
@@ -449,7 +440,7 @@ class SessionManager:
             evidence = await driver.collect_evidence()
             folder = str(await asyncio.to_thread(save_evidence, self.config.session_root, evidence))
         except Exception as exc:  # the state matters more than the evidence
-            log.warning("could not save the evidence of an unrecognised page: %s", _short(exc))
+            log.warning("could not save the evidence of an unrecognised page: %s", first_line(exc))
         where = f"; evidence in {folder}" if folder else ""
         message = (
             f"WhatsApp Web loaded but watui recognises nothing on it (no channel matched within "
@@ -500,7 +491,7 @@ class SessionManager:
         state = report.state
         if state is S.OPENING and previous in (S.RECONNECTING, S.UNRECOGNISED):
             return  # a reload in progress (keep saying RECONNECTING), or evidence already taken
-        self._set_state(state, report.message or _STATE_MESSAGES.get(state, ""))
+        self._set_state(state, report.message or STATE_MESSAGES.get(state, ""))
         if state is previous:
             return
         if state is S.CONNECTED:
@@ -618,53 +609,6 @@ class SessionManager:
                 pass  # published as an error event by backup(); tried again after settle_s
             except Exception:  # the loop must outlive any one failure
                 log.exception("automatic snapshot failed")
-
-    # -- browser recycling -------------------------------------------------------------------------
-    async def _recycle_loop(self) -> None:
-        """Chromium's memory only grows: reopen it on the same profile (no QR) above recycle_above_mb or after
-        recycle_every_h, when CONNECTED and quiet, at most once per recycle_min_interval_s."""
-        while True:
-            await asyncio.sleep(SAMPLE_INTERVAL_S)
-            reason = self._recycle_reason()
-            if reason:
-                with contextlib.suppress(WatuiError):
-                    await self.recycle(reason)
-
-    def _recycle_reason(self) -> str | None:
-        settings = self.config.browser
-        now = asyncio.get_running_loop().time()
-        quiet = self._info.state is S.CONNECTED and self._verb is None and not self._starting
-        recovering = self._recovery is not None and not self._recovery.done()
-        if not quiet or recovering or self._snap_lock.locked():
-            return None
-        if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:
-            return None
-        sample = self._info.browser
-        mb = sample.rss_bytes / (1024 * 1024) if sample else 0.0
-        if settings.recycle_above_mb and mb > settings.recycle_above_mb:
-            return f"browser memory {mb:.0f} MB above recycle_above_mb = {settings.recycle_above_mb}"
-        age_h = (now - self._launched_at) / 3600 if self._launched_at is not None else 0.0
-        if settings.recycle_every_h and age_h >= settings.recycle_every_h:
-            return f"browser running for {age_h:.1f} h (recycle_every_h = {settings.recycle_every_h:g})"
-        return None
-
-    async def recycle(self, reason: str = "asked") -> InitResult:
-        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
-        self._recycled_at = asyncio.get_running_loop().time()
-        before = self._info.browser
-        result = await self._shared_run("reconnect")
-        driver = self._driver
-        after = await asyncio.to_thread(driver.sample) if driver is not None else None
-        if after is not None:
-            self._info = replace(self._info, browser=after)
-        mb_before = round(before.rss_bytes / (1024 * 1024), 1) if before else None
-        mb_after = round(after.rss_bytes / (1024 * 1024), 1) if after else None
-        self._publish(
-            "recycle",
-            message=f"browser recycled ({reason}): {mb_before} MB -> {mb_after} MB; {result.message}",
-            data={"reason": reason, "mb_before": mb_before, "mb_after": mb_after, "state": result.state.value},
-        )
-        return result
 
     async def _note_logout(self) -> None:
         if self._snaps is None:
@@ -787,7 +731,8 @@ class SessionManager:
         except Exception as exc:  # a programming error: in the log with its traceback, never retried
             log.exception("reconnect failed with an internal error")
             await self._close_browser()
-            self._fail(f"reconnect failed with an internal error ({type(exc).__name__}: {_short(exc)}); see the log")
+            cause = f"{type(exc).__name__}: {first_line(exc)}"
+            self._fail(f"reconnect failed with an internal error ({cause}); see the log")
 
     async def _recover_once(self, attempt: int, reason: str) -> bool:
         if self._info.state is S.CONNECTED:
@@ -841,113 +786,14 @@ class SessionManager:
         await asyncio.sleep(seconds)
         self._info = replace(self._info, health=replace(self._info.health, next_retry_at=None))
 
-    # -- health ------------------------------------------------------------------------------------
-    async def _health_loop(self) -> None:
-        interval = self.config.session.health_check_interval_ms / 1000
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check_health()
-            except Exception as exc:  # the safety net must never die
-                log.exception("health check failed")
-                self._publish("error", message=f"health check failed: {_short(exc)}")
-
+    # -- liveness (watui/core/liveness.py) ----------------------------------------------------------
     async def check_health(self) -> Health:
-        """The safety net: is the browser alive and answering, and what does the disk look like.
+        """The safety net: is the browser alive and answering, and what does the disk look like."""
+        return await self._liveness.check_health()
 
-        Whether the page answers is the heartbeat's to say (``_heartbeat_loop``, every few seconds);
-        this check starts a browser that should run and does not, and samples processes and disk.
-        """
-        driver = self._driver
-        reason = ""
-        alive = driver is not None and driver.running and self._silent_s(driver) < self._heartbeat_timeout_s
-        if driver is not None:
-            self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        if self._want_running and self._idle and driver is None:
-            reason = "browser not running"
-            self._start_recovery(reason)
-        elif driver is not None and not alive:
-            reason = "browser not answering"
-        elif self._info.state is not S.CONNECTED:
-            reason = _STATE_MESSAGES.get(self._info.state, self._info.state.value)
-        await self.refresh_disk()
-        health = replace(
-            self._info.health,
-            is_healthy=alive and self._info.state is S.CONNECTED,
-            last_check_at=now_utc(),
-            reason=reason,
-        )
-        self._info = replace(self._info, health=health)
-        self._publish("health")
-        return health
-
-    @property
-    def _idle(self) -> bool:
-        """No verb in progress: a verb owns the browser and has its own timeouts."""
-        return not self._starting and self._verb is None and not self._stopping
-
-    @property
-    def _heartbeat_timeout_s(self) -> float:
-        return self.config.session.heartbeat_timeout_ms / 1000
-
-    def _silent_s(self, driver: BrowserDriver) -> float:
-        """Seconds since ``driver`` last answered the heartbeat (0 while it is not being listened to)."""
-        if driver is not self._heard_from:
-            return 0.0
-        return asyncio.get_running_loop().time() - self._heard_at
-
-    async def _heartbeat_loop(self) -> None:
-        """Liveness: ask the page a trivial question every fifth of ``heartbeat_timeout_ms``; a browser
-        that has not answered for that long (a hung renderer, stopped processes) is killed and replaced.
-        Listens only while the operator wants a session and no verb owns the browser."""
-        loop = asyncio.get_running_loop()
-        timeout = self._heartbeat_timeout_s
-        interval = timeout / HEARTBEATS_PER_TIMEOUT
-        while True:
-            await asyncio.sleep(interval)
-            driver = self._driver
-            if driver is None or not driver.running or not (self._want_running and self._idle):
-                self._heard_from = None  # listen afresh when the verb is done
-                continue
-            if driver is not self._heard_from:
-                self._heard_from, self._heard_at = driver, loop.time()
-            try:
-                # One question may wait until the deadline: a busy page gets the whole timeout to answer.
-                if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
-                    self._heard_at = loop.time()
-                    continue
-                silent = self._silent_s(driver)
-                if driver is self._driver and silent >= timeout and self._want_running and self._idle:
-                    await self._replace_frozen(driver, silent)
-            except Exception as exc:  # the liveness check must never die
-                log.exception("heartbeat failed")
-                self._publish("error", message=f"heartbeat failed: {_short(exc)}")
-
-    async def _replace_frozen(self, driver: BrowserDriver, silent_s: float) -> None:
-        reason = f"browser not answering for {silent_s:.0f} s"
-        log.warning("%s (pid %s): killing and replacing it", reason, driver.pid)
-        self._publish("error", message=f"{reason}; replacing it")
-        self._heard_from = None
-        self._info = replace(self._info, connected_since=None)
-        self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
-        # Still self._driver while it dies, so that nothing starts another browser on the profile meanwhile.
-        await driver.close(kill=True)  # frozen: a clean close cannot come
-        if self._driver is driver:
-            self._driver = None
-            self._info = replace(self._info, browser=None)
-        if self._want_running and self._idle:
-            self._start_recovery(reason)
-
-    async def _sample_loop(self) -> None:
-        while True:
-            await asyncio.sleep(SAMPLE_INTERVAL_S)
-            driver = self._driver
-            if driver is None or not driver.running:
-                continue
-            sample = await asyncio.to_thread(driver.sample)
-            if sample != self._info.browser:
-                self._info = replace(self._info, browser=sample)
-                self._publish("health", data={"sample": True})
+    async def recycle(self, reason: str = "asked") -> InitResult:
+        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
+        return await self._liveness.recycle(reason)
 
     # -- publishing --------------------------------------------------------------------------------
     def _set_state(self, state: ConnectionState, message: str = "") -> None:
@@ -985,23 +831,4 @@ class SessionManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-_STATE_MESSAGES: dict[ConnectionState, str] = {
-    S.OPENING: "loading WhatsApp Web",
-    S.UNPAIRED: "waiting for the QR to be scanned",
-    S.UNPAIRED_IDLE: "the QR expired",
-    S.PAIRING: "QR scanned; loading chats",
-    S.CONNECTED: "connected",
-    S.CONFLICT: "WhatsApp is open in another window",
-    S.TIMEOUT: "WhatsApp Web lost its connection; it is retrying",
-    S.BLOCKED: "WhatsApp refuses this session",
-    S.UNRECOGNISED: "WhatsApp Web loaded but watui recognises nothing on it; run 'watui doctor'",
-}
-
-
-def _short(exc: BaseException | None) -> str:
-    """A Playwright error's first line, without its call log."""
-    text = str(exc or "").strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
