@@ -189,7 +189,7 @@ class Liveness:
         now = asyncio.get_running_loop().time()
         quiet = m._info.state is S.CONNECTED and m._verb is None and not m._starting
         recovering = m._recovery is not None and not m._recovery.done()
-        if not quiet or recovering or m._snap_lock.locked():
+        if not quiet or recovering or m._autosnap.busy:
             return None
         if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:
             return None

@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from watui.config import Config
+from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
 from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
@@ -49,15 +50,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.snapshots import (
-    Keeper,
-    Snapshot,
-    SnapshotError,
-    list_snapshots,
-    note_cleared,
-    snapshot_dir,
-    status_line,
-)
+from watui.core.snapshots import Snapshot, note_cleared
 from watui.core.store import OwnerLock, SessionStore
 
 log = logging.getLogger(__name__)
@@ -105,11 +98,7 @@ class SessionManager:
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
         # headless faces set their signal or API verb).
         self.takeover_hint = "press r to take over"
-        self._snaps: Keeper | None = None  # snapshots (None until start; off when no key is configured)
-        self._snap_task: asyncio.Task[None] | None = None
-        self._snap_lock = asyncio.Lock()
-        self._restore_tried = False  # restore-before-QR: at most once per initialize
-        self.last_snapshot: Snapshot | None = None
+        self._autosnap = AutoSnap(self)
         self._liveness = Liveness(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -117,10 +106,7 @@ class SessionManager:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
         start the health loop. Starts no browser."""
         await asyncio.to_thread(self.store.ensure_root)
-        self._snaps = await asyncio.to_thread(Keeper, self.config, self.store)  # ConfigError: a bad key
-        if self._snaps.enabled:
-            newest = await asyncio.to_thread(self._snaps.newest_at)
-            self._info = replace(self._info, snapshots_on=True, last_snapshot_at=newest)
+        await self._autosnap.start()  # ConfigError: a bad key
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.extend(self._liveness.start())
@@ -240,6 +226,20 @@ class SessionManager:
         self._publish("disk")
         return report
 
+    # -- snapshots (watui/core/autosnap.py) -----------------------------------------------------------
+    async def backup(self) -> Snapshot:
+        """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
+        return await self._autosnap.backup()
+
+    async def snapshots(self) -> dict[str, Any]:
+        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
+        return await self._autosnap.snapshots()
+
+    @property
+    def last_snapshot(self) -> Snapshot | None:
+        """The snapshot this manager took last (None before the first)."""
+        return self._autosnap.last_snapshot
+
     # -- the shared initialize / reconnect run -----------------------------------------------------
     def _claim(self, verb: str) -> None:
         if not self.can(verb):
@@ -277,7 +277,7 @@ class SessionManager:
             await self._close_browser()
         notes: list[str] = []
         self._quarantined = None
-        self._restore_tried = False
+        self._autosnap.new_initialize()
         attempts = self.config.session.max_init_retries + 1
         try:
             retrying = AsyncRetrying(
@@ -331,7 +331,8 @@ class SessionManager:
             self._publish("error", message=f"damaged session quarantined to {moved}")
             running = False
         if not running and (not disk.exists or self._quarantined):
-            await self._restore_before_qr(notes, disk.validation_details if disk.exists else "no session on disk")
+            why = disk.validation_details if disk.exists else "no session on disk"
+            await self._autosnap.restore_before_qr(notes, why)
         if not running:
             await self._launch()
             disk = self._info.disk or disk  # read by _launch, after its cleanup
@@ -343,7 +344,7 @@ class SessionManager:
         state = await self._wait_settled(self._load_timeout_s)
         if state is None and await self._unrecognised():
             return self._result_for(S.UNRECOGNISED)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await self._restore_before_qr(
+        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await self._autosnap.restore_before_qr(
             notes, "the login came up logged out although the last run was connected", close_first=True
         ):
             await self._launch()
@@ -502,7 +503,7 @@ class SessionManager:
             self._spawn(self._cancel_recovery())
             self._info = replace(self._info, account=None, connected_since=None)
             self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
-            self._spawn(self._note_logout())
+            self._spawn(self._autosnap.note_logout())
         elif state is S.UNPAIRED_IDLE:
             self._on_qr_expired()
         elif state is S.CONFLICT:
@@ -520,107 +521,6 @@ class SessionManager:
         self._info = replace(self._info, qr=qr, qr_expires_at=expires, qr_rotations=rotations)
         self._publish("qr", qr=qr)
 
-    # -- snapshots ---------------------------------------------------------------------------------
-    async def backup(self) -> Snapshot:
-        """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
-        keeper = self._snaps
-        if keeper is None or not keeper.enabled:
-            raise ActionUnavailable("cannot back up: snapshots are off (no key in [snapshots]; run 'watui keygen')")
-        async with self._snap_lock:
-            live = self._driver is not None and self._driver.running
-            try:
-                snap = await asyncio.to_thread(keeper.take, "live" if live else "closed")
-            except (SnapshotError, OSError) as exc:
-                log.error("snapshot failed: %s", exc)
-                self._publish("error", message=f"snapshot failed: {exc}", data={"verb": "backup", "phase": "failed"})
-                raise
-        self.last_snapshot = snap
-        self._info = replace(self._info, last_snapshot_at=now_utc())
-        self._publish(
-            "action",
-            message=f"snapshot {snap.id} taken ({snap.bytes // 1024} KB, {snap.account or 'unknown account'})",
-            data={"verb": "backup", "phase": "done", "snapshot": snap.to_json()},
-        )
-        return snap
-
-    async def snapshots(self) -> dict[str, Any]:
-        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
-
-        def read() -> dict[str, Any]:
-            snaps = list_snapshots(self.config)
-            return {
-                "enabled": self._snaps is not None and self._snaps.enabled,
-                "dir": str(snapshot_dir(self.config)),
-                "status": status_line(self.config),
-                "snapshots": [s.to_json() for s in snaps],
-            }
-
-        return await asyncio.to_thread(read)
-
-    async def _restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
-        """Restore the newest verified snapshot of the last connected account, once per initialize, when
-        the last run was connected and no logout or clear came after. Whether it restored one."""
-        keeper = self._snaps
-        if keeper is None or self._restore_tried:
-            return False
-        self._restore_tried = True
-        snap = await asyncio.to_thread(keeper.restorable)
-        if snap is None:
-            return False
-        if close_first:
-            await self._close_browser()
-        try:
-            report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
-        except (WatuiError, OSError) as exc:
-            self._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
-            return False
-        notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
-        self._publish(
-            "action",
-            message=f"{why}: {report.message}",
-            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": snap.to_json(),
-                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
-        )  # fmt: skip
-        await self.refresh_disk()
-        return True
-
-    def _schedule_snapshots(self) -> None:
-        if self._snaps is None or not self._snaps.enabled:
-            return
-        if self._snap_task is None or self._snap_task.done():
-            self._snap_task = self._spawn(self._snapshot_loop())
-
-    async def _snapshot_loop(self) -> None:
-        """Once the login has settled (CONNECTED for settle_s: WhatsApp Web writes it late), then every every_h."""
-        assert self._snaps is not None
-        settle = self.config.snapshots.settle_s
-        while self._info.state is S.CONNECTED:
-            since = self._info.connected_since
-            await asyncio.sleep(settle)
-            if self._info.state is not S.CONNECTED or self._info.connected_since != since:
-                continue
-            due = await asyncio.to_thread(self._snaps.seconds_until_due)
-            if due > 0:
-                await asyncio.sleep(due)
-                continue
-            try:
-                await self.backup()
-            except (WatuiError, OSError):
-                pass  # published as an error event by backup(); tried again after settle_s
-            except Exception:  # the loop must outlive any one failure
-                log.exception("automatic snapshot failed")
-
-    async def _note_logout(self) -> None:
-        if self._snaps is None:
-            return
-        revoked = await asyncio.to_thread(self._snaps.note_logout)
-        if revoked:
-            self._publish(
-                "action",
-                message=f"logged out from the phone: {len(revoked)} snapshot(s) of this account marked revoked",
-                data={"verb": "revoke", "phase": "done", "snapshots": revoked},
-            )
-
     def _on_connected(self) -> None:
         now = now_utc()
         since = self._info.connected_since or now
@@ -631,9 +531,7 @@ class SessionManager:
         self._qr_reloads = 0
         self._publish("health")
         self._spawn(self.refresh_disk())  # the login has just been written
-        if self._snaps is not None:
-            self._spawn(asyncio.to_thread(self._snaps.note_connected))
-            self._schedule_snapshots()
+        self._autosnap.on_connected()
 
     def _on_qr_expired(self) -> None:
         limit = self.config.whatsapp.qr_max_retries
