@@ -11,6 +11,10 @@ def first_line(exc: BaseException | None) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+class InitFailed(Exception):
+    """One initialize or reconnect attempt failed (the site, the network, the browser); it is retried."""
+
+
 class WatuiError(Exception):
     """Base: the message is one line a person can act on."""
 

@@ -82,7 +82,7 @@ class Liveness:
             m._info = replace(m._info, browser=await asyncio.to_thread(driver.sample))
         if m._want_running and self._idle and driver is None:
             reason = "browser not running"
-            m._start_recovery(reason)
+            m._recovery.start(reason)
         elif driver is not None and not alive:
             reason = "browser not answering"
         elif m._info.state is not S.CONNECTED:
@@ -157,7 +157,7 @@ class Liveness:
             m._driver = None
             m._info = replace(m._info, browser=None)
         if m._want_running and self._idle:
-            m._start_recovery(reason)
+            m._recovery.start(reason)
 
     # -- process sampling --------------------------------------------------------------------------
     async def _sample_loop(self) -> None:
@@ -188,7 +188,7 @@ class Liveness:
         settings = self.config.browser
         now = asyncio.get_running_loop().time()
         quiet = m._info.state is S.CONNECTED and m._verb is None and not m._starting
-        recovering = m._recovery is not None and not m._recovery.done()
+        recovering = m._recovery.running
         if not quiet or recovering or m._autosnap.busy:
             return None
         if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:

@@ -16,23 +16,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_never,
-    wait_exponential,
     wait_exponential_jitter,
-    wait_random,
 )
 
 from watui.config import Config
 from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
-from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError, first_line
+from watui.core.errors import ActionUnavailable, InitFailed, SessionBusyError, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
 from watui.core.liveness import Liveness
@@ -50,6 +46,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
+from watui.core.recovery import Recovery
 from watui.core.snapshots import Snapshot, note_cleared
 from watui.core.store import OwnerLock, SessionStore
 
@@ -60,14 +57,6 @@ S = ConnectionState
 SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT, S.BLOCKED})
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
 REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
-
-
-class InitFailed(Exception):
-    """One initialize attempt failed; tenacity retries it."""
-
-
-# What a reconnect attempt may fail with and be retried: the site, the network, the browser.
-RETRYABLE = (InitFailed, PlaywrightError, OSError)
 
 
 class SessionManager:
@@ -83,7 +72,7 @@ class SessionManager:
         self._driver: BrowserDriver | None = None
         self._owner: OwnerLock | None = None
         self._run: asyncio.Task[InitResult] | None = None  # the shared initialize/reconnect run
-        self._recovery: asyncio.Task[None] | None = None
+        self._recovery = Recovery(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._verb: str | None = None
@@ -115,10 +104,10 @@ class SessionManager:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
         self._stopping = True
         self._want_running = False
-        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+        for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None and not task.done():
                 task.cancel()
-        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+        for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
@@ -188,7 +177,7 @@ class SessionManager:
         was_running = self._driver is not None and self._driver.running
         try:
             if was_running:
-                await self._cancel_recovery()
+                await self._recovery.cancel()
                 await self._close_browser()
                 self._set_state(S.UNLAUNCHED, "browser closed for cleanup; it starts again after")
             report = await asyncio.to_thread(self.store.cleanup)
@@ -205,7 +194,7 @@ class SessionManager:
         self._claim("clear")
         try:
             self._want_running = False
-            await self._cancel_recovery()
+            await self._recovery.cancel()
             await self._close_browser()
             report = await asyncio.to_thread(self.store.clear, purge)
             await asyncio.to_thread(note_cleared, self.config)  # cleared on purpose: never restored by itself
@@ -271,7 +260,7 @@ class SessionManager:
         self._want_running = True
         self._qr_reloads = 0
         self._info = replace(self._info, qr_gave_up=False)
-        await self._cancel_recovery()
+        await self._recovery.cancel()
         self._publish("action", data={"verb": verb, "phase": "start"})
         if verb == "reconnect":
             await self._close_browser()
@@ -498,9 +487,9 @@ class SessionManager:
         if state is S.CONNECTED:
             self._on_connected()
         elif state is S.TIMEOUT:
-            self._start_recovery("WhatsApp Web lost its connection")
+            self._recovery.start("WhatsApp Web lost its connection")
         elif state is S.UNPAIRED and previous in (S.CONNECTED, S.TIMEOUT, S.RECONNECTING, S.CONFLICT):
-            self._spawn(self._cancel_recovery())
+            self._spawn(self._recovery.cancel())
             self._info = replace(self._info, account=None, connected_since=None)
             self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
             self._spawn(self._autosnap.note_logout())
@@ -510,7 +499,7 @@ class SessionManager:
             self._on_conflict()
         elif state is S.BLOCKED:
             self._want_running = False  # WhatsApp refuses: retrying would not help
-            self._spawn(self._cancel_recovery())
+            self._spawn(self._recovery.cancel())
             self._publish("error", message=self._info.message)
 
     def _on_qr(self, qr: str | None) -> None:
@@ -575,114 +564,20 @@ class SessionManager:
             return
         self._publish("error", message=f"{reason} unexpectedly")
         if self._want_running and not self._starting:
-            self._start_recovery(reason)
+            self._recovery.start(reason)
         else:
             self._set_state(S.UNLAUNCHED, reason)
         self._state_changed.set()
 
-    # -- reconnect with backoff --------------------------------------------------------------------
-    def _start_recovery(self, reason: str) -> None:
-        if self._recovery is not None and not self._recovery.done():
-            return
-        if self._starting:
-            return  # an initialize in progress handles it
-        self._recovery = asyncio.create_task(self._recover(reason), name="watui-recover")
-
-    async def _cancel_recovery(self) -> None:
-        task, self._recovery = self._recovery, None
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
+    # -- reconnect with backoff (watui/core/recovery.py) ------------------------------------------
     async def _recover(self, reason: str) -> None:
-        rc = self.config.reconnect
-        if self._driver is None:
-            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
-            # min(initial * multiplier^(n-1), max) + random(0..jitter): the jitter is added after the cap,
-            # so bots that all reached the cap still do not retry in step.
-            wait=wait_exponential(
-                multiplier=rc.initial_delay_ms / 1000, max=rc.max_delay_ms / 1000, exp_base=rc.multiplier
-            )
-            + wait_random(0, rc.jitter_ms / 1000),
-            # Only what the network, the site or the browser can cause is retried; a bug fails at once.
-            retry=retry_if_exception_type(RETRYABLE),
-            before_sleep=self._announce_retry,
-            sleep=self._retry_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._recover_once(attempt.retry_state.attempt_number, reason)
-        except RETRYABLE as exc:  # every attempt used up: say the last attempt's own cause
-            await self._close_browser()
-            self._fail(
-                f"gave up after {rc.max_attempts} reconnect attempts: {self._explain(exc)}; "
-                "press r (watui init) to try again"
-            )
-        except WatuiError as exc:  # e.g. no browser to start: retrying cannot help
-            await self._close_browser()
-            self._fail(f"reconnect failed: {exc}")
-        except Exception as exc:  # a programming error: in the log with its traceback, never retried
-            log.exception("reconnect failed with an internal error")
-            await self._close_browser()
-            cause = f"{type(exc).__name__}: {first_line(exc)}"
-            self._fail(f"reconnect failed with an internal error ({cause}); see the log")
+        await self._recovery.run(reason)
 
     async def _recover_once(self, attempt: int, reason: str) -> bool:
-        if self._info.state is S.CONNECTED:
-            return True
-        self._info = replace(self._info, health=replace(self._info.health, reconnect_attempts=attempt))
-        if self._driver is None or not self._driver.running:
-            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
-            await self._launch()
-        else:
-            # The page retries by itself first; give it the first delay before reloading it.
-            grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
-            if attempt == 1 and await self._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
-                return True
-            self._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
-            await self._open_page()
-        state = await self._wait_settled(self._load_timeout_s)
-        if state is None and await self._unrecognised():
-            return True  # not a connection problem: retrying would only load the same page again
-        if state is None:
-            raise InitFailed(f"WhatsApp Web did not come back within {self._load_timeout_s:g} s")
-        return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
-
-    def _announce_retry(self, retry_state: RetryCallState) -> None:
-        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        at = now_utc() + timedelta(seconds=delay)
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        cause = self._explain(error) if error else "still not connected"
-        health = replace(
-            self._info.health,
-            reconnect_attempts=retry_state.attempt_number,
-            next_retry_at=at,
-            is_healthy=False,
-            reason=cause,
-        )
-        self._info = replace(self._info, health=health)
-        self._publish(
-            "retry",
-            message=f"reconnect attempt {retry_state.attempt_number} failed: {cause}; next in {delay:.1f} s",
-            data={
-                "attempt": retry_state.attempt_number,
-                "delay_s": round(delay, 2),
-                "at": at.isoformat(),
-                "cause": cause,
-            },
-        )
+        return await self._recovery.attempt(attempt, reason)
 
     async def _retry_sleep(self, seconds: float) -> None:
-        if self._info.state is not S.TIMEOUT and self._driver is None:
-            self._set_state(S.RECONNECTING, self._info.message)
-        await asyncio.sleep(seconds)
-        self._info = replace(self._info, health=replace(self._info.health, next_retry_at=None))
+        await self._recovery.sleep(seconds)
 
     # -- liveness (watui/core/liveness.py) ----------------------------------------------------------
     async def check_health(self) -> Health:
