@@ -207,7 +207,7 @@ class Liveness:
         m = self._m
         self._recycled_at = asyncio.get_running_loop().time()
         before = m._info.browser
-        result = await m._shared_run("reconnect")
+        result = await m._verbs.shared_run("reconnect")
         driver = m._driver
         after = await asyncio.to_thread(driver.sample) if driver is not None else None
         if after is not None:

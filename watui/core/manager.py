@@ -13,27 +13,18 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from watui.config import Config
 from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
-from watui.core.errors import ActionUnavailable, InitFailed, SessionBusyError, WatuiError, first_line
+from watui.core.errors import InitFailed, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
 from watui.core.liveness import Liveness
 from watui.core.models import (
-    PROBLEM_TOO_LARGE,
     STATE_MESSAGES,
     CleanupReport,
     ClearReport,
@@ -47,8 +38,9 @@ from watui.core.models import (
     now_utc,
 )
 from watui.core.recovery import Recovery
-from watui.core.snapshots import Snapshot, note_cleared
+from watui.core.snapshots import Snapshot
 from watui.core.store import OwnerLock, SessionStore
+from watui.core.verbs import Verbs
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +75,12 @@ class SessionManager:
         self._takeover: asyncio.Task[None] | None = None
         self._stopping = False
         self._disk_lock = asyncio.Lock()
-        self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
         # headless faces set their signal or API verb).
         self.takeover_hint = "press r to take over"
         self._autosnap = AutoSnap(self)
         self._liveness = Liveness(self)
+        self._verbs = Verbs(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -161,50 +153,22 @@ class SessionManager:
         return self._info.to_json()
 
     # -- verbs -------------------------------------------------------------------------------------
+    # How they run is watui/core/verbs.py's.
     async def smart_initialize(self) -> InitResult:
         """Validate, clean, launch, connect or ask for a QR; retry with backoff; FAILED says what to do."""
-        return await self._shared_run("initialize")
+        return await self._verbs.shared_run("initialize")
 
     async def reconnect(self) -> InitResult:
         """Take over a conflict, or restart the browser on the same profile and connect again."""
-        if self._info.state is S.CONFLICT and self._driver is not None and self._driver.running:
-            return await self._take_over()
-        return await self._shared_run("reconnect")
+        return await self._verbs.reconnect()
 
     async def cleanup(self) -> CleanupReport:
         """Remove caches and stale locks. A running browser is closed first and started again after."""
-        self._claim("cleanup")
-        was_running = self._driver is not None and self._driver.running
-        try:
-            if was_running:
-                await self._recovery.cancel()
-                await self._close_browser()
-                self._set_state(S.UNLAUNCHED, "browser closed for cleanup; it starts again after")
-            report = await asyncio.to_thread(self.store.cleanup)
-            self._publish("action", message=report.message, data={"verb": "cleanup", "phase": "done"})
-            await self.refresh_disk()
-            return report
-        finally:
-            self._verb = None
-            if was_running:  # also when cleanup was refused: never leave the session down
-                self._spawn(self.smart_initialize())
+        return await self._verbs.cleanup()
 
     async def clear(self, purge: bool = False) -> ClearReport:
         """Move the session into quarantine (or delete it with purge); a QR scan is needed after."""
-        self._claim("clear")
-        try:
-            self._want_running = False
-            await self._recovery.cancel()
-            await self._close_browser()
-            report = await asyncio.to_thread(self.store.clear, purge)
-            await asyncio.to_thread(note_cleared, self.config)  # cleared on purpose: never restored by itself
-            self._info = replace(self._info, account=None, qr=None, connected_since=None)
-            self._set_state(S.UNLAUNCHED, report.message)
-            self._publish("action", message=report.message, data={"verb": "clear", "phase": "done"})
-            await self.refresh_disk()
-            return report
-        finally:
-            self._verb = None
+        return await self._verbs.clear(purge)
 
     async def refresh_disk(self) -> DiskReport:
         """Read the session folder again (off the loop; two reads never overlap)."""
@@ -228,159 +192,6 @@ class SessionManager:
     def last_snapshot(self) -> Snapshot | None:
         """The snapshot this manager took last (None before the first)."""
         return self._autosnap.last_snapshot
-
-    # -- the shared initialize / reconnect run -----------------------------------------------------
-    def _claim(self, verb: str) -> None:
-        if not self.can(verb):
-            if self._stopping:
-                why = "watui is stopping"
-            elif self._verb:
-                why = f"'{self._verb}' is running"
-            elif self._starting:
-                why = "the session is starting"
-            elif verb == "clear":
-                why = "there is no session on disk to clear"
-            else:
-                why = f"unknown action '{verb}'"
-            raise ActionUnavailable(f"cannot {verb} now: {why}")
-        self._verb = verb
-
-    async def _shared_run(self, verb: str) -> InitResult:
-        if self._run is not None and not self._run.done():
-            return await asyncio.shield(self._run)
-        self._claim(verb)
-        self._run = asyncio.create_task(self._initialize(verb), name=f"watui-{verb}")
-        self._run.add_done_callback(self._release_verb)
-        return await asyncio.shield(self._run)
-
-    def _release_verb(self, _task: asyncio.Task[InitResult]) -> None:
-        self._verb = None
-
-    async def _initialize(self, verb: str) -> InitResult:
-        self._want_running = True
-        self._qr_reloads = 0
-        self._info = replace(self._info, qr_gave_up=False)
-        await self._recovery.cancel()
-        self._publish("action", data={"verb": verb, "phase": "start"})
-        if verb == "reconnect":
-            await self._close_browser()
-        notes: list[str] = []
-        self._quarantined = None
-        self._autosnap.new_initialize()
-        attempts = self.config.session.max_init_retries + 1
-        try:
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(multiplier=1, max=10, jitter=0.5),
-                retry=retry_if_exception_type(InitFailed),
-                before_sleep=self._announce_init_retry,
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    result = await self._initialize_once(notes)
-        except SessionBusyError as exc:
-            return self._fail(str(exc))
-        except InitFailed as exc:
-            await self._close_browser()
-            return self._fail(
-                f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}). Check the network and proxy, "
-                f"or raise session_timeout_ms in config.toml; press i (watui init) to try again"
-            )
-        except WatuiError as exc:
-            await self._close_browser()
-            return self._fail(str(exc))
-        finally:
-            self._publish("action", data={"verb": verb, "phase": "done"})
-        if notes:
-            result = replace(result, message=f"{result.message} ({'; '.join(notes)})")
-        if self._quarantined:
-            result = replace(result, quarantined_to=self._quarantined[0], quarantine_reason=self._quarantined[1])
-        return result
-
-    async def _initialize_once(self, notes: list[str]) -> InitResult:
-        disk = await self.refresh_disk()
-        running = self._driver is not None and self._driver.running
-        if running and self._info.state in (S.CONNECTED, S.UNPAIRED, S.PAIRING):
-            settled = await self._wait_settled(self._load_timeout_s)
-            if settled in (S.CONNECTED, S.UNPAIRED):
-                return self._result_for(settled)  # nothing to do: already there
-        if disk.lock.kind == "live" and not running:
-            raise SessionBusyError(
-                f"session {disk.path} is in use by {disk.lock.name or 'a process'} (pid {disk.lock.pid}); "
-                "stop it first",
-                disk.lock.pid,
-                disk.lock.name,
-            )
-        if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a new QR fixes it
-            await self._close_browser()
-            moved = await asyncio.to_thread(self.store.quarantine, disk.validation_details)
-            self._quarantined = (moved, disk.validation_details)
-            notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
-            self._publish("error", message=f"damaged session quarantined to {moved}")
-            running = False
-        if not running and (not disk.exists or self._quarantined):
-            why = disk.validation_details if disk.exists else "no session on disk"
-            await self._autosnap.restore_before_qr(notes, why)
-        if not running:
-            await self._launch()
-            disk = self._info.disk or disk  # read by _launch, after its cleanup
-            if PROBLEM_TOO_LARGE in disk.problems:
-                notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
-        else:
-            self._set_state(S.OPENING, "reloading WhatsApp Web")
-            await self._open_page()
-        state = await self._wait_settled(self._load_timeout_s)
-        if state is None and await self._unrecognised():
-            return self._result_for(S.UNRECOGNISED)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await self._autosnap.restore_before_qr(
-            notes, "the login came up logged out although the last run was connected", close_first=True
-        ):
-            await self._launch()
-            state = await self._wait_settled(self._load_timeout_s)
-        if state is None:
-            await self._close_browser()
-            raise InitFailed(f"WhatsApp Web did not load within {self._load_timeout_s:g} s")
-        return self._result_for(state)
-
-    def _result_for(self, state: ConnectionState) -> InitResult:
-        if state is S.CONNECTED:
-            return InitResult(True, False, "Connected to WhatsApp Web", state)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE):
-            return InitResult(False, True, "Scan the QR code with WhatsApp on your phone (Linked devices)", state)
-        if state in (S.BLOCKED, S.UNRECOGNISED):
-            return InitResult(False, False, self._info.message, state)
-        return InitResult(False, False, "WhatsApp is open in another window; reconnect to take over", state)
-
-    def _fail(self, message: str) -> InitResult:
-        self._want_running = False
-        self._set_state(S.FAILED, message)
-        self._publish("error", message=message)
-        return InitResult(False, False, message, S.FAILED)
-
-    def _announce_init_retry(self, retry_state: RetryCallState) -> None:
-        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        cause = self._explain(error) if error else "unknown"
-        self._publish(
-            "retry",
-            message=f"initialize attempt {retry_state.attempt_number} failed: {cause}; retrying in {delay:.1f} s",
-            data={
-                "attempt": retry_state.attempt_number,
-                "delay_s": round(delay, 2),
-                "verb": "initialize",
-                "cause": cause,
-            },
-        )
-
-    async def _take_over(self) -> InitResult:
-        if self._driver is None:
-            return InitResult(False, False, "the browser is not running: nothing to take over", self._info.state)
-        self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
-        if not await self._driver.click("conflict_use_here"):
-            return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
-        state = await self._wait_settled(self._load_timeout_s, ignore={S.CONFLICT})
-        return self._result_for(state or self._info.state)
 
     # -- the browser -------------------------------------------------------------------------------
     async def _launch(self) -> None:
@@ -552,7 +363,7 @@ class SessionManager:
     async def _delayed_takeover(self, delay: float) -> None:
         await asyncio.sleep(delay)
         if self._info.state is S.CONFLICT:
-            await self._take_over()
+            await self._verbs.take_over()
 
     def _on_browser_closed(self, driver: BrowserDriver, reason: str) -> None:
         self._spawn(driver.close())  # stops this driver's Playwright, whatever killed the browser
@@ -589,6 +400,12 @@ class SessionManager:
         return await self._liveness.recycle(reason)
 
     # -- publishing --------------------------------------------------------------------------------
+    def _fail(self, message: str) -> InitResult:
+        self._want_running = False
+        self._set_state(S.FAILED, message)
+        self._publish("error", message=message)
+        return InitResult(False, False, message, S.FAILED)
+
     def _set_state(self, state: ConnectionState, message: str = "") -> None:
         previous = self._info.state
         changes: dict[str, Any] = {"state": state, "updated_at": now_utc()}
