@@ -1,8 +1,11 @@
-"""SessionManager: smart-initialize, health, reconnect with backoff, the verbs, the event stream.
+"""SessionManager: the one owner of a session: its lifecycle, its state, and the browser it drives.
 
-The manager is the one owner of a session. It listens to the browser driver (page states pushed by a
-MutationObserver, browser/page close and crash events), keeps an immutable ``SessionInfo`` snapshot and
-publishes an ``Event`` for every change to each subscriber. Faces read snapshots and call the verbs.
+The manager listens to the browser driver (page states pushed by a MutationObserver, browser/page close
+and crash events), keeps an immutable ``SessionInfo`` snapshot and publishes an ``Event`` for every change.
+Faces read snapshots, subscribe to events and call the verbs, all here. The rest is done by collaborators
+that hold a reference to the manager, one responsibility each: the verbs (watui/core/verbs.py), reconnect
+with backoff (recovery.py), health, heartbeat, sampling and recycling (liveness.py), the snapshot schedule
+and restore-before-QR (autosnap.py), and the event fan-out (events.py).
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ class SessionManager:
         self._publish("disk")
         return report
 
-    # -- snapshots (watui/core/autosnap.py) -----------------------------------------------------------
+    # -- snapshots (watui/core/autosnap.py) --------------------------------------------------------
     async def backup(self) -> Snapshot:
         """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
         return await self._autosnap.backup()
@@ -380,7 +383,7 @@ class SessionManager:
             self._set_state(S.UNLAUNCHED, reason)
         self._state_changed.set()
 
-    # -- reconnect with backoff (watui/core/recovery.py) ------------------------------------------
+    # -- reconnect with backoff (watui/core/recovery.py) -------------------------------------------
     async def _recover(self, reason: str) -> None:
         await self._recovery.run(reason)
 
@@ -390,7 +393,7 @@ class SessionManager:
     async def _retry_sleep(self, seconds: float) -> None:
         await self._recovery.sleep(seconds)
 
-    # -- liveness (watui/core/liveness.py) ----------------------------------------------------------
+    # -- liveness (watui/core/liveness.py) ---------------------------------------------------------
     async def check_health(self) -> Health:
         """The safety net: is the browser alive and answering, and what does the disk look like."""
         return await self._liveness.check_health()
