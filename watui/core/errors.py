@@ -5,6 +5,16 @@ from __future__ import annotations
 import errno
 
 
+def first_line(exc: BaseException | None) -> str:
+    """An error's first line (a Playwright error without its call log), at most 200 characters."""
+    text = str(exc or "").strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+class InitFailed(Exception):
+    """One initialize or reconnect attempt failed (the site, the network, the browser); it is retried."""
+
+
 class WatuiError(Exception):
     """Base: the message is one line a person can act on."""
 

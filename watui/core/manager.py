@@ -1,8 +1,11 @@
-"""SessionManager: smart-initialize, health, reconnect with backoff, the verbs, the event stream.
+"""SessionManager: the one owner of a session: its lifecycle, its state, and the browser it drives.
 
-The manager is the one owner of a session. It listens to the browser driver (page states pushed by a
-MutationObserver, browser/page close and crash events), keeps an immutable ``SessionInfo`` snapshot and
-publishes an ``Event`` for every change to each subscriber. Faces read snapshots and call the verbs.
+The manager listens to the browser driver (page states pushed by a MutationObserver, browser/page close
+and crash events), keeps an immutable ``SessionInfo`` snapshot and publishes an ``Event`` for every change.
+Faces read snapshots, subscribe to events and call the verbs, all here. The rest is done by collaborators
+that hold a reference to the manager, one responsibility each: the verbs (watui/core/verbs.py), reconnect
+with backoff (recovery.py), health, heartbeat, sampling and recycling (liveness.py), the snapshot schedule
+and restore-before-QR (autosnap.py), and the event fan-out (events.py).
 """
 
 from __future__ import annotations
@@ -10,31 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_never,
-    wait_exponential,
-    wait_exponential_jitter,
-    wait_random,
-)
 
 from watui.config import Config
+from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
-from watui.core.errors import ActionUnavailable, SessionBusyError, WatuiError
+from watui.core.errors import InitFailed, WatuiError, first_line
+from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
+from watui.core.liveness import Liveness
 from watui.core.models import (
-    PROBLEM_TOO_LARGE,
+    STATE_MESSAGES,
     CleanupReport,
     ClearReport,
     ConnectionState,
@@ -46,16 +40,10 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.snapshots import (
-    Keeper,
-    Snapshot,
-    SnapshotError,
-    list_snapshots,
-    note_cleared,
-    snapshot_dir,
-    status_line,
-)
+from watui.core.recovery import Recovery
+from watui.core.snapshots import Snapshot
 from watui.core.store import OwnerLock, SessionStore
+from watui.core.verbs import Verbs
 
 log = logging.getLogger(__name__)
 
@@ -63,45 +51,7 @@ S = ConnectionState
 # States in which the page has settled: watui knows what the session is doing.
 SETTLED = frozenset({S.CONNECTED, S.UNPAIRED, S.UNPAIRED_IDLE, S.CONFLICT, S.BLOCKED})
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
-SAMPLE_INTERVAL_S = 5.0  # browser RSS/CPU sampling while it runs
-HEARTBEATS_PER_TIMEOUT = 5  # the page is asked this many times within heartbeat_timeout_ms
 REAL_QR_ROTATE_S = 20.0  # WhatsApp Web rotates its QR ref about every 20 s
-
-
-class InitFailed(Exception):
-    """One initialize attempt failed; tenacity retries it."""
-
-
-# What a reconnect attempt may fail with and be retried: the site, the network, the browser.
-RETRYABLE = (InitFailed, PlaywrightError, OSError)
-
-
-class EventStream:
-    """One subscriber's queue of events. Iterate with ``async for``; ``close()`` to unsubscribe."""
-
-    def __init__(self, manager: SessionManager, maxsize: int = 1000) -> None:
-        self._manager = manager
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
-            yield event
-
-    def put(self, event: Event | None) -> None:
-        if self.queue.full():  # a slow face loses the oldest events, never blocks the core
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-        self.queue.put_nowait(event)
-
-    def close(self) -> None:
-        self._manager._unsubscribe(self)
-        self.put(None)
 
 
 class SessionManager:
@@ -113,11 +63,11 @@ class SessionManager:
         self.config = config
         self.store = store or SessionStore(config)
         self._info = SessionInfo(demo=config.demo_mode)
-        self._subscribers: list[EventStream] = []
+        self._events = EventHub()
         self._driver: BrowserDriver | None = None
         self._owner: OwnerLock | None = None
         self._run: asyncio.Task[InitResult] | None = None  # the shared initialize/reconnect run
-        self._recovery: asyncio.Task[None] | None = None
+        self._recovery = Recovery(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._verb: str | None = None
@@ -128,47 +78,31 @@ class SessionManager:
         self._takeover: asyncio.Task[None] | None = None
         self._stopping = False
         self._disk_lock = asyncio.Lock()
-        self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
-        # Liveness: which browser the heartbeat listens to and when (loop time) it last answered.
-        self._heard_from: BrowserDriver | None = None
-        self._heard_at = 0.0
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
         # headless faces set their signal or API verb).
         self.takeover_hint = "press r to take over"
-        self._snaps: Keeper | None = None  # snapshots (None until start; off when no key is configured)
-        self._snap_task: asyncio.Task[None] | None = None
-        self._snap_lock = asyncio.Lock()
-        self._restore_tried = False  # restore-before-QR: at most once per initialize
-        self.last_snapshot: Snapshot | None = None
-        self._launched_at: float | None = None  # loop time of the browser's launch (browser recycling)
-        self._recycled_at: float | None = None
+        self._autosnap = AutoSnap(self)
+        self._liveness = Liveness(self)
+        self._verbs = Verbs(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
         start the health loop. Starts no browser."""
         await asyncio.to_thread(self.store.ensure_root)
-        self._snaps = await asyncio.to_thread(Keeper, self.config, self.store)  # ConfigError: a bad key
-        if self._snaps.enabled:
-            newest = await asyncio.to_thread(self._snaps.newest_at)
-            self._info = replace(self._info, snapshots_on=True, last_snapshot_at=newest)
+        await self._autosnap.start()  # ConfigError: a bad key
         self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
-        self._loops.append(asyncio.create_task(self._health_loop(), name="watui-health"))
-        self._loops.append(asyncio.create_task(self._heartbeat_loop(), name="watui-heartbeat"))
-        self._loops.append(asyncio.create_task(self._sample_loop(), name="watui-sample"))
-        browser = self.config.browser
-        if browser.recycle_above_mb > 0 or browser.recycle_every_h > 0:
-            self._loops.append(asyncio.create_task(self._recycle_loop(), name="watui-recycle"))
+        self._loops.extend(self._liveness.start())
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
         self._stopping = True
         self._want_running = False
-        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+        for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None and not task.done():
                 task.cancel()
-        for task in [*self._loops, *self._tasks, self._recovery, self._run, self._takeover]:
+        for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
@@ -177,8 +111,7 @@ class SessionManager:
         if self._owner is not None:
             await asyncio.to_thread(self._owner.release)
             self._owner = None
-        for stream in list(self._subscribers):
-            stream.close()
+        self._events.close_all()
 
     # -- what faces read ---------------------------------------------------------------------------
     @property
@@ -188,13 +121,7 @@ class SessionManager:
 
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
-        stream = EventStream(self)
-        self._subscribers.append(stream)
-        return stream
-
-    def _unsubscribe(self, stream: EventStream) -> None:
-        with contextlib.suppress(ValueError):
-            self._subscribers.remove(stream)
+        return self._events.subscribe()
 
     @property
     def busy(self) -> str | None:
@@ -229,50 +156,22 @@ class SessionManager:
         return self._info.to_json()
 
     # -- verbs -------------------------------------------------------------------------------------
+    # How they run is watui/core/verbs.py's.
     async def smart_initialize(self) -> InitResult:
         """Validate, clean, launch, connect or ask for a QR; retry with backoff; FAILED says what to do."""
-        return await self._shared_run("initialize")
+        return await self._verbs.shared_run("initialize")
 
     async def reconnect(self) -> InitResult:
         """Take over a conflict, or restart the browser on the same profile and connect again."""
-        if self._info.state is S.CONFLICT and self._driver is not None and self._driver.running:
-            return await self._take_over()
-        return await self._shared_run("reconnect")
+        return await self._verbs.reconnect()
 
     async def cleanup(self) -> CleanupReport:
         """Remove caches and stale locks. A running browser is closed first and started again after."""
-        self._claim("cleanup")
-        was_running = self._driver is not None and self._driver.running
-        try:
-            if was_running:
-                await self._cancel_recovery()
-                await self._close_browser()
-                self._set_state(S.UNLAUNCHED, "browser closed for cleanup; it starts again after")
-            report = await asyncio.to_thread(self.store.cleanup)
-            self._publish("action", message=report.message, data={"verb": "cleanup", "phase": "done"})
-            await self.refresh_disk()
-            return report
-        finally:
-            self._verb = None
-            if was_running:  # also when cleanup was refused: never leave the session down
-                self._spawn(self.smart_initialize())
+        return await self._verbs.cleanup()
 
     async def clear(self, purge: bool = False) -> ClearReport:
         """Move the session into quarantine (or delete it with purge); a QR scan is needed after."""
-        self._claim("clear")
-        try:
-            self._want_running = False
-            await self._cancel_recovery()
-            await self._close_browser()
-            report = await asyncio.to_thread(self.store.clear, purge)
-            await asyncio.to_thread(note_cleared, self.config)  # cleared on purpose: never restored by itself
-            self._info = replace(self._info, account=None, qr=None, connected_since=None)
-            self._set_state(S.UNLAUNCHED, report.message)
-            self._publish("action", message=report.message, data={"verb": "clear", "phase": "done"})
-            await self.refresh_disk()
-            return report
-        finally:
-            self._verb = None
+        return await self._verbs.clear(purge)
 
     async def refresh_disk(self) -> DiskReport:
         """Read the session folder again (off the loop; two reads never overlap)."""
@@ -283,157 +182,19 @@ class SessionManager:
         self._publish("disk")
         return report
 
-    # -- the shared initialize / reconnect run -----------------------------------------------------
-    def _claim(self, verb: str) -> None:
-        if not self.can(verb):
-            if self._stopping:
-                why = "watui is stopping"
-            elif self._verb:
-                why = f"'{self._verb}' is running"
-            elif self._starting:
-                why = "the session is starting"
-            elif verb == "clear":
-                why = "there is no session on disk to clear"
-            else:
-                why = f"unknown action '{verb}'"
-            raise ActionUnavailable(f"cannot {verb} now: {why}")
-        self._verb = verb
+    # -- snapshots (watui/core/autosnap.py) --------------------------------------------------------
+    async def backup(self) -> Snapshot:
+        """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
+        return await self._autosnap.backup()
 
-    async def _shared_run(self, verb: str) -> InitResult:
-        if self._run is not None and not self._run.done():
-            return await asyncio.shield(self._run)
-        self._claim(verb)
-        self._run = asyncio.create_task(self._initialize(verb), name=f"watui-{verb}")
-        self._run.add_done_callback(self._release_verb)
-        return await asyncio.shield(self._run)
+    async def snapshots(self) -> dict[str, Any]:
+        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
+        return await self._autosnap.snapshots()
 
-    def _release_verb(self, _task: asyncio.Task[InitResult]) -> None:
-        self._verb = None
-
-    async def _initialize(self, verb: str) -> InitResult:
-        self._want_running = True
-        self._qr_reloads = 0
-        self._info = replace(self._info, qr_gave_up=False)
-        await self._cancel_recovery()
-        self._publish("action", data={"verb": verb, "phase": "start"})
-        if verb == "reconnect":
-            await self._close_browser()
-        notes: list[str] = []
-        self._quarantined = None
-        self._restore_tried = False
-        attempts = self.config.session.max_init_retries + 1
-        try:
-            retrying = AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(multiplier=1, max=10, jitter=0.5),
-                retry=retry_if_exception_type(InitFailed),
-                before_sleep=self._announce_init_retry,
-                reraise=True,
-            )
-            async for attempt in retrying:
-                with attempt:
-                    result = await self._initialize_once(notes)
-        except SessionBusyError as exc:
-            return self._fail(str(exc))
-        except InitFailed as exc:
-            await self._close_browser()
-            return self._fail(
-                f"{exc} ({attempts} attempt{'s' if attempts > 1 else ''}). Check the network and proxy, "
-                f"or raise session_timeout_ms in config.toml; press i (watui init) to try again"
-            )
-        except WatuiError as exc:
-            await self._close_browser()
-            return self._fail(str(exc))
-        finally:
-            self._publish("action", data={"verb": verb, "phase": "done"})
-        if notes:
-            result = replace(result, message=f"{result.message} ({'; '.join(notes)})")
-        if self._quarantined:
-            result = replace(result, quarantined_to=self._quarantined[0], quarantine_reason=self._quarantined[1])
-        return result
-
-    async def _initialize_once(self, notes: list[str]) -> InitResult:
-        disk = await self.refresh_disk()
-        running = self._driver is not None and self._driver.running
-        if running and self._info.state in (S.CONNECTED, S.UNPAIRED, S.PAIRING):
-            settled = await self._wait_settled(self._load_timeout_s)
-            if settled in (S.CONNECTED, S.UNPAIRED):
-                return self._result_for(settled)  # nothing to do: already there
-        if disk.lock.kind == "live" and not running:
-            raise SessionBusyError(
-                f"session {disk.path} is in use by {disk.lock.name or 'a process'} (pid {disk.lock.pid}); "
-                "stop it first",
-                disk.lock.pid,
-                disk.lock.name,
-            )
-        if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a new QR fixes it
-            await self._close_browser()
-            moved = await asyncio.to_thread(self.store.quarantine, disk.validation_details)
-            self._quarantined = (moved, disk.validation_details)
-            notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
-            self._publish("error", message=f"damaged session quarantined to {moved}")
-            running = False
-        if not running and (not disk.exists or self._quarantined):
-            await self._restore_before_qr(notes, disk.validation_details if disk.exists else "no session on disk")
-        if not running:
-            await self._launch()
-            disk = self._info.disk or disk  # read by _launch, after its cleanup
-            if PROBLEM_TOO_LARGE in disk.problems:
-                notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
-        else:
-            self._set_state(S.OPENING, "reloading WhatsApp Web")
-            await self._open_page()
-        state = await self._wait_settled(self._load_timeout_s)
-        if state is None and await self._unrecognised():
-            return self._result_for(S.UNRECOGNISED)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await self._restore_before_qr(
-            notes, "the login came up logged out although the last run was connected", close_first=True
-        ):
-            await self._launch()
-            state = await self._wait_settled(self._load_timeout_s)
-        if state is None:
-            await self._close_browser()
-            raise InitFailed(f"WhatsApp Web did not load within {self._load_timeout_s:g} s")
-        return self._result_for(state)
-
-    def _result_for(self, state: ConnectionState) -> InitResult:
-        if state is S.CONNECTED:
-            return InitResult(True, False, "Connected to WhatsApp Web", state)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE):
-            return InitResult(False, True, "Scan the QR code with WhatsApp on your phone (Linked devices)", state)
-        if state in (S.BLOCKED, S.UNRECOGNISED):
-            return InitResult(False, False, self._info.message, state)
-        return InitResult(False, False, "WhatsApp is open in another window; reconnect to take over", state)
-
-    def _fail(self, message: str) -> InitResult:
-        self._want_running = False
-        self._set_state(S.FAILED, message)
-        self._publish("error", message=message)
-        return InitResult(False, False, message, S.FAILED)
-
-    def _announce_init_retry(self, retry_state: RetryCallState) -> None:
-        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        cause = self._explain(error) if error else "unknown"
-        self._publish(
-            "retry",
-            message=f"initialize attempt {retry_state.attempt_number} failed: {cause}; retrying in {delay:.1f} s",
-            data={
-                "attempt": retry_state.attempt_number,
-                "delay_s": round(delay, 2),
-                "verb": "initialize",
-                "cause": cause,
-            },
-        )
-
-    async def _take_over(self) -> InitResult:
-        if self._driver is None:
-            return InitResult(False, False, "the browser is not running: nothing to take over", self._info.state)
-        self._publish("action", message="taking over: Use here", data={"verb": "reconnect", "phase": "start"})
-        if not await self._driver.click("conflict_use_here"):
-            return InitResult(False, False, "the 'Use here' button was not found", self._info.state)
-        state = await self._wait_settled(self._load_timeout_s, ignore={S.CONFLICT})
-        return self._result_for(state or self._info.state)
+    @property
+    def last_snapshot(self) -> Snapshot | None:
+        """The snapshot this manager took last (None before the first)."""
+        return self._autosnap.last_snapshot
 
     # -- the browser -------------------------------------------------------------------------------
     async def _launch(self) -> None:
@@ -453,7 +214,7 @@ class SessionManager:
             await self._close_browser()
             raise InitFailed(self._explain(exc)) from exc
         self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        self._launched_at = asyncio.get_running_loop().time()
+        self._liveness.note_launched()
         await self.refresh_disk()  # the profile exists now, locked by our own browser
         await self._open_page()
 
@@ -471,7 +232,7 @@ class SessionManager:
     def _explain(self, exc: BaseException) -> str:
         if isinstance(exc, PlaywrightTimeoutError) and "goto" in str(exc):
             return f"WhatsApp Web did not load within {self._load_timeout_s:g} s"
-        return _short(exc)
+        return first_line(exc)
 
     async def _unrecognised(self) -> bool:
         """A page loaded but no channel recognised it: keep the evidence, say so (state UNRECOGNISED)."""
@@ -483,7 +244,7 @@ class SessionManager:
             evidence = await driver.collect_evidence()
             folder = str(await asyncio.to_thread(save_evidence, self.config.session_root, evidence))
         except Exception as exc:  # the state matters more than the evidence
-            log.warning("could not save the evidence of an unrecognised page: %s", _short(exc))
+            log.warning("could not save the evidence of an unrecognised page: %s", first_line(exc))
         where = f"; evidence in {folder}" if folder else ""
         message = (
             f"WhatsApp Web loaded but watui recognises nothing on it (no channel matched within "
@@ -534,25 +295,25 @@ class SessionManager:
         state = report.state
         if state is S.OPENING and previous in (S.RECONNECTING, S.UNRECOGNISED):
             return  # a reload in progress (keep saying RECONNECTING), or evidence already taken
-        self._set_state(state, report.message or _STATE_MESSAGES.get(state, ""))
+        self._set_state(state, report.message or STATE_MESSAGES.get(state, ""))
         if state is previous:
             return
         if state is S.CONNECTED:
             self._on_connected()
         elif state is S.TIMEOUT:
-            self._start_recovery("WhatsApp Web lost its connection")
+            self._recovery.start("WhatsApp Web lost its connection")
         elif state is S.UNPAIRED and previous in (S.CONNECTED, S.TIMEOUT, S.RECONNECTING, S.CONFLICT):
-            self._spawn(self._cancel_recovery())
+            self._spawn(self._recovery.cancel())
             self._info = replace(self._info, account=None, connected_since=None)
             self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
-            self._spawn(self._note_logout())
+            self._spawn(self._autosnap.note_logout())
         elif state is S.UNPAIRED_IDLE:
             self._on_qr_expired()
         elif state is S.CONFLICT:
             self._on_conflict()
         elif state is S.BLOCKED:
             self._want_running = False  # WhatsApp refuses: retrying would not help
-            self._spawn(self._cancel_recovery())
+            self._spawn(self._recovery.cancel())
             self._publish("error", message=self._info.message)
 
     def _on_qr(self, qr: str | None) -> None:
@@ -562,154 +323,6 @@ class SessionManager:
         rotations = self._info.qr_rotations + 1 if qr else self._info.qr_rotations
         self._info = replace(self._info, qr=qr, qr_expires_at=expires, qr_rotations=rotations)
         self._publish("qr", qr=qr)
-
-    # -- snapshots ---------------------------------------------------------------------------------
-    async def backup(self) -> Snapshot:
-        """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
-        keeper = self._snaps
-        if keeper is None or not keeper.enabled:
-            raise ActionUnavailable("cannot back up: snapshots are off (no key in [snapshots]; run 'watui keygen')")
-        async with self._snap_lock:
-            live = self._driver is not None and self._driver.running
-            try:
-                snap = await asyncio.to_thread(keeper.take, "live" if live else "closed")
-            except (SnapshotError, OSError) as exc:
-                log.error("snapshot failed: %s", exc)
-                self._publish("error", message=f"snapshot failed: {exc}", data={"verb": "backup", "phase": "failed"})
-                raise
-        self.last_snapshot = snap
-        self._info = replace(self._info, last_snapshot_at=now_utc())
-        self._publish(
-            "action",
-            message=f"snapshot {snap.id} taken ({snap.bytes // 1024} KB, {snap.account or 'unknown account'})",
-            data={"verb": "backup", "phase": "done", "snapshot": snap.to_json()},
-        )
-        return snap
-
-    async def snapshots(self) -> dict[str, Any]:
-        """The snapshots of this session and whether they are on, as JSON (read off the loop; no key needed)."""
-
-        def read() -> dict[str, Any]:
-            snaps = list_snapshots(self.config)
-            return {
-                "enabled": self._snaps is not None and self._snaps.enabled,
-                "dir": str(snapshot_dir(self.config)),
-                "status": status_line(self.config),
-                "snapshots": [s.to_json() for s in snaps],
-            }
-
-        return await asyncio.to_thread(read)
-
-    async def _restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
-        """Restore the newest verified snapshot of the last connected account, once per initialize, when
-        the last run was connected and no logout or clear came after. Whether it restored one."""
-        keeper = self._snaps
-        if keeper is None or self._restore_tried:
-            return False
-        self._restore_tried = True
-        snap = await asyncio.to_thread(keeper.restorable)
-        if snap is None:
-            return False
-        if close_first:
-            await self._close_browser()
-        try:
-            report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
-        except (WatuiError, OSError) as exc:
-            self._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
-            return False
-        notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
-        self._publish(
-            "action",
-            message=f"{why}: {report.message}",
-            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": snap.to_json(),
-                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
-        )  # fmt: skip
-        await self.refresh_disk()
-        return True
-
-    def _schedule_snapshots(self) -> None:
-        if self._snaps is None or not self._snaps.enabled:
-            return
-        if self._snap_task is None or self._snap_task.done():
-            self._snap_task = self._spawn(self._snapshot_loop())
-
-    async def _snapshot_loop(self) -> None:
-        """Once the login has settled (CONNECTED for settle_s: WhatsApp Web writes it late), then every every_h."""
-        assert self._snaps is not None
-        settle = self.config.snapshots.settle_s
-        while self._info.state is S.CONNECTED:
-            since = self._info.connected_since
-            await asyncio.sleep(settle)
-            if self._info.state is not S.CONNECTED or self._info.connected_since != since:
-                continue
-            due = await asyncio.to_thread(self._snaps.seconds_until_due)
-            if due > 0:
-                await asyncio.sleep(due)
-                continue
-            try:
-                await self.backup()
-            except (WatuiError, OSError):
-                pass  # published as an error event by backup(); tried again after settle_s
-            except Exception:  # the loop must outlive any one failure
-                log.exception("automatic snapshot failed")
-
-    # -- browser recycling -------------------------------------------------------------------------
-    async def _recycle_loop(self) -> None:
-        """Chromium's memory only grows: reopen it on the same profile (no QR) above recycle_above_mb or after
-        recycle_every_h, when CONNECTED and quiet, at most once per recycle_min_interval_s."""
-        while True:
-            await asyncio.sleep(SAMPLE_INTERVAL_S)
-            reason = self._recycle_reason()
-            if reason:
-                with contextlib.suppress(WatuiError):
-                    await self.recycle(reason)
-
-    def _recycle_reason(self) -> str | None:
-        settings = self.config.browser
-        now = asyncio.get_running_loop().time()
-        quiet = self._info.state is S.CONNECTED and self._verb is None and not self._starting
-        recovering = self._recovery is not None and not self._recovery.done()
-        if not quiet or recovering or self._snap_lock.locked():
-            return None
-        if self._recycled_at is not None and now - self._recycled_at < settings.recycle_min_interval_s:
-            return None
-        sample = self._info.browser
-        mb = sample.rss_bytes / (1024 * 1024) if sample else 0.0
-        if settings.recycle_above_mb and mb > settings.recycle_above_mb:
-            return f"browser memory {mb:.0f} MB above recycle_above_mb = {settings.recycle_above_mb}"
-        age_h = (now - self._launched_at) / 3600 if self._launched_at is not None else 0.0
-        if settings.recycle_every_h and age_h >= settings.recycle_every_h:
-            return f"browser running for {age_h:.1f} h (recycle_every_h = {settings.recycle_every_h:g})"
-        return None
-
-    async def recycle(self, reason: str = "asked") -> InitResult:
-        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
-        self._recycled_at = asyncio.get_running_loop().time()
-        before = self._info.browser
-        result = await self._shared_run("reconnect")
-        driver = self._driver
-        after = await asyncio.to_thread(driver.sample) if driver is not None else None
-        if after is not None:
-            self._info = replace(self._info, browser=after)
-        mb_before = round(before.rss_bytes / (1024 * 1024), 1) if before else None
-        mb_after = round(after.rss_bytes / (1024 * 1024), 1) if after else None
-        self._publish(
-            "recycle",
-            message=f"browser recycled ({reason}): {mb_before} MB -> {mb_after} MB; {result.message}",
-            data={"reason": reason, "mb_before": mb_before, "mb_after": mb_after, "state": result.state.value},
-        )
-        return result
-
-    async def _note_logout(self) -> None:
-        if self._snaps is None:
-            return
-        revoked = await asyncio.to_thread(self._snaps.note_logout)
-        if revoked:
-            self._publish(
-                "action",
-                message=f"logged out from the phone: {len(revoked)} snapshot(s) of this account marked revoked",
-                data={"verb": "revoke", "phase": "done", "snapshots": revoked},
-            )
 
     def _on_connected(self) -> None:
         now = now_utc()
@@ -721,9 +334,7 @@ class SessionManager:
         self._qr_reloads = 0
         self._publish("health")
         self._spawn(self.refresh_disk())  # the login has just been written
-        if self._snaps is not None:
-            self._spawn(asyncio.to_thread(self._snaps.note_connected))
-            self._schedule_snapshots()
+        self._autosnap.on_connected()
 
     def _on_qr_expired(self) -> None:
         limit = self.config.whatsapp.qr_max_retries
@@ -755,7 +366,7 @@ class SessionManager:
     async def _delayed_takeover(self, delay: float) -> None:
         await asyncio.sleep(delay)
         if self._info.state is S.CONFLICT:
-            await self._take_over()
+            await self._verbs.take_over()
 
     def _on_browser_closed(self, driver: BrowserDriver, reason: str) -> None:
         self._spawn(driver.close())  # stops this driver's Playwright, whatever killed the browser
@@ -767,223 +378,37 @@ class SessionManager:
             return
         self._publish("error", message=f"{reason} unexpectedly")
         if self._want_running and not self._starting:
-            self._start_recovery(reason)
+            self._recovery.start(reason)
         else:
             self._set_state(S.UNLAUNCHED, reason)
         self._state_changed.set()
 
-    # -- reconnect with backoff --------------------------------------------------------------------
-    def _start_recovery(self, reason: str) -> None:
-        if self._recovery is not None and not self._recovery.done():
-            return
-        if self._starting:
-            return  # an initialize in progress handles it
-        self._recovery = asyncio.create_task(self._recover(reason), name="watui-recover")
-
-    async def _cancel_recovery(self) -> None:
-        task, self._recovery = self._recovery, None
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-
+    # -- reconnect with backoff (watui/core/recovery.py) -------------------------------------------
     async def _recover(self, reason: str) -> None:
-        rc = self.config.reconnect
-        if self._driver is None:
-            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(rc.max_attempts) if rc.max_attempts else stop_never,
-            # min(initial * multiplier^(n-1), max) + random(0..jitter): the jitter is added after the cap,
-            # so bots that all reached the cap still do not retry in step.
-            wait=wait_exponential(
-                multiplier=rc.initial_delay_ms / 1000, max=rc.max_delay_ms / 1000, exp_base=rc.multiplier
-            )
-            + wait_random(0, rc.jitter_ms / 1000),
-            # Only what the network, the site or the browser can cause is retried; a bug fails at once.
-            retry=retry_if_exception_type(RETRYABLE),
-            before_sleep=self._announce_retry,
-            sleep=self._retry_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._recover_once(attempt.retry_state.attempt_number, reason)
-        except RETRYABLE as exc:  # every attempt used up: say the last attempt's own cause
-            await self._close_browser()
-            self._fail(
-                f"gave up after {rc.max_attempts} reconnect attempts: {self._explain(exc)}; "
-                "press r (watui init) to try again"
-            )
-        except WatuiError as exc:  # e.g. no browser to start: retrying cannot help
-            await self._close_browser()
-            self._fail(f"reconnect failed: {exc}")
-        except Exception as exc:  # a programming error: in the log with its traceback, never retried
-            log.exception("reconnect failed with an internal error")
-            await self._close_browser()
-            self._fail(f"reconnect failed with an internal error ({type(exc).__name__}: {_short(exc)}); see the log")
+        await self._recovery.run(reason)
 
     async def _recover_once(self, attempt: int, reason: str) -> bool:
-        if self._info.state is S.CONNECTED:
-            return True
-        self._info = replace(self._info, health=replace(self._info.health, reconnect_attempts=attempt))
-        if self._driver is None or not self._driver.running:
-            self._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
-            await self._launch()
-        else:
-            # The page retries by itself first; give it the first delay before reloading it.
-            grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
-            if attempt == 1 and await self._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
-                return True
-            self._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
-            await self._open_page()
-        state = await self._wait_settled(self._load_timeout_s)
-        if state is None and await self._unrecognised():
-            return True  # not a connection problem: retrying would only load the same page again
-        if state is None:
-            raise InitFailed(f"WhatsApp Web did not come back within {self._load_timeout_s:g} s")
-        return True  # CONNECTED, or a state that is not a connection problem (logged out, conflict)
-
-    def _announce_retry(self, retry_state: RetryCallState) -> None:
-        delay = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        at = now_utc() + timedelta(seconds=delay)
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        cause = self._explain(error) if error else "still not connected"
-        health = replace(
-            self._info.health,
-            reconnect_attempts=retry_state.attempt_number,
-            next_retry_at=at,
-            is_healthy=False,
-            reason=cause,
-        )
-        self._info = replace(self._info, health=health)
-        self._publish(
-            "retry",
-            message=f"reconnect attempt {retry_state.attempt_number} failed: {cause}; next in {delay:.1f} s",
-            data={
-                "attempt": retry_state.attempt_number,
-                "delay_s": round(delay, 2),
-                "at": at.isoformat(),
-                "cause": cause,
-            },
-        )
+        return await self._recovery.attempt(attempt, reason)
 
     async def _retry_sleep(self, seconds: float) -> None:
-        if self._info.state is not S.TIMEOUT and self._driver is None:
-            self._set_state(S.RECONNECTING, self._info.message)
-        await asyncio.sleep(seconds)
-        self._info = replace(self._info, health=replace(self._info.health, next_retry_at=None))
+        await self._recovery.sleep(seconds)
 
-    # -- health ------------------------------------------------------------------------------------
-    async def _health_loop(self) -> None:
-        interval = self.config.session.health_check_interval_ms / 1000
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check_health()
-            except Exception as exc:  # the safety net must never die
-                log.exception("health check failed")
-                self._publish("error", message=f"health check failed: {_short(exc)}")
-
+    # -- liveness (watui/core/liveness.py) ---------------------------------------------------------
     async def check_health(self) -> Health:
-        """The safety net: is the browser alive and answering, and what does the disk look like.
+        """The safety net: is the browser alive and answering, and what does the disk look like."""
+        return await self._liveness.check_health()
 
-        Whether the page answers is the heartbeat's to say (``_heartbeat_loop``, every few seconds);
-        this check starts a browser that should run and does not, and samples processes and disk.
-        """
-        driver = self._driver
-        reason = ""
-        alive = driver is not None and driver.running and self._silent_s(driver) < self._heartbeat_timeout_s
-        if driver is not None:
-            self._info = replace(self._info, browser=await asyncio.to_thread(driver.sample))
-        if self._want_running and self._idle and driver is None:
-            reason = "browser not running"
-            self._start_recovery(reason)
-        elif driver is not None and not alive:
-            reason = "browser not answering"
-        elif self._info.state is not S.CONNECTED:
-            reason = _STATE_MESSAGES.get(self._info.state, self._info.state.value)
-        await self.refresh_disk()
-        health = replace(
-            self._info.health,
-            is_healthy=alive and self._info.state is S.CONNECTED,
-            last_check_at=now_utc(),
-            reason=reason,
-        )
-        self._info = replace(self._info, health=health)
-        self._publish("health")
-        return health
-
-    @property
-    def _idle(self) -> bool:
-        """No verb in progress: a verb owns the browser and has its own timeouts."""
-        return not self._starting and self._verb is None and not self._stopping
-
-    @property
-    def _heartbeat_timeout_s(self) -> float:
-        return self.config.session.heartbeat_timeout_ms / 1000
-
-    def _silent_s(self, driver: BrowserDriver) -> float:
-        """Seconds since ``driver`` last answered the heartbeat (0 while it is not being listened to)."""
-        if driver is not self._heard_from:
-            return 0.0
-        return asyncio.get_running_loop().time() - self._heard_at
-
-    async def _heartbeat_loop(self) -> None:
-        """Liveness: ask the page a trivial question every fifth of ``heartbeat_timeout_ms``; a browser
-        that has not answered for that long (a hung renderer, stopped processes) is killed and replaced.
-        Listens only while the operator wants a session and no verb owns the browser."""
-        loop = asyncio.get_running_loop()
-        timeout = self._heartbeat_timeout_s
-        interval = timeout / HEARTBEATS_PER_TIMEOUT
-        while True:
-            await asyncio.sleep(interval)
-            driver = self._driver
-            if driver is None or not driver.running or not (self._want_running and self._idle):
-                self._heard_from = None  # listen afresh when the verb is done
-                continue
-            if driver is not self._heard_from:
-                self._heard_from, self._heard_at = driver, loop.time()
-            try:
-                # One question may wait until the deadline: a busy page gets the whole timeout to answer.
-                if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
-                    self._heard_at = loop.time()
-                    continue
-                silent = self._silent_s(driver)
-                if driver is self._driver and silent >= timeout and self._want_running and self._idle:
-                    await self._replace_frozen(driver, silent)
-            except Exception as exc:  # the liveness check must never die
-                log.exception("heartbeat failed")
-                self._publish("error", message=f"heartbeat failed: {_short(exc)}")
-
-    async def _replace_frozen(self, driver: BrowserDriver, silent_s: float) -> None:
-        reason = f"browser not answering for {silent_s:.0f} s"
-        log.warning("%s (pid %s): killing and replacing it", reason, driver.pid)
-        self._publish("error", message=f"{reason}; replacing it")
-        self._heard_from = None
-        self._info = replace(self._info, connected_since=None)
-        self._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
-        # Still self._driver while it dies, so that nothing starts another browser on the profile meanwhile.
-        await driver.close(kill=True)  # frozen: a clean close cannot come
-        if self._driver is driver:
-            self._driver = None
-            self._info = replace(self._info, browser=None)
-        if self._want_running and self._idle:
-            self._start_recovery(reason)
-
-    async def _sample_loop(self) -> None:
-        while True:
-            await asyncio.sleep(SAMPLE_INTERVAL_S)
-            driver = self._driver
-            if driver is None or not driver.running:
-                continue
-            sample = await asyncio.to_thread(driver.sample)
-            if sample != self._info.browser:
-                self._info = replace(self._info, browser=sample)
-                self._publish("health", data={"sample": True})
+    async def recycle(self, reason: str = "asked") -> InitResult:
+        """Close the browser cleanly and reopen it on the same profile (the login is kept: no QR)."""
+        return await self._liveness.recycle(reason)
 
     # -- publishing --------------------------------------------------------------------------------
+    def _fail(self, message: str) -> InitResult:
+        self._want_running = False
+        self._set_state(S.FAILED, message)
+        self._publish("error", message=message)
+        return InitResult(False, False, message, S.FAILED)
+
     def _set_state(self, state: ConnectionState, message: str = "") -> None:
         previous = self._info.state
         changes: dict[str, Any] = {"state": state, "updated_at": now_utc()}
@@ -1008,9 +433,7 @@ class SessionManager:
         qr: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> None:
-        event = Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {})
-        for stream in list(self._subscribers):
-            stream.put(event)
+        self._events.publish(Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {}))
 
     def announce(self, type_: EventType, *, message: str = "", data: dict[str, Any] | None = None) -> None:
         """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
@@ -1021,23 +444,4 @@ class SessionManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-_STATE_MESSAGES: dict[ConnectionState, str] = {
-    S.OPENING: "loading WhatsApp Web",
-    S.UNPAIRED: "waiting for the QR to be scanned",
-    S.UNPAIRED_IDLE: "the QR expired",
-    S.PAIRING: "QR scanned; loading chats",
-    S.CONNECTED: "connected",
-    S.CONFLICT: "WhatsApp is open in another window",
-    S.TIMEOUT: "WhatsApp Web lost its connection; it is retrying",
-    S.BLOCKED: "WhatsApp refuses this session",
-    S.UNRECOGNISED: "WhatsApp Web loaded but watui recognises nothing on it; run 'watui doctor'",
-}
-
-
-def _short(exc: BaseException | None) -> str:
-    """A Playwright error's first line, without its call log."""
-    text = str(exc or "").strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 

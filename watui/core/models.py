@@ -60,6 +60,19 @@ _GLYPHS = {
     ConnectionState.UNRECOGNISED: "?",
 }
 
+# What a state means, in the words of a message or a health reason (the page may say more itself).
+STATE_MESSAGES: dict[ConnectionState, str] = {
+    ConnectionState.OPENING: "loading WhatsApp Web",
+    ConnectionState.UNPAIRED: "waiting for the QR to be scanned",
+    ConnectionState.UNPAIRED_IDLE: "the QR expired",
+    ConnectionState.PAIRING: "QR scanned; loading chats",
+    ConnectionState.CONNECTED: "connected",
+    ConnectionState.CONFLICT: "WhatsApp is open in another window",
+    ConnectionState.TIMEOUT: "WhatsApp Web lost its connection; it is retrying",
+    ConnectionState.BLOCKED: "WhatsApp refuses this session",
+    ConnectionState.UNRECOGNISED: "WhatsApp Web loaded but watui recognises nothing on it; run 'watui doctor'",
+}
+
 
 @dataclass(frozen=True)
 class LockInfo:

@@ -21,7 +21,8 @@ from watui.core.history import History
 from watui.core.models import Event
 
 if TYPE_CHECKING:
-    from watui.core.manager import EventStream, SessionManager
+    from watui.core.events import EventStream
+    from watui.core.manager import SessionManager
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
