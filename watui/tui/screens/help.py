@@ -38,6 +38,7 @@ KEY_HELP = (
     ("scan", "scan the QR (only with --demo, on the simulator)"),
     ("log", "show or hide the event log"),
     ("history", "history: uptime, the last 24 h, incidents, size and memory"),
+    ("backup", "backup: an encrypted snapshot of the login now (when [snapshots] has a key)"),
     ("help", "this help"),
     ("quit", "quit (closes the browser cleanly; the session stays on disk)"),
 )
