@@ -281,16 +281,12 @@ class _Live:
 def _live_files(folder: Path) -> _Live:
     """CURRENT -> MANIFEST -> the live logs and tables, each checked to exist; raises Damage."""
     try:
-        text = (folder / "CURRENT").read_bytes().decode("ascii", "replace")
+        text = (folder / "CURRENT").read_bytes()
     except FileNotFoundError:
         raise Damage("no CURRENT file") from None
     except OSError as exc:
         raise Damage(f"CURRENT unreadable ({exc.strerror})") from None
-    if not text:
-        raise Damage("CURRENT is empty")
-    name = text[:-1]  # LevelDB itself refuses a CURRENT not ending in a newline (a write cut short)
-    if not text.endswith("\n") or not _CURRENT_RE.fullmatch(name):
-        raise Damage("CURRENT is truncated or garbled")
+    name = manifest_name(text)
     try:
         data = (folder / name).read_bytes()
     except FileNotFoundError:
@@ -298,24 +294,19 @@ def _live_files(folder: Path) -> _Live:
     if not data:
         raise Damage(f"{name} is empty")
     manifest = parse_manifest(data, name)
-    numbered: dict[int, list[tuple[str, Path]]] = {}
-    for entry in os.scandir(folder):
-        match = _FILE_RE.fullmatch(entry.name)
-        if match:
-            numbered.setdefault(int(match.group(1)), []).append((match.group(2), Path(entry.path)))
-    tables: list[Path] = []
-    for number in sorted(manifest.tables):
-        found = [p for kind, p in numbered.get(number, []) if kind in ("ldb", "sst")]
-        if not found:
-            raise Damage(f"{name} names table {number:06d}.ldb, which does not exist")
-        tables.append(found[0])
-    keep = {manifest.log_number, manifest.prev_log_number}
-    logs = sorted(
-        (p for number, files in numbered.items() for kind, p in files if kind == "log"),
-        key=lambda p: int(p.name.split(".")[0]),
-    )
-    logs = [p for p in logs if int(p.name.split(".")[0]) >= manifest.log_number or int(p.name.split(".")[0]) in keep]
-    return _Live(manifest, logs, tables)
+    live = [folder / n for n in live_files_of(manifest, os.listdir(folder), name)]
+    return _Live(manifest, [p for p in live if p.suffix == ".log"], [p for p in live if p.suffix != ".log"])
+
+
+def manifest_name(current: bytes) -> str:
+    """The MANIFEST a CURRENT file names; raises Damage when it is empty, cut short or garbled."""
+    text = current.decode("ascii", "replace")
+    if not text:
+        raise Damage("CURRENT is empty")
+    name = text[:-1]  # LevelDB itself refuses a CURRENT not ending in a newline (a write cut short)
+    if not text.endswith("\n") or not _CURRENT_RE.fullmatch(name):
+        raise Damage("CURRENT is truncated or garbled")
+    return name
 
 
 # Tables never change once written, and a log only grows: a file already verified with the same
@@ -396,19 +387,16 @@ def live_names(files: Mapping[str, bytes]) -> list[str]:
     text = files.get("CURRENT")
     if text is None:
         raise Damage("no CURRENT file")
-    current = text.decode("ascii", "replace")
-    name = current[:-1]
-    if not current.endswith("\n") or not _CURRENT_RE.fullmatch(name):
-        raise Damage("CURRENT is truncated or garbled")
+    name = manifest_name(text)
     data = files.get(name)
     if data is None:
         raise Damage(f"CURRENT names {name}, which does not exist")
     if not data:
         raise Damage(f"{name} is empty")
-    return ["CURRENT", name, *live_files_of(parse_manifest(data, name), files)]
+    return ["CURRENT", name, *live_files_of(parse_manifest(data, name), files, name)]
 
 
-def live_files_of(manifest: Manifest, names: Iterable[str]) -> list[str]:
+def live_files_of(manifest: Manifest, names: Iterable[str], manifest_file: str = "the MANIFEST") -> list[str]:
     """The live tables then the live logs (oldest first) among ``names`` that ``manifest`` calls for;
     raises Damage when a live table is not among them."""
     numbered: dict[int, list[tuple[str, str]]] = {}
@@ -420,7 +408,7 @@ def live_files_of(manifest: Manifest, names: Iterable[str]) -> list[str]:
     for number in sorted(manifest.tables):
         found = [n for kind, n in numbered.get(number, []) if kind in ("ldb", "sst")]
         if not found:
-            raise Damage(f"the MANIFEST names table {number:06d}.ldb, which does not exist")
+            raise Damage(f"{manifest_file} names table {number:06d}.ldb, which does not exist")
         tables.append(found[0])
     keep = {manifest.log_number, manifest.prev_log_number}
     logs = sorted(
