@@ -10,7 +10,15 @@ from typing import Any
 
 from watui.config import Config
 from watui.core.alerts import Dispatcher, channels_for, make_test_alert
-from watui.core.history import HistoryError, cell_glyph, history_path, parse_since, read_report
+from watui.core.history import (
+    HistoryError,
+    cell_glyph,
+    duration_text,
+    history_path,
+    parse_since,
+    ratio_text,
+    read_report,
+)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -43,20 +51,6 @@ def run_history(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-def _ratio(value: dict[str, Any]) -> str:
-    ratio = value.get("ratio")
-    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def format_report(report: dict[str, Any], since: str) -> str:
     if not report["exists"]:
         return (
@@ -66,7 +60,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
     up = report["uptime"]
     lines = [
         f"History of the last {since} ({report['file']})",
-        f"Uptime   1 h: {_ratio(up['1h'])}   24 h: {_ratio(up['24h'])}   7 d: {_ratio(up['7d'])}",
+        f"Uptime   1 h: {ratio_text(up['1h'])}   24 h: {ratio_text(up['24h'])}   7 d: {ratio_text(up['7d'])}",
         f"Last 24 h  [{report['strip']['text']}]  now",
         f"           {cell_glyph(1.0)} connected  {cell_glyph(0.5)} partly down  {cell_glyph(0.0)} down  "
         f"{cell_glyph(None)} watui not running",
@@ -75,7 +69,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
     lines.append(f"Incidents: {len(incidents)}")
     for inc in incidents:
         end = "ongoing" if inc["ongoing"] else ("resolved" if inc["resolved"] else "watui stopped")
-        lines.append(f"  {inc['start']}  {_duration(inc['durationS']):>14}  {end:<14} {inc['cause']}")
+        lines.append(f"  {inc['start']}  {duration_text(inc['durationS']):>14}  {end:<14} {inc['cause']}")
     if report["perDay"]:
         lines.append("Per day (UTC): drops / reconnect retries / incidents")
         for day in report["perDay"]:

@@ -384,6 +384,22 @@ def cell_glyph(ratio: float | None) -> str:
     return "▒"
 
 
+def ratio_text(figures: dict[str, Any]) -> str:
+    """An uptime figure of the report for people: "99.95 %", or "no data"."""
+    ratio = figures.get("ratio")
+    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration for people: "45 s", "3 min 05 s", "2 h 07 min"."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: float) -> list[dict[str, Any]]:
     """Per UTC day: drops (CONNECTED lost), reconnect attempts retried, incidents started."""
     days: dict[str, dict[str, Any]] = {}

@@ -14,6 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from watui.core.history import duration_text, ratio_text
+
 HistorySource = Callable[[], Awaitable[dict[str, Any]]]
 SPARK = "▁▂▃▄▅▆▇█"
 CELL_STYLE = {"█": "green", "▒": "yellow", "░": "bold red", "·": "dim"}
@@ -28,20 +30,6 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(" " if v is None else SPARK[round((v - low) / span * (len(SPARK) - 1))] for v in values)
 
 
-def _ratio(figures: dict[str, Any]) -> str:
-    ratio = figures.get("ratio")
-    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def _local(stamp: str) -> str:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%d %b %H:%M")
 
@@ -53,7 +41,7 @@ def history_text(report: dict[str, Any]) -> Text:
         return out
     up = report["uptime"]
     out.append("Uptime  ", style="bold")
-    out.append(f"1 h {_ratio(up['1h'])}   24 h {_ratio(up['24h'])}   7 d {_ratio(up['7d'])}\n\n")
+    out.append(f"1 h {ratio_text(up['1h'])}   24 h {ratio_text(up['24h'])}   7 d {ratio_text(up['7d'])}\n\n")
     out.append("Last 24 h", style="bold")
     out.append(" (a cell is 30 min, now on the right)\n")
     for glyph in report["strip"]["text"]:
@@ -72,7 +60,7 @@ def history_text(report: dict[str, Any]) -> Text:
     out.append(f"\nIncidents: {len(incidents)}\n", style="bold")
     for inc in reversed(incidents):
         end = "ongoing" if inc["ongoing"] else "resolved" if inc["resolved"] else "watui stopped"
-        out.append(f"  {_local(inc['start'])}  {_duration(inc['durationS']):>12}  {end:<14}{inc['cause']}\n")
+        out.append(f"  {_local(inc['start'])}  {duration_text(inc['durationS']):>12}  {end:<14}{inc['cause']}\n")
     return out
 
 
