@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -114,6 +115,29 @@ def test_restore_quarantines_the_profile_and_brings_back_a_sound_login(
     assert leveldb.damage(profile / LOCAL_STORAGE) is None and leveldb.damage(profile / WA_DB) is None
     assert stored_login(profile)
     assert sn.account_on_disk(profile) == ACCOUNT
+
+
+def test_restore_asks_first_and_without_a_terminal_needs_yes(
+    session_layout: SessionLayout, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, _ = _keygen(tmp_path, capsys)
+    _with_key(session_layout, key)
+    _backup(session_layout, capsys)
+    before = sorted(p.name for p in session_layout.profile.rglob("*"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped input is not a confirmation
+    assert main(["restore", "--config", str(session_layout.config_path)]) == 2
+    assert "--yes" in capsys.readouterr().err
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    assert main(["restore", "--config", str(session_layout.config_path)]) == 1
+    err = capsys.readouterr().err
+    assert "restore snapshot" in err and "[y/N]" in err and "nothing done" in err
+    assert sorted(p.name for p in session_layout.profile.rglob("*")) == before
+    assert not (session_layout.root / ".quarantine").exists()
 
 
 def test_restore_names_an_older_snapshot(

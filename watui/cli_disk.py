@@ -152,16 +152,9 @@ def run_clear(args: argparse.Namespace, config: Config) -> int:
     store = SessionStore(config)
     profile = store.profile
     if profile.exists() and not args.yes:
-        answer = _confirm(store, args.purge)
-        if answer is None:
-            print(
-                "watui: clear needs confirmation and there is no terminal to ask on: rerun with --yes",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        if not answer:
-            print("watui: nothing done", file=sys.stderr)
-            return EXIT_FAIL
+        refused = refused_without_consent("clear", clear_question(store, args.purge))
+        if refused is not None:
+            return refused
     owner = _take_owner(store)
     try:
         report = store.clear(purge=args.purge)
@@ -184,17 +177,23 @@ def _take_owner(store: SessionStore) -> OwnerLock | None:
     return store.acquire_owner()
 
 
-def _confirm(store: SessionStore, purge: bool) -> bool | None:
-    """Ask on the terminal; None when there is none to ask on."""
-    if not sys.stdin.isatty():
-        return None
+def clear_question(store: SessionStore, purge: bool) -> str:
     if purge:
-        question = f"Delete {store.profile} for good? A new QR scan will be needed. [y/N] "
-    else:
-        question = f"Move {store.profile} into {store.quarantine_dir}? A new QR scan will be needed. [y/N] "
+        return f"Delete {store.profile} for good? A new QR scan will be needed. [y/N] "
+    return f"Move {store.profile} into {store.quarantine_dir}? A new QR scan will be needed. [y/N] "
+
+
+def refused_without_consent(verb: str, question: str) -> int | None:
+    """Ask ``question`` on the terminal: None to go on, else the exit status to stop with (2 when there is
+    no terminal to ask on: the command needs --yes; 1 when the answer is no)."""
+    if not sys.stdin.isatty():
+        print(f"watui: {verb} needs confirmation and there is no terminal to ask on: rerun with --yes", file=sys.stderr)
+        return EXIT_USAGE
     print(question, end="", file=sys.stderr, flush=True)
-    reply = sys.stdin.readline().strip().lower()
-    return reply in ("y", "yes")
+    if sys.stdin.readline().strip().lower() in ("y", "yes"):
+        return None
+    print("watui: nothing done", file=sys.stderr)
+    return EXIT_FAIL
 
 
 def _print_json(data: dict[str, Any]) -> None:

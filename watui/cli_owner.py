@@ -149,16 +149,10 @@ def run_clear(args: argparse.Namespace, config: Config) -> int:
         manager = RemoteManager(client, await client.status())
         store = SessionStore(config)
         if store.profile.exists() and not args.yes:
-            answer = await asyncio.to_thread(cli_disk._confirm, store, args.purge)
-            if answer is None:
-                print(
-                    "watui: clear needs confirmation and there is no terminal to ask on: rerun with --yes",
-                    file=sys.stderr,
-                )
-                return 2
-            if not answer:
-                print("watui: nothing done", file=sys.stderr)
-                return EXIT_FAIL
+            question = cli_disk.clear_question(store, args.purge)
+            refused = await asyncio.to_thread(cli_disk.refused_without_consent, "clear", question)
+            if refused is not None:
+                return refused
         report = await manager.clear(purge=args.purge)
         if args.json:
             _print_json(report.to_json())

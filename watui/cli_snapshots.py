@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from watui.cli_disk import _human, _one_line_os_errors, _row, _take_owner
+from watui.cli_disk import _human, _one_line_os_errors, _row, _take_owner, refused_without_consent
 from watui.config import Config, ConfigError
 from watui.core import snapshots as sn
 from watui.core.store import SessionStore
@@ -133,19 +133,13 @@ def run_restore(args: argparse.Namespace, config: Config) -> int:
     if not snap.verified and not args.id:
         raise sn.SnapshotError(f"snapshot {snap.id} was never verified: name it to restore it anyway")
     if store.profile.exists() and not args.yes:
-        answer = _confirm_text(
+        question = (
             f"Move {store.profile} into {store.quarantine_dir} and restore snapshot {snap.id} "
             f"({snap.account or 'unknown account'})? [y/N] "
         )
-        if answer is None:
-            print(
-                "watui: restore needs confirmation and there is no terminal to ask on: rerun with --yes",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        if not answer:
-            print("watui: nothing done", file=sys.stderr)
-            return EXIT_FAIL
+        refused = refused_without_consent("restore", question)
+        if refused is not None:
+            return refused
     owner = _take_owner(store)
     try:
         report = sn.restore(config, keys, store, snap)
@@ -158,14 +152,6 @@ def run_restore(args: argparse.Namespace, config: Config) -> int:
         print(report.message)
         print("the next 'watui init' (or start) connects without a QR")
     return EXIT_OK
-
-
-def _confirm_text(question: str) -> bool | None:
-    """Ask on the terminal; None when there is none to ask on."""
-    if not sys.stdin.isatty():
-        return None
-    print(question, end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _snapshot_text(snap: sn.Snapshot) -> str:
