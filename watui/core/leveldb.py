@@ -334,12 +334,7 @@ def _verified_once(path: Path) -> None:
     key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
     if key in _verified:
         return
-    data = path.read_bytes()
-    if path.suffix == ".log":
-        for _ in log_records(data, path.name):
-            pass
-    else:
-        verify_table(data, path.name)
+    _check(path.name, path.read_bytes(), decode=False)
     if len(_verified) > 4096:
         _verified.clear()
     _verified[key] = True
@@ -347,37 +342,41 @@ def _verified_once(path: Path) -> None:
 
 def latest_value(folder: Path, user_key: bytes) -> bytes | None:
     """The newest value stored for ``user_key``, None when absent or deleted; raises Damage."""
-    best: tuple[int, int, bytes] | None = None
     live = _live_files(folder)
-    for path in live.tables:
-        for internal, value in table_entries(path.read_bytes(), path.name):
+    return _newest(((p.name, p.read_bytes()) for p in live.tables + live.logs), user_key)
+
+
+def _check(name: str, data: bytes, decode: bool) -> None:
+    """Every record of a log, or every block of a table (decoded too with ``decode``); raises Damage."""
+    if name.endswith(".log"):
+        for _ in log_records(data, name):
+            pass
+    elif decode:
+        for _ in table_entries(data, name):
+            pass
+    else:
+        verify_table(data, name)
+
+
+def _newest(files: Iterable[tuple[str, bytes]], user_key: bytes) -> bytes | None:
+    """The value of the highest sequence number written for ``user_key`` in these live tables and logs
+    (tables first, as LevelDB lists them), None when absent or deleted; raises Damage."""
+    best: tuple[int, int, bytes] | None = None
+    for name, data in files:
+        if name.endswith(".log"):
+            for record in log_records(data, name):
+                for seq, kind, key, value in _ops_of(record, name):
+                    if key == user_key and (best is None or seq >= best[0]):
+                        best = (seq, kind, value)
+            continue
+        for internal, value in table_entries(data, name):
             if internal[:-8] == user_key:
                 (trailer,) = struct.unpack_from("<Q", internal, len(internal) - 8)
-                seq, kind = trailer >> 8, trailer & 0xFF
-                if best is None or seq > best[0]:
-                    best = (seq, kind, value)
-    for path in live.logs:
-        for seq, kind, key, value in _batch_ops(path):
-            if key == user_key and (best is None or seq >= best[0]):
-                best = (seq, kind, value)
+                if best is None or trailer >> 8 > best[0]:
+                    best = (trailer >> 8, trailer & 0xFF, value)
     if best is None or best[1] != _TYPE_VALUE:
         return None
     return best[2]
-
-
-def _batch_ops(path: Path) -> Iterator[tuple[int, int, bytes, bytes]]:
-    for record in log_records(path.read_bytes(), path.name):
-        if len(record) < 12:
-            raise Damage(f"{path.name}: a write batch shorter than its header")
-        seq, count = struct.unpack_from("<QI", record, 0)
-        r = _Reader(record[12:], path.name)
-        for i in range(count):
-            kind = r.varint()
-            if kind not in (_TYPE_VALUE, _TYPE_DELETION):
-                raise Damage(f"{path.name}: unknown operation {kind} in a write batch")
-            key = r.slice()
-            value = r.slice() if kind == _TYPE_VALUE else b""
-            yield seq + i, kind, key, value
 
 
 # -- a folder held in memory (a snapshot's copy) --------------------------------------------------------
@@ -421,13 +420,7 @@ def damage_in(files: Mapping[str, bytes]) -> str | None:
     """Why a folder held in memory would not open as it was written, or None when it is sound."""
     try:
         for name in live_names(files)[2:]:
-            data = files[name]
-            if name.endswith(".log"):
-                for _ in log_records(data, name):
-                    pass
-            else:
-                for _ in table_entries(data, name):
-                    pass
+            _check(name, files[name], decode=True)
     except Damage as exc:
         return str(exc)
     return None
@@ -435,22 +428,7 @@ def damage_in(files: Mapping[str, bytes]) -> str | None:
 
 def latest_value_in(files: Mapping[str, bytes], user_key: bytes) -> bytes | None:
     """:func:`latest_value` for a folder held in memory; raises Damage."""
-    best: tuple[int, int, bytes] | None = None
-    for name in live_names(files)[2:]:
-        if name.endswith(".log"):
-            for record in log_records(files[name], name):
-                for seq, kind, key, value in _ops_of(record, name):
-                    if key == user_key and (best is None or seq >= best[0]):
-                        best = (seq, kind, value)
-            continue
-        for internal, value in table_entries(files[name], name):
-            if internal[:-8] == user_key:
-                (trailer,) = struct.unpack_from("<Q", internal, len(internal) - 8)
-                if best is None or trailer >> 8 > best[0]:
-                    best = (trailer >> 8, trailer & 0xFF, value)
-    if best is None or best[1] != _TYPE_VALUE:
-        return None
-    return best[2]
+    return _newest(((name, files[name]) for name in live_names(files)[2:]), user_key)
 
 
 def _ops_of(record: bytes, name: str) -> Iterator[tuple[int, int, bytes, bytes]]:
