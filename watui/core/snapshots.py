@@ -34,7 +34,7 @@ import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -497,36 +497,37 @@ def _new_name(folder: Path, client_id: str) -> tuple[str, Path]:
 def _write_encrypted(target: Path, plaintext: bytes, keys: Keys) -> None:
     """Stream ``plaintext`` (in memory) into age encryption, into a temp file beside ``target``; fsync,
     rename, fsync the folder."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                pyrage.encrypt_io(io.BytesIO(plaintext), out, list(keys.recipients))
-            except pyrage.EncryptError as exc:
-                raise SnapshotError(f"cannot encrypt {target.name}: {exc}") from None
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
+
+    def encrypt(out: io.BufferedWriter) -> None:
+        try:
+            pyrage.encrypt_io(io.BytesIO(plaintext), out, list(keys.recipients))
+        except pyrage.EncryptError as exc:
+            raise SnapshotError(f"cannot encrypt {target.name}: {exc}") from None
+
+    _atomic_write(target, encrypt)
 
 
 def _write_sidecar(snap: Snapshot) -> None:
     data = snap.to_json()
     data.pop("path")
     data["clientId"] = snap.client_id
-    _atomic_write(_sidecar_of(snap.path), (json.dumps(data, indent=2) + "\n").encode())
+    _atomic_write(_sidecar_of(snap.path), _bytes_of(json.dumps(data, indent=2) + "\n"))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _bytes_of(text: str) -> Callable[[io.BufferedWriter], None]:
+    def write(out: io.BufferedWriter) -> None:
+        out.write(text.encode())
+
+    return write
+
+
+def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None]) -> None:
+    """Write ``path`` all or nothing: ``fill`` writes a temp file beside it (mode 0600, as mkstemp makes
+    it), which is fsync'd and renamed over ``path``; then the folder is fsync'd."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            fill(out)
             out.flush()
             os.fsync(out.fileno())
         os.rename(tmp, path)
@@ -705,7 +706,7 @@ def write_record(config: Config, record: RunRecord) -> None:
         return
     data = {"connected": record.connected, "account": record.account, "loggedOut": record.logged_out,
             "cleared": record.cleared}  # fmt: skip
-    _atomic_write(_record_path(config), (json.dumps(data) + "\n").encode())
+    _atomic_write(_record_path(config), _bytes_of(json.dumps(data) + "\n"))
 
 
 def note_cleared(config: Config) -> None:
