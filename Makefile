@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.watui-installed
 
-.PHONY: demo test lint unit e2e bench screenshots setup browser test-tools clean
+.PHONY: demo test lint docs unit e2e bench screenshots setup browser test-tools clean
 
 setup: $(STAMP) browser
 
@@ -24,14 +24,19 @@ demo: setup
 	$(VENV)/bin/watui --demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check watui tests bench
+	$(VENV)/bin/ruff check watui tests bench docs
 	$(VENV)/bin/mypy
 
 # What the tests drive besides the browser (age, tmux), installed from Debian where we may.
 test-tools:
 	@sh scripts/install-test-tools.sh
 
-test: setup test-tools lint
+# The docs site into site/; --strict fails on a broken link or anchor, or a reference page the code
+# cannot generate (docs/hooks.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+test: setup test-tools lint docs
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup

@@ -1,6 +1,7 @@
-"""Make the README's SVG screenshots of the real dashboard on the real core and the simulator.
+"""Make the docs' SVG screenshots of the real dashboard on the real core and the simulator.
 
-``make screenshots`` (or ``.venv/bin/python scripts/screenshots.py [OUT_DIR]``) writes into screenshots/:
+``make screenshots`` (or ``.venv/bin/python scripts/screenshots.py [OUT_DIR]``) writes into docs/screenshots/
+(inside the docs site, and shown by the README):
 waiting for a scan (the QR), connected, reconnecting, a damaged session with its recommendation, and
 the QR on an 80x24 terminal (too small: the size it needs). Everything runs in a temporary folder.
 """
@@ -102,6 +103,6 @@ async def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "screenshots"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
     asyncio.run(main(target))

@@ -48,6 +48,19 @@ BROWSER_ARGS = [
 ]
 
 
+# The fixtures that start a real Chromium, or need one to exist: a test whose fixtures reach any of them
+# (through session_layout, other_owner, ... as well) is marked `browser` at collection.
+BROWSER_FIXTURES = frozenset({"chromium_path"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark `browser` what needs Chromium, from the fixture closure: `-m "not browser"` then never reaches
+    chromium_path, so it runs on a machine without a browser."""
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_config_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the developer's WATUI_* variables and ~/.config/watui out of every test."""

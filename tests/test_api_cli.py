@@ -114,7 +114,7 @@ async def test_api_port_0_in_the_config_serves_on_a_free_port_and_says_which(tmp
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def served(tmp_path: Path, chromium_path: Path) -> Iterator[Served]:
     profile = tmp_path / "state" / "watui" / "demo" / "session" / "session-whatsapp-automation-pro"
     for proc, url in start_serve(tmp_path):
         yield Served(proc, url, profile)

@@ -30,7 +30,9 @@ API = "/api/whatsapp"
 
 
 @pytest.fixture
-async def live(tmp_path: Path, sim: Simulator) -> AsyncIterator[tuple[SessionManager, ApiServer, Path]]:
+async def live(
+    tmp_path: Path, sim: Simulator, chromium_path: Path
+) -> AsyncIterator[tuple[SessionManager, ApiServer, Path]]:
     config = sim_config(tmp_path, sim)
     async with started_manager(config) as (manager, _), running_api(manager, simulator=sim) as api:
         yield manager, api, config.profile_dir

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -14,7 +15,6 @@ from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from tests.api_helpers import QR_PAYLOAD, FakeManager, connected_info, running_api, unpaired_info, wait_for
 from watui.api.server import ApiServer
-from watui.core.browser_finder import find_browser
 from watui.core.errors import ActionUnavailable
 from watui.core.models import ConnectionState
 
@@ -25,10 +25,10 @@ BROWSER_ARGS = ["--disable-background-networking", "--disable-component-update",
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
+async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
     args = BROWSER_ARGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
     async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=str(find_browser()), headless=True, args=args)
+        chromium = await pw.chromium.launch(executable_path=str(chromium_path), headless=True, args=args)
         try:
             yield chromium
         finally:

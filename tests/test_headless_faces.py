@@ -116,7 +116,7 @@ class Face:
 
 
 @pytest.fixture
-def face_factory(tmp_path: Path) -> Iterator[Callable[..., Face]]:
+def face_factory(tmp_path: Path, chromium_path: Path) -> Iterator[Callable[..., Face]]:
     faces: list[Face] = []
 
     def make(*args: str, config: str = "") -> Face:

@@ -61,7 +61,7 @@ def _wait(predicate: Callable[[], bool], what: str, timeout: float = 60.0) -> No
 
 
 @pytest.fixture
-def owner(tmp_path: Path) -> Iterator[Owner]:
+def owner(tmp_path: Path, chromium_path: Path) -> Iterator[Owner]:
     """`watui watch --demo` running, showing its QR."""
     port = free_port()
     env = env_for(tmp_path)

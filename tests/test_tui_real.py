@@ -37,7 +37,7 @@ def demo_test_config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+async def runtime(tmp_path: Path, chromium_path: Path) -> AsyncIterator[Runtime]:
     async with session_runtime(demo_test_config(tmp_path), demo=True) as rt:
         yield rt
 
