@@ -112,12 +112,14 @@ class AutoSnap:
         except (WatuiError, OSError) as exc:
             m._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
             return False
-        notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
+        restored = report.snapshot  # an older one when the newest did not decrypt or verify
+        notes.append(f"restored snapshot {restored.id} before asking for a QR ({why})")
         m._publish(
             "action",
             message=f"{why}: {report.message}",
-            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": snap.to_json(),
-                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
+            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": restored.to_json(),
+                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None,
+                  "skipped": list(report.skipped)},
         )  # fmt: skip
         await m.refresh_disk()
         return True
