@@ -360,19 +360,22 @@ class SessionStore:
     def _copies_note(self) -> str:
         """Where copies of a missing profile are: an unfinished restore, the newest quarantined copy."""
         profile = self.profile.name
+        notes = []
         ready = sorted(e.name for e in _list_dir(self.root) if e.name.startswith(f".{profile}.restore-ready-"))
         if ready:
-            return f"; an interrupted restore left {self.root / ready[-1]}: 'watui clean' or 'watui init' finishes it"
+            notes.append(
+                f"an interrupted restore left {self.root / ready[-1]}: 'watui clean' or 'watui init' finishes it"
+            )
         pattern = re.compile(rf"^{re.escape(profile)}-(\d{{8}}-\d{{6}})(?:-(\d+))?$")
         copies = []
         for entry in _list_dir(self.quarantine_dir):
             match = pattern.match(entry.name)
             if match:
                 copies.append((match.group(1), int(match.group(2) or 1), entry.name))
-        if not copies:
-            return ""
-        newest = self.quarantine_dir / max(copies)[2]
-        return f"; the last copy moved aside is {newest}: move it back to {self.profile} to use it"
+        if copies:
+            newest = self.quarantine_dir / max(copies)[2]
+            notes.append(f"the last copy moved aside is {newest}: move it back to {self.profile} to use it")
+        return "".join(f"; {note}" for note in notes)
 
     @property
     def _owner_file(self) -> Path:
