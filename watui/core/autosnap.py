@@ -102,6 +102,8 @@ class AutoSnap:
         if keeper is None or self._restore_tried:
             return False
         self._restore_tried = True
+        if await self._finish_interrupted_restore(notes):
+            return True
         snap = await asyncio.to_thread(keeper.restorable)
         if snap is None:
             return False
@@ -121,6 +123,25 @@ class AutoSnap:
                   "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None,
                   "skipped": list(report.skipped)},
         )  # fmt: skip
+        await m.refresh_disk()
+        return True
+
+    async def _finish_interrupted_restore(self, notes: list[str]) -> bool:
+        """A restore that died between its two renames left a verified login beside the missing profile:
+        put it in place (and remove what a restore that died earlier left). Whether the profile came back."""
+        m = self._m
+        had_profile = m.store.profile.exists()
+        try:
+            done = await asyncio.to_thread(m.store.restore_leftovers)
+        except (WatuiError, OSError) as exc:
+            log.warning("could not settle what an interrupted restore left: %s", exc)
+            return False
+        if had_profile or not m.store.profile.is_dir():
+            return False
+        notes.extend(done)
+        m._publish(
+            "action", message="; ".join(done), data={"verb": "restore", "phase": "done", "reason": "interrupted"}
+        )
         await m.refresh_disk()
         return True
 
