@@ -36,7 +36,11 @@ def add_parsers(command: Any) -> None:
     p = command("snapshots", "List the login snapshots (time, size, account, verified); no key needed.")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
 
-    p = command("restore", "Quarantine the current profile, then unpack a snapshot (default: the newest verified).")
+    p = command(
+        "restore",
+        "Unpack a snapshot beside the profile, check it, then swap it in; the profile goes to quarantine "
+        "(default: the newest verified one that opens).",
+    )
     p.add_argument("id", nargs="?", default=None, help="the snapshot's id (see 'watui snapshots'), or a prefix")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -17,6 +17,11 @@ databases are left out.
   account and whether it was verified or revoked: listing needs no key. It holds no secret (the account
   id is the phone number the linked device belongs to).
 
+- Restored without ever losing the profile: decrypted as a stream (age in a thread, into a pipe) and
+  unpacked member by member into a temp folder beside the profile, bounded by ``max_session_size_mb`` and
+  the free space, every member's path resolved and refused outside the profile; verified there, then
+  swapped in (:meth:`SessionStore.swap_in`). Only from a snapshot folder private to this user.
+
 Keys: ``[snapshots] recipients`` (age public keys: a machine can write snapshots it cannot read) and
 ``[snapshots] identity`` (the private key file, refused when group- or world-readable). With neither,
 snapshots are off. Everything here is blocking I/O: the manager runs it off the event loop.
