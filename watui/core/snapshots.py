@@ -809,7 +809,7 @@ def restore_first(
         try:
             report = restore(config, keys, store, snap, reason)
         except BadSnapshot as exc:
-            log.error("snapshot %s cannot be restored: %s", snap.id, exc)
+            log.info("snapshot %s cannot be restored: %s", snap.id, exc)
             mark_unverified(snap, str(exc))
             skipped.append(f"{snap.id}: {exc}")
             continue
@@ -840,7 +840,7 @@ def _too_large(snap: Snapshot, size: int, cap: int, free: int, store: SessionSto
     if size > cap:
         return BadSnapshot(
             f"snapshot {snap.id} expands to more than {mb:.1f} MB, over max_session_size_mb "
-            f"({store.config.session.max_session_size_mb} MB): refused, the profile was left as it was"
+            f"({store.config.session.max_session_size_mb} MB)"
         )
     return SnapshotError(
         f"{store.root}: not enough free space to restore snapshot {snap.id} (needs {mb:.1f} MB and "
