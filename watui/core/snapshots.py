@@ -30,6 +30,7 @@ snapshots are off. Everything here is blocking I/O: the manager runs it off the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
@@ -656,8 +657,7 @@ def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None], overwri
         if overwrite:
             os.rename(tmp, path)
         else:
-            os.link(tmp, path)
-            os.unlink(tmp)
+            _link_new(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -665,6 +665,18 @@ def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None], overwri
             raise _named(exc, path) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if nothing has it (link: atomic, FileExistsError otherwise)."""
+    try:
+        os.link(tmp, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP) or os.path.lexists(path):
+            raise
+        os.rename(tmp, path)  # a filesystem without hard links (vfat, some FUSE): checked just before
+        return
+    os.unlink(tmp)
 
 
 def _named(exc: OSError, path: Path) -> OSError:
