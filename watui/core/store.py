@@ -293,7 +293,10 @@ class SessionStore:
             raise
         _fsync_dir(self.root)
         if moved is not None:
-            self._after_quarantine(moved, reason)
+            try:
+                self._after_quarantine(moved, reason)
+            except OSError as exc:  # the swap is done: an old copy that could not be pruned does not undo it
+                log.warning("%s: could not prune old quarantined copies: %s", self.quarantine_dir, exc)
         return moved
 
     def restore_leftovers(self) -> list[str]:
