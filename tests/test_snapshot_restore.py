@@ -366,8 +366,16 @@ def _device(tar: tarfile.TarFile) -> None:
     tar.addfile(info)
 
 
+def _file_as_folder(tar: tarfile.TarFile) -> None:
+    info = tarfile.TarInfo("Local State/evil.txt")  # under a name the snapshot also holds as a file
+    info.size = 5
+    tar.addfile(info, io.BytesIO(b"evil\n"))
+
+
 @pytest.mark.parametrize(
-    "add", [_climbing, _symlink, _hardlink, _device], ids=["dotdot", "symlink", "hardlink", "device"]
+    "add",
+    [_climbing, _symlink, _hardlink, _device, _file_as_folder],
+    ids=["dotdot", "symlink", "hardlink", "device", "file-as-folder"],
 )
 def test_a_forged_snapshot_writes_nothing_outside_the_profile(
     session_layout: SessionLayout,
@@ -381,7 +389,7 @@ def test_a_forged_snapshot_writes_nothing_outside_the_profile(
     before = digest(session_layout.profile)
     code, _, err = run(capsys, "restore", "--yes", "--config", str(session_layout.config_path))
     assert code == 1, err
-    assert "outside the profile" in err or "only regular files" in err, err
+    assert any(why in err for why in ("outside the profile", "only regular files", "also holds a folder")), err
     assert not list(tmp_path.rglob("evil.txt"))
     assert digest(session_layout.profile) == before
     assert leftovers(session_layout.root) == []

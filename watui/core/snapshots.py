@@ -928,7 +928,10 @@ def _unpack_stream(stream: IO[bytes], dest: Path, snap: Snapshot, cap: int, free
                     raise _too_large(snap, max(total, used), cap, free, store)
                 data = tar.extractfile(member)
                 assert data is not None
-                write_member(dest / rel, data)
+                try:
+                    write_member(dest / rel, data)
+                except (NotADirectoryError, IsADirectoryError, FileExistsError):  # a file where a folder is
+                    raise BadSnapshot(f"snapshot {snap.id} holds {rel!r} where it also holds a folder") from None
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise BadSnapshot(f"snapshot {snap.id} is not a readable tar.gz ({exc})") from None
 
