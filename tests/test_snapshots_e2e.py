@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import shutil
+import signal
+import sys
 import tarfile
 from pathlib import Path
 
@@ -202,3 +204,50 @@ async def test_the_api_says_when_snapshots_are_off(tmp_path: Path, sim: Simulato
             assert "snapshots are off" in (await response.json())["error"]
         async with http.get(f"{api.url}/api/whatsapp/snapshots") as response:
             assert (await response.json())["enabled"] is False
+
+
+_KILLED_BETWEEN_RENAMES = """
+import os, signal, sys
+from watui.core import store
+real_move = store.SessionStore._move_into_quarantine
+def move(self, folder):
+    moved = real_move(self, folder)
+    os.kill(os.getpid(), signal.SIGKILL)  # the profile moved aside, the restored one not yet in its place
+    return moved
+store.SessionStore._move_into_quarantine = move
+from watui.cli import main
+main(["restore", "--yes", "--config", sys.argv[1]])
+"""
+
+
+async def test_a_damaged_newest_snapshot_or_an_interrupted_restore_still_connects_without_a_scan(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    path, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await _wait_for(rec, "backup")
+        newest = await manager.backup()
+    older = sn.list_snapshots(config)[1]
+    scans = sim.state()["scans"]
+    blob = bytearray(newest.path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF  # a bad sector in the newest: same size, its sidecar cannot tell
+    newest.path.write_bytes(bytes(blob))
+    shutil.rmtree(config.profile_dir)
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        restored = _actions(rec, "restore")[0].data
+        assert restored["snapshot"]["id"] == older.id and newest.id in restored["skipped"][0]
+    assert not sn.list_snapshots(config)[0].verified  # marked: never tried first again
+
+    # A restore killed between its two renames: the profile in quarantine, the verified copy beside it.
+    done = await asyncio.create_subprocess_exec(sys.executable, "-c", _KILLED_BETWEEN_RENAMES, str(path))
+    assert await done.wait() == -signal.SIGKILL
+    assert not config.profile_dir.exists()
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.success and not result.needs_qr, result
+        assert "finished an interrupted restore" in result.message
+    assert not [p for p in config.session_root.iterdir() if ".restore-" in p.name]
+    assert sim.state()["scans"] == scans

@@ -36,7 +36,11 @@ def add_parsers(command: Any) -> None:
     p = command("snapshots", "List the login snapshots (time, size, account, verified); no key needed.")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
 
-    p = command("restore", "Quarantine the current profile, then unpack a snapshot (default: the newest verified).")
+    p = command(
+        "restore",
+        "Unpack a snapshot beside the profile, check it, then swap it in; the profile goes to quarantine "
+        "(default: the newest verified one that opens).",
+    )
     p.add_argument("id", nargs="?", default=None, help="the snapshot's id (see 'watui snapshots'), or a prefix")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -62,8 +66,11 @@ def run_keygen(args: argparse.Namespace, config: Config) -> int:
         return EXIT_FAIL
     try:
         recipient = sn.generate_identity(target)
+    except FileExistsError:
+        print(f"watui: keygen: {target} already exists; it was left as it is", file=sys.stderr)
+        return EXIT_FAIL
     except OSError as exc:
-        print(f"watui: keygen: {target}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"watui: keygen: {exc.filename or target}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAIL
     print(recipient)
     print(
@@ -119,6 +126,8 @@ def run_snapshots(args: argparse.Namespace, config: Config) -> int:
     print(_row("snapshots", sn.status_line(config)))
     for snap in snaps:
         flags = "verified" if snap.verified else "NOT verified"
+        if snap.problem:
+            flags += f" ({snap.problem})"
         if snap.revoked:
             flags += ", revoked (logged out)"
         print(f"  {snap.id:<19} {_human(snap.bytes):>9}  {snap.account or 'unknown account':<24} {flags}")
@@ -129,9 +138,9 @@ def run_snapshots(args: argparse.Namespace, config: Config) -> int:
 def run_restore(args: argparse.Namespace, config: Config) -> int:
     keys = _keys_or_off(config)
     store = SessionStore(config)
-    snap = sn.find(config, args.id)
-    if not snap.verified and not args.id:
-        raise sn.SnapshotError(f"snapshot {snap.id} was never verified: name it to restore it anyway")
+    # A named one alone; else the verified ones newest first (one that fails is marked and the next tried).
+    snaps = [sn.find(config, args.id)] if args.id else sn.candidates(config) or [sn.find(config, None)]
+    snap = snaps[0]
     if store.profile.exists() and not args.yes:
         question = (
             f"Move {store.profile} into {store.quarantine_dir} and restore snapshot {snap.id} "
@@ -142,7 +151,7 @@ def run_restore(args: argparse.Namespace, config: Config) -> int:
             return refused
     owner = _take_owner(store)
     try:
-        report = sn.restore(config, keys, store, snap)
+        report = sn.restore_first(config, keys, store, snaps)
     finally:
         if owner is not None:
             owner.release()

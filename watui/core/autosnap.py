@@ -102,6 +102,8 @@ class AutoSnap:
         if keeper is None or self._restore_tried:
             return False
         self._restore_tried = True
+        if await self._finish_interrupted_restore(notes):
+            return True
         snap = await asyncio.to_thread(keeper.restorable)
         if snap is None:
             return False
@@ -112,13 +114,34 @@ class AutoSnap:
         except (WatuiError, OSError) as exc:
             m._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
             return False
-        notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
+        restored = report.snapshot  # an older one when the newest did not decrypt or verify
+        notes.append(f"restored snapshot {restored.id} before asking for a QR ({why})")
         m._publish(
             "action",
             message=f"{why}: {report.message}",
-            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": snap.to_json(),
-                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
+            data={"verb": "restore", "phase": "done", "reason": why, "snapshot": restored.to_json(),
+                  "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None,
+                  "skipped": list(report.skipped)},
         )  # fmt: skip
+        await m.refresh_disk()
+        return True
+
+    async def _finish_interrupted_restore(self, notes: list[str]) -> bool:
+        """A restore that died between its two renames left a verified login beside the missing profile:
+        put it in place (and remove what a restore that died earlier left). Whether the profile came back."""
+        m = self._m
+        had_profile = m.store.profile.exists()
+        try:
+            done = await asyncio.to_thread(m.store.restore_leftovers)
+        except (WatuiError, OSError) as exc:
+            log.warning("could not settle what an interrupted restore left: %s", exc)
+            return False
+        if had_profile or not m.store.profile.is_dir():
+            return False
+        notes.extend(done)
+        m._publish(
+            "action", message="; ".join(done), data={"verb": "restore", "phase": "done", "reason": "interrupted"}
+        )
         await m.refresh_disk()
         return True
 

@@ -17,6 +17,11 @@ databases are left out.
   account and whether it was verified or revoked: listing needs no key. It holds no secret (the account
   id is the phone number the linked device belongs to).
 
+- Restored without ever losing the profile: decrypted as a stream (age in a thread, into a pipe) and
+  unpacked member by member into a temp folder beside the profile, bounded by ``max_session_size_mb`` and
+  the free space, every member's path resolved and refused outside the profile; verified there, then
+  swapped in (:meth:`SessionStore.swap_in`). Only from a snapshot folder private to this user.
+
 Keys: ``[snapshots] recipients`` (age public keys: a machine can write snapshots it cannot read) and
 ``[snapshots] identity`` (the private key file, refused when group- or world-readable). With neither,
 snapshots are off. Everything here is blocking I/O: the manager runs it off the event loop.
@@ -25,20 +30,24 @@ snapshots are off. Everything here is blocking I/O: the manager runs it off the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
 import os
+import posixpath
 import re
 import stat
 import tarfile
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import pyrage
 
@@ -62,6 +71,10 @@ Source = Literal["closed", "live"]
 
 class SnapshotError(WatuiError):
     """A snapshot could not be taken, verified, read or restored: the message says which and why."""
+
+
+class BadSnapshot(SnapshotError):
+    """The snapshot itself is unusable (it does not decrypt, unpack or verify): an older one may do."""
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -113,12 +126,18 @@ def read_identity(path: Path, origin: str = "config") -> pyrage.x25519.Identity:
         raise ConfigError(f"{where}: {path} does not exist (create one with 'watui keygen')") from None
     except OSError as exc:
         raise ConfigError(f"{where}: {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block every command on open or read
+        raise ConfigError(f"{where}: {path} is {_kind_of(st.st_mode)}, not a regular file; point it at the key file")
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             f"{where}: {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
         )
     try:
-        text = path.read_text(encoding="ascii")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced since the stat above
+                raise ConfigError(f"{where}: {path} is not a regular file; point it at the key file")
+            text = fh.read(64 * 1024).decode("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where}: {path}: cannot read it ({exc})") from None
     for line in text.splitlines():
@@ -137,12 +156,36 @@ def generate_identity(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
+    # All or nothing, never over an existing file: a full disk leaves no empty key behind to block the next try.
+    _atomic_write(path, _bytes_of(body), overwrite=False)
     return recipient
+
+
+def _kind_of(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symlink"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def private_dir_problem(folder: Path, what: str = "snapshot folder") -> str | None:
+    """Why ``folder`` is not private to this user, with the fix, or None when it is (or does not exist):
+    a folder another user owns, or one group or others may write into, lets them forge what watui reads
+    from it (a snapshot watui would unpack by itself)."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{what} {folder}: {exc.strerror or exc}"
+    uid = os.geteuid()
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{what} {folder} is not a folder"
+    if st.st_uid != uid:
+        return f"{what} {folder} belongs to uid {st.st_uid}, not to you (uid {uid}); run: chown {uid} {folder}"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(st.st_mode)
+        return f"{what} {folder} is writable by others (mode {mode:04o}); run: chmod go-w {folder}"
+    return None
 
 
 # -- where ------------------------------------------------------------------------------------------
@@ -169,6 +212,7 @@ class Snapshot:
     source: str = ""
     revoked: bool = False
     client_id: str = ""
+    problem: str = ""  # why it is not trusted: no or a bad sidecar, cut short, failed to decrypt or verify
 
     @property
     def restorable(self) -> bool:
@@ -191,6 +235,7 @@ class Snapshot:
             "verifiedBy": self.verified_by or None,
             "source": self.source or None,
             "revoked": self.revoked,
+            "problem": self.problem or None,
         }
 
 
@@ -221,27 +266,67 @@ def _sort_key(stamp: str) -> tuple[str, int]:
 
 
 def _read_sidecar(path: Path, stamp: str, client_id: str) -> Snapshot:
+    """The snapshot as its sidecar describes it. A missing, unreadable or malformed sidecar, or one that
+    disagrees with the file's size, leaves the snapshot listed but not trusted (never restored by itself)."""
     try:
-        size = path.stat().st_size
+        size = os.lstat(path).st_size
     except OSError:
         size = 0
     created = datetime.strptime(stamp[:15], "%Y%m%d-%H%M%S").replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     plain = Snapshot(id=stamp, path=path, created_at=created, bytes=size, client_id=client_id)
+    sidecar = _sidecar_of(path)
     try:
-        data = json.loads(_sidecar_of(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return plain  # no sidecar: listed, but not trusted for an automatic restore
-    return replace(
+        text = sidecar.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return replace(plain, problem="no sidecar")
+    except (OSError, UnicodeDecodeError) as exc:
+        return replace(plain, problem=f"sidecar {sidecar.name} unreadable ({getattr(exc, 'strerror', None) or exc})")
+    try:
+        snap = _parse_sidecar(plain, json.loads(text))
+    except (ValueError, TypeError) as exc:
+        return replace(plain, problem=f"sidecar {sidecar.name} is malformed ({exc})")
+    return snap
+
+
+def _parse_sidecar(plain: Snapshot, data: object) -> Snapshot:
+    """``plain`` with what the sidecar says; ValueError naming the first field that is not what was written."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+
+    def field(key: str, kinds: tuple[type, ...], default: Any) -> Any:
+        value = data.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ValueError(f"{key}: {value!r}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{key}: {value!r}")
+        return value
+
+    created = field("createdAt", (str,), plain.created_at)
+    try:
+        parsed = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"createdAt: {created!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"createdAt: {created!r} has no time zone")
+    snap = replace(
         plain,
-        created_at=str(data.get("createdAt") or created),
-        plain_bytes=int(data.get("plainBytes") or 0),
-        files=int(data.get("files") or 0),
-        account=data.get("account"),
-        verified=bool(data.get("verified")),
-        verified_by=str(data.get("verifiedBy") or ""),
-        source=str(data.get("source") or ""),
-        revoked=bool(data.get("revoked")),
+        created_at=created,
+        plain_bytes=field("plainBytes", (int,), 0),
+        files=field("files", (int,), 0),
+        account=field("account", (str,), None),
+        verified=field("verified", (bool,), False),
+        verified_by=field("verifiedBy", (str,), ""),
+        source=field("source", (str,), ""),
+        revoked=field("revoked", (bool,), False),
+        problem=field("problem", (str,), ""),
     )
+    written = field("bytes", (int,), None)
+    if written is not None and written != plain.bytes:
+        why = f"the file is {plain.bytes} bytes, its sidecar says {written} (cut short or replaced)"
+        return replace(snap, verified=False, problem=why)
+    return snap
 
 
 def _sidecar_of(path: Path) -> Path:
@@ -264,6 +349,17 @@ def find(config: Config, snap_id: str | None, account: str | None = None) -> Sna
             return snap
     whose = f" of {account}" if account else ""
     raise SnapshotError(f"no verified, unrevoked snapshot{whose} in {snapshot_dir(config)}")
+
+
+def candidates(config: Config, account: str | None = None, older_than: Snapshot | None = None) -> list[Snapshot]:
+    """The restorable snapshots (of ``account`` when given; older than ``older_than`` when given), newest first."""
+    return [
+        s
+        for s in list_snapshots(config)
+        if s.restorable
+        and (account is None or s.account == account)
+        and (older_than is None or _sort_key(s.id) < _sort_key(older_than.id))
+    ]
 
 
 # -- copying the login ------------------------------------------------------------------------------
@@ -407,28 +503,47 @@ def _parents(rel: str) -> Iterator[str]:
 
 
 def unpack(data: bytes) -> LoginCopy:
-    """The files of a decrypted snapshot, in memory; SnapshotError on anything outside the allow-list."""
+    """The files of a decrypted snapshot, in memory; BadSnapshot on anything outside the allow-list."""
     files: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             for member in tar:
-                if member.isdir():
+                rel = member_path(member)
+                if rel is None:
                     continue
-                if not member.isfile() or not _allowed(member.name):
-                    raise SnapshotError(f"snapshot holds {member.name!r}, outside the login's allow-list")
                 extracted = tar.extractfile(member)
                 assert extracted is not None
-                files[member.name] = extracted.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise SnapshotError(f"snapshot is not a readable tar.gz ({exc})") from None
+                files[rel] = extracted.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise BadSnapshot(f"snapshot is not a readable tar.gz ({exc})") from None
     return LoginCopy(files)
 
 
-def _allowed(name: str) -> bool:
-    parts = name.split("/")
-    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        return False
-    return any(name == p or name.startswith(p + "/") for p in SNAPSHOT_PATHS)
+_ANCHOR = "/profile"
+
+
+def member_path(member: tarfile.TarInfo) -> str | None:
+    """Where a snapshot's member lands, relative to the profile (None: a folder, made as needed).
+    BadSnapshot for anything but a regular file (links, devices, sparse files), a name that resolves
+    outside the profile, or one outside the login's allow-list."""
+    name = member.name
+    if member.isdir():
+        return None
+    if not member.isreg() or member.issparse():
+        kind = "a sparse file" if member.issparse() else "a link" if member.issym() or member.islnk() else "not a file"
+        raise BadSnapshot(f"snapshot holds {name!r}, {kind}: only regular files are restored")
+    # Resolved, as the kernel would: each '..' climbs one folder; anything that ends outside is refused.
+    resolved = posixpath.normpath(posixpath.join(_ANCHOR, name))
+    rel = posixpath.relpath(resolved, _ANCHOR)
+    if rel == "." or rel == ".." or rel.startswith("../"):
+        raise BadSnapshot(f"snapshot holds {name!r}, which resolves outside the profile")
+    if not _allowed(rel):
+        raise BadSnapshot(f"snapshot holds {name!r}, outside the login's allow-list")
+    return rel
+
+
+def _allowed(rel: str) -> bool:
+    return any(rel == p or rel.startswith(p + "/") for p in SNAPSHOT_PATHS)
 
 
 # -- taking one -------------------------------------------------------------------------------------
@@ -479,7 +594,12 @@ def take(config: Config, keys: Keys, source: Source = "closed") -> Snapshot:
         source=source,
         client_id=config.session.client_id,
     )
-    _write_sidecar(snap)
+    try:
+        _write_sidecar(snap)
+    except BaseException:
+        with contextlib.suppress(OSError):  # an .age without its sidecar is never trusted: keep nothing
+            target.unlink()
+        raise
     prune(config)
     return snap
 
@@ -521,21 +641,48 @@ def _bytes_of(text: str) -> Callable[[io.BufferedWriter], None]:
     return write
 
 
-def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None]) -> None:
+def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None], overwrite: bool = True) -> None:
     """Write ``path`` all or nothing: ``fill`` writes a temp file beside it (mode 0600, as mkstemp makes
-    it), which is fsync'd and renamed over ``path``; then the folder is fsync'd."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    it), which is fsync'd and renamed over ``path`` (linked to it with ``overwrite=False``: FileExistsError
+    when it exists); then the folder is fsync'd. An error without a file name (a full disk) names ``path``."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _named(exc, path.parent) from None
     try:
         with os.fdopen(fd, "wb") as out:
             fill(out)
             out.flush()
             os.fsync(out.fileno())
-        os.rename(tmp, path)
-    except BaseException:
+        if overwrite:
+            os.rename(tmp, path)
+        else:
+            _link_new(tmp, path)
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _named(exc, path) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if nothing has it (link: atomic, FileExistsError otherwise)."""
+    try:
+        os.link(tmp, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP) or os.path.lexists(path):
+            raise
+        os.rename(tmp, path)  # a filesystem without hard links (vfat, some FUSE): checked just before
+        return
+    os.unlink(tmp)
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -552,9 +699,16 @@ def _make_private_dir(folder: Path) -> None:
 
 
 def prune(config: Config) -> list[Path]:
-    """Delete all but the newest ``keep`` verified snapshots of this session (and their sidecars)."""
+    """Delete all but the newest ``keep`` verified snapshots of this session (and their sidecars), and the
+    unverified ones older than the newest verified one (a torn write, a sidecar that did not fit, one that
+    failed to decrypt: a sound newer one makes them useless)."""
     keep = config.snapshots.keep
-    doomed = [s for s in list_snapshots(config) if s.verified][keep:]
+    snaps = list_snapshots(config)
+    verified = [s for s in snaps if s.verified]
+    doomed = verified[keep:]
+    if verified:
+        newest = _sort_key(verified[0].id)
+        doomed += [s for s in snaps if not s.verified and _sort_key(s.id) < newest]
     for snap in doomed:
         for path in (snap.path, _sidecar_of(snap.path)):
             with contextlib.suppress(FileNotFoundError):
@@ -576,7 +730,7 @@ def revoke(config: Config, account: str | None) -> list[str]:
 
 # -- reading and restoring ---------------------------------------------------------------------------
 def open_snapshot(path: Path, identity: pyrage.x25519.Identity) -> LoginCopy:
-    """Decrypt and unpack a snapshot in memory."""
+    """Decrypt and unpack a snapshot in memory (one this machine just wrote: to check it)."""
     try:
         ciphertext = path.read_bytes()
     except OSError as exc:
@@ -584,7 +738,7 @@ def open_snapshot(path: Path, identity: pyrage.x25519.Identity) -> LoginCopy:
     try:
         plaintext = pyrage.decrypt(ciphertext, [identity])
     except Exception as exc:
-        raise SnapshotError(f"cannot decrypt {path.name} with the configured identity ({exc})") from None
+        raise BadSnapshot(f"cannot decrypt {path.name} with the configured identity ({exc})") from None
     return unpack(plaintext)
 
 
@@ -594,6 +748,7 @@ class RestoreReport:
     quarantined_to: Path | None
     profile: Path
     message: str
+    skipped: tuple[str, ...] = ()  # newer snapshots tried first that did not decrypt or verify, and why
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -601,46 +756,214 @@ class RestoreReport:
             "snapshot": self.snapshot.to_json(),
             "profile": str(self.profile),
             "quarantinedTo": str(self.quarantined_to) if self.quarantined_to else None,
+            "skipped": list(self.skipped),
             "message": self.message,
         }
 
 
+_RESERVE_BYTES = 1024 * 1024  # left free after a restore, for Chromium's first writes
+_BLOCK = 4096
+
+
 def restore(config: Config, keys: Keys, store: SessionStore, snap: Snapshot, reason: str = "") -> RestoreReport:
-    """Decrypt and check ``snap`` in memory, move the current profile to quarantine, then unpack it in
-    place of the profile (into a temp folder renamed at the end). The browser must be stopped."""
+    """Unpack ``snap`` into a temp folder beside the profile, streaming (decrypted in a pipe, never whole in
+    memory), bounded by ``max_session_size_mb`` and the free space; verify it there; then swap it in, the
+    profile moving to quarantine. On any failure the profile stays exactly as it was. BadSnapshot when the
+    snapshot itself is unusable. The browser must be stopped."""
     if keys.identity is None:
         raise SnapshotError(
             "cannot restore: no private key; set [snapshots] identity in config.toml to the file 'watui keygen' wrote"
         )
-    copy = open_snapshot(snap.path, keys.identity)
-    problem = verify(copy)
+    problem = private_dir_problem(snap.path.parent)
     if problem:
-        raise SnapshotError(f"snapshot {snap.id} does not hold a sound login: {problem}")
-    store.check_root()
+        raise SnapshotError(f"refusing to restore: {problem} (anyone who can write there can forge a snapshot)")
+    store.ensure_root()
     profile = store.profile
-    moved = None
-    if os.path.lexists(profile):
-        moved = store.quarantine(reason or f"watui restore {snap.id}")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{profile.name}.restore-", dir=store.root))
+    cap, free = store.max_bytes, _free_bytes(store.root) - _RESERVE_BYTES
+    if snap.plain_bytes > min(cap, free):
+        raise _too_large(snap, snap.plain_bytes, cap, free, store)
+    work = Path(tempfile.mkdtemp(prefix=f".{profile.name}.restore-", dir=store.root))
+    ready = work.with_name(work.name.replace(".restore-", ".restore-ready-", 1))
     try:
-        for rel, data in copy.files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                os.fsync(fh.fileno())
-        os.chmod(tmp, 0o700)
-        os.rename(tmp, profile)
+        _unpack_into(work, snap, keys.identity, cap, free, store)
+        problem = _login_problem(work)
+        if problem:
+            raise BadSnapshot(f"snapshot {snap.id} does not hold a sound login: {problem}")
+        account = account_on_disk(work)
+        if account is None or (snap.account and account != snap.account):
+            raise BadSnapshot(
+                f"snapshot {snap.id} holds the login of {account or 'nobody'}, its sidecar says {snap.account}"
+            )
+        _fsync_tree(work)
+        os.rename(work, ready)  # verified and on disk: a restore that dies from here on is finished by cleanup
+        _fsync_dir(store.root)
+        moved = store.swap_in(ready, reason or f"watui restore {snap.id}")
     except BaseException:
-        with contextlib.suppress(OSError):
-            cl.remove_inside(store.root, tmp)
+        for leftover in (work, ready):
+            if os.path.lexists(leftover):
+                with contextlib.suppress(OSError):
+                    cl.remove_inside(store.root, leftover)
         raise
-    _fsync_dir(store.root)
     where = f"; the previous profile is in {moved}" if moved else ""
     message = f"restored snapshot {snap.id} ({snap.account or 'unknown account'}) into {profile}{where}"
     log.info(message)
     return RestoreReport(snap, moved, profile, message)
+
+
+def restore_first(
+    config: Config, keys: Keys, store: SessionStore, snaps: Sequence[Snapshot], reason: str = ""
+) -> RestoreReport:
+    """Restore the first of ``snaps`` that works, trying them in order: one that does not decrypt, unpack or
+    verify is marked not verified (with why) and the next is tried. Any other failure (a full disk, the
+    session in use, a folder others may write) stops at once, the profile as it was."""
+    skipped: list[str] = []
+    for snap in snaps:
+        try:
+            report = restore(config, keys, store, snap, reason)
+        except BadSnapshot as exc:
+            log.info("snapshot %s cannot be restored: %s", snap.id, exc)
+            mark_unverified(snap, str(exc))
+            skipped.append(f"{snap.id}: {exc}")
+            continue
+        if not skipped:
+            return report
+        message = f"{report.message} (skipped, marked not verified: {'; '.join(skipped)})"
+        return replace(report, skipped=tuple(skipped), message=message)
+    if not snaps:
+        raise SnapshotError(f"no verified, unrevoked snapshot in {snapshot_dir(config)}")
+    raise SnapshotError(f"no snapshot could be restored ({'; '.join(skipped)}); the profile was left as it was")
+
+
+def mark_unverified(snap: Snapshot, why: str) -> None:
+    """Record in its sidecar that ``snap`` failed (it is listed as not verified and never restored by itself)."""
+    try:
+        _write_sidecar(replace(snap, verified=False, problem=why))
+    except OSError as exc:
+        log.error("could not mark snapshot %s not verified: %s", snap.id, exc)
+
+
+def _free_bytes(folder: Path) -> int:
+    st = os.statvfs(folder)
+    return st.f_bavail * st.f_frsize
+
+
+def _too_large(snap: Snapshot, size: int, cap: int, free: int, store: SessionStore) -> SnapshotError:
+    mb = size / (1024 * 1024)
+    if size > cap:
+        return BadSnapshot(
+            f"snapshot {snap.id} expands to more than {mb:.1f} MB, over max_session_size_mb "
+            f"({store.config.session.max_session_size_mb} MB)"
+        )
+    return SnapshotError(
+        f"{store.root}: not enough free space to restore snapshot {snap.id} (needs {mb:.1f} MB and "
+        f"{_RESERVE_BYTES // (1024 * 1024)} MB to spare, {max(0, free + _RESERVE_BYTES) / (1024 * 1024):.1f} MB free): "
+        "the profile was left as it was; free some space"
+    )
+
+
+def _unpack_into(
+    dest: Path, snap: Snapshot, identity: pyrage.x25519.Identity, cap: int, free: int, store: SessionStore
+) -> None:
+    """Decrypt ``snap`` into a pipe (age in a thread) and unpack the tar stream member by member into ``dest``;
+    each member's size is checked against ``cap`` and ``free`` before a byte of it is written."""
+    try:
+        fd = os.open(snap.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {snap.path}: {exc.strerror or exc}") from None
+    source = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+        source.close()
+        raise BadSnapshot(f"{snap.path} is not a regular file")
+    read_end, write_end = os.pipe()
+    failed: list[BaseException] = []
+
+    def decrypt() -> None:
+        out = open(write_end, "wb")  # noqa: SIM115 - closed below, whatever the reader did
+        try:
+            pyrage.decrypt_io(source, out, [identity])
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread below
+            failed.append(exc)
+        finally:
+            with contextlib.suppress(OSError):  # EPIPE: the reader stopped early (it raised)
+                out.close()
+
+    worker = threading.Thread(target=decrypt, name=f"decrypt-{snap.id}", daemon=True)
+    try:
+        with open(read_end, "rb") as reader:
+            worker.start()
+            try:
+                _unpack_stream(reader, dest, snap, cap, free, store)
+                while reader.read(1 << 16):  # the tar ends before age's last chunk: let age check it
+                    pass
+            finally:
+                reader.close()  # a decrypt still writing gets EPIPE and ends
+                worker.join()
+    except (BadSnapshot, OSError) as exc:
+        if failed and not isinstance(failed[0], BrokenPipeError):
+            raise BadSnapshot(f"cannot decrypt {snap.path.name} with the configured identity ({failed[0]})") from None
+        if isinstance(exc, BadSnapshot):
+            raise
+        raise _named(exc, dest) from None
+    finally:
+        source.close()
+    if failed:
+        raise BadSnapshot(f"cannot decrypt {snap.path.name} with the configured identity ({failed[0]})")
+
+
+def _unpack_stream(stream: IO[bytes], dest: Path, snap: Snapshot, cap: int, free: int, store: SessionStore) -> None:
+    total = used = 0
+    seen: set[str] = set()
+    try:
+        with tarfile.open(fileobj=stream, mode="r|gz") as tar:
+            for member in tar:
+                rel = member_path(member)
+                if rel is None:
+                    continue
+                if rel in seen:
+                    raise BadSnapshot(f"snapshot {snap.id} holds {rel!r} twice")
+                seen.add(rel)
+                total += member.size
+                used += -(-member.size // _BLOCK) * _BLOCK + _BLOCK  # blocks, and the file's own entry
+                if total > cap or used > free:
+                    raise _too_large(snap, max(total, used), cap, free, store)
+                data = tar.extractfile(member)
+                assert data is not None
+                try:
+                    write_member(dest / rel, data)
+                except (NotADirectoryError, IsADirectoryError, FileExistsError):  # a file where a folder is
+                    raise BadSnapshot(f"snapshot {snap.id} holds {rel!r} where it also holds a folder") from None
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise BadSnapshot(f"snapshot {snap.id} is not a readable tar.gz ({exc})") from None
+
+
+def write_member(target: Path, data: IO[bytes]) -> None:
+    """One restored file: created (never over anything, never through a link), copied in chunks, fsync'd."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := data.read(1 << 16):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _login_problem(profile: Path) -> str | None:
+    """Why the login on disk in ``profile`` would not give a login back, or None when it is sound."""
+    for rel in cl.LOGIN_LEVELDBS:
+        path = profile / rel
+        if not path.is_dir():
+            if rel in cl.LOGIN_REQUIRED:
+                return f"{rel}: missing"
+            continue
+        problem = leveldb.damage(path)
+        if problem:
+            return f"{rel}: {problem}"
+    return None
+
+
+def _fsync_tree(folder: Path) -> None:
+    for here, _dirs, _files in os.walk(folder):
+        _fsync_dir(Path(here))
 
 
 def status_line(config: Config) -> str:
@@ -763,17 +1086,25 @@ class Keeper:
 
     def restorable(self) -> Snapshot | None:
         """The snapshot to restore before asking for a QR: only when the last run was connected as a known
-        account, no logout or clear came after, a key can open it and one of that account is verified."""
+        account, no logout or clear came after, a key can open it, one of that account is verified, and the
+        snapshot folder is private to this user (anyone else who can write there could forge one)."""
         if self.keys is None or not self.keys.can_read:
             return None
         record = read_record(self.config)
         if not record.connected or record.logged_out or record.cleared or not record.account:
             return None
-        try:
-            return find(self.config, None, record.account)
-        except SnapshotError:
+        found = candidates(self.config, record.account)
+        if not found:
             return None
+        problem = private_dir_problem(found[0].path.parent)
+        if problem:
+            log.warning("no restore before the QR: %s", problem)
+            return None
+        return found[0]
 
     def restore(self, snap: Snapshot, reason: str) -> RestoreReport:
+        """Restore ``snap``, or when it does not decrypt or verify the next older verified one of its
+        account (each that fails is marked not verified)."""
         assert self.keys is not None
-        return restore(self.config, self.keys, self.store, snap, reason)
+        older = candidates(self.config, snap.account, older_than=snap) if snap.account else []
+        return restore_first(self.config, self.keys, self.store, [snap, *older], reason)

@@ -108,7 +108,7 @@ class SessionStore:
         (watui's own browser) or by one of their children is not a problem."""
         profile = self.profile
         if not profile.is_dir():
-            detail = f"Session folder not found: {profile} (a QR scan is needed)"
+            detail = f"Session folder not found: {profile} (a QR scan is needed{self._copies_note()})"
             if profile.exists() or profile.is_symlink():
                 detail = f"Session path is not a folder: {profile} (clear it, then scan a QR)"
                 return self._report(False, detail, (PROBLEM_CORRUPT,), exists=True)
@@ -241,7 +241,7 @@ class SessionStore:
         self._refuse_profile_elsewhere()
         lock = self.lock_info()
         self._refuse_if_held(lock, own_pids)
-        notes: list[str] = []
+        notes: list[str] = [] if own_pids else self.restore_leftovers()
         removal = cl.Removal(0, (), ())
         if own_pids:
             notes.append("the browser is running: nothing removed from the profile (stop it for a full clean)")
@@ -273,14 +273,60 @@ class SessionStore:
         if not os.path.lexists(self.profile):
             raise FileNotFoundError(f"no session to quarantine: {self.profile} does not exist")
         dest = self._move_into_quarantine(self.profile)
+        self._after_quarantine(dest, reason or "watui clear")
+        return dest
+
+    def swap_in(self, folder: Path, reason: str) -> Path | None:
+        """Put ``folder`` (complete, beside the profile in session_path) in the profile's place; the profile,
+        if any, moves into quarantine (its path returned). Two renames: when the second fails the profile is
+        moved back, as it was. The browser must be stopped."""
+        self.check_root()
+        self._refuse_if_held(self.lock_info(), frozenset())
+        if not cl.is_inside(self.root, folder) or folder.parent != self.profile.parent:
+            raise UnsafePathError(f"refusing to put {folder} in place of {self.profile}: it is not beside it")
+        moved = self._move_into_quarantine(self.profile) if os.path.lexists(self.profile) else None
+        try:
+            os.rename(folder, self.profile)
+        except BaseException:
+            if moved is not None:
+                os.rename(moved, self.profile)
+            raise
+        _fsync_dir(self.root)
+        if moved is not None:
+            try:
+                self._after_quarantine(moved, reason)
+            except OSError as exc:  # the swap is done: an old copy that could not be pruned does not undo it
+                log.warning("%s: could not prune old quarantined copies: %s", self.quarantine_dir, exc)
+        return moved
+
+    def restore_leftovers(self) -> list[str]:
+        """Settle what a restore that died left beside the profile (``.<profile>.restore-*``): a verified one
+        (``restore-ready-*``) takes the profile's place when the profile is missing; any other is removed
+        (it is a plaintext copy of a login). What was done, one note each."""
+        notes: list[str] = []
+        profile = self.profile.name
+        for entry in _list_dir(self.root):
+            if not (entry.name.startswith(f".{profile}.restore-") and entry.is_dir(follow_symlinks=False)):
+                continue
+            path = Path(entry.path)
+            if entry.name.startswith(f".{profile}.restore-ready-") and not os.path.lexists(self.profile):
+                os.rename(path, self.profile)
+                _fsync_dir(self.root)
+                notes.append(f"finished an interrupted restore: {entry.name} is {self.profile} again")
+                log.warning("%s: %s", self.root, notes[-1])
+                continue
+            cl.remove_inside(self.root, path)
+            notes.append(f"removed {entry.name}, left by a restore that did not finish")
+        return notes
+
+    def _after_quarantine(self, dest: Path, reason: str) -> None:
         note = dest / "WATUI-QUARANTINE.txt"
         with contextlib.suppress(OSError):
             note.write_text(
                 f"moved here by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\nfrom: {self.profile}\n"
-                f"reason: {reason or 'watui clear'}\nto restore: move this folder back to {self.profile}\n"
+                f"reason: {reason}\nto restore: move this folder back to {self.profile}\n"
             )
         self._prune_quarantine(self.profile.name)
-        return dest
 
     def clear(self, purge: bool = False) -> ClearReport:
         """Quarantine the profile (or delete it with ``purge``) so the next start needs a QR scan."""
@@ -314,6 +360,26 @@ class SessionStore:
         return OwnerLock(fd, path)
 
     # -- helpers -----------------------------------------------------------------------------------
+    def _copies_note(self) -> str:
+        """Where copies of a missing profile are: an unfinished restore, the newest quarantined copy."""
+        profile = self.profile.name
+        notes = []
+        ready = sorted(e.name for e in _list_dir(self.root) if e.name.startswith(f".{profile}.restore-ready-"))
+        if ready:
+            notes.append(
+                f"an interrupted restore left {self.root / ready[-1]}: 'watui clean' or 'watui init' finishes it"
+            )
+        pattern = re.compile(rf"^{re.escape(profile)}-(\d{{8}}-\d{{6}})(?:-(\d+))?$")
+        copies = []
+        for entry in _list_dir(self.quarantine_dir):
+            match = pattern.match(entry.name)
+            if match:
+                copies.append((match.group(1), int(match.group(2) or 1), entry.name))
+        if copies:
+            newest = self.quarantine_dir / max(copies)[2]
+            notes.append(f"the last copy moved aside is {newest}: move it back to {self.profile} to use it")
+        return "".join(f"; {note}" for note in notes)
+
     @property
     def _owner_file(self) -> Path:
         return self.root / f".watui-{self.config.session.client_id}.owner"
@@ -519,6 +585,15 @@ def _list_dir(folder: Path) -> Iterable[os.DirEntry[str]]:
             return list(it)
     except OSError:
         return []
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _make_private_dirs(folder: Path) -> None:
