@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.conftest import ConfigWriter
@@ -272,6 +273,122 @@ async def test_a_peer_of_another_uid_is_refused(write_config: ConfigWriter) -> N
             assert '"pid"' not in seen
         finally:
             await server.close()
+
+
+async def _get_owner_raw(path: Path) -> str:
+    """``GET /api/owner`` on the socket at ``path`` from this process, as raw HTTP."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(b"GET /api/owner HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    return raw.decode(errors="replace")
+
+
+async def test_the_owner_serves_only_peers_of_its_own_uid(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """As any user: the owner told to serve another uid refuses this process (SO_PEERCRED), and serves it
+    when told its own."""
+    config = load_config(write_config(session_path=str(tmp_path / "s"), client_id="bot"))
+    socket_path(config).parent.mkdir(mode=0o700)
+    other = os.geteuid() + 1
+    server = await start_control(_Quiet(), config, face="watch", owner_uid=other)  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        seen = await _get_owner_raw(server.path)
+        assert " 403 " in seen.splitlines()[0] and f"uid {os.geteuid()} refused" in seen
+        assert '"pid"' not in seen
+    finally:
+        await server.close()
+    server = await start_control(_Quiet(), config, face="watch")  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        assert '"pid"' in await _get_owner_raw(server.path)  # the same request, of the right uid
+    finally:
+        await server.close()
+
+
+async def test_a_client_trusts_only_a_socket_of_its_own_uid(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """As any user: a client expecting another uid refuses the socket file (its owner) and, reached past
+    that, the process serving it (SO_PEERCRED), before it sends a request."""
+    from watui.api.client import BASE, OwnerClient, OwnerRefused, _OwnersConnector
+
+    config = load_config(write_config(session_path=str(tmp_path / "s"), client_id="bot"))
+    socket_path(config).parent.mkdir(mode=0o700)
+    other = os.geteuid() + 1
+    server = await start_control(_Quiet(), config, face="watch")  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        with pytest.raises(OwnerRefused, match=rf"owned by uid {os.geteuid()}, expected {other}; fix: remove it"):
+            await find_owner(config, uid=other)
+        connector = _OwnersConnector(str(server.path), server.path, other)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            with pytest.raises(OwnerRefused, match=rf"served by uid {os.geteuid()}, expected {other}"):
+                await http.get(BASE + "/api/owner")
+        client = await find_owner(config)  # its own uid: trusted
+        assert client is not None
+        async with client:
+            assert client.owner["pid"] == os.getpid()
+        async with OwnerClient(server.path, uid=other) as refused:
+            with pytest.raises(OwnerRefused):
+                await refused.status()
+    finally:
+        await server.close()
+
+
+_HOSTILE_OWNER = r"""
+import json, os, socket, sys
+root, path = sys.argv[1], sys.argv[2]
+os.mkdir(root, 0o755)  # another user made the session folder first
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen()
+print("ready", flush=True)
+body = json.dumps({"pid": os.getpid(), "face": "watch", "demo": False}).encode()
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as nobody")
+async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_config: ConfigWriter) -> None:
+    """uid nobody makes the session folder first and listens at the owner's path: root's watui refuses
+    the folder and the socket, by the file's owner and, were the file root's, by the peer's uid."""
+    from watui.api.client import OwnerRefused
+    from watui.core.errors import UnsafePathError
+    from watui.core.store import SessionStore
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        os.chmod(folder, 0o777)  # a shared folder: anyone may make the session folder in it
+        config_path = write_config(session_path=f"{folder}/s", client_id="bot")
+        config = load_config(config_path)
+        python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
+        hostile = await asyncio.create_subprocess_exec(
+            *(python, "-c", _HOSTILE_OWNER, f"{folder}/s", str(socket_path(config))),
+            user="nobody", group="nogroup", extra_groups=[], stdout=subprocess.PIPE, cwd="/",
+        )  # fmt: skip
+        try:
+            assert hostile.stdout is not None and await hostile.stdout.readline() == b"ready\n"
+            with pytest.raises(OwnerRefused, match=rf"owned by uid {nobody}, expected 0; fix: remove it"):
+                await find_owner(config)
+            with pytest.raises(UnsafePathError, match=rf"{folder}/s: owned by uid {nobody}, expected 0; fix: chown 0"):
+                SessionStore(config).check_root()
+            done = await asyncio.to_thread(
+                subprocess.run, [*WATUI, "--config", str(config_path), "status"], capture_output=True, text=True
+            )
+            assert done.returncode != 0 and "Traceback" not in done.stderr
+            assert f"owned by uid {nobody}, expected 0" in done.stderr and '"pid"' not in done.stdout
+            os.chown(socket_path(config), 0, 0)  # the file alone proves nothing: the peer is still nobody
+            with pytest.raises(OwnerRefused, match=rf"served by uid {nobody}, expected 0"):
+                await find_owner(config)
+        finally:
+            hostile.kill()
+            await hostile.wait()
 
 
 # -- the attached dashboard ---------------------------------------------------------------------------

@@ -73,6 +73,31 @@ def peer_refusal(uid: int | None, owner_uid: int) -> str | None:
     return None
 
 
+def owner_refusal(uid: int | None, expected_uid: int, path: Path) -> str | None:
+    """Why a client must not trust the process serving ``path`` (another uid, or one it cannot tell),
+    or None: whoever else listens there could pose as the owner (draw its own QR, read the verbs)."""
+    if uid is None:
+        return f"{path}: the owner's credentials are unavailable: refusing to use it"
+    if uid != expected_uid:
+        return (
+            f"{path}: served by uid {uid}, expected {expected_uid}: not this user's watui; "
+            f"fix: stop that process and remove {path}"
+        )
+    return None
+
+
+def socket_file_refusal(address: str | Path, path: Path, expected_uid: int) -> str | None:
+    """Why the file at ``address`` (``path`` as reached) is not this user's owner socket, or None.
+    FileNotFoundError when there is none."""
+    st = os.lstat(address)
+    if not stat.S_ISSOCK(st.st_mode):
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a socket"
+        return f"{path}: {kind}, not the owner's socket; fix: remove it (rm {path}) and restart the owner"
+    if st.st_uid != expected_uid:
+        return f"{path}: owned by uid {st.st_uid}, expected {expected_uid}; fix: remove it (rm {path})"
+    return None
+
+
 def _peer_middleware(owner_uid: int) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def check_peer(
@@ -107,12 +132,15 @@ async def _owner(request: web.Request) -> web.Response:
     return web.json_response(request.app[_OWNER_KEY].to_json())
 
 
-def build_control_app(manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None) -> web.Application:
-    """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it."""
+def build_control_app(
+    manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None, owner_uid: int | None = None
+) -> web.Application:
+    """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it.
+    Only peers of ``owner_uid`` (default: this process's effective uid) are served."""
     from watui.api.server import build_app  # here: clients of the socket never load the server
 
     app = build_app(manager, token="", simulator=simulator)
-    app.middlewares.insert(0, _peer_middleware(os.geteuid()))
+    app.middlewares.insert(0, _peer_middleware(os.geteuid() if owner_uid is None else owner_uid))
     app[_OWNER_KEY] = owner
     app.router.add_get(OWNER_PATH, _owner)
     return app
@@ -158,12 +186,13 @@ def _bind(path: Path) -> socket.socket:
 
 
 async def start_control(
-    manager: ManagerLike, config: Config, *, face: str, simulator: Any = None
+    manager: ManagerLike, config: Config, *, face: str, simulator: Any = None, owner_uid: int | None = None
 ) -> ControlServer | None:
     """Serve ``manager`` on the session's control socket. Call only while holding the owner lock.
     None (with a warning in the log) when the socket cannot be made: the owner still runs, alone."""
     path = socket_path(config)
-    app = build_control_app(manager, OwnerInfo(os.getpid(), face, simulator is not None), simulator=simulator)
+    owner = OwnerInfo(os.getpid(), face, simulator is not None)
+    app = build_control_app(manager, owner, simulator=simulator, owner_uid=owner_uid)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
     try:
