@@ -7,9 +7,11 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +19,14 @@ from tests.alert_helpers import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
 from watui.core.alerts import (
+    HOST_SCHEMES,
     Alert,
     AlertRules,
     AppriseChannel,
     CommandChannel,
     Dispatcher,
     WebhookChannel,
+    _redact,
 )
 from watui.core.models import (
     PROBLEM_NO_LOGIN,
@@ -313,3 +317,79 @@ def test_an_unrecognised_page_fires_once_naming_the_evidence_and_resolves_when_c
     assert names(fired) == [("unrecognised", "firing")] and "/s/diag/1" in fired[0].message
     assert r.on_event(event) == []  # the same page again: no second alert
     assert names(state(r, S.CONNECTED)) == [("unrecognised", "resolved")]
+
+
+# -- channel names never carry a secret --------------------------------------------------------------
+def _apprise_services() -> list[tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]]:
+    """Every service of the installed Apprise: its schemes, URL templates and tokens."""
+    apprise = pytest.importorskip("apprise")
+    out = []
+    for service in apprise.Apprise().details()["schemas"]:
+        schemes = (service.get("protocols") or ()) + (service.get("secure_protocols") or ())
+        out.append((tuple(schemes), tuple(service["details"]["templates"]), service["details"]["tokens"]))
+    return out
+
+
+def _host_position(template: str) -> str:
+    """What a URL template puts where a URL's host goes: ``{host}``, ``{bot_token}``, ..."""
+    netloc = re.split(r"/|\{path\}", template.split("://", 1)[1], maxsplit=1)[0]
+    return re.sub(r":\{port\}$", "", netloc.rsplit("@", 1)[-1])
+
+
+def test_no_channel_name_shows_a_token_for_any_apprise_scheme() -> None:
+    """Each URL template of each Apprise service, every field filled with a secret but the host and port,
+    plus a query and a fragment: the channel's name keeps the host (where the host is one) and no secret."""
+    services = _apprise_services()
+    assert len(services) > 100
+    for schemes, templates, tokens in services:
+        hosty = all(_host_position(t) == "{host}" for t in templates) and not tokens.get("host", {}).get("private")
+        for scheme in schemes:
+            assert (scheme in HOST_SCHEMES) == hosty, scheme  # watui's table agrees with Apprise's
+            for template in templates:
+                fields = set(re.findall(r"\{(\w+)\}", template)) - {"schema"}
+                values = {name: f"secret{name}X" for name in fields} | {"host": "relay.example", "port": "8443"}
+                values["path"] = "/secretpath/"  # a template's {path} brings its own slashes
+                url = template.replace("{schema}", scheme).format(**values) + "?token=secretQ#secretF"
+                name = _redact(url)
+                assert "secret" not in name, (url, name)
+                if hosty:
+                    port = ":8443" if "{port}" in template else ""
+                    assert name == f"{scheme}://relay.example{port}/…", (url, name)
+                else:
+                    assert name == f"{scheme}://…", (url, name)
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("http://127.0.0.1:47109?token=SECRET", "http://127.0.0.1:47109/…"),
+        ("https://user:SECRET@hooks.example.com/services/SECRET#SECRET", "https://hooks.example.com/…"),
+        ("https://hooks.example.com", "https://hooks.example.com"),
+        ("http://[::1]:8080/SECRET", "http://[::1]:8080/…"),
+        ("tgram://123456789:AAHSECRET/987654321", "tgram://…"),
+        ("discord://1234/SECRET", "discord://…"),
+        ("ntfys://SECRETTOPIC", "ntfys://…"),
+        ("mailtos://me:SECRET@mail.example.com?to=ops@example.com", "mailtos://mail.example.com/…"),
+        ("http://host.example:99999/SECRET", "http://…"),  # not a port: nothing of it is shown
+        ("SECRET-not-a-url", "(not a URL)"),
+    ],
+)
+def test_a_channel_is_named_by_its_scheme_and_host_only(url: str, name: str) -> None:
+    assert _redact(url) == name
+
+
+def test_alerts_test_prints_no_token_of_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `watui alerts test` prints (and an `error` event, stderr and the journal carry: the same name)."""
+    with receiver() as rec:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[alerts]\napprise = ["json://ops:SECRET1@127.0.0.1:{rec.port}/a?x=SECRET2"]\n'
+            f'[[alerts.webhook]]\nurl = "http://127.0.0.1:{rec.port}?token=SECRET3"\n'
+        )
+        code = main(["alerts", "test", "--config", str(config)])
+        out, err = capsys.readouterr()
+        assert len(rec.requests) == 2  # both reached it, tokens and all
+    assert code == 0
+    assert f"✓ webhook http://127.0.0.1:{rec.port}/…: HTTP 200" in out
+    assert f"✓ apprise json://127.0.0.1:{rec.port}/…: sent" in out
+    assert "SECRET" not in out + err

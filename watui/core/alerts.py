@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -317,13 +318,47 @@ class AppriseChannel:
         return Delivery(self.name, bool(ok), "sent" if ok else "Apprise could not deliver it (see the log)")
 
 
+# The schemes whose URL holds a server's name where a URL's host goes: watui's webhooks (http, https) and
+# the Apprise services whose every URL template has ``{host}`` there (read from Apprise 2.3's table,
+# ``apprise.Apprise().details()``; tests/test_alerts.py checks it against the installed Apprise). Every
+# other scheme keeps a token, a key or an id there (``tgram://BOT_TOKEN/CHAT``, ``discord://ID/TOKEN``,
+# ``ntfy://TOPIC``): a channel of one is named by its scheme alone, and so is a scheme Apprise adds later.
+HOST_SCHEMES = frozenset(
+    {
+        "http", "https",
+        "amqp", "amqps", "apprise", "apprises", "bark", "barks", "deltachat", "deltachats", "emby", "embys",
+        "enigma2", "enigma2s", "evolution", "evolutions", "flowtriq", "flowtriqs", "form", "forms", "goalert",
+        "goalerts", "gorush", "gorushs", "gotify", "gotifys", "hassio", "hassios", "humhub", "humhubs",
+        "infobip", "irc", "ircs", "jellyfin", "jellyfins", "json", "jsons", "kodi", "kodis", "mailgun",
+        "mailto", "mailtos", "mastodon", "mastodons", "misskey", "misskeys", "mmost", "mmosts", "ncloud",
+        "nclouds", "nctalk", "nctalks", "onebot", "onebots", "opsimate", "opsimates", "parsep", "parseps",
+        "pinglet", "pinglets", "pjet", "pjets", "rocket", "rockets", "rsyslog", "sendpulse", "signal",
+        "signals", "smseagle", "smseagles", "smtp2go", "sparkpost", "synology", "synologys", "toot", "toots",
+        "wechat", "workflow", "workflows", "xbmc", "xbmcs", "xmatters", "xml", "xmls"
+    }
+)  # fmt: skip
+
+
 def _redact(url: str) -> str:
-    """Channel names go to logs and screens: keep the scheme and host, hide paths and tokens."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url[:40]
-    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/…" if "/" in rest else f"{scheme}://{host}"
+    """A channel's name for logs, screens, events and the journal: the scheme and the host (and port),
+    never the userinfo, path, query or fragment; the scheme alone where the host holds a secret."""
+    scheme, sep, _ = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return "(not a URL)"
+    hidden = f"{scheme}://…"
+    if scheme not in HOST_SCHEMES:
+        return hidden
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return hidden
+    if not host:
+        return hidden
+    name = f"{scheme}://" + (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+    dropped = "@" in parts.netloc or parts.path.strip("/") or parts.query or parts.fragment
+    return name + "/…" if dropped else name
 
 
 def channels_for(settings: AlertSettings) -> list[Channel]:
