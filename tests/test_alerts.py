@@ -9,10 +9,12 @@ import hmac
 import json
 import re
 import stat
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.alert_helpers import receiver
@@ -237,6 +239,57 @@ def test_a_failing_or_hanging_command_is_reported_not_raised(tmp_path: Path) -> 
     assert not hangs.ok and "did not finish within 0.3 s" in hangs.detail
     missing = CommandChannel((str(tmp_path / "nope"),), timeout_s=1).send(alert())
     assert not missing.ok and "cannot run" in missing.detail
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _spawner(tmp_path: Path) -> tuple[tuple[str, ...], Path]:
+    """A command whose shell starts a child (``sleep 1000``), writes its pid, and waits for it."""
+    pids = tmp_path / "child.pid"
+    return ("sh", "-c", f"sleep 1000 & echo $! > {pids}; wait"), pids
+
+
+def _child_of(pids: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (pids.exists() and pids.read_text().strip()):
+        assert time.monotonic() < deadline, "the command never started its child"
+        time.sleep(0.05)
+    return int(pids.read_text())
+
+
+def test_a_command_that_times_out_is_killed_with_everything_it_started(tmp_path: Path) -> None:
+    argv, pids = _spawner(tmp_path)
+    result = CommandChannel(argv, timeout_s=1).send(alert())
+    assert not result.ok and "did not finish within 1 s (killed)" in result.detail
+    child = _child_of(pids)
+    deadline = time.monotonic() + 5  # SIGKILL is sent before send() returns; the reaping may lag
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the command's child outlived its timeout"
+
+
+async def test_a_command_still_running_at_shutdown_is_killed_with_its_children(tmp_path: Path) -> None:
+    argv, pids = _spawner(tmp_path)
+    channel = CommandChannel(argv, timeout_s=600)
+    dispatcher = Dispatcher([channel])
+    delivered: list[list[Any]] = []
+    dispatcher.on_delivered = lambda _alert, results: delivered.append(results)
+    dispatcher.submit(alert())
+    child = await asyncio.to_thread(_child_of, pids)
+    await dispatcher.drain(0.2)  # what Watchers.close does when watui stops
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not _alive(child), "the command's child outlived watui"
+    while not delivered and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert [(r.ok, r.detail) for r in delivered[0]] == [(False, "killed: watui stopped")]
+    assert channel.send(alert()).detail == "not run: watui is stopping"
 
 
 def test_apprise_json_url_reaches_the_receiver() -> None:

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -272,33 +273,75 @@ class WebhookChannel:
 
 
 class CommandChannel:
+    """The operator's command, in a process group of its own: on timeout and at watui's shutdown
+    (:meth:`stop`) the whole group is killed, so nothing it started (``sleep`` under a shell) lives on."""
+
     def __init__(self, argv: tuple[str, ...], timeout_s: float) -> None:
         self.argv = argv
         self.timeout_s = timeout_s
         self.name = f"command {argv[0]}"
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def send(self, alert: Alert) -> Delivery:
         payload = alert.to_json()
         env = dict(os.environ)
         for key, value in payload.items():
             env[f"WATUI_ALERT_{key.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        with self._lock:
+            if self._stopped:
+                return Delivery(self.name, False, "not run: watui is stopping")
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - an argv from the operator's config, no shell
+                    list(self.argv),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=env,
+                    start_new_session=True,  # its own process group, killed whole
+                )
+            except OSError as exc:
+                return Delivery(self.name, False, f"cannot run: {exc.strerror or exc}")
+            self._running.add(proc)
         try:
-            done = subprocess.run(  # noqa: S603 - an argv from the operator's config, no shell
-                list(self.argv),
-                input=json.dumps(payload).encode(),
-                env=env,
-                capture_output=True,
-                timeout=self.timeout_s,
-                check=False,
-            )
+            _, stderr = proc.communicate(json.dumps(payload).encode(), timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
+            _kill_group(proc)
             return Delivery(self.name, False, f"did not finish within {self.timeout_s:g} s (killed)")
-        except OSError as exc:
-            return Delivery(self.name, False, f"cannot run: {exc.strerror or exc}")
-        if done.returncode != 0:
-            said = done.stderr.decode(errors="replace").strip().splitlines()
-            return Delivery(self.name, False, f"exit {done.returncode}" + (f": {said[-1][:200]}" if said else ""))
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+            _close_pipes(proc)
+        if self._stopped and proc.returncode < 0:
+            return Delivery(self.name, False, "killed: watui stopped")
+        if proc.returncode != 0:
+            said = stderr.decode(errors="replace").strip().splitlines()
+            return Delivery(self.name, False, f"exit {proc.returncode}" + (f": {said[-1][:200]}" if said else ""))
         return Delivery(self.name, True, "exit 0")
+
+    def stop(self) -> None:
+        """Kill every command still running (and all it started), and run no more: watui is exiting."""
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL ``proc``'s process group (its pid: it leads a session of its own), then reap ``proc``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 class AppriseChannel:
@@ -413,9 +456,14 @@ class Dispatcher:
         task.add_done_callback(self._pending.discard)
 
     async def drain(self, timeout: float) -> None:
-        """Give deliveries in flight a little time at shutdown (their threads are daemons anyway)."""
+        """Give deliveries in flight a little time at shutdown (their threads are daemons anyway), then
+        stop the channels that run processes: no command outlives watui."""
         if self._pending:
             await asyncio.wait(list(self._pending), timeout=timeout)
+        for channel in self.channels:
+            stop = getattr(channel, "stop", None)
+            if stop is not None:
+                stop()
 
 
 def make_test_alert(config: Config) -> Alert:
