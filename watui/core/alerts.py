@@ -13,7 +13,8 @@ than ``max_restarts_per_hour`` times in the last hour).
 
 :class:`Dispatcher` delivers an alert to every configured channel, each in its own daemon thread so a
 hung receiver never holds the event loop, the default executor or watui's exit: webhooks (JSON POST,
-``X-Watui-Signature: sha256=<HMAC-SHA256 of the body>``, retried with backoff, 5 s timeout each), a
+``X-Watui-Signature: sha256=<HMAC-SHA256 of the body>``, ``X-Watui-Delivery: <the alert's id>``,
+retried with backoff only while the receiver certainly does not have it, see :class:`WebhookChannel`), a
 command (argv, JSON on stdin, ``WATUI_ALERT_*`` variables, a timeout) and Apprise URLs.
 """
 
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import signal
@@ -32,6 +34,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +51,7 @@ S = ConnectionState
 RULES = ("disconnected", "qr_needed", "failed", "conflict", "unrecognised", "too_large", "memory", "restarts")
 # A precise rule firing makes "disconnected" redundant for the same stretch.
 _PRECISE = ("qr_needed", "failed", "conflict")
-WEBHOOK_TIMEOUT_S = 5.0
+WEBHOOK_TIMEOUT_S = 10.0  # [alerts] webhook_timeout_s
 WEBHOOK_ATTEMPTS = 5
 USER_AGENT = "watui-alerts/1"
 
@@ -64,9 +67,12 @@ class Alert:
     message: str
     time: float = field(default_factory=time.time)
     test: bool = False
+    # One id per alert, the same in every attempt and every channel: a receiver drops a repeat by it.
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "id": self.id,
             "alert": self.alert,
             "status": self.status,
             "session": self.session,
@@ -206,9 +212,14 @@ class Delivery:
     channel: str  # "webhook https://…", "command /usr/bin/x", "apprise tgram://…"
     ok: bool
     detail: str
+    # Not ok, and not known to have failed: the request was sent and no answer came (it may have arrived).
+    unknown: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "ok": self.ok, "detail": self.detail}
+        out: dict[str, Any] = {"channel": self.channel, "ok": self.ok, "detail": self.detail}
+        if self.unknown:
+            out["unknown"] = True
+        return out
 
 
 class Channel(Protocol):
@@ -222,10 +233,24 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class _Retry(Exception):
-    pass
+    """The receiver certainly does not have it: try again."""
+
+
+class _Unknown(Exception):
+    """The request went out and no answer came: the receiver may have it, so it is not sent again."""
 
 
 class WebhookChannel:
+    """A JSON POST per alert, retried only while the receiver certainly does not have it.
+
+    Retried: the connection or the sending of the request failed (refused, unreachable, a timeout before
+    the request was out: the receiver cannot hold a whole request), and 408, 429 and 5xx (the receiver
+    answered that it did not take it; one that did anyway drops the repeat by its ``X-Watui-Delivery``
+    id). Not retried: a 4xx (it will not get better), and any failure after the request was sent — no
+    answer within the timeout, the connection dropped before the answer: the alert may have arrived, so
+    it is reported as "unknown" and never resent.
+    """
+
     def __init__(self, hook: WebhookSettings, timeout_s: float = WEBHOOK_TIMEOUT_S, wait_s: float = 0.5) -> None:
         self.hook = hook
         self.timeout_s = timeout_s
@@ -243,17 +268,20 @@ class WebhookChannel:
         try:
             for attempt in retrying:
                 with attempt:
-                    status = self._post(body)
+                    status = self._post(body, alert.id)
         except _Retry as exc:
             return Delivery(self.name, False, f"{exc} ({WEBHOOK_ATTEMPTS} attempts)")
+        except _Unknown as exc:
+            return Delivery(self.name, False, f"{exc}: delivery unknown (sent once, not resent)", unknown=True)
         except (urllib.error.URLError, ValueError) as exc:
             return Delivery(self.name, False, str(getattr(exc, "reason", exc)))
         return Delivery(self.name, True, f"HTTP {status}")
 
-    def _post(self, body: bytes) -> int:
+    def _post(self, body: bytes, delivery_id: str) -> int:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
+            "X-Watui-Delivery": delivery_id,
             "X-Watui-Timestamp": str(int(time.time())),
         }
         if self.hook.secret:
@@ -266,10 +294,15 @@ class WebhookChannel:
             if exc.code >= 500 or exc.code in (408, 429):
                 raise _Retry(f"HTTP {exc.code}") from None
             raise urllib.error.URLError(f"HTTP {exc.code}") from None  # a 4xx will not get better
-        except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
-            if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, OSError | TimeoutError):
+        except urllib.error.URLError as exc:
+            # urllib wraps what fails while connecting and sending the request: it is not there.
+            if not isinstance(exc.reason, OSError | TimeoutError):
                 raise
-            raise _Retry(str(getattr(exc, "reason", exc)) or type(exc).__name__) from None
+            raise _Retry(str(exc.reason) or type(exc.reason).__name__) from None
+        except TimeoutError:
+            raise _Unknown(f"no answer within {self.timeout_s:g} s") from None
+        except (OSError, http.client.HTTPException) as exc:  # reset or closed after the request was sent
+            raise _Unknown(f"the connection dropped before an answer ({type(exc).__name__})") from None
 
 
 class CommandChannel:
@@ -405,7 +438,7 @@ def _redact(url: str) -> str:
 
 
 def channels_for(settings: AlertSettings) -> list[Channel]:
-    out: list[Channel] = [WebhookChannel(hook) for hook in settings.webhook]
+    out: list[Channel] = [WebhookChannel(hook, settings.webhook_timeout_s) for hook in settings.webhook]
     if settings.command:
         out.append(CommandChannel(settings.command, settings.command_timeout_s))
     out += [AppriseChannel(url) for url in settings.apprise]

@@ -89,9 +89,10 @@ class Watchers:
     def _delivered(self, alert: Alert, results: list[Delivery]) -> None:
         for result in results:
             if not result.ok:
-                log.warning("alert %s not delivered by %s: %s", alert.alert, result.channel, result.detail)
+                outcome = "delivery unknown" if result.unknown else "not delivered"
+                log.warning("alert %s %s by %s: %s", alert.alert, outcome, result.channel, result.detail)
                 self.manager.announce(
-                    "error", message=f"alert {alert.alert} not delivered by {result.channel}: {result.detail}"
+                    "error", message=f"alert {alert.alert} {outcome} by {result.channel}: {result.detail}"
                 )
 
     async def close(self) -> None:
