@@ -187,6 +187,45 @@ def test_reconnect_without_an_owner_acts_here_with_the_same_exit_status(tmp_path
     assert not (session / ".watui-whatsapp-automation-pro.sock").exists()  # ...and its socket left with it
 
 
+@pytest.mark.browser
+def test_doctor_beside_a_running_owner_probes_the_owners_page(owner: Owner) -> None:
+    done = owner.watui("doctor", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["recognised"] and report["detection"] == "modules" and report["state"] == "UNPAIRED"
+    assert report["owner"] == {"pid": owner.proc.pid, "face": "watch"}
+    probes = {(p["channel"], p["probe"]): p for p in report["probes"]}
+    assert probes[("modules", "require('WAWebSocketModel')")]["matched"]
+    assert Path(report["evidence"]).parent.name == "diagnostics"
+    text = owner.watui("doctor")
+    assert text.returncode == 0 and f"probed by watui watch (pid {owner.proc.pid})" in text.stdout
+    assert owner.proc.poll() is None and owner.status()["connection"]["state"] == "UNPAIRED"
+
+
+async def test_doctor_beside_an_owner_without_a_browser_says_so_with_its_own_code(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from watui.cli import main
+    from watui.core.manager import SessionManager
+
+    config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
+    manager = SessionManager(load_config(config_path))
+    await manager.start()  # owns the session; no browser started
+    server = await start_control(manager, manager.config, face="watch")
+    assert server is not None
+    try:
+        code = await asyncio.to_thread(main, ["doctor", "--json", "--config", str(config_path)])
+    finally:
+        await server.close()
+        await manager.shutdown()
+    out, err = capsys.readouterr()
+    assert code == 4
+    answer = json.loads(out)
+    assert answer["recognised"] is None
+    assert answer["error"].startswith(f"watui watch (pid {os.getpid()}) owns this session: cannot run the doctor")
+    assert err.startswith("watui doctor: ") and len(err.splitlines()) == 1
+
+
 class _Quiet:
     """A manager nobody drives: the socket tests only need an API to answer."""
 
