@@ -226,6 +226,34 @@ async def test_doctor_beside_an_owner_without_a_browser_says_so_with_its_own_cod
     assert err.startswith("watui doctor: ") and len(err.splitlines()) == 1
 
 
+async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """A symlink where the socket goes: the owner runs without a socket, says so in an `error` event (the
+    journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
+    from watui.core.history import history_path, read_rows
+    from watui.core.store import SessionStore
+    from watui.runtime import session_runtime
+
+    config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
+    config = load_config(config_path)
+    path = socket_path(config)
+    SessionStore(config).ensure_root()
+    os.symlink(tmp_path / "elsewhere", path)
+    status = [*WATUI, "--config", str(config_path), "status"]
+    async with session_runtime(config, face="watch"):
+        line = await asyncio.to_thread(subprocess.run, status, capture_output=True, text=True, timeout=60)
+        data = await asyncio.to_thread(subprocess.run, [*status, "--json"], capture_output=True, text=True, timeout=60)
+    problem = f"watui (pid {os.getpid()}) runs but serves no control socket: {path} is a symlink, not a socket"
+    assert line.returncode == 1 and problem in line.stdout and "not answering" not in line.stdout, line
+    owner = json.loads(data.stdout)["owner"]
+    assert owner["pid"] == os.getpid() and owner["socket"] is False and owner["problem"].startswith(problem)
+    rows, _ = read_rows(history_path(config), 0)
+    errors = [row.message for row in rows if row.kind == "error"]
+    assert any(f"cannot serve the control socket: {path} is a symlink, not a socket" in m for m in errors), errors
+    assert path.is_symlink()  # not ours to remove: it stays for whoever made it
+
+
 class _Quiet:
     """A manager nobody drives: the socket tests only need an API to answer."""
 

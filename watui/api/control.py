@@ -162,15 +162,31 @@ class ControlServer:
                 os.unlink(self.path)
 
 
+def not_a_socket(path: Path) -> str | None:
+    """What is at ``path`` instead of a socket (a symlink, a folder, a file), or None (a socket, or
+    nothing). Such a thing is never replaced: it is not a dead owner's, so it stays for its maker."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    kind = "a symlink" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a file"
+    return f"{path} is {kind}, not a socket; fix: remove it (rm {path}) and restart this watui"
+
+
+def socketless_owner(config: Config, pid: int) -> str:
+    """How another face names a live owner that serves no control socket (so it cannot attach)."""
+    why = not_a_socket(socket_path(config)) or f"no socket at {socket_path(config)}"
+    return f"watui (pid {pid}) runs but serves no control socket: {why}"
+
+
 def _bind(path: Path) -> socket.socket:
     """A listening socket at ``path``, mode 0600, replacing a dead owner's socket file."""
-    try:
-        existing = os.lstat(path)
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISSOCK(existing.st_mode):
-            raise OSError(f"{path} exists and is not a socket; remove it")
+    why = not_a_socket(path)
+    if why is not None:
+        raise OSError(why)
+    if os.path.lexists(path):
         os.unlink(path)  # we hold the owner lock: whoever bound it is gone (stale)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -186,10 +202,17 @@ def _bind(path: Path) -> socket.socket:
 
 
 async def start_control(
-    manager: ManagerLike, config: Config, *, face: str, simulator: Any = None, owner_uid: int | None = None
+    manager: ManagerLike,
+    config: Config,
+    *,
+    face: str,
+    simulator: Any = None,
+    owner_uid: int | None = None,
+    on_problem: Callable[[str], None] | None = None,
 ) -> ControlServer | None:
     """Serve ``manager`` on the session's control socket. Call only while holding the owner lock.
-    None (with a warning in the log) when the socket cannot be made: the owner still runs, alone."""
+    None when the socket cannot be made: the owner still runs, alone, and says why in the log and to
+    ``on_problem`` (the runtime makes it an ``error`` event, so every face and the journal see it)."""
     path = socket_path(config)
     owner = OwnerInfo(os.getpid(), face, simulator is not None)
     app = build_control_app(manager, owner, simulator=simulator, owner_uid=owner_uid)
@@ -201,6 +224,9 @@ async def start_control(
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        log.warning("cannot serve the control socket %s: %s; other watuis cannot attach", path, exc)
+        why = f"cannot serve the control socket: {exc}; other watuis cannot attach to this one"
+        log.warning("%s", why)
+        if on_problem is not None:
+            on_problem(why)
         return None
     return ControlServer(runner, path, os.lstat(path).st_ino)
