@@ -9,6 +9,7 @@ import hmac
 import json
 import re
 import socket
+import sqlite3
 import stat
 import threading
 import time
@@ -33,6 +34,7 @@ from watui.core.alerts import (
     _redact,
     channels_for,
 )
+from watui.core.history import load_alert_memory, save_alert_memory
 from watui.core.models import (
     PROBLEM_NO_LOGIN,
     PROBLEM_TOO_LARGE,
@@ -154,6 +156,76 @@ def test_memory_and_too_large_fire_and_resolve_with_the_figures() -> None:
     disk = DiskReport(Path("/s"), True, False, "Session too large (250 MB > 200 MB)", problems=(PROBLEM_TOO_LARGE,))
     fired = r.on_event(Event("disk", SessionInfo(state=S.CONNECTED, disk=disk)))
     assert names(fired) == [("too_large", "firing")] and "250 MB" in fired[0].message
+
+
+def _restarted(first: AlertRules, clock: Clock, journal: Path, **settings: float) -> AlertRules:
+    """``first``'s memory kept in a real journal file, and a new run's rules that read it back."""
+    save_alert_memory(journal, first.memory())
+    memory = load_alert_memory(journal)
+    assert memory is not None
+    again = AlertRules(AlertSettings(**settings), "bot", clock)  # type: ignore[arg-type]
+    again.restore(memory)
+    return again
+
+
+def test_a_restart_repeats_no_alert_and_still_sends_the_resolve_owed(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first, clock = rules(repeat_every_s=3600)
+    state(first, S.CONNECTED)
+    assert names(state(first, S.FAILED, "gave up")) == [("failed", "firing")]
+    clock.t += 60  # systemd's Restart=on-failure: a new watui, the same failure
+    second = _restarted(first, clock, journal, repeat_every_s=3600)
+    assert state(second, S.OPENING) == [] and state(second, S.FAILED, "gave up again") == []
+    assert names(state(second, S.CONNECTED)) == [("failed", "resolved")]  # the firing sent before is closed
+    clock.t += 600
+    third = _restarted(second, clock, journal, repeat_every_s=3600)
+    assert state(third, S.FAILED, "flapping") == []  # within repeat_every_s of the last alert: quiet
+    clock.t += 3600
+    fourth = _restarted(third, clock, journal, repeat_every_s=3600)
+    assert names(state(fourth, S.FAILED, "down for real")) == [("failed", "firing")]  # past it: said again
+
+
+def test_the_drops_of_the_last_hour_outlive_a_restart(tmp_path: Path) -> None:
+    first, clock = rules(max_restarts_per_hour=5)
+    sent = state(first, S.CONNECTED)
+    for _ in range(6):
+        clock.t += 3
+        sent += state(first, S.TIMEOUT) + state(first, S.CONNECTED)
+    assert names(sent) == [("restarts", "firing")]
+    second = _restarted(first, clock, tmp_path / "journal.sqlite", max_restarts_per_hour=5)
+    assert second.tick(SessionInfo(state=S.CONNECTED)) == []  # still 6 drops in the hour: no false resolve
+    clock.t += 3700
+    assert names(second.tick(SessionInfo(state=S.CONNECTED))) == [("restarts", "resolved")]
+
+
+def test_no_memory_or_a_journal_without_it_starts_afresh(tmp_path: Path) -> None:
+    assert load_alert_memory(tmp_path / "none.sqlite") is None
+    older = tmp_path / "older.sqlite"
+    sqlite3.connect(older).close()  # a journal of a watui that kept no memory
+    assert load_alert_memory(older) is None
+
+
+async def test_a_restarted_owner_does_not_send_the_same_alert_again(tmp_path: Path) -> None:
+    """The runtime every face uses, twice on the same session, with a real receiver: the session is too
+    large both times; the receiver hears it once."""
+    from watui.runtime import session_runtime
+
+    profile = tmp_path / "s" / "session-bot"
+    profile.mkdir(parents=True, mode=0o700)
+    (profile / "big.bin").write_bytes(b"\0" * (2 * 1024 * 1024))
+    with receiver() as rec:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[session]\nsession_path = "s"\nclient_id = "bot"\nmax_session_size_mb = 1\n'
+            f'[[alerts.webhook]]\nurl = "{rec.url}"\n'
+        )
+        for _run in range(2):
+            async with session_runtime(load_config(config), face="watch") as rt:
+                await rt.manager.refresh_disk()  # the disk event the rules read
+                await asyncio.sleep(0.3)
+        await asyncio.to_thread(rec.wait_for, 2, 1.0)
+        received = [(r.json["alert"], r.json["status"]) for r in rec.requests]
+    assert received == [("too_large", "firing")]
 
 
 # -- delivery -------------------------------------------------------------------------------------------

@@ -113,6 +113,35 @@ class AlertRules:
         self._away_since: float | None = None
         self._drops: deque[float] = deque()
 
+    def memory(self) -> dict[str, Any]:
+        """What must outlive watui (kept in the journal, see watchers.py) so a restart repeats no alert:
+        when each rule last sent one, which fired and owe their resolve, the drops of the last hour."""
+        rules = {
+            name: {"lastSent": rule.last_sent, "owesResolve": rule.notified}
+            for name, rule in self._rules.items()
+            if rule.last_sent is not None or rule.notified
+        }
+        return {"rules": rules, "drops": list(self._drops)}
+
+    def restore(self, memory: dict[str, Any]) -> None:
+        """Take back :meth:`memory` of a previous run: a rule that fired within ``repeat_every_s`` stays
+        quiet, and one whose firing was sent without its resolve holds on, so its resolve is sent."""
+        saved_rules = memory.get("rules")
+        for name, saved in (saved_rules if isinstance(saved_rules, dict) else {}).items():
+            rule = self._rules.get(name)
+            if rule is None or not isinstance(saved, dict):
+                continue
+            last = saved.get("lastSent")
+            if isinstance(last, int | float) and not isinstance(last, bool):
+                rule.last_sent = float(last)
+            if saved.get("owesResolve") is True:
+                rule.active = rule.notified = True
+        now = self.clock()
+        drops = memory.get("drops")
+        for t in drops if isinstance(drops, list) else []:
+            if isinstance(t, int | float) and not isinstance(t, bool) and 0 <= now - t <= 3600:
+                self._drops.append(float(t))
+
     def firing(self) -> list[str]:
         """Rules whose condition holds now (sent or kept quiet by repeat_every_s)."""
         return [name for name, rule in self._rules.items() if rule.active]
