@@ -287,7 +287,8 @@ def test_a_session_path_of_another_uid_or_writable_by_others_is_refused(
         with pytest.raises(UnsafePathError) as refused:
             action()
         assert str(refused.value) == (
-            f"[session] session_path {root}: owned by uid {me}, expected {other}; fix: chown {other} {root}"
+            f"[session] session_path {root}: owned by uid {me}, expected {other}; fix: chown {other} {root} "
+            f"(or run watui as uid {me})"
         )
     for mode in (0o770, 0o707, 0o1777):  # group- or world-writable; sticky like /tmp is no better
         os.chmod(root, mode)

@@ -385,7 +385,8 @@ async def test_a_client_trusts_only_a_socket_of_its_own_uid(tmp_path: Path, writ
     server = await start_control(_Quiet(), config, face="watch")  # type: ignore[arg-type]
     assert server is not None
     try:
-        with pytest.raises(OwnerRefused, match=rf"owned by uid {os.geteuid()}, expected {other}; fix: remove it"):
+        mine = rf"owned by uid {os.geteuid()}, expected {other}; fix: run watui as uid {os.geteuid()}"
+        with pytest.raises(OwnerRefused, match=mine):
             await find_owner(config, uid=other)
         connector = _OwnersConnector(str(server.path), server.path, other)
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -441,7 +442,8 @@ async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_c
         )  # fmt: skip
         try:
             assert hostile.stdout is not None and await hostile.stdout.readline() == b"ready\n"
-            with pytest.raises(OwnerRefused, match=rf"owned by uid {nobody}, expected 0; fix: remove it"):
+            theirs = rf"owned by uid {nobody}, expected 0; fix: run watui as uid {nobody} if the session is theirs"
+            with pytest.raises(OwnerRefused, match=theirs):
                 await find_owner(config)
             with pytest.raises(UnsafePathError, match=rf"{folder}/s: owned by uid {nobody}, expected 0; fix: chown 0"):
                 SessionStore(config).check_root()

@@ -80,8 +80,8 @@ def owner_refusal(uid: int | None, expected_uid: int, path: Path) -> str | None:
         return f"{path}: the owner's credentials are unavailable: refusing to use it"
     if uid != expected_uid:
         return (
-            f"{path}: served by uid {uid}, expected {expected_uid}: not this user's watui; "
-            f"fix: stop that process and remove {path}"
+            f"{path}: served by uid {uid}, expected {expected_uid}: not this user's watui; fix: run watui as "
+            f"uid {uid} if the session is theirs, else stop that process and remove {path}"
         )
     return None
 
@@ -94,7 +94,10 @@ def socket_file_refusal(address: str | Path, path: Path, expected_uid: int) -> s
         kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a socket"
         return f"{path}: {kind}, not the owner's socket; fix: remove it (rm {path}) and restart the owner"
     if st.st_uid != expected_uid:
-        return f"{path}: owned by uid {st.st_uid}, expected {expected_uid}; fix: remove it (rm {path})"
+        return (
+            f"{path}: owned by uid {st.st_uid}, expected {expected_uid}; fix: run watui as uid {st.st_uid} "
+            f"if the session is theirs, else remove it (rm {path})"
+        )
     return None
 
 

@@ -514,7 +514,8 @@ def private_folder_problem(folder: Path, uid: int) -> str | None:
     its fix: ``<path>: owned by uid N, expected M; fix: chown M <path>``."""
     st = os.stat(folder)
     if st.st_uid != uid:
-        return f"{folder}: owned by uid {st.st_uid}, expected {uid}; fix: chown {uid} {folder}"
+        fix = f"chown {uid} {folder} (or run watui as uid {st.st_uid})"
+        return f"{folder}: owned by uid {st.st_uid}, expected {uid}; fix: {fix}"
     if st.st_mode & 0o022:
         mode = stat.S_IMODE(st.st_mode)
         return f"{folder}: writable by group or others (mode {mode:o}); fix: chmod go-w {folder}"
