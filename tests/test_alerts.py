@@ -303,6 +303,14 @@ def test_a_refused_connection_is_retried_but_a_drop_after_sending_is_not() -> No
     assert len(seen) == 1
 
 
+def test_a_url_refused_before_sending_is_a_failure_that_names_no_part_of_it() -> None:
+    for url in ("http://127.0.0.1:1/a b?token=SECRET", "http://bad host/SECRET", "http://127.0.0.1:1/\x01SECRET"):
+        result = WebhookChannel(WebhookSettings(url=url), wait_s=0.01).send(alert())
+        assert not result.ok and not result.unknown, (url, result)
+        assert result.detail == "not a URL it can send to: check [[alerts.webhook]] url"
+        assert "SECRET" not in result.channel + result.detail
+
+
 def test_the_webhook_timeout_is_configured_and_checked(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[alerts]\nwebhook_timeout_s = 42\n[[alerts.webhook]]\nurl = "http://127.0.0.1:9/x"\n')

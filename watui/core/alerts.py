@@ -328,6 +328,8 @@ class WebhookChannel:
             if not isinstance(exc.reason, OSError | TimeoutError):
                 raise
             raise _Retry(str(exc.reason) or type(exc.reason).__name__) from None
+        except (http.client.InvalidURL, ValueError):  # refused before any connection (its text holds the URL)
+            raise urllib.error.URLError("not a URL it can send to: check [[alerts.webhook]] url") from None
         except TimeoutError:
             raise _Unknown(f"no answer within {self.timeout_s:g} s") from None
         except (OSError, http.client.HTTPException) as exc:  # reset or closed after the request was sent
