@@ -3,8 +3,11 @@
 Whichever face owns a session (watch, serve, init, the dashboard) serves it here so every other watui on
 that session can be its client (``watui/api/client.py``). Guarded three ways: the socket is 0600 inside
 the 0700 session root, a peer of another uid is refused by ``SO_PEERCRED``, and it is never a network
-port. The owner holds the session's owner lock before it binds, so a socket file already there is a
-dead owner's (kill -9) and is replaced.
+port. Both ways: a client trusts only a socket file of its own uid served by a process of its own uid
+(:func:`socket_file_refusal`, :func:`owner_refusal`), so whoever else listens at the path cannot pose as
+the owner. The owner holds the session's owner lock before it binds, so a socket file already there is a
+dead owner's (kill -9) and is replaced; anything else there (a symlink, a file) is not, and the owner
+runs on without a socket, saying so (:func:`not_a_socket`).
 """
 
 from __future__ import annotations
