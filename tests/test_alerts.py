@@ -7,23 +7,34 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
+import socket
+import sqlite3
 import stat
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
 from tests.alert_helpers import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
 from watui.core.alerts import (
+    HOST_SCHEMES,
     Alert,
     AlertRules,
     AppriseChannel,
     CommandChannel,
     Dispatcher,
     WebhookChannel,
+    _redact,
+    channels_for,
 )
+from watui.core.history import load_alert_memory, save_alert_memory
 from watui.core.models import (
     PROBLEM_NO_LOGIN,
     PROBLEM_TOO_LARGE,
@@ -147,6 +158,76 @@ def test_memory_and_too_large_fire_and_resolve_with_the_figures() -> None:
     assert names(fired) == [("too_large", "firing")] and "250 MB" in fired[0].message
 
 
+def _restarted(first: AlertRules, clock: Clock, journal: Path, **settings: float) -> AlertRules:
+    """``first``'s memory kept in a real journal file, and a new run's rules that read it back."""
+    save_alert_memory(journal, first.memory())
+    memory = load_alert_memory(journal)
+    assert memory is not None
+    again = AlertRules(AlertSettings(**settings), "bot", clock)  # type: ignore[arg-type]
+    again.restore(memory)
+    return again
+
+
+def test_a_restart_repeats_no_alert_and_still_sends_the_resolve_owed(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    first, clock = rules(repeat_every_s=3600)
+    state(first, S.CONNECTED)
+    assert names(state(first, S.FAILED, "gave up")) == [("failed", "firing")]
+    clock.t += 60  # systemd's Restart=on-failure: a new watui, the same failure
+    second = _restarted(first, clock, journal, repeat_every_s=3600)
+    assert state(second, S.OPENING) == [] and state(second, S.FAILED, "gave up again") == []
+    assert names(state(second, S.CONNECTED)) == [("failed", "resolved")]  # the firing sent before is closed
+    clock.t += 600
+    third = _restarted(second, clock, journal, repeat_every_s=3600)
+    assert state(third, S.FAILED, "flapping") == []  # within repeat_every_s of the last alert: quiet
+    clock.t += 3600
+    fourth = _restarted(third, clock, journal, repeat_every_s=3600)
+    assert names(state(fourth, S.FAILED, "down for real")) == [("failed", "firing")]  # past it: said again
+
+
+def test_the_drops_of_the_last_hour_outlive_a_restart(tmp_path: Path) -> None:
+    first, clock = rules(max_restarts_per_hour=5)
+    sent = state(first, S.CONNECTED)
+    for _ in range(6):
+        clock.t += 3
+        sent += state(first, S.TIMEOUT) + state(first, S.CONNECTED)
+    assert names(sent) == [("restarts", "firing")]
+    second = _restarted(first, clock, tmp_path / "journal.sqlite", max_restarts_per_hour=5)
+    assert second.tick(SessionInfo(state=S.CONNECTED)) == []  # still 6 drops in the hour: no false resolve
+    clock.t += 3700
+    assert names(second.tick(SessionInfo(state=S.CONNECTED))) == [("restarts", "resolved")]
+
+
+def test_no_memory_or_a_journal_without_it_starts_afresh(tmp_path: Path) -> None:
+    assert load_alert_memory(tmp_path / "none.sqlite") is None
+    older = tmp_path / "older.sqlite"
+    sqlite3.connect(older).close()  # a journal of a watui that kept no memory
+    assert load_alert_memory(older) is None
+
+
+async def test_a_restarted_owner_does_not_send_the_same_alert_again(tmp_path: Path) -> None:
+    """The runtime every face uses, twice on the same session, with a real receiver: the session is too
+    large both times; the receiver hears it once."""
+    from watui.runtime import session_runtime
+
+    profile = tmp_path / "s" / "session-bot"
+    profile.mkdir(parents=True, mode=0o700)
+    (profile / "big.bin").write_bytes(b"\0" * (2 * 1024 * 1024))
+    with receiver() as rec:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            '[session]\nsession_path = "s"\nclient_id = "bot"\nmax_session_size_mb = 1\n'
+            f'[[alerts.webhook]]\nurl = "{rec.url}"\n'
+        )
+        for _run in range(2):
+            async with session_runtime(load_config(config), face="watch") as rt:
+                await rt.manager.refresh_disk()  # the disk event the rules read
+                await asyncio.sleep(0.3)
+        await asyncio.to_thread(rec.wait_for, 2, 1.0)
+        received = [(r.json["alert"], r.json["status"]) for r in rec.requests]
+    assert received == [("too_large", "firing")]
+
+
 # -- delivery -------------------------------------------------------------------------------------------
 
 
@@ -183,6 +264,63 @@ def test_a_receiver_answering_500_three_times_then_200_gets_it_delivered_once() 
     assert len({r.body for r in rec.requests}) == 1  # the same alert each time
 
 
+def test_every_attempt_of_one_alert_carries_its_id_and_another_alert_another() -> None:
+    with receiver([503, 429, 200]) as rec:
+        first, second = alert(), alert()
+        assert WebhookChannel(WebhookSettings(url=rec.url, secret="k"), wait_s=0.01).send(first).ok
+        assert WebhookChannel(WebhookSettings(url=rec.url, secret="k"), wait_s=0.01).send(second).ok
+        ids = [r.headers["x-watui-delivery"] for r in rec.requests]
+        bodies = [r.json for r in rec.requests]
+    assert ids == [first.id, first.id, first.id, second.id] and first.id != second.id
+    assert [b["id"] for b in bodies] == ids  # in the signed body too
+
+
+def test_a_refused_connection_is_retried_but_a_drop_after_sending_is_not() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        refused = WebhookChannel(WebhookSettings(url=f"http://127.0.0.1:{port}/x"), wait_s=0.01).send(alert())
+    assert not refused.ok and not refused.unknown and refused.detail.endswith("(5 attempts)")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        seen: list[bytes] = []
+
+        def drop_after_reading() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                seen.append(conn.recv(65536))
+                conn.close()  # read the request, closed without an answer
+
+        threading.Thread(target=drop_after_reading, daemon=True).start()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/x"
+        dropped = WebhookChannel(WebhookSettings(url=url), wait_s=0.01).send(alert())
+        time.sleep(0.3)
+    assert dropped.unknown and "RemoteDisconnected" in dropped.detail
+    assert len(seen) == 1
+
+
+def test_a_url_refused_before_sending_is_a_failure_that_names_no_part_of_it() -> None:
+    for url in ("http://127.0.0.1:1/a b?token=SECRET", "http://bad host/SECRET", "http://127.0.0.1:1/\x01SECRET"):
+        result = WebhookChannel(WebhookSettings(url=url), wait_s=0.01).send(alert())
+        assert not result.ok and not result.unknown, (url, result)
+        assert result.detail == "not a URL it can send to: check [[alerts.webhook]] url"
+        assert "SECRET" not in result.channel + result.detail
+
+
+def test_the_webhook_timeout_is_configured_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[alerts]\nwebhook_timeout_s = 42\n[[alerts.webhook]]\nurl = "http://127.0.0.1:9/x"\n')
+    (channel,) = channels_for(load_config(config).alerts)
+    assert channel.timeout_s == 42  # type: ignore[attr-defined]
+    config.write_text("[alerts]\nwebhook_timeout_s = 0\n")
+    with pytest.raises(ConfigError, match="webhook_timeout_s"):
+        load_config(config)
+
+
 def test_a_4xx_is_not_retried_and_a_dead_port_is_reported() -> None:
     with receiver([400]) as rec:
         result = WebhookChannel(WebhookSettings(url=rec.url), wait_s=0.01).send(alert())
@@ -207,10 +345,12 @@ async def test_a_receiver_that_never_answers_leaves_the_loop_and_its_threads_fre
         await asyncio.sleep(0.1)
         assert delivered == []
         await dispatcher.drain(30)
-        assert rec.hung == 5  # every attempt was made, each given up after its timeout
+        await asyncio.sleep(1.0)  # time for a resend, were there one
+        assert rec.hung == 1  # sent once: it may have arrived, so it is never sent again
     (results,) = delivered
     (result,) = results
-    assert not result.ok and "timed out" in result.detail  # type: ignore[attr-defined]
+    assert not result.ok and result.unknown  # type: ignore[attr-defined]
+    assert result.detail == "no answer within 0.5 s: delivery unknown (sent once, not resent)"  # type: ignore[attr-defined]
 
 
 def test_command_gets_the_alert_on_stdin_and_in_watui_alert_variables(tmp_path: Path) -> None:
@@ -233,6 +373,57 @@ def test_a_failing_or_hanging_command_is_reported_not_raised(tmp_path: Path) -> 
     assert not hangs.ok and "did not finish within 0.3 s" in hangs.detail
     missing = CommandChannel((str(tmp_path / "nope"),), timeout_s=1).send(alert())
     assert not missing.ok and "cannot run" in missing.detail
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _spawner(tmp_path: Path) -> tuple[tuple[str, ...], Path]:
+    """A command whose shell starts a child (``sleep 1000``), writes its pid, and waits for it."""
+    pids = tmp_path / "child.pid"
+    return ("sh", "-c", f"sleep 1000 & echo $! > {pids}; wait"), pids
+
+
+def _child_of(pids: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (pids.exists() and pids.read_text().strip()):
+        assert time.monotonic() < deadline, "the command never started its child"
+        time.sleep(0.05)
+    return int(pids.read_text())
+
+
+def test_a_command_that_times_out_is_killed_with_everything_it_started(tmp_path: Path) -> None:
+    argv, pids = _spawner(tmp_path)
+    result = CommandChannel(argv, timeout_s=1).send(alert())
+    assert not result.ok and "did not finish within 1 s (killed)" in result.detail
+    child = _child_of(pids)
+    deadline = time.monotonic() + 5  # SIGKILL is sent before send() returns; the reaping may lag
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the command's child outlived its timeout"
+
+
+async def test_a_command_still_running_at_shutdown_is_killed_with_its_children(tmp_path: Path) -> None:
+    argv, pids = _spawner(tmp_path)
+    channel = CommandChannel(argv, timeout_s=600)
+    dispatcher = Dispatcher([channel])
+    delivered: list[list[Any]] = []
+    dispatcher.on_delivered = lambda _alert, results: delivered.append(results)
+    dispatcher.submit(alert())
+    child = await asyncio.to_thread(_child_of, pids)
+    await dispatcher.drain(0.2)  # what Watchers.close does when watui stops
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not _alive(child), "the command's child outlived watui"
+    while not delivered and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert [(r.ok, r.detail) for r in delivered[0]] == [(False, "killed: watui stopped")]
+    assert channel.send(alert()).detail == "not run: watui is stopping"
 
 
 def test_apprise_json_url_reaches_the_receiver() -> None:
@@ -313,3 +504,79 @@ def test_an_unrecognised_page_fires_once_naming_the_evidence_and_resolves_when_c
     assert names(fired) == [("unrecognised", "firing")] and "/s/diag/1" in fired[0].message
     assert r.on_event(event) == []  # the same page again: no second alert
     assert names(state(r, S.CONNECTED)) == [("unrecognised", "resolved")]
+
+
+# -- channel names never carry a secret --------------------------------------------------------------
+def _apprise_services() -> list[tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]]:
+    """Every service of the installed Apprise: its schemes, URL templates and tokens."""
+    apprise = pytest.importorskip("apprise")
+    out = []
+    for service in apprise.Apprise().details()["schemas"]:
+        schemes = (service.get("protocols") or ()) + (service.get("secure_protocols") or ())
+        out.append((tuple(schemes), tuple(service["details"]["templates"]), service["details"]["tokens"]))
+    return out
+
+
+def _host_position(template: str) -> str:
+    """What a URL template puts where a URL's host goes: ``{host}``, ``{bot_token}``, ..."""
+    netloc = re.split(r"/|\{path\}", template.split("://", 1)[1], maxsplit=1)[0]
+    return re.sub(r":\{port\}$", "", netloc.rsplit("@", 1)[-1])
+
+
+def test_no_channel_name_shows_a_token_for_any_apprise_scheme() -> None:
+    """Each URL template of each Apprise service, every field filled with a secret but the host and port,
+    plus a query and a fragment: the channel's name keeps the host (where the host is one) and no secret."""
+    services = _apprise_services()
+    assert len(services) > 100
+    for schemes, templates, tokens in services:
+        hosty = all(_host_position(t) == "{host}" for t in templates) and not tokens.get("host", {}).get("private")
+        for scheme in schemes:
+            assert (scheme in HOST_SCHEMES) == hosty, scheme  # watui's table agrees with Apprise's
+            for template in templates:
+                fields = set(re.findall(r"\{(\w+)\}", template)) - {"schema"}
+                values = {name: f"secret{name}X" for name in fields} | {"host": "relay.example", "port": "8443"}
+                values["path"] = "/secretpath/"  # a template's {path} brings its own slashes
+                url = template.replace("{schema}", scheme).format(**values) + "?token=secretQ#secretF"
+                name = _redact(url)
+                assert "secret" not in name, (url, name)
+                if hosty:
+                    port = ":8443" if "{port}" in template else ""
+                    assert name == f"{scheme}://relay.example{port}/…", (url, name)
+                else:
+                    assert name == f"{scheme}://…", (url, name)
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("http://127.0.0.1:47109?token=SECRET", "http://127.0.0.1:47109/…"),
+        ("https://user:SECRET@hooks.example.com/services/SECRET#SECRET", "https://hooks.example.com/…"),
+        ("https://hooks.example.com", "https://hooks.example.com"),
+        ("http://[::1]:8080/SECRET", "http://[::1]:8080/…"),
+        ("tgram://123456789:AAHSECRET/987654321", "tgram://…"),
+        ("discord://1234/SECRET", "discord://…"),
+        ("ntfys://SECRETTOPIC", "ntfys://…"),
+        ("mailtos://me:SECRET@mail.example.com?to=ops@example.com", "mailtos://mail.example.com/…"),
+        ("http://host.example:99999/SECRET", "http://…"),  # not a port: nothing of it is shown
+        ("SECRET-not-a-url", "(not a URL)"),
+    ],
+)
+def test_a_channel_is_named_by_its_scheme_and_host_only(url: str, name: str) -> None:
+    assert _redact(url) == name
+
+
+def test_alerts_test_prints_no_token_of_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What `watui alerts test` prints (and an `error` event, stderr and the journal carry: the same name)."""
+    with receiver() as rec:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[alerts]\napprise = ["json://ops:SECRET1@127.0.0.1:{rec.port}/a?x=SECRET2"]\n'
+            f'[[alerts.webhook]]\nurl = "http://127.0.0.1:{rec.port}?token=SECRET3"\n'
+        )
+        code = main(["alerts", "test", "--config", str(config)])
+        out, err = capsys.readouterr()
+        assert len(rec.requests) == 2  # both reached it, tokens and all
+    assert code == 0
+    assert f"✓ webhook http://127.0.0.1:{rec.port}/…: HTTP 200" in out
+    assert f"✓ apprise json://127.0.0.1:{rec.port}/…: sent" in out
+    assert "SECRET" not in out + err

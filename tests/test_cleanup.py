@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from watui.cli import main
 from watui.config import load_config
 from watui.core.cleanup import CACHE_PATHS, remove_inside
 from watui.core.errors import SessionBusyError, UnsafePathError
@@ -269,6 +270,61 @@ def test_new_roots_are_private_and_marked(tmp_path: Path, write_config: ConfigWr
     empty.mkdir()
     SessionStore(load_config(write_config(session_path=str(empty)))).ensure_root()  # empty: fine
     assert (empty / MARKER).is_file()
+
+
+def test_a_session_path_of_another_uid_or_writable_by_others_is_refused(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever else owns or may write session_path can put their own socket at the owner's path (and
+    their QR in front of this user): refused with the fix, by every verb and the command line."""
+    root = tmp_path / "sessions"
+    config_path = write_config(session_path=str(root))
+    store = SessionStore(load_config(config_path))
+    store.ensure_root()
+    me, other = os.geteuid(), os.geteuid() + 1
+    theirs = SessionStore(store.config, uid=other)  # as if run by another user: the folder is not theirs
+    for action in (theirs.ensure_root, theirs.cleanup, theirs.clear, theirs.acquire_owner):
+        with pytest.raises(UnsafePathError) as refused:
+            action()
+        assert str(refused.value) == (
+            f"[session] session_path {root}: owned by uid {me}, expected {other}; fix: chown {other} {root} "
+            f"(or run watui as uid {me})"
+        )
+    for mode in (0o770, 0o707, 0o1777):  # group- or world-writable; sticky like /tmp is no better
+        os.chmod(root, mode)
+        writable = rf"{root}: writable by group or others \(mode {mode:o}\); fix: chmod go-w {root}$"
+        with pytest.raises(UnsafePathError, match=writable):
+            store.acquire_owner()
+    assert main(["clean", "--config", str(config_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"watui: [session] session_path {root}: writable by group or others (mode 1777); fix: chmod go-w {root}"
+    )
+    os.chmod(root, 0o755)
+    store.acquire_owner().release()  # readable by others is fine: the socket and files in it are 0600
+
+
+async def test_a_snapshot_folder_others_may_write_is_refused_at_start(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever may write the snapshot folder may plant a snapshot for a restore: refused when the owner starts."""
+    from watui.core.manager import SessionManager
+
+    assert main(["keygen", str(tmp_path / "id.txt")]) == 0
+    capsys.readouterr()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    raw = f'[snapshots]\nidentity = "{tmp_path / "id.txt"}"\ndir = "{shared}"\n'
+    manager = SessionManager(load_config(write_config(session_path="sessions", raw=raw)))
+    writable = rf"^\[snapshots\] dir {shared}: writable by group or others \(mode 777\)"
+    with pytest.raises(UnsafePathError, match=writable):
+        await manager.start()
+    await manager.shutdown()
+    os.chmod(shared, 0o700)
+    manager = SessionManager(load_config(write_config(session_path="sessions", raw=raw)))
+    await manager.start()
+    await manager.shutdown()
 
 
 def test_cache_table_never_overlaps_the_login() -> None:

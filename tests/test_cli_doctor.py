@@ -51,3 +51,23 @@ def test_doctor_on_an_unknown_page_says_so_keeps_evidence_and_exits_1(tmp_path: 
 def test_doctor_usage_mistake_exits_2(tmp_path: Path) -> None:
     result = subprocess.run([*WATUI, "doctor", "--jsn"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_doctor_on_a_session_held_without_a_socket_says_so_in_json_with_its_own_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui import cli_owner
+    from watui.cli import main
+    from watui.config import load_config
+    from watui.core.store import SessionStore
+
+    monkeypatch.setattr(cli_owner, "OWNER_STARTUP_WAIT_S", 0.5)
+    config = tmp_path / "config.toml"
+    config.write_text('[session]\nsession_path = "s"\n')
+    with SessionStore(load_config(config)).acquire_owner():  # an owner that serves no socket
+        code = main(["doctor", "--json", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 4, err
+    answer = json.loads(out)
+    assert answer["recognised"] is None and f"in use by watui (pid {os.getpid()})" in answer["error"]
+    assert err.startswith("watui doctor: ") and len(err.splitlines()) == 1 and "Traceback" not in err

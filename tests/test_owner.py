@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.conftest import ConfigWriter
@@ -186,6 +187,73 @@ def test_reconnect_without_an_owner_acts_here_with_the_same_exit_status(tmp_path
     assert not (session / ".watui-whatsapp-automation-pro.sock").exists()  # ...and its socket left with it
 
 
+@pytest.mark.browser
+def test_doctor_beside_a_running_owner_probes_the_owners_page(owner: Owner) -> None:
+    done = owner.watui("doctor", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["recognised"] and report["detection"] == "modules" and report["state"] == "UNPAIRED"
+    assert report["owner"] == {"pid": owner.proc.pid, "face": "watch"}
+    probes = {(p["channel"], p["probe"]): p for p in report["probes"]}
+    assert probes[("modules", "require('WAWebSocketModel')")]["matched"]
+    assert Path(report["evidence"]).parent.name == "diagnostics"
+    text = owner.watui("doctor")
+    assert text.returncode == 0 and f"probed by watui watch (pid {owner.proc.pid})" in text.stdout
+    assert owner.proc.poll() is None and owner.status()["connection"]["state"] == "UNPAIRED"
+
+
+async def test_doctor_beside_an_owner_without_a_browser_says_so_with_its_own_code(
+    tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from watui.cli import main
+    from watui.core.manager import SessionManager
+
+    config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
+    manager = SessionManager(load_config(config_path))
+    await manager.start()  # owns the session; no browser started
+    server = await start_control(manager, manager.config, face="watch")
+    assert server is not None
+    try:
+        code = await asyncio.to_thread(main, ["doctor", "--json", "--config", str(config_path)])
+    finally:
+        await server.close()
+        await manager.shutdown()
+    out, err = capsys.readouterr()
+    assert code == 4
+    answer = json.loads(out)
+    assert answer["recognised"] is None
+    assert answer["error"].startswith(f"watui watch (pid {os.getpid()}) owns this session: cannot run the doctor")
+    assert err.startswith("watui doctor: ") and len(err.splitlines()) == 1
+
+
+async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    """A symlink where the socket goes: the owner runs without a socket, says so in an `error` event (the
+    journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
+    from watui.core.history import history_path, read_rows
+    from watui.core.store import SessionStore
+    from watui.runtime import session_runtime
+
+    config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
+    config = load_config(config_path)
+    path = socket_path(config)
+    SessionStore(config).ensure_root()
+    os.symlink(tmp_path / "elsewhere", path)
+    status = [*WATUI, "--config", str(config_path), "status"]
+    async with session_runtime(config, face="watch"):
+        line = await asyncio.to_thread(subprocess.run, status, capture_output=True, text=True, timeout=60)
+        data = await asyncio.to_thread(subprocess.run, [*status, "--json"], capture_output=True, text=True, timeout=60)
+    problem = f"watui (pid {os.getpid()}) runs but serves no control socket: {path} is a symlink, not a socket"
+    assert line.returncode == 1 and problem in line.stdout and "not answering" not in line.stdout, line
+    owner = json.loads(data.stdout)["owner"]
+    assert owner["pid"] == os.getpid() and owner["socket"] is False and owner["problem"].startswith(problem)
+    rows, _ = read_rows(history_path(config), 0)
+    errors = [row.message for row in rows if row.kind == "error"]
+    assert any(f"cannot serve the control socket: {path} is a symlink, not a socket" in m for m in errors), errors
+    assert path.is_symlink()  # not ours to remove: it stays for whoever made it
+
+
 class _Quiet:
     """A manager nobody drives: the socket tests only need an API to answer."""
 
@@ -272,6 +340,124 @@ async def test_a_peer_of_another_uid_is_refused(write_config: ConfigWriter) -> N
             assert '"pid"' not in seen
         finally:
             await server.close()
+
+
+async def _get_owner_raw(path: Path) -> str:
+    """``GET /api/owner`` on the socket at ``path`` from this process, as raw HTTP."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    writer.write(b"GET /api/owner HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    return raw.decode(errors="replace")
+
+
+async def test_the_owner_serves_only_peers_of_its_own_uid(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """As any user: the owner told to serve another uid refuses this process (SO_PEERCRED), and serves it
+    when told its own."""
+    config = load_config(write_config(session_path=str(tmp_path / "s"), client_id="bot"))
+    socket_path(config).parent.mkdir(mode=0o700)
+    other = os.geteuid() + 1
+    server = await start_control(_Quiet(), config, face="watch", owner_uid=other)  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        seen = await _get_owner_raw(server.path)
+        assert " 403 " in seen.splitlines()[0] and f"uid {os.geteuid()} refused" in seen
+        assert '"pid"' not in seen
+    finally:
+        await server.close()
+    server = await start_control(_Quiet(), config, face="watch")  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        assert '"pid"' in await _get_owner_raw(server.path)  # the same request, of the right uid
+    finally:
+        await server.close()
+
+
+async def test_a_client_trusts_only_a_socket_of_its_own_uid(tmp_path: Path, write_config: ConfigWriter) -> None:
+    """As any user: a client expecting another uid refuses the socket file (its owner) and, reached past
+    that, the process serving it (SO_PEERCRED), before it sends a request."""
+    from watui.api.client import BASE, OwnerClient, OwnerRefused, _OwnersConnector
+
+    config = load_config(write_config(session_path=str(tmp_path / "s"), client_id="bot"))
+    socket_path(config).parent.mkdir(mode=0o700)
+    other = os.geteuid() + 1
+    server = await start_control(_Quiet(), config, face="watch")  # type: ignore[arg-type]
+    assert server is not None
+    try:
+        mine = rf"owned by uid {os.geteuid()}, expected {other}; fix: run watui as uid {os.geteuid()}"
+        with pytest.raises(OwnerRefused, match=mine):
+            await find_owner(config, uid=other)
+        connector = _OwnersConnector(str(server.path), server.path, other)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            with pytest.raises(OwnerRefused, match=rf"served by uid {os.geteuid()}, expected {other}"):
+                await http.get(BASE + "/api/owner")
+        client = await find_owner(config)  # its own uid: trusted
+        assert client is not None
+        async with client:
+            assert client.owner["pid"] == os.getpid()
+        async with OwnerClient(server.path, uid=other) as refused:
+            with pytest.raises(OwnerRefused):
+                await refused.status()
+    finally:
+        await server.close()
+
+
+_HOSTILE_OWNER = r"""
+import json, os, socket, sys
+root, path = sys.argv[1], sys.argv[2]
+os.mkdir(root, 0o755)  # another user made the session folder first
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o666)
+s.listen()
+print("ready", flush=True)
+body = json.dumps({"pid": os.getpid(), "face": "watch", "demo": False}).encode()
+while True:
+    c, _ = s.accept()
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              b"Connection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a child as nobody")
+async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_config: ConfigWriter) -> None:
+    """uid nobody makes the session folder first and listens at the owner's path: root's watui refuses
+    the folder and the socket, by the file's owner and, were the file root's, by the peer's uid."""
+    from watui.api.client import OwnerRefused
+    from watui.core.errors import UnsafePathError
+    from watui.core.store import SessionStore
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        os.chmod(folder, 0o777)  # a shared folder: anyone may make the session folder in it
+        config_path = write_config(session_path=f"{folder}/s", client_id="bot")
+        config = load_config(config_path)
+        python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
+        hostile = await asyncio.create_subprocess_exec(
+            *(python, "-c", _HOSTILE_OWNER, f"{folder}/s", str(socket_path(config))),
+            user="nobody", group="nogroup", extra_groups=[], stdout=subprocess.PIPE, cwd="/",
+        )  # fmt: skip
+        try:
+            assert hostile.stdout is not None and await hostile.stdout.readline() == b"ready\n"
+            theirs = rf"owned by uid {nobody}, expected 0; fix: run watui as uid {nobody} if the session is theirs"
+            with pytest.raises(OwnerRefused, match=theirs):
+                await find_owner(config)
+            with pytest.raises(UnsafePathError, match=rf"{folder}/s: owned by uid {nobody}, expected 0; fix: chown 0"):
+                SessionStore(config).check_root()
+            done = await asyncio.to_thread(
+                subprocess.run, [*WATUI, "--config", str(config_path), "status"], capture_output=True, text=True
+            )
+            assert done.returncode != 0 and "Traceback" not in done.stderr
+            assert f"owned by uid {nobody}, expected 0" in done.stderr and '"pid"' not in done.stdout
+            os.chown(socket_path(config), 0, 0)  # the file alone proves nothing: the peer is still nobody
+            with pytest.raises(OwnerRefused, match=rf"served by uid {nobody}, expected 0"):
+                await find_owner(config)
+        finally:
+            hostile.kill()
+            await hostile.wait()
 
 
 # -- the attached dashboard ---------------------------------------------------------------------------

@@ -1,6 +1,10 @@
 """`watui doctor [--json]`: does watui recognise WhatsApp Web here? One table: probe, matched, value.
 
-Exit 0 when a channel recognises the page, 1 when none does, 2 for a usage mistake.
+On a free session it launches its own browser; beside a running owner, the owner probes the page its
+browser shows (``POST /api/whatsapp/doctor`` on its control socket). Exit 0 when a channel recognises the
+page, 1 when none does, 2 for a usage mistake, 4 when it cannot look (the session is in use by a process
+that cannot probe for it, or the owner's browser is not running): one line, and with ``--json`` a JSON
+``{"recognised": null, "error": ...}``.
 """
 
 from __future__ import annotations
@@ -9,9 +13,13 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 
 from watui.config import Config
 from watui.core.doctor import DoctorReport, run_doctor
+from watui.core.errors import ActionUnavailable, SessionBusyError
+
+EXIT_CANNOT_LOOK = 4
 
 
 async def _doctor(config: Config, demo: bool, demo_port: int | None) -> DoctorReport:
@@ -32,32 +40,65 @@ async def _doctor(config: Config, demo: bool, demo_port: int | None) -> DoctorRe
         await sim.close()
 
 
-def render(report: DoctorReport) -> str:
+def render(report: dict[str, Any]) -> str:
+    """The doctor's answer (``DoctorReport.to_json()``, here or from the owner) as a table and conclusions."""
     rows = [("channel", "probe", "matched", "value")]
-    for p in report.probes:
+    for p in report.get("probes") or []:
         value = "" if p.get("value") is None else str(p["value"])
         rows.append((str(p.get("channel")), str(p.get("probe")), "yes" if p.get("matched") else "no", value[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     lines.append("")
-    for channel, conclusion in report.conclusions.items():
+    for channel, conclusion in (report.get("channels") or {}).items():
         lines.append(f"{channel:8} {conclusion}")
     lines.append("")
-    if report.recognised:
-        lines.append(f"recognised by the {report.detection} channel: {report.state}")
+    if report.get("recognised"):
+        lines.append(f"recognised by the {report.get('detection')} channel: {report.get('state')}")
     else:
         lines.append("NOT recognised by any channel: the page may have changed; see the evidence folder")
-    lines.append(f"browser: {report.browser}  user agent: {report.user_agent}")
-    lines.append(f"WhatsApp Web version (Debug.VERSION): {report.wa_version or 'not found'}")
-    lines.append(f"evidence: {report.evidence}")
+    lines.append(f"browser: {report.get('browser')}  user agent: {report.get('userAgent', '')}")
+    lines.append(f"WhatsApp Web version (Debug.VERSION): {report.get('debugVersion') or 'not found'}")
+    lines.append(f"evidence: {report.get('evidence')}")
     return "\n".join(lines)
 
 
-def run_doctor_command(args: argparse.Namespace, config: Config) -> int:
-    report = asyncio.run(_doctor(config, bool(args.demo), args.demo_port))
+def _answer(args: argparse.Namespace, report: dict[str, Any], via: str | None = None) -> int:
     if args.json:
-        print(json.dumps(report.to_json(), indent=1))
+        print(json.dumps(report, indent=1))
     else:
         print(render(report))
+        if via:
+            print(f"probed by {via} on the page its browser shows")
     sys.stdout.flush()
-    return 0 if report.recognised else 1
+    return 0 if report.get("recognised") else 1
+
+
+def _cannot_look(args: argparse.Namespace, why: str) -> int:
+    """The doctor could not look at the page: one line on stderr, and a JSON error with ``--json``."""
+    if args.json:
+        print(json.dumps({"recognised": None, "error": why}, indent=1))
+        sys.stdout.flush()
+    print(f"watui doctor: {why}", file=sys.stderr)
+    return EXIT_CANNOT_LOOK
+
+
+def run_doctor_command(args: argparse.Namespace, config: Config) -> int:
+    from watui.api.client import OwnerClient
+    from watui.cli_owner import owner_or_direct
+
+    async def remote(client: OwnerClient) -> int:
+        try:
+            report = await client.verb("doctor")
+        except ActionUnavailable as exc:
+            return _cannot_look(args, f"{client.label} owns this session: {exc}")
+        owner = {"pid": client.owner.get("pid"), "face": client.owner.get("face")}
+        return _answer(args, {**report, "owner": owner}, client.label)
+
+    def direct() -> int:
+        report = asyncio.run(_doctor(config, bool(args.demo), args.demo_port))
+        return _answer(args, report.to_json())
+
+    try:
+        return owner_or_direct(config, remote, direct)
+    except SessionBusyError as exc:
+        return _cannot_look(args, str(exc))

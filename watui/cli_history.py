@@ -104,5 +104,5 @@ def run_alerts(args: argparse.Namespace, config: Config) -> int:
         sys.stdout.write("\n")
     else:
         for result in results:
-            print(f"{'✓' if result.ok else '✗'} {result.channel}: {result.detail}")
+            print(f"{'✓' if result.ok else '?' if result.unknown else '✗'} {result.channel}: {result.detail}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ from watui.api.client import (
     info_from_json,
     init_result_from_json,
 )
+from watui.api.control import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
 from watui.core.errors import SessionBusyError
 from watui.core.models import ConnectionState, InitResult, SessionInfo
@@ -41,13 +43,14 @@ def owner_or_direct(config: Config, remote: Remote, direct: Callable[[], int]) -
         return code
     try:
         return direct()
-    except SessionBusyError:
-        if SessionStore(config).owner_pid() is None:
+    except SessionBusyError as exc:
+        pid = SessionStore(config).owner_pid()
+        if pid is None:
             raise  # busy because of another program (a browser on the profile), not a watui
         # Taken meanwhile, or by an owner still starting: ask it once it listens.
         code = asyncio.run(_try_owner(config, remote, OWNER_STARTUP_WAIT_S))
         if code is None:
-            raise
+            raise SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name) from None
         return code
 
 
@@ -101,13 +104,24 @@ def run_status(args: argparse.Namespace, config: Config) -> int:
         owner = store.owner_pid()
         report = store.inspect(frozenset({owner}) if owner and owner > 0 else frozenset())
         info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message="offline view: no browser started")
+        running = _unreachable_owner(config, owner) if owner else None
         if args.json:
-            _print_json({**info.to_json(), "attached": False, "owner": {"pid": owner} if owner else None})
+            seen = {"pid": owner, "socket": running["socket"], "problem": running["problem"]} if running else None
+            _print_json({**info.to_json(), "attached": False, "owner": seen})
         else:
-            print(status_line(info, f"watui (pid {owner}) not answering" if owner else None))
+            print(status_line(info, running["line"] if running else None))
         return EXIT_FAIL
 
     return owner_or_direct(config, remote, direct)
+
+
+def _unreachable_owner(config: Config, pid: int) -> dict[str, Any]:
+    """A live owner this face could not reach: it serves no socket (say why), or its socket does not answer."""
+    path = socket_path(config)
+    if not_a_socket(path) is not None or not os.path.lexists(path):
+        problem = socketless_owner(config, pid)
+        return {"socket": False, "problem": problem, "line": problem}
+    return {"socket": True, "problem": f"{path}: not answering", "line": f"watui (pid {pid}) not answering"}
 
 
 # -- watui info -----------------------------------------------------------------------------------

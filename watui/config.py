@@ -160,6 +160,7 @@ class AlertSettings:
     max_restarts_per_hour: int = 5
     command: tuple[str, ...] = ()
     command_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0
     apprise: tuple[str, ...] = ()
     webhook: tuple[WebhookSettings, ...] = ()
 
@@ -239,6 +240,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "alerts.memory_mb": (0, 1_000_000),
     "alerts.max_restarts_per_hour": (1, 10_000),
     "alerts.command_timeout_s": (0.1, 3600),
+    "alerts.webhook_timeout_s": (0.1, 600),
     "browser.recycle_above_mb": (0, 1_000_000),
     "browser.recycle_every_h": (0, 8760),
     "browser.recycle_min_interval_s": (0, 31_536_000),

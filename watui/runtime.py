@@ -132,7 +132,13 @@ async def session_runtime(
         # The API module (aiohttp) is wiring, not core: imported here so the core never needs it.
         from watui.api.control import start_control
 
-        control = await start_control(manager, config, face=face, simulator=simulator)
+        control = await start_control(
+            manager,
+            config,
+            face=face,
+            simulator=simulator,
+            on_problem=lambda why: manager.announce("error", message=why),
+        )
         yield Runtime(config=config, manager=manager, simulator=simulator)
     finally:
         await manager.shutdown()  # attached faces see the owner's last events, then the stream ends

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import errno
 import json
+import os
+import stat
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from watui.api.control import OWNER_PATH, reachable, socket_path
+from watui.api.control import OWNER_PATH, owner_refusal, peer_uid, reachable, socket_file_refusal, socket_path
 from watui.config import Config
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import (
@@ -151,12 +153,34 @@ def event_from_json(data: dict[str, Any], info: SessionInfo) -> Event:
 
 
 # -- the client ----------------------------------------------------------------------------------------
+class _OwnersConnector(aiohttp.UnixConnector):
+    """Connects only to a process of ``uid`` (``SO_PEERCRED``), checked before a request is sent on it."""
+
+    def __init__(self, address: str, shown: Path, uid: int) -> None:
+        super().__init__(path=address)
+        self._shown = shown
+        self._uid = uid
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+        proto = await super()._create_connection(req, traces, timeout)
+        transport = proto.transport
+        if transport is None:
+            raise OwnerGone(f"no watui answers on {self._shown}: the connection closed at once")
+        why = owner_refusal(peer_uid(transport.get_extra_info("socket")), self._uid, self._shown)
+        if why is not None:
+            transport.close()
+            raise OwnerRefused(why)
+        return proto
+
+
 class OwnerClient:
     """The owner's HTTP API over its Unix socket. Use as ``async with``; ``owner`` is the owner's
-    ``{"pid", "face", "demo"}``."""
+    ``{"pid", "face", "demo"}``. It trusts only a socket file of ``uid`` (default: this process's
+    effective uid) served by a process of ``uid``: anyone else listening there is refused (OwnerRefused)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, uid: int | None = None) -> None:
         self.path = path
+        self.uid = os.geteuid() if uid is None else uid
         self.owner: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
         self._address = contextlib.ExitStack()
@@ -177,8 +201,16 @@ class OwnerClient:
                 ) from None
             except OSError as exc:
                 raise OwnerGone(f"no watui answers on {self.path}: {exc.strerror}") from None
+            try:
+                why = socket_file_refusal(address, self.path, self.uid)
+            except OSError as exc:
+                self._address.close()
+                raise OwnerGone(f"no watui answers on {self.path}: {exc.strerror}") from None
+            if why is not None:
+                self._address.close()
+                raise OwnerRefused(why)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=address),
+                connector=_OwnersConnector(address, self.path, self.uid),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S),
             )
         return self._session
@@ -252,16 +284,19 @@ class OwnerClient:
             return  # the owner went away mid-stream (kill -9 leaves a half-sent chunk)
 
 
-async def find_owner(config: Config) -> OwnerClient | None:
-    """A connected client of the owner of ``config``'s session, or None when no watui serves it."""
+async def find_owner(config: Config, uid: int | None = None) -> OwnerClient | None:
+    """A connected client of the owner of ``config``'s session, or None when no watui serves it.
+    OwnerRefused when something not of ``uid`` (default: ours) is there (see :class:`OwnerClient`)."""
     path = socket_path(config)
     try:
-        path.lstat()
+        mode = path.lstat().st_mode
     except PermissionError:
         raise OwnerRefused(f"{path}: permission denied: run watui as the user that runs this session") from None
     except OSError:
         return None
-    client = OwnerClient(path)
+    if not stat.S_ISSOCK(mode):
+        return None  # no socket served here (the owner says why in its events; ``watui status`` too)
+    client = OwnerClient(path, uid)
     try:
         await client.hello()
     except OwnerGone:

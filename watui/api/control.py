@@ -3,8 +3,11 @@
 Whichever face owns a session (watch, serve, init, the dashboard) serves it here so every other watui on
 that session can be its client (``watui/api/client.py``). Guarded three ways: the socket is 0600 inside
 the 0700 session root, a peer of another uid is refused by ``SO_PEERCRED``, and it is never a network
-port. The owner holds the session's owner lock before it binds, so a socket file already there is a
-dead owner's (kill -9) and is replaced.
+port. Both ways: a client trusts only a socket file of its own uid served by a process of its own uid
+(:func:`socket_file_refusal`, :func:`owner_refusal`), so whoever else listens at the path cannot pose as
+the owner. The owner holds the session's owner lock before it binds, so a socket file already there is a
+dead owner's (kill -9) and is replaced; anything else there (a symlink, a file) is not, and the owner
+runs on without a socket, saying so (:func:`not_a_socket`).
 """
 
 from __future__ import annotations
@@ -73,6 +76,34 @@ def peer_refusal(uid: int | None, owner_uid: int) -> str | None:
     return None
 
 
+def owner_refusal(uid: int | None, expected_uid: int, path: Path) -> str | None:
+    """Why a client must not trust the process serving ``path`` (another uid, or one it cannot tell),
+    or None: whoever else listens there could pose as the owner (draw its own QR, read the verbs)."""
+    if uid is None:
+        return f"{path}: the owner's credentials are unavailable: refusing to use it"
+    if uid != expected_uid:
+        return (
+            f"{path}: served by uid {uid}, expected {expected_uid}: not this user's watui; fix: run watui as "
+            f"uid {uid} if the session is theirs, else stop that process and remove {path}"
+        )
+    return None
+
+
+def socket_file_refusal(address: str | Path, path: Path, expected_uid: int) -> str | None:
+    """Why the file at ``address`` (``path`` as reached) is not this user's owner socket, or None.
+    FileNotFoundError when there is none."""
+    st = os.lstat(address)
+    if not stat.S_ISSOCK(st.st_mode):
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "not a socket"
+        return f"{path}: {kind}, not the owner's socket; fix: remove it (rm {path}) and restart the owner"
+    if st.st_uid != expected_uid:
+        return (
+            f"{path}: owned by uid {st.st_uid}, expected {expected_uid}; fix: run watui as uid {st.st_uid} "
+            f"if the session is theirs, else remove it (rm {path})"
+        )
+    return None
+
+
 def _peer_middleware(owner_uid: int) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def check_peer(
@@ -107,12 +138,15 @@ async def _owner(request: web.Request) -> web.Response:
     return web.json_response(request.app[_OWNER_KEY].to_json())
 
 
-def build_control_app(manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None) -> web.Application:
-    """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it."""
+def build_control_app(
+    manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None, owner_uid: int | None = None
+) -> web.Application:
+    """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it.
+    Only peers of ``owner_uid`` (default: this process's effective uid) are served."""
     from watui.api.server import build_app  # here: clients of the socket never load the server
 
     app = build_app(manager, token="", simulator=simulator)
-    app.middlewares.insert(0, _peer_middleware(os.geteuid()))
+    app.middlewares.insert(0, _peer_middleware(os.geteuid() if owner_uid is None else owner_uid))
     app[_OWNER_KEY] = owner
     app.router.add_get(OWNER_PATH, _owner)
     return app
@@ -134,15 +168,31 @@ class ControlServer:
                 os.unlink(self.path)
 
 
+def not_a_socket(path: Path) -> str | None:
+    """What is at ``path`` instead of a socket (a symlink, a folder, a file), or None (a socket, or
+    nothing). Such a thing is never replaced: it is not a dead owner's, so it stays for its maker."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    kind = "a symlink" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a file"
+    return f"{path} is {kind}, not a socket; fix: remove it (rm {path}) and restart this watui"
+
+
+def socketless_owner(config: Config, pid: int) -> str:
+    """How another face names a live owner that serves no control socket (so it cannot attach)."""
+    why = not_a_socket(socket_path(config)) or f"no socket at {socket_path(config)}"
+    return f"watui (pid {pid}) runs but serves no control socket: {why}"
+
+
 def _bind(path: Path) -> socket.socket:
     """A listening socket at ``path``, mode 0600, replacing a dead owner's socket file."""
-    try:
-        existing = os.lstat(path)
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISSOCK(existing.st_mode):
-            raise OSError(f"{path} exists and is not a socket; remove it")
+    why = not_a_socket(path)
+    if why is not None:
+        raise OSError(why)
+    if os.path.lexists(path):
         os.unlink(path)  # we hold the owner lock: whoever bound it is gone (stale)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -158,12 +208,20 @@ def _bind(path: Path) -> socket.socket:
 
 
 async def start_control(
-    manager: ManagerLike, config: Config, *, face: str, simulator: Any = None
+    manager: ManagerLike,
+    config: Config,
+    *,
+    face: str,
+    simulator: Any = None,
+    owner_uid: int | None = None,
+    on_problem: Callable[[str], None] | None = None,
 ) -> ControlServer | None:
     """Serve ``manager`` on the session's control socket. Call only while holding the owner lock.
-    None (with a warning in the log) when the socket cannot be made: the owner still runs, alone."""
+    None when the socket cannot be made: the owner still runs, alone, and says why in the log and to
+    ``on_problem`` (the runtime makes it an ``error`` event, so every face and the journal see it)."""
     path = socket_path(config)
-    app = build_control_app(manager, OwnerInfo(os.getpid(), face, simulator is not None), simulator=simulator)
+    owner = OwnerInfo(os.getpid(), face, simulator is not None)
+    app = build_control_app(manager, owner, simulator=simulator, owner_uid=owner_uid)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
     try:
@@ -172,6 +230,9 @@ async def start_control(
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        log.warning("cannot serve the control socket %s: %s; other watuis cannot attach", path, exc)
+        why = f"cannot serve the control socket: {exc}; other watuis cannot attach to this one"
+        log.warning("%s", why)
+        if on_problem is not None:
+            on_problem(why)
         return None
     return ControlServer(runner, path, os.lstat(path).st_ino)

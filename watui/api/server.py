@@ -409,6 +409,17 @@ async def backup(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "snapshot": snap.to_json()})
 
 
+async def doctor(request: web.Request) -> web.Response:
+    """``watui doctor`` through the owner: every probe of every channel on the page it shows now."""
+    state = _state(request)
+    await _json_options(request, {})
+    run = getattr(state.manager, "doctor", None)
+    if run is None:
+        raise _Refused(501, "this watui does not run the doctor")
+    report = await _run_verb(state, run())
+    return web.json_response(report.to_json())
+
+
 async def snapshots(request: web.Request) -> web.Response:
     """The session's snapshots (time, size, account, verified, revoked); no key needed."""
     listing = getattr(_state(request).manager, "snapshots", None)
@@ -605,6 +616,7 @@ def build_app(
     app.router.add_post(f"{API}/cleanup", cleanup)
     app.router.add_post(f"{API}/clear", clear)
     app.router.add_post(f"{API}/backup", backup)
+    app.router.add_post(f"{API}/doctor", doctor)
     app.router.add_get(f"{API}/snapshots", snapshots)
     app.router.add_get(f"{API}/events", events, allow_head=False)  # HEAD would subscribe forever
     app.router.add_get(f"{API}/qr.svg", qr_svg)

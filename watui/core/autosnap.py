@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import ConnectionState, now_utc
 from watui.core.snapshots import Keeper, Snapshot, SnapshotError, list_snapshots, snapshot_dir, status_line
+from watui.core.store import check_private_folder
 
 if TYPE_CHECKING:
     from watui.core.manager import SessionManager
@@ -43,6 +44,8 @@ class AutoSnap:
         m = self._m
         self._keeper = await asyncio.to_thread(Keeper, self.config, m.store)
         if self._keeper.enabled:
+            # Whoever may write the snapshot folder may plant a snapshot for restore: ours alone, or refused.
+            await asyncio.to_thread(check_private_folder, snapshot_dir(self.config), "[snapshots] dir", m.store.uid)
             newest = await asyncio.to_thread(self._keeper.newest_at)
             m._info = replace(m._info, snapshots_on=True, last_snapshot_at=newest)
 

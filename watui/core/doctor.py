@@ -1,6 +1,8 @@
 """``watui doctor``: launch the browser on the session, run every probe of every channel, keep the evidence.
 
-It needs the session free (it takes the owner lock, as any owner does). The answer says, per channel,
+On a free session it takes the owner lock, as any owner does, and launches its own browser
+(:func:`run_doctor`); beside a running owner, the owner probes the page its own browser shows
+(:func:`probe_page`, through ``SessionManager.doctor`` and the API). The answer says, per channel,
 whether it recognises the page, and every probe's result; the same evidence folder as an unrecognised
 page gets is written under ``<session_path>/diagnostics/``.
 """
@@ -59,17 +61,17 @@ class DoctorReport:
         }
 
 
-def _conclusions(probes: list[dict[str, Any]], last: PageReport | None) -> dict[str, str]:
+def _conclusions(probes: list[dict[str, Any]], detection: str | None, state: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for channel in CHANNELS:
         matched = [p["probe"] for p in probes if p.get("channel") == channel and p.get("matched")]
-        if last is not None and last.detection == channel:
-            out[channel] = f"recognises the page: {last.state.value}"
+        if detection == channel:
+            out[channel] = f"recognises the page: {state}"
         elif matched:
             out[channel] = f"partly matches ({', '.join(matched[:4])}) but does not decide"
         else:
             out[channel] = "recognises nothing"
-    if last is not None and last.detection == "pixels":
+    if detection == "pixels":
         out["pixels"] = "reads the QR from the screen"
     return out
 
@@ -99,21 +101,34 @@ async def run_doctor(config: Config) -> DoctorReport:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), deadline - loop.time())
         last = reports[-1] if reports else None
-        probes = await driver.probe() if driver.running else []
-        evidence = await driver.collect_evidence() if driver.running else None
-        folder = await asyncio.to_thread(save_evidence, config.session_root, evidence) if evidence else None
-        return DoctorReport(
+        return await probe_page(
+            config,
+            driver,
             detection=last.detection if last else None,
             state=last.state.value if last and last.detection else "UNRECOGNISED",
             qr=last.qr if last else None,
-            probes=probes,
-            conclusions=_conclusions(probes, last),
-            evidence=folder,
-            browser=str(driver.executable) if driver.executable else None,
-            user_agent=evidence.user_agent if evidence else "",
-            wa_version=evidence.wa_version if evidence else None,
-            url=evidence.url if evidence else "",
         )
     finally:
         await driver.close()
         await asyncio.to_thread(owner.release)
+
+
+async def probe_page(
+    config: Config, driver: BrowserDriver, *, detection: str | None, state: str, qr: str | None
+) -> DoctorReport:
+    """Every probe of every channel on the page ``driver`` shows now, and its evidence saved."""
+    probes = await driver.probe() if driver.running else []
+    evidence = await driver.collect_evidence() if driver.running else None
+    folder = await asyncio.to_thread(save_evidence, config.session_root, evidence) if evidence else None
+    return DoctorReport(
+        detection=detection,
+        state=state,
+        qr=qr,
+        probes=probes,
+        conclusions=_conclusions(probes, detection, state),
+        evidence=folder,
+        browser=str(driver.executable) if driver.executable else None,
+        user_agent=evidence.user_agent if evidence else "",
+        wa_version=evidence.wa_version if evidence else None,
+        url=evidence.url if evidence else "",
+    )

@@ -569,3 +569,42 @@ class History:
         self.sample_now()
         self.journal.record(self._clock(), "stop", self._snapshot().state.value, "watui stopped")
         await asyncio.to_thread(self.journal.close)
+
+
+# -- the alert rules' memory (AlertRules.memory / restore), kept across restarts -------------------------
+# One row, replaced on each change: when each rule last sent an alert, which fired and owe their resolve,
+# the drops of the last hour. A table of its own, written on its own connection (rarely: an alert, a drop).
+_MEMORY_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS alert_memory "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL, saved_at REAL NOT NULL)"
+)
+
+
+def save_alert_memory(path: Path, memory: dict[str, Any]) -> None:
+    """Replace the alert rules' memory in the journal at ``path`` (committed before it returns)."""
+    conn = sqlite3.connect(path, timeout=10.0)
+    try:
+        with conn:
+            conn.execute(_MEMORY_SCHEMA)
+            conn.execute(
+                "INSERT OR REPLACE INTO alert_memory (id, data, saved_at) VALUES (1, ?, ?)",
+                (json.dumps(memory, separators=(",", ":")), time.time()),
+            )
+    finally:
+        conn.close()
+
+
+def load_alert_memory(path: Path) -> dict[str, Any] | None:
+    """The alert rules' memory kept in the journal at ``path``; None when there is none (or it is unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(path, timeout=10.0)
+        try:
+            row = conn.execute("SELECT data FROM alert_memory WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+        data = json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None  # no table yet (an older journal), or damaged: the rules start afresh
+    return data if isinstance(data, dict) else None

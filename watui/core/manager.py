@@ -23,7 +23,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from watui.config import Config
 from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
-from watui.core.errors import InitFailed, WatuiError, first_line
+from watui.core.doctor import DoctorReport, probe_page
+from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
 from watui.core.liveness import Liveness
@@ -181,6 +182,19 @@ class SessionManager:
         self._info = replace(self._info, disk=report, updated_at=now_utc())
         self._publish("disk")
         return report
+
+    # -- doctor (watui/core/doctor.py) ------------------------------------------------------------
+    async def doctor(self) -> DoctorReport:
+        """``watui doctor`` beside this owner: probe the page its browser shows now, keep the evidence."""
+        driver = self._driver
+        if driver is None or not driver.running:
+            raise ActionUnavailable(
+                f"cannot run the doctor: the owner's browser is not running ({self._info.state.value}); "
+                "start it (watui init) and run watui doctor again"
+            )
+        detection = driver.detection
+        state = self._info.state.value if detection else "UNRECOGNISED"
+        return await probe_page(self.config, driver, detection=detection, state=state, qr=self._info.qr)
 
     # -- snapshots (watui/core/autosnap.py) --------------------------------------------------------
     async def backup(self) -> Snapshot:

@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import socket
+import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -89,10 +90,12 @@ class OwnerLock:
 
 
 class SessionStore:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, uid: int | None = None) -> None:
         self.config = config
         self.root: Path = config.session_root
         self.profile: Path = config.profile_dir
+        # Whose folders these must be (the effective uid; a test gives another to run its checks as anyone).
+        self.uid = os.geteuid() if uid is None else uid
 
     @property
     def max_bytes(self) -> int:
@@ -200,7 +203,9 @@ class SessionStore:
 
     # -- safety ------------------------------------------------------------------------------------
     def check_root(self) -> None:
-        """Refuse a session_path that is /, the home folder, not a folder, or someone else's folder."""
+        """Refuse a session_path that is /, the home folder, not a folder, another uid's or writable by
+        group or others (whoever can write it can pose as its owner's control socket), or a folder of
+        something else."""
         real = Path(os.path.realpath(self.root))
         where = f"[session] session_path {self.root}"
         if real == Path("/"):
@@ -213,6 +218,9 @@ class SessionStore:
             return
         if not real.is_dir():
             raise UnsafePathError(f"{where} is not a folder")
+        problem = private_folder_problem(real, self.uid)
+        if problem:
+            raise UnsafePathError(f"[session] session_path {problem}")
         if not _looks_like_session_root(real):
             raise UnsafePathError(
                 f"{where} holds neither a session (session-*) nor watui's marker file ({MARKER}): "
@@ -223,6 +231,7 @@ class SessionStore:
         """Check the root is safe, create it (0700) with watui's marker file if missing."""
         self.check_root()
         _make_private_dirs(self.root)
+        self.check_root()  # again: another user may have made the folder between the check and mkdir
         marker = self.root / MARKER
         if not marker.exists():
             fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -563,6 +572,29 @@ def _copy_number(name: str, base: str) -> int | None:
         return 1
     suffix = name[len(base) + 1 :] if name.startswith(base + "-") else ""
     return int(suffix) if suffix.isdigit() else None
+
+
+def private_folder_problem(folder: Path, uid: int) -> str | None:
+    """Why ``folder`` (an existing folder) is not private to ``uid``: another uid owns it, or group or
+    others may write it (so may replace what watui keeps there); None when it is private. One line, with
+    its fix: ``<path>: owned by uid N, expected M; fix: chown M <path>``."""
+    st = os.stat(folder)
+    if st.st_uid != uid:
+        fix = f"chown {uid} {folder} (or run watui as uid {st.st_uid})"
+        return f"{folder}: owned by uid {st.st_uid}, expected {uid}; fix: {fix}"
+    if st.st_mode & 0o022:
+        mode = stat.S_IMODE(st.st_mode)
+        return f"{folder}: writable by group or others (mode {mode:o}); fix: chmod go-w {folder}"
+    return None
+
+
+def check_private_folder(folder: Path, key: str, uid: int | None = None) -> None:
+    """UnsafePathError naming ``key`` when an existing ``folder`` is not private to ``uid`` (default: ours)."""
+    if not folder.is_dir():
+        return
+    problem = private_folder_problem(Path(os.path.realpath(folder)), os.geteuid() if uid is None else uid)
+    if problem:
+        raise UnsafePathError(f"{key} {problem}")
 
 
 def _looks_like_session_root(folder: Path) -> bool:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
 from watui.core.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
-from watui.core.history import History
+from watui.core.history import History, history_path, load_alert_memory, save_alert_memory
 from watui.core.models import Event
 
 if TYPE_CHECKING:
@@ -47,12 +48,22 @@ class Watchers:
         self.recent: list[Alert] = []  # the newest last; what the dashboard's alert bar shows
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: asyncio.Task[None] | None = None
+        # The rules' memory as last kept in the journal, and the writes of it in flight (one at a time).
+        self._memory: dict[str, Any] | None = None
+        self._memory_lock = asyncio.Lock()
+        self._memory_writes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         if self.history is not None:
             await self.history.start()
             if self.history.journal.error:  # e.g. a read-only folder: watui runs on, without a journal
                 self.manager.announce("error", message=self.history.journal.error)
+        if self.rules is not None and self.history is not None:
+            # What the rules knew when watui last stopped: a restart must not repeat their alerts.
+            memory = await asyncio.to_thread(load_alert_memory, history_path(self.config))
+            if memory is not None:
+                self.rules.restore(memory)
+            self._memory = self.rules.memory()
         stream = self.manager.subscribe()
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
@@ -72,6 +83,7 @@ class Watchers:
         if self.rules is not None and event.type != "alert":
             for alert in self.rules.on_event(event):
                 self._raise(alert)
+            self._remember()
 
     async def _tick(self) -> None:
         assert self.rules is not None
@@ -79,6 +91,29 @@ class Watchers:
             await asyncio.sleep(TICK_S)
             for alert in self.rules.tick(self.manager.info):
                 self._raise(alert)
+            self._remember()
+
+    def _remember(self) -> None:
+        """Keep the rules' memory in the journal when it changed (off the loop, in order, latest wins)."""
+        if self.rules is None or self.history is None or self.history.journal.error:
+            return
+        memory = self.rules.memory()
+        if memory == self._memory:
+            return
+        self._memory = memory
+        task = asyncio.create_task(self._write_memory(), name="watui-alert-memory")
+        self._memory_writes.add(task)
+        task.add_done_callback(self._memory_writes.discard)
+
+    async def _write_memory(self) -> None:
+        async with self._memory_lock:
+            memory = self._memory
+            if memory is None:
+                return
+            try:
+                await asyncio.to_thread(save_alert_memory, history_path(self.config), memory)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("cannot keep the alert rules' memory in the journal: %s", exc)
 
     def _raise(self, alert: Alert) -> None:
         self.recent = [*self.recent[-19:], alert]
@@ -89,9 +124,10 @@ class Watchers:
     def _delivered(self, alert: Alert, results: list[Delivery]) -> None:
         for result in results:
             if not result.ok:
-                log.warning("alert %s not delivered by %s: %s", alert.alert, result.channel, result.detail)
+                outcome = "delivery unknown" if result.unknown else "not delivered"
+                log.warning("alert %s %s by %s: %s", alert.alert, outcome, result.channel, result.detail)
                 self.manager.announce(
-                    "error", message=f"alert {alert.alert} not delivered by {result.channel}: {result.detail}"
+                    "error", message=f"alert {alert.alert} {outcome} by {result.channel}: {result.detail}"
                 )
 
     async def close(self) -> None:
@@ -103,6 +139,8 @@ class Watchers:
         if self._consumer is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._consumer, 5)
+        if self._memory_writes:
+            await asyncio.wait(list(self._memory_writes), timeout=10)
         if self.history is not None:
             await self.history.close()
         await self.dispatcher.drain(3.0)

@@ -24,11 +24,17 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
         return attached  # detached (q), or the owner refused us
     try:
         return asyncio.run(dashboard(args, config))
-    except SessionBusyError:
+    except SessionBusyError as exc:
         # An owner was starting as we looked: attach to it once it listens.
         attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
         if attached is None:
-            raise
+            from watui.api.control import socketless_owner
+            from watui.core.store import SessionStore
+
+            pid = SessionStore(config).owner_pid()
+            if pid is None:
+                raise
+            raise SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name) from None
         return attached
 
 
