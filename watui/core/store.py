@@ -246,6 +246,7 @@ class SessionStore:
         if own_pids:
             notes.append("the browser is running: nothing removed from the profile (stop it for a full clean)")
         elif self.profile.is_dir():
+            notes += self._cut_torn_tails()
             removal = cl.remove_items(self.profile, cl.scan_profile(self.profile).removable)
             if lock.kind == "stale":
                 removal = _merge(removal, self._remove_lock_files())
@@ -345,15 +346,60 @@ class SessionStore:
                     removed.append(name)
         return cl.Removal(0, tuple(removed), ())
 
-    def _move_into_quarantine(self, folder: Path) -> Path:
+    def _cut_torn_tails(self) -> list[str]:
+        """Cut each login log whose last write was cut short (a crash mid-write) back to its last whole
+        record, the way LevelDB reads it, before Chromium opens the folder: Chromium appends to its last
+        log, after the torn bytes, and the next read of that log fails its checksum. The cut bytes are
+        kept in ``.quarantine/<profile>-torn-<time>/`` (fsync'd before the log is cut)."""
+        notes: list[str] = []
+        dest: Path | None = None
+        for rel in cl.LOGIN_LEVELDBS:
+            try:
+                torn = leveldb.torn_tails(self.profile / rel)
+            except (leveldb.Damage, OSError):
+                continue  # damage is for inspect to report and init to quarantine, never to cut
+            for tail in torn:
+                with open(tail.path, "r+b") as log_file:
+                    data = log_file.read()
+                    if len(data) != tail.size:
+                        continue  # written since it was read: not ours to cut
+                    if dest is None:
+                        dest = self._quarantine_dest(f"{self.profile.name}-torn")
+                        _make_private_dirs(dest)
+                    kept = dest / rel / tail.path.name
+                    _write_durably(kept, data[tail.keep :], self.root)
+                    log_file.truncate(tail.keep)
+                    os.fsync(log_file.fileno())
+                note = (
+                    f"cut the torn last write of {rel}/{tail.path.name} back to its last whole record "
+                    f"({tail.size - tail.keep} bytes kept in {kept})"
+                )
+                log.warning("%s: %s", self.profile, note)
+                notes.append(note)
+        if dest is not None:
+            with contextlib.suppress(OSError):
+                (dest / "WATUI-QUARANTINE.txt").write_text(
+                    f"cut by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from {self.profile}\n"
+                    "Each file holds the bytes cut from the end of the LevelDB log of the same name (a write cut "
+                    "short by a crash, which LevelDB does not read).\nTo put them back, with the browser stopped: "
+                    "cat <this file> >> <the log>\n"
+                )
+            self._prune_quarantine(f"{self.profile.name}-torn")
+        return notes
+
+    def _quarantine_dest(self, name: str) -> Path:
+        """A new name ``<name>-<YYYYmmdd-HHMMSS>[-N]`` in the quarantine folder (which is created)."""
         _make_private_dirs(self.quarantine_dir)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        base = f"{folder.name}-{stamp}"
+        base = f"{name}-{stamp}"
         # Same second as an earlier move: number it after the highest one, even if older ones were pruned,
         # so the order of the names stays the order of the moves.
         taken = [_copy_number(e.name, base) for e in _list_dir(self.quarantine_dir)]
         highest = max((n for n in taken if n is not None), default=0)
-        dest = self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
+        return self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
+
+    def _move_into_quarantine(self, folder: Path) -> Path:
+        dest = self._quarantine_dest(folder.name)
         if not (cl.is_inside(self.root, folder) and cl.is_inside(self.root, dest)):
             raise UnsafePathError(f"refusing to move {folder}: it is not inside {self.root}")
         if os.path.lexists(dest):
@@ -532,6 +578,26 @@ def _make_private_dirs(folder: Path) -> None:
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, 0o700)
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def _write_durably(path: Path, data: bytes, top: Path) -> None:
+    """Write a new file, fsync it and every folder from its own up to ``top``, so it outlives a crash."""
+    _make_private_dirs(path.parent)
+    # Owner-only and never over an existing file: the bytes may hold the login's keys.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    folder = path.parent
+    while True:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        if folder == top or folder == folder.parent:
+            return
+        folder = folder.parent
 
 
 def _lock_made_at(lock: Path) -> float | None:
