@@ -231,3 +231,54 @@ def test_a_run_longer_than_keep_days_still_counts_after_its_start_row_was_pruned
     assert out["uptime"]["1h"] == {"ratio": round(3300 / 3600, 5), "upS": 3300, "watchedS": 3600}
     (incident,) = out["incidents"]
     assert incident["durationS"] == 300.0 and incident["cause"] == "TIMEOUT: lost"
+
+
+def _rot(path: Path, sql: str) -> None:
+    """Damage rows the way bit rot does: SQLite's pages stay sound, the values in them do not."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(sql)
+    conn.close()
+
+
+def test_unreadable_rows_are_skipped_and_counted_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text('[session]\nsession_path = "s"\nclient_id = "bot"\n')
+    config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)
+    path = history_path(config)
+    path.parent.mkdir(parents=True)
+    now = time.time()
+    j = Journal(path, keep_days=3650)
+    j.open()
+    j.record(now - 3000, "start", "UNLAUNCHED", "watui started")
+    j.record(now - 2990, "state", "CONNECTED", "connected")
+    j.record(now - 2000, "state", "TIMEOUT", "lost", {"why": "network"})
+    j.record(now - 1700, "state", "CONNECTED", "connected")
+    j.record(now - 1600, "alert", "CONNECTED", "fired", {"alert": "qr_needed", "status": "firing"})
+    j.sample(now - 1500, "CONNECTED", 50 * 1048576, 300 * 1048576, 2.0)
+    j.close()
+    _rot(path, "UPDATE events SET data = '{\"why\": \"netw' WHERE kind = 'state' AND state = 'TIMEOUT'")
+    _rot(path, "UPDATE events SET message = CAST(x'ff00fe' AS TEXT) WHERE kind = 'alert'")
+    _rot(path, "UPDATE samples SET size_bytes = 'fifty'")
+    cfg = str(tmp_path / "config.toml")
+
+    assert main(["history", "--json", "--since", "7d", "--config", cfg]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["skippedRows"] == 3
+    # What could be read still counts: connected from -2990 to the last readable row, at -1700.
+    assert out["uptime"]["1h"]["upS"] == 1290 and out["uptime"]["1h"]["watchedS"] == 1300
+    assert main(["history", "--since", "7d", "--config", cfg]) == 0
+    captured = capsys.readouterr()
+    assert "Skipped 3 unreadable row(s) of the journal" in captured.out and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("since", ["99999999d", "inf", "1e309s", "nan", "-5m", "0"])
+def test_an_impossible_since_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    (tmp_path / "config.toml").write_text('[session]\nsession_path = "s"\n')
+    journal(tmp_path / "s" / ".watui-whatsapp-automation-pro.history.sqlite", [(-60, "start", "UNLAUNCHED", "")])
+    assert main(["history", f"--since={since}", "--config", str(tmp_path / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--since must be a duration" in err and repr(since) in err

@@ -50,9 +50,10 @@ class Watchers:
 
     async def start(self) -> None:
         if self.history is not None:
+            # A journal that cannot be written (a read-only folder, a lock, a deleted file): an error event
+            # each time, and watui runs on; the journal keeps the rows and tries again.
+            self.history.on_error = lambda message: self.manager.announce("error", message=message)
             await self.history.start()
-            if self.history.journal.error:  # e.g. a read-only folder: watui runs on, without a journal
-                self.manager.announce("error", message=self.history.journal.error)
         stream = self.manager.subscribe()
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
