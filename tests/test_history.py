@@ -282,3 +282,97 @@ def test_an_impossible_since_is_refused_in_one_line(
     assert main(["history", f"--since={since}", "--config", str(tmp_path / "config.toml")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--since must be a duration" in err and repr(since) in err
+
+
+def _messages(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [m for (m,) in conn.execute("SELECT message FROM events ORDER BY t")]
+
+
+def test_a_journal_deleted_while_watui_runs_is_written_again_and_it_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.open()
+    try:
+        j.record(time.time() - 60, "start", "UNLAUNCHED", "before")
+        assert j.flush()
+        path.unlink()  # `rm` of the journal while watch runs (its -wal and -shm stay)
+        j.record(time.time() - 30, "state", "CONNECTED", "after")
+        assert j.flush()
+    finally:
+        j.close()
+    assert _messages(path) == ["after"]  # in the file at its path, where watui history reads
+    (error,) = errors
+    assert str(path) in error and "deleted" in error
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_journal_locked_when_watui_starts_keeps_its_rows_and_writes_them_once_free(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.retry_s = j.open_timeout_s = 0.2
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        j.open()
+        j.record(time.time() - 60, "start", "UNLAUNCHED", "while locked")
+        j.flush()
+        assert j.pending == 1 and j.error is not None and "locked" in j.error
+        assert errors and str(path) in errors[0]
+        holder.communicate("")  # the other program lets go of the file
+        deadline = time.monotonic() + 10
+        while j.pending and time.monotonic() < deadline:
+            j.flush()
+            time.sleep(0.05)
+        j.record(time.time() - 30, "state", "CONNECTED", "after")
+        j.flush()
+        assert j.error is None
+    finally:
+        j.close()
+        holder.kill()
+        holder.wait()
+    assert _messages(path) == ["while locked", "after"]
+
+
+def test_rows_that_wait_too_long_are_bounded_and_their_loss_is_said(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.max_pending = 5
+    j.retry_s = j.open_timeout_s = 0.2
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        j.open()
+        for i in range(8):
+            j.record(float(i), "state", "CONNECTED", str(i))
+        j.flush()
+        assert (j.pending, j.dropped) == (5, 3)
+        assert any("rows lost" in e for e in errors)
+        holder.communicate("")
+        deadline = time.monotonic() + 10
+        while j.pending and time.monotonic() < deadline:
+            j.flush()
+            time.sleep(0.05)
+    finally:
+        j.close()
+        holder.kill()
+        holder.wait()
+    assert _messages(path) == ["3", "4", "5", "6", "7"]  # the newest kept, the oldest lost

@@ -49,12 +49,12 @@ class Watchers:
         self._consumer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        stream = self.manager.subscribe()  # first: the journal's own errors at its start are journaled too
         if self.history is not None:
             # A journal that cannot be written (a read-only folder, a lock, a deleted file): an error event
             # each time, and watui runs on; the journal keeps the rows and tries again.
             self.history.on_error = lambda message: self.manager.announce("error", message=message)
             await self.history.start()
-        stream = self.manager.subscribe()
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
             self._tasks.append(asyncio.create_task(self._tick(), name="watui-alert-tick"))
