@@ -13,7 +13,8 @@ Validity (``inspect``), most serious problem first:
 - ``no_login``: a sound profile without WhatsApp's IndexedDB: it never logged in (or was logged out);
   a QR scan is needed, nothing needs clearing.
 - ``too_large``: bytes on disk over ``max_session_size_mb``; ``watui clean`` may bring it back under.
-- ``locked``: a live process other than watui's own browser holds ``SingletonLock``.
+- ``locked``: a live process other than watui's own browser holds ``SingletonLock``, or was started on the
+  profile (``--user-data-dir``; ``chromium-headless-shell`` writes no lock).
 A stale lock (its pid is dead, or the pid was reused by a process started after the lock was made) is
 reported but leaves the session valid: Chromium and ``watui clean`` both get rid of it.
 """
@@ -114,7 +115,7 @@ class SessionStore:
                 return self._report(False, detail, (PROBLEM_CORRUPT,), exists=True)
             return self._report(False, detail, (PROBLEM_MISSING,), exists=False)
         scan = cl.scan_profile(profile)
-        lock = self.lock_info()
+        lock = self.lock_info(own_pids)
         problems: list[tuple[str, str]] = []
         problems += self._login_problems(profile)
         if scan.size_bytes > self.max_bytes:
@@ -177,9 +178,10 @@ class SessionStore:
             text += f" (watui clean would free {_mb(reclaimable)}MB)"
         return text
 
-    def lock_info(self) -> LockInfo:
-        """Who holds the profile's SingletonLock: nobody, a dead process (stale), or a live one."""
-        return read_lock(self.profile, single_host=self.config.session.single_host)
+    def lock_info(self, own_pids: frozenset[int] = frozenset()) -> LockInfo:
+        """Who holds the profile: its SingletonLock's live process, else any other live process started on
+        it (``own_pids`` and their children aside); else nobody, or a dead process's lock (stale)."""
+        return read_lock(self.profile, single_host=self.config.session.single_host, own_pids=own_pids)
 
     def owner_pid(self) -> int | None:
         """The pid of the watui process that owns this session now, if one does."""
@@ -239,7 +241,7 @@ class SessionStore:
             return CleanupReport(0, (), message=f"nothing to clean: {self.root} does not exist")
         self.check_root()
         self._refuse_profile_elsewhere()
-        lock = self.lock_info()
+        lock = self.lock_info(own_pids)
         self._refuse_if_held(lock, own_pids)
         notes: list[str] = []
         removal = cl.Removal(0, (), ())
@@ -449,10 +451,23 @@ class SessionStore:
 
 
 # -- module helpers --------------------------------------------------------------------------------
-def read_lock(profile: Path, single_host: bool = False) -> LockInfo:
-    """Who holds ``profile``'s SingletonLock (a symlink "hostname-pid"). A lock written under another
-    hostname is held, unless ``single_host`` (the folder is used from one machine at a time: the lock is
-    what a restarted container leaves) and no process on this machine uses the profile."""
+def read_lock(profile: Path, single_host: bool = False, own_pids: frozenset[int] = frozenset()) -> LockInfo:
+    """Who holds ``profile``: the live process of its SingletonLock (a symlink "hostname-pid"), else a live
+    process on this machine started with ``--user-data-dir`` = ``profile`` (other than ``own_pids`` and
+    their children): not every browser writes the lock (``chromium-headless-shell`` does not), and two
+    browsers on one LevelDB damage it. A lock written under another hostname is held, unless
+    ``single_host`` (the folder is used from one machine at a time: the lock is what a restarted container
+    leaves) and no process on this machine uses the profile."""
+    lock = _read_singleton_lock(profile, single_host)
+    if lock.kind == "live":
+        return lock
+    holder = _process_using(profile, own_pids)
+    if holder is None:
+        return lock
+    return LockInfo(kind="live", pid=holder[0], name=holder[1], host=None)
+
+
+def _read_singleton_lock(profile: Path, single_host: bool) -> LockInfo:
     lock = profile / "SingletonLock"
     try:
         target = os.readlink(lock)
@@ -478,19 +493,42 @@ def read_lock(profile: Path, single_host: bool = False) -> LockInfo:
     return LockInfo(kind="live", pid=pid, name=name, host=host or None)
 
 
-def _process_using(profile: Path) -> tuple[int, str] | None:
-    """(pid, name) of a live process on this machine started with ``--user-data-dir`` = ``profile``."""
+def _process_using(profile: Path, own_pids: frozenset[int] = frozenset()) -> tuple[int, str] | None:
+    """(pid, name) of a live process on this machine started with ``--user-data-dir`` = ``profile`` (the
+    same folder once resolved, never a prefix of it), other than ``own_pids`` and their children."""
     real = os.path.realpath(profile)
-    prefix = "--user-data-dir="
+    me = os.getpid()
     for proc in psutil.process_iter(["cmdline", "name"]):
         try:
             args = proc.info.get("cmdline") or []
-            uses = any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
-            if uses and proc.status() != psutil.STATUS_ZOMBIE:
+            if proc.pid == me or not any(arg.startswith(_USER_DATA_DIR) for arg in args):
+                continue
+            uses = _uses_profile(proc, args, real) and proc.status() != psutil.STATUS_ZOMBIE
+            if uses and not _is_own(proc.pid, own_pids):
                 return proc.pid, str(proc.info.get("name") or "unknown")
         except psutil.Error:
             continue
     return None
+
+
+_USER_DATA_DIR = "--user-data-dir="
+
+
+def _uses_profile(proc: psutil.Process, args: list[str], real: str) -> bool:
+    """Whether one of ``args`` is ``--user-data-dir=`` a path that resolves to ``real``; a relative path is
+    the process's own, from its working folder."""
+    for arg in args:
+        if not arg.startswith(_USER_DATA_DIR):
+            continue
+        value = arg[len(_USER_DATA_DIR) :]
+        if not os.path.isabs(value):
+            try:
+                value = os.path.join(proc.cwd(), value)
+            except psutil.Error:
+                continue  # its working folder cannot be read: its relative path cannot be placed
+        if os.path.realpath(value) == real:
+            return True
+    return False
 
 
 def _foreign(lock: LockInfo) -> bool:
@@ -637,9 +675,7 @@ def _may_be_the_browser(proc: psutil.Process, name: str, profile: Path) -> bool:
         args = proc.cmdline()
     except psutil.Error:
         return True  # cannot tell: assume it may be
-    real = os.path.realpath(profile)
-    prefix = "--user-data-dir="
-    return any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
+    return _uses_profile(proc, args, os.path.realpath(profile))
 
 
 def _is_own(pid: int | None, own_pids: frozenset[int]) -> bool:
