@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -376,3 +377,52 @@ def test_rows_that_wait_too_long_are_bounded_and_their_loss_is_said(tmp_path: Pa
         holder.kill()
         holder.wait()
     assert _messages(path) == ["3", "4", "5", "6", "7"]  # the newest kept, the oldest lost
+
+
+async def test_the_sampler_outlives_a_failing_read_and_a_failing_sample_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui.config import HistorySettings
+    from watui.core import history as history_module
+
+    config = Config(
+        session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"),
+        history=HistorySettings(sample_interval_s=0.05),  # type: ignore[arg-type]
+        base_dir=tmp_path,
+    )
+    failures = {"read": 1, "sample": 1}
+    real_read = history_module.read_report
+
+    def read_once_broken(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        if failures["read"]:
+            failures["read"] -= 1
+            raise ValueError("a row the reader did not expect")
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    def snapshot() -> SessionInfo:
+        if failures["sample"] and not failures["read"]:
+            failures["sample"] -= 1
+            raise RuntimeError("a snapshot that failed once")
+        return SessionInfo(state=S.CONNECTED)
+
+    monkeypatch.setattr(history_module, "read_report", read_once_broken)
+    said: list[str] = []
+    history = History(config, snapshot)
+    history.on_error = said.append
+    await history.start()
+    try:
+        for _ in range(200):
+            if history.uptime and not failures["sample"]:
+                break
+            await asyncio.sleep(0.02)
+        assert history.uptime, "the sampler stopped after a failure"
+        assert any("reading it back failed: a row the reader did not expect" in m for m in said), said
+        assert history.status()["error"] is None  # the next read worked
+        with sqlite3.connect(history.path) as conn:
+            before = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(history.journal.flush)
+        with sqlite3.connect(history.path) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] > before  # still sampling
+    finally:
+        await history.close()

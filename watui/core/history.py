@@ -723,8 +723,8 @@ class History:
             await asyncio.sleep(self.config.history.sample_interval_s)
             try:
                 self.sample_now()
-            except Exception:  # a bug in taking one sample must not stop the next
-                log.exception("history sample failed")
+            except Exception as exc:  # a bug in taking one sample must not stop the next
+                log.warning("history %s: a sample failed: %s", self.path, first_line(exc))
 
     async def close(self) -> None:
         if self._sampler is not None:
