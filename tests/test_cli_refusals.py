@@ -6,15 +6,20 @@ full tmpfs); elsewhere the same OSError is raised at the store's interface.
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import gc
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.core_helpers import sim_config, started_manager
 from watui.cli import main
+from watui.core.models import ConnectionState as S
 from watui.core.store import SessionStore
+from watui.sim.server import Simulator
 
 
 def _mount_tmpfs(target: Path, options: str) -> bool:
@@ -139,3 +144,48 @@ def test_a_disk_error_without_a_file_name_still_names_the_session_folder(
     code, _, err = _run(capsys, "clean", "--config", str(config))
     assert code == 1
     assert err == f"watui: clean: {tmp_path / 's'}: No space left on device\n"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 48 MB filesystem of its own (a tmpfs), to fill up under a running session."""
+    target = tmp_path / "disk"
+    if not _mount_tmpfs(target, "size=48m"):
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def _fill(folder: Path) -> None:
+    with (folder / "filler").open("wb") as fh, pytest.raises(OSError) as full:
+        while True:
+            fh.write(b"\0" * 1048576)
+            fh.flush()
+    assert full.value.errno == errno.ENOSPC
+
+
+async def test_a_full_disk_when_the_session_reconnects_is_one_error_and_the_session_goes_on(
+    small_disk: Path, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = sim_config(small_disk, sim)
+    async with started_manager(config) as (manager, rec):
+        assert (await manager.smart_initialize()).needs_qr
+        await sim.scan()
+        await rec.state(S.CONNECTED)
+        await asyncio.sleep(0.5)  # what the first connection noted is written
+        _fill(small_disk)
+        connected_before = len([s for s in rec.states() if s is S.CONNECTED])
+        await sim.drop()  # WhatsApp Web loses its connection and comes back by itself
+        await rec.until(lambda _: len([s for s in rec.states() if s is S.CONNECTED]) > connected_before, what="back")
+        for _ in range(50):
+            errors = [e.message for e in rec.events if e.type == "error" and "could not note" in e.message]
+            if errors:
+                break
+            await asyncio.sleep(0.1)
+        assert errors and "No space left on device" in errors[0] and "\n" not in errors[0]
+        assert manager.info.state is S.CONNECTED  # the session goes on
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "exception was never retrieved" not in caplog.text and "Traceback" not in caplog.text

@@ -18,6 +18,7 @@ from watui.core.browser import find_browser_processes
 from watui.core.errors import ActionUnavailable, SessionBusyError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
+from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
@@ -152,6 +153,27 @@ async def test_truncated_leveldb_current_is_quarantined_and_a_fresh_qr_shown(tmp
     quarantined = list((config.session_root / ".quarantine").iterdir())
     assert len(quarantined) == 1
     assert (quarantined[0] / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT").exists()
+
+
+async def test_a_torn_last_log_record_is_cut_back_and_the_session_stays_valid_run_after_run(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    config = sim_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        await rec.state(S.CONNECTED)
+    db = config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
+    log = max(db.glob("*.log"), key=lambda p: p.stat().st_size)
+    os.truncate(log, log.stat().st_size - 5)  # `truncate -s -5`: a crash in the middle of the last write
+    for _ in range(2):  # `init`, `init`: the second finds what the first left
+        async with started_manager(config) as (manager, rec):
+            assert manager.info.disk is not None and manager.info.disk.is_valid, manager.info.disk
+            result = await manager.smart_initialize()
+            assert result.success and result.quarantined_to is None, result
+    assert SessionStore(config).inspect().is_valid
+    (kept,) = (config.session_root / ".quarantine").glob(f"{config.profile_dir.name}-torn-*")
+    assert (kept / db.relative_to(config.profile_dir) / log.name).is_file()
+    assert sim.state()["scans"] == 1  # never scanned twice
 
 
 async def test_page_slower_than_the_timeout_retries_then_fails_clearly(tmp_path: Path, sim: Simulator) -> None:

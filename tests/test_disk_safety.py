@@ -221,6 +221,82 @@ def test_a_log_cut_short_mid_write_is_not_damage(reopened_layout: SessionLayout)
     assert report.is_valid, report.validation_details
 
 
+@pytest.mark.parametrize("db", [WA_DB, LOCAL_STORAGE])
+def test_a_log_cut_short_is_cut_back_before_chromium_appends_to_it(
+    session_layout: SessionLayout, chromium_path: Path, db: str
+) -> None:
+    profile = session_layout.profile
+    log = _a_log(profile / db)
+    whole = log.read_bytes()
+    os.truncate(log, len(whole) - 5)  # `truncate -s -5`: the last write of a crash
+    store = SessionStore(session_layout.config())
+    assert PROBLEM_CORRUPT not in store.inspect().problems  # a torn tail is not damage ...
+    report = store.cleanup()  # ... but the step before every browser start cuts it back
+    run_page_on_profile(chromium_path, profile)  # Chromium opens the folder and appends to that log
+    after = store.inspect()
+    assert after.is_valid, after.validation_details  # the records written after the cut read back
+    assert stored_login(profile)
+    assert f"cut the torn last write of {db}/{log.name}" in report.message
+    (kept_dir,) = (session_layout.root / ".quarantine").glob(f"{profile.name}-torn-*")
+    kept = kept_dir / db / log.name
+    cut_at = len(kept.read_bytes())
+    assert log.read_bytes()[: len(whole) - 5 - cut_at] + kept.read_bytes() == whole[:-5]  # nothing lost
+    assert (kept.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_zeroed_log_header_is_damage_not_a_missing_login(session_layout: SessionLayout) -> None:
+    # LevelDB skips the rest of a block from a zeroed record header on, without a word: the login's
+    # records in it would be gone, and the profile would look never linked.
+    log = _a_log(session_layout.profile / LOCAL_STORAGE)
+    data = bytearray(log.read_bytes())
+    data[:7] = bytes(7)
+    log.write_bytes(bytes(data))
+    report = SessionStore(session_layout.config()).inspect()
+    assert report.problems[0] == PROBLEM_CORRUPT, report.validation_details
+    assert f"LevelDB damaged: {LOCAL_STORAGE}: {log.name}: zeroed record header at byte 0" in report.validation_details
+
+
+def test_one_flipped_byte_in_a_table_block_is_damage(reopened_layout: SessionLayout) -> None:
+    table = _a_table(reopened_layout.profile / LOCAL_STORAGE)
+    data = bytearray(table.read_bytes())
+    first_block_size = _first_block_size(bytes(data))
+    assert first_block_size > 64, "the table's first data block is too small to damage inside"
+    data[first_block_size // 2] ^= 0x01  # one bit, inside the first data block's body
+    table.write_bytes(bytes(data))
+    report = SessionStore(reopened_layout.config()).inspect()
+    assert report.problems[0] == PROBLEM_CORRUPT, report.validation_details
+    assert f"{table.name}: checksum mismatch in the block at byte 0" in report.validation_details
+
+
+def _first_block_size(table: bytes) -> int:
+    """The size of a table's first data block, read from its index block (doc/table_format.md), written out
+    here rather than taken from watui's reader."""
+    def varint(buf: bytes, pos: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value, pos
+            shift += 7
+
+    assert table[-8:] == bytes.fromhex("57fb808b247547db"), "not a LevelDB table (magic number)"
+    pos = len(table) - 48
+    _, pos = varint(table, pos)  # metaindex offset, size
+    _, pos = varint(table, pos)
+    index_offset, pos = varint(table, pos)
+    _, pos = varint(table, pos)
+    # The index's first entry: shared (0), unshared, value length, key, then the handle: offset, size.
+    _, p = varint(table, index_offset)
+    unshared, p = varint(table, p)
+    _, p = varint(table, p)
+    offset, p = varint(table, p + unshared)
+    size, _ = varint(table, p)
+    assert offset == 0
+    return size
+
+
 # -- item 4: a login is what a login leaves ------------------------------------------------------------
 @pytest.mark.parametrize("page", [NEVER_SCANNED, LOGGED_OUT], ids=["never-scanned", "logged-out"])
 def test_a_profile_without_an_account_needs_a_qr_and_says_so(

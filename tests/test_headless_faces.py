@@ -46,7 +46,7 @@ def sim_call(port: int, path: str, method: str = "POST") -> dict[str, Any]:
 class Face:
     """A watui process whose stdout and stderr lines are collected as they come."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, *args: str, new_group: bool = False) -> None:
         self.sim_port = _free_port()
         env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
         self.proc = subprocess.Popen(
@@ -56,6 +56,7 @@ class Face:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=new_group,  # its own process group, as systemd gives a service
         )
         self.out: list[str] = []
         self.err: list[str] = []
@@ -99,8 +100,11 @@ class Face:
 
         return self.wait(state, what)  # type: ignore[no-any-return]
 
-    def stop(self, sig: signal.Signals) -> int:
-        self.proc.send_signal(sig)
+    def stop(self, sig: signal.Signals, group: bool = False) -> int:
+        if group:  # to every process of the group: watui, Playwright's driver, Chromium (systemd, `timeout`)
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
         code = self.proc.wait(timeout=30)  # a hang guard, not a measure: a clean stop takes a few seconds
         for reader in self._readers:
             reader.join(timeout=10)
@@ -119,9 +123,9 @@ class Face:
 def face_factory(tmp_path: Path, chromium_path: Path) -> Iterator[Callable[..., Face]]:
     faces: list[Face] = []
 
-    def make(*args: str, config: str = "") -> Face:
+    def make(*args: str, config: str = "", new_group: bool = False) -> Face:
         (tmp_path / "config.toml").write_text(config)
-        face = Face(tmp_path, *args)
+        face = Face(tmp_path, *args, new_group=new_group)
         faces.append(face)
         return face
 
@@ -198,3 +202,15 @@ def test_sigterm_while_the_simulator_holds_a_page_load_stops_cleanly(face_factor
     watch.wait_event(lambda e: e["type"] == "state" and e["state"] == "OPENING", "the reload", seen)
     watch.wait_sim(lambda s: any(p["state"] == "OPENING" for p in s["pages"]), "a page load held by the simulator")
     _assert_stopped_cleanly(watch, watch.stop(signal.SIGTERM))
+
+
+def test_sigterm_to_the_whole_process_group_is_a_clean_stop(face_factory: Callable[..., Face]) -> None:
+    # systemd's default KillMode (control-group) and `timeout` signal every process of the group at once:
+    # Playwright's driver dies under watui while it closes the browser.
+    watch = face_factory("watch", "--jsonl", new_group=True)
+    _connect(watch)
+    code = watch.stop(signal.SIGTERM, group=True)
+    assert code == 0, f"exit {code}; stderr {watch.err[-10:]}"
+    assert not [line for line in watch.err if "Traceback" in line or "never retrieved" in line], watch.err
+    assert not watch.browsers(), "a browser was left running"
+    assert (watch.profile / "Default").is_dir()  # the session is kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -231,3 +232,197 @@ def test_a_run_longer_than_keep_days_still_counts_after_its_start_row_was_pruned
     assert out["uptime"]["1h"] == {"ratio": round(3300 / 3600, 5), "upS": 3300, "watchedS": 3600}
     (incident,) = out["incidents"]
     assert incident["durationS"] == 300.0 and incident["cause"] == "TIMEOUT: lost"
+
+
+def _rot(path: Path, sql: str) -> None:
+    """Damage rows the way bit rot does: SQLite's pages stay sound, the values in them do not."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(sql)
+    conn.close()
+
+
+def test_unreadable_rows_are_skipped_and_counted_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text('[session]\nsession_path = "s"\nclient_id = "bot"\n')
+    config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)
+    path = history_path(config)
+    path.parent.mkdir(parents=True)
+    now = time.time()
+    j = Journal(path, keep_days=3650)
+    j.open()
+    j.record(now - 3000, "start", "UNLAUNCHED", "watui started")
+    j.record(now - 2990, "state", "CONNECTED", "connected")
+    j.record(now - 2000, "state", "TIMEOUT", "lost", {"why": "network"})
+    j.record(now - 1700, "state", "CONNECTED", "connected")
+    j.record(now - 1600, "alert", "CONNECTED", "fired", {"alert": "qr_needed", "status": "firing"})
+    j.sample(now - 1500, "CONNECTED", 50 * 1048576, 300 * 1048576, 2.0)
+    j.close()
+    _rot(path, "UPDATE events SET data = '{\"why\": \"netw' WHERE kind = 'state' AND state = 'TIMEOUT'")
+    _rot(path, "UPDATE events SET message = CAST(x'ff00fe' AS TEXT) WHERE kind = 'alert'")
+    _rot(path, "UPDATE samples SET size_bytes = 'fifty'")
+    cfg = str(tmp_path / "config.toml")
+
+    assert main(["history", "--json", "--since", "7d", "--config", cfg]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["skippedRows"] == 3
+    # What could be read still counts: connected from -2990 to the last readable row, at -1700.
+    assert out["uptime"]["1h"]["upS"] == 1290 and out["uptime"]["1h"]["watchedS"] == 1300
+    assert main(["history", "--since", "7d", "--config", cfg]) == 0
+    captured = capsys.readouterr()
+    assert "Skipped 3 unreadable row(s) of the journal" in captured.out and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("since", ["99999999d", "inf", "1e309s", "nan", "-5m", "0"])
+def test_an_impossible_since_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], since: str
+) -> None:
+    (tmp_path / "config.toml").write_text('[session]\nsession_path = "s"\n')
+    journal(tmp_path / "s" / ".watui-whatsapp-automation-pro.history.sqlite", [(-60, "start", "UNLAUNCHED", "")])
+    assert main(["history", f"--since={since}", "--config", str(tmp_path / "config.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--since must be a duration" in err and repr(since) in err
+
+
+def _messages(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [m for (m,) in conn.execute("SELECT message FROM events ORDER BY t")]
+
+
+def test_a_journal_deleted_while_watui_runs_is_written_again_and_it_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.open()
+    try:
+        j.record(time.time() - 60, "start", "UNLAUNCHED", "before")
+        assert j.flush()
+        path.unlink()  # `rm` of the journal while watch runs (its -wal and -shm stay)
+        j.record(time.time() - 30, "state", "CONNECTED", "after")
+        assert j.flush()
+    finally:
+        j.close()
+    assert _messages(path) == ["after"]  # in the file at its path, where watui history reads
+    (error,) = errors
+    assert str(path) in error and "deleted" in error
+
+
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_journal_locked_when_watui_starts_keeps_its_rows_and_writes_them_once_free(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.retry_s = j.open_timeout_s = 0.2
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        j.open()
+        j.record(time.time() - 60, "start", "UNLAUNCHED", "while locked")
+        j.flush()
+        assert j.pending == 1 and j.error is not None and "locked" in j.error
+        assert errors and str(path) in errors[0]
+        holder.communicate("")  # the other program lets go of the file
+        deadline = time.monotonic() + 10
+        while j.pending and time.monotonic() < deadline:
+            j.flush()
+            time.sleep(0.05)
+        j.record(time.time() - 30, "state", "CONNECTED", "after")
+        j.flush()
+        assert j.error is None
+    finally:
+        j.close()
+        holder.kill()
+        holder.wait()
+    assert _messages(path) == ["while locked", "after"]
+
+
+def test_rows_that_wait_too_long_are_bounded_and_their_loss_is_said(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    errors: list[str] = []
+    j = Journal(path)
+    j.on_error = errors.append
+    j.max_pending = 5
+    j.retry_s = j.open_timeout_s = 0.2
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        j.open()
+        for i in range(8):
+            j.record(float(i), "state", "CONNECTED", str(i))
+        j.flush()
+        assert (j.pending, j.dropped) == (5, 3)
+        assert any("rows lost" in e for e in errors)
+        holder.communicate("")
+        deadline = time.monotonic() + 10
+        while j.pending and time.monotonic() < deadline:
+            j.flush()
+            time.sleep(0.05)
+    finally:
+        j.close()
+        holder.kill()
+        holder.wait()
+    assert _messages(path) == ["3", "4", "5", "6", "7"]  # the newest kept, the oldest lost
+
+
+async def test_the_sampler_outlives_a_failing_read_and_a_failing_sample_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui.config import HistorySettings
+    from watui.core import history as history_module
+
+    config = Config(
+        session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"),
+        history=HistorySettings(sample_interval_s=0.05),  # type: ignore[arg-type]
+        base_dir=tmp_path,
+    )
+    failures = {"read": 1, "sample": 1}
+    real_read = history_module.read_report
+
+    def read_once_broken(*args: object, **kwargs: object) -> dict:  # type: ignore[type-arg]
+        if failures["read"]:
+            failures["read"] -= 1
+            raise ValueError("a row the reader did not expect")
+        return real_read(*args, **kwargs)  # type: ignore[arg-type]
+
+    def snapshot() -> SessionInfo:
+        if failures["sample"] and not failures["read"]:
+            failures["sample"] -= 1
+            raise RuntimeError("a snapshot that failed once")
+        return SessionInfo(state=S.CONNECTED)
+
+    monkeypatch.setattr(history_module, "read_report", read_once_broken)
+    said: list[str] = []
+    history = History(config, snapshot)
+    history.on_error = said.append
+    await history.start()
+    try:
+        for _ in range(200):
+            if history.uptime and not failures["sample"]:
+                break
+            await asyncio.sleep(0.02)
+        assert history.uptime, "the sampler stopped after a failure"
+        assert any("reading it back failed: a row the reader did not expect" in m for m in said), said
+        assert history.status()["error"] is None  # the next read worked
+        with sqlite3.connect(history.path) as conn:
+            before = conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(history.journal.flush)
+        with sqlite3.connect(history.path) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] > before  # still sampling
+    finally:
+        await history.close()

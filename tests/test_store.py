@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import pytest
 
+from watui.cli import main
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -329,3 +330,73 @@ def test_a_browser_newer_than_its_lock_is_still_live(session_layout: SessionLayo
     finally:
         browser_like.kill()
         browser_like.wait()
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_a_browser_that_writes_no_lock_is_seen_and_nothing_acts_under_it(
+    session_layout: SessionLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell = shutil.which("chromium-headless-shell")
+    if shell is None:
+        pytest.skip("Debian's chromium-headless-shell is not installed")
+    args = [shell, f"--user-data-dir={session_layout.profile}", "--no-first-run", "about:blank"]
+    if os.geteuid() == 0:
+        args.insert(1, "--no-sandbox")
+    browser = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    store = store_for(session_layout)
+    cfg = str(session_layout.config_path)
+    try:
+        # Debian's wrapper script starts the browser itself: wait for it, then for it to open the profile.
+        tree = psutil.Process(browser.pid)
+        _wait_for(lambda: any("headless" in p.name() for p in [tree, *tree.children(recursive=True)]), "the browser")
+        time.sleep(1.0)
+        assert not os.path.lexists(session_layout.profile / "SingletonLock")  # no lock to go by
+        report = store.inspect()
+        assert PROBLEM_LOCKED in report.problems and report.lock.kind == "live", report.validation_details
+        holder = psutil.Process(report.lock.pid)
+        assert f"--user-data-dir={session_layout.profile}" in holder.cmdline()
+        assert f"in use by {holder.name()} (pid {holder.pid})" in report.validation_details
+        with pytest.raises(SessionBusyError):
+            store.cleanup()
+        with pytest.raises(SessionBusyError):
+            store.quarantine("watui restore")  # what restore does first
+        for argv in (["clean"], ["clear", "--yes"], ["init", "--json", "--timeout", "3"]):
+            code = main([*argv, "--config", cfg])
+            out, err = capsys.readouterr()
+            assert code == 1, (argv, out, err)
+            assert f"pid {holder.pid}" in out + err and "Traceback" not in err, argv
+        assert session_layout.profile.is_dir() and not (session_layout.root / ".quarantine").exists()
+    finally:
+        os.killpg(browser.pid, signal.SIGKILL)
+        browser.wait()
+    _wait_for(lambda: store.inspect().lock.kind == "none", "the browser to be gone")
+    store.cleanup()  # free again: nothing refuses
+
+
+def test_a_process_on_another_folder_with_the_same_prefix_or_relative_name_is_not_the_holder(
+    session_layout: SessionLayout, tmp_path: Path
+) -> None:
+    profile = session_layout.profile
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    others = [
+        subprocess.Popen([*sleep, f"--user-data-dir={profile}-old"]),  # a prefix of another folder
+        subprocess.Popen([*sleep, f"--user-data-dir={profile.name}"], cwd=tmp_path),  # relative, elsewhere
+    ]
+    try:
+        time.sleep(0.3)
+        assert store_for(session_layout).inspect().lock.kind == "none"
+        relative_here = subprocess.Popen([*sleep, f"--user-data-dir={profile.name}"], cwd=session_layout.root)
+        others.append(relative_here)
+        time.sleep(0.3)
+        lock = store_for(session_layout).inspect().lock
+        assert (lock.kind, lock.pid) == ("live", relative_here.pid)
+    finally:
+        for proc in others:
+            proc.kill()
+            proc.wait()

@@ -27,7 +27,10 @@ def run_history(args: argparse.Namespace, config: Config) -> int:
     try:
         since_s = parse_since(args.since)
     except ValueError:
-        print(f"watui history: --since must be a duration such as 30m, 24h or 7d, got {args.since!r}", file=sys.stderr)
+        print(
+            f"watui history: --since must be a duration such as 30m, 24h or 7d (at most 3650d), got {args.since!r}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.demo:  # --demo keeps its own session folder, and so its own journal
         from watui.runtime import demo_config
@@ -82,6 +85,8 @@ def format_report(report: dict[str, Any], since: str) -> str:
                 f"{name}: {figures['firstMB']} → {figures['lastMB']} MB (min {figures['minMB']}, "
                 f"max {figures['maxMB']})"
             )
+    if report.get("skippedRows"):
+        lines.append(f"Skipped {report['skippedRows']} unreadable row(s) of the journal (damaged on disk)")
     if report["alerts"]:
         lines.append("Alerts:")
         for alert in report["alerts"][-10:]:

@@ -137,10 +137,21 @@ def run_info(args: argparse.Namespace, config: Config) -> int:
             else:
                 print(status_line(info, client.label))
             print(cli_disk._row("browser", cli_disk.browser_text(config, info)))
+            if data.get("history"):
+                print(cli_disk._row("history", history_text(data["history"])))
             print(cli_disk._row("attached", f"live view from {client.label}"))
         return EXIT_OK if info.disk is not None and info.disk.is_valid else EXIT_FAIL
 
     return owner_or_direct(config, remote, lambda: cli_disk.run_info(args, config))
+
+
+def history_text(history: dict[str, Any]) -> str:
+    """The journal's health as the owner reports it: written, or what fails and what waits."""
+    if not history.get("error"):
+        return f"{history.get('file')} (written)"
+    waiting = f"; {history.get('pending', 0)} row(s) waiting" if history.get("pending") else ""
+    lost = f"; {history.get('dropped')} row(s) lost" if history.get("dropped") else ""
+    return f"{history['error']}{waiting}{lost}"
 
 
 # -- watui clean / clear ---------------------------------------------------------------------------

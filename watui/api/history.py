@@ -55,7 +55,9 @@ def add_history(app: web.Application, manager: Any, registry: CollectorRegistry)
         try:
             since_s = parse_since(text)
         except ValueError:
-            raise web.HTTPBadRequest(reason=f"since must be a duration such as 30m, 24h or 7d, got {text!r}") from None
+            raise web.HTTPBadRequest(
+                reason=f"since must be a duration such as 30m, 24h or 7d (at most 3650d), got {text!r}"
+            ) from None
         watchers = watchers_of(manager)
         try:
             if watchers is not None and watchers.history is not None:

@@ -41,6 +41,7 @@ from watui.core.errors import (
     WatuiError,
 )
 from watui.core.models import CleanupReport, ClearReport, Event, InitResult, SessionInfo, iso, now_utc
+from watui.core.watchers import watchers_of
 
 log = logging.getLogger("watui.api")
 _T = TypeVar("_T")
@@ -360,10 +361,14 @@ VERBS = ("initialize", "reconnect", "cleanup", "clear")
 def status_json(manager: ManagerLike) -> dict[str, Any]:
     """The status JSON of DESIGN.md, plus ``actions``: the verb running now and which verbs can act
     (so a page can grey out what cannot act instead of letting it fail)."""
-    return {
+    out = {
         **manager.get_detailed_session_info(),
         "actions": {"busy": manager.busy, "available": {verb: manager.can(verb) for verb in VERBS}},
     }
+    watchers = watchers_of(manager)
+    if watchers is not None and watchers.history is not None:
+        out["history"] = watchers.history.status()  # the journal's health: a line in watui info
+    return out
 
 
 async def session_info(request: web.Request) -> web.Response:

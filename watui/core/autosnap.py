@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import ConnectionState, now_utc
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 S = ConnectionState
+T = TypeVar("T")
 
 
 class AutoSnap:
@@ -153,7 +155,7 @@ class AutoSnap:
         """The session connected: remember it (restore-before-QR needs it) and schedule the snapshots."""
         if self._keeper is None:
             return
-        self._m._spawn(asyncio.to_thread(self._keeper.note_connected))
+        self._m._spawn(self._note(self._keeper.note_connected, "the login"))
         if not self._keeper.enabled:
             return
         if self._task is None or self._task.done():
@@ -163,13 +165,25 @@ class AutoSnap:
         """The phone logged this device out: its account's snapshots must never be restored."""
         if self._keeper is None:
             return
-        revoked = await asyncio.to_thread(self._keeper.note_logout)
+        revoked = await self._note(self._keeper.note_logout, "the logout")
         if revoked:
             self._m._publish(
                 "action",
                 message=f"logged out from the phone: {len(revoked)} snapshot(s) of this account marked revoked",
                 data={"verb": "revoke", "phase": "done", "snapshots": revoked},
             )
+
+    async def _note(self, write: Callable[[], T], what: str) -> T | None:
+        """Write what the run saw (``.watui-<client_id>.run.json``) off the loop. A disk that refuses it (full,
+        read-only) is one error event, and the session goes on: it only costs a restore-before-QR later."""
+        try:
+            return await asyncio.to_thread(write)
+        except OSError as exc:
+            where = exc.filename or self.config.session_root
+            message = f"could not note {what} in {where}: {exc.strerror or exc}"
+            log.warning("%s", message)
+            self._m._publish("error", message=message)
+            return None
 
     async def _snapshot_loop(self) -> None:
         """Once the login has settled (CONNECTED for settle_s: WhatsApp Web writes it late), then every every_h."""

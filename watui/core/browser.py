@@ -28,6 +28,7 @@ from playwright.async_api import Error as PlaywrightError
 from watui.config import Config
 from watui.core import wa_page
 from watui.core.browser_finder import find_browser
+from watui.core.errors import first_line
 from watui.core.evidence import Evidence
 from watui.core.models import Account, BrowserProcess, ConnectionState
 
@@ -157,7 +158,9 @@ class BrowserDriver:
         profile = self.config.profile_dir
         profile.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._closing = False
-        self._playwright = await async_playwright().start()
+        starter = async_playwright()
+        self._playwright = await starter.start()
+        _read_driver_death(starter)
         try:
             self._context = await self._playwright.chromium.launch_persistent_context(
                 str(profile),
@@ -424,6 +427,22 @@ class BrowserDriver:
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
+
+
+def _read_driver_death(starter: object) -> None:
+    """Playwright sets an exception on a future that nobody awaits once its driver process dies (a SIGTERM
+    to watui's whole process group: systemd's default KillMode, ``timeout``); asyncio then prints it at
+    exit as "Future exception was never retrieved". The calls in flight fail with it anyway and watui's
+    stop goes on: read it here. (Playwright keeps the future private: look for it, never fail.)"""
+    transport = getattr(getattr(starter, "_client", None), "_transport", None)
+    future = getattr(transport, "on_error_future", None)
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.info("the Playwright driver stopped: %s", first_line(future.exception()))
 
 
 _VERSION_JS = "(() => { try { return window.Debug && window.Debug.VERSION || null } catch (e) { return null } })()"

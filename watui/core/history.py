@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import sqlite3
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from watui.config import Config
+from watui.core.errors import first_line
 from watui.core.models import ConnectionState, Event, SessionInfo
 
 log = logging.getLogger(__name__)
@@ -59,20 +61,36 @@ def history_path(config: Config) -> Path:
     return config.session_root / f".watui-{config.session.client_id}.history.sqlite"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=10.0, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode: a committed row survives a crash or kill -9 of watui (not a power cut).
-    conn.execute("PRAGMA synchronous=NORMAL")
+def _connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed row survives a crash or kill -9 of watui (not a power cut).
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
 # -- writing ------------------------------------------------------------------------------------------
 
+Item = tuple[str, tuple[Any, ...]]
+
 
 class Journal:
     """The SQLite file and its one writer thread. ``record``/``sample`` never block; ``flush`` waits
-    until everything queued so far is committed (call it from a thread)."""
+    until everything queued so far is committed, or has been tried (call it from a thread).
+
+    The journal never goes blind: rows that cannot be written now (the file locked by another program, a
+    full disk, a folder made read-only) are kept, up to :attr:`max_pending`, and tried again every
+    :attr:`retry_s` and with each new row; a file deleted or replaced while watui runs is noticed at the
+    next write and created again. Each failure, and each loss of rows kept too long, calls ``on_error``
+    (from the writer thread) with one line; :attr:`error` holds the current one, None once writes work."""
+
+    max_pending = 10_000
+    retry_s = 5.0
+    open_timeout_s = 2.0  # a locked file must not hold up watui's start
 
     def __init__(self, path: Path, keep_days: int = 30) -> None:
         self.path = path
@@ -81,6 +99,10 @@ class Journal:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.error: str | None = None
+        self.pending = 0  # rows kept, waiting to be written
+        self.dropped = 0  # rows lost because more than max_pending waited
+        self.on_error: Callable[[str], None] | None = None
+        self._identity: tuple[int, int] | None = None
 
     def open(self) -> None:
         """Start the writer (creates the file and its tables; prunes rows older than keep_days)."""
@@ -106,57 +128,113 @@ class Journal:
             self._thread.join(10.0)
             self._thread = None
 
+    # -- the writer thread -------------------------------------------------------------------------
     def _run(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Owner-only, like the session beside it (messages name the account and its problems).
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = _connect(self.path)
-            conn.executescript(_SCHEMA)
-            self._prune(conn)
-        except (OSError, sqlite3.Error) as exc:
-            self.error = f"cannot write the history {self.path}: {exc}"
-            log.warning("%s", self.error)
-            self._ready.set()
-            self._drain_forever()
-            return
+        kept: list[Item] = []
+        conn = self._open()
         self._ready.set()
         pruned_at = time.monotonic()
         try:
             while True:
-                batch = [self._queue.get()]
-                with contextlib.suppress(queue.Empty):
-                    while len(batch) < 1000:
-                        batch.append(self._queue.get_nowait())
-                stop = self._write(conn, batch)
-                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
-                    self._prune(conn)
+                batch = self._next_batch(wait=self.retry_s if kept else None)
+                flushes = [item[1] for item in batch if item is not None and item[0] == "flush"]
+                stop = any(item is None for item in batch)
+                kept += [item for item in batch if item is not None and item[0] != "flush"]
+                if conn is not None and self._gone(conn):
+                    conn.close()  # checkpoints into the deleted file and removes its -wal: a new one starts clean
+                    conn = None
+                    self._fail(f"the history {self.path} was deleted or replaced while watui ran: writing a new one")
+                if conn is None:
+                    conn = self._open()
+                if conn is not None and kept:
+                    kept = self._write(conn, kept)
+                if conn is not None and time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._prune(conn)
                     pruned_at = time.monotonic()
+                kept = self._bound(kept)
+                self.pending = len(kept)
+                for done in flushes:
+                    done.set()
                 if stop:
+                    if kept:
+                        log.warning("%s: %d history row(s) not written before watui stopped", self.path, len(kept))
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
-    def _write(self, conn: sqlite3.Connection, batch: list[Any]) -> bool:
-        flushes: list[threading.Event] = []
-        stop = False
+    def _next_batch(self, wait: float | None) -> list[Any]:
+        """Up to 1000 items: blocks for the first (at most ``wait`` s: an empty batch retries what is kept)."""
+        try:
+            batch = [self._queue.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < 1000:
+                batch.append(self._queue.get_nowait())
+        return batch
+
+    def _open(self) -> sqlite3.Connection | None:
+        """Create or open the file and its tables; None (and the error said) when it cannot be now."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only, like the session beside it (messages name the account and its problems).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            conn = _connect(self.path, self.open_timeout_s)
+        except (OSError, sqlite3.Error) as exc:
+            self._fail(f"cannot write the history {self.path}: {exc}")
+            return None
+        try:
+            conn.executescript(_SCHEMA)
+            self._prune(conn)
+            self._identity = _identity(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            conn.close()
+            self._fail(f"cannot write the history {self.path}: {exc}")
+            return None
+        return conn
+
+    def _gone(self, conn: sqlite3.Connection) -> bool:
+        """Whether the file this connection writes is no longer the one at ``path`` (deleted, replaced)."""
+        try:
+            return _identity(self.path) != self._identity
+        except OSError:
+            return True
+
+    def _write(self, conn: sqlite3.Connection, rows: list[Item]) -> list[Item]:
+        """Write ``rows`` in one transaction; what is left to keep (all of them when it failed)."""
         try:
             with conn:  # one transaction, committed at once
-                for item in batch:
-                    if item is None:
-                        stop = True
-                    elif item[0] == "flush":
-                        flushes.append(item[1])
-                    elif item[0] == "events":
-                        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)", item[1])
-                    else:
-                        conn.execute("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", item[1])
-        except sqlite3.Error as exc:  # a full disk must not kill the writer: the rows are lost, not watui
-            self.error = f"history write failed: {exc}"
-            log.warning("%s", self.error)
-        for done in flushes:
-            done.set()
-        return stop
+                for table, values in rows:
+                    conn.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)", values)
+        except sqlite3.Error as exc:  # a full disk or a lock must not kill the writer: the rows wait
+            self._fail(f"history write failed ({self.path}: {exc}); its rows are kept and tried again")
+            return rows
+        if self.error is not None:
+            log.warning("%s: history writes again (%d row(s) kept were written)", self.path, len(rows))
+            self.error = None
+        return []
+
+    def _bound(self, kept: list[Item]) -> list[Item]:
+        over = len(kept) - self.max_pending
+        if over <= 0:
+            return kept
+        self.dropped += over
+        self._fail(f"history {self.path}: rows lost: more than {self.max_pending} waited to be written")
+        return kept[over:]
+
+    def _fail(self, message: str) -> None:
+        """Say a failure once (the same one again, at each retry, is not news)."""
+        if message == self.error:
+            return
+        self.error = message
+        log.warning("%s", message)
+        if self.on_error is not None:
+            try:
+                self.on_error(message)
+            except Exception:  # the messenger failing must not stop the writer
+                log.exception("could not report a history error")
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         cutoff = time.time() - self.keep_days * 86400.0
@@ -164,13 +242,10 @@ class Journal:
             conn.execute("DELETE FROM events WHERE t < ?", (cutoff,))
             conn.execute("DELETE FROM samples WHERE t < ?", (cutoff,))
 
-    def _drain_forever(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if item[0] == "flush":
-                item[1].set()
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 # -- reading and analysing ----------------------------------------------------------------------------
@@ -196,30 +271,85 @@ class Sample:
 
 def read_rows(path: Path, since: float) -> tuple[list[Row], list[Sample]]:
     """Event rows from the last watui start before ``since`` on (so the state at ``since`` is known)."""
+    rows, samples, _ = _read(path, since)
+    return rows, samples
+
+
+def _read(path: Path, since: float) -> tuple[list[Row], list[Sample], int]:
+    """:func:`read_rows`, and how many rows were skipped as unreadable (bit rot SQLite does not see: bad
+    JSON, bytes that are not UTF-8, a value of the wrong type); raises HistoryError when the file is not
+    a journal SQLite can read."""
     if not path.is_file():
-        return [], []
+        return [], [], 0
     conn = sqlite3.connect(path, timeout=10.0)
+    conn.text_factory = bytes  # decoded row by row below: one bad row must not fail the whole read
+    skipped = 0
     try:
         found = conn.execute("SELECT MAX(t) FROM events WHERE kind = 'start' AND t <= ?", (since,)).fetchone()
-        start = found[0] if found and found[0] is not None else 0.0
-        rows = [
-            Row(t, kind, state, message or "", json.loads(data) if data else None)
-            for t, kind, state, message, data in conn.execute(
-                "SELECT t, kind, state, message, data FROM events WHERE t >= ? ORDER BY t, rowid", (start,)
-            )
-        ]
+        start = found[0] if found and _is_time(found[0]) else 0.0
+        rows: list[Row] = []
+        for values in conn.execute(
+            "SELECT t, kind, state, message, data FROM events WHERE t >= ? ORDER BY t, rowid", (start,)
+        ):
+            row = _row_of(values)
+            if row is None:
+                skipped += 1
+            else:
+                rows.append(row)
         # Samples (one a minute, the bulk of the file) only from ``since``: before it they change nothing shown.
-        samples = [
-            Sample(*row)
-            for row in conn.execute(
-                "SELECT t, state, size_bytes, rss_bytes, cpu FROM samples WHERE t >= ? ORDER BY t", (since,)
-            )
-        ]
+        samples: list[Sample] = []
+        for values in conn.execute(
+            "SELECT t, state, size_bytes, rss_bytes, cpu FROM samples WHERE t >= ? ORDER BY t", (since,)
+        ):
+            sample = _sample_of(values)
+            if sample is None:
+                skipped += 1
+            else:
+                samples.append(sample)
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"{path}: cannot read the history ({exc})") from None
     finally:
         conn.close()
-    return rows, samples
+    if skipped:
+        log.warning("%s: skipped %d unreadable row(s) of the history", path, skipped)
+    return rows, samples, skipped
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _text(value: object) -> str | None:
+    """A TEXT column read as bytes, decoded; ValueError when it is not UTF-8 text."""
+    if value is None:
+        return None
+    if not isinstance(value, bytes):
+        raise ValueError(value)
+    return value.decode("utf-8")
+
+
+def _row_of(values: tuple[Any, ...]) -> Row | None:
+    t, kind, state, message, data = values
+    try:
+        kind_text, state_text, data_text = _text(kind), _text(state), _text(data)
+        parsed = json.loads(data_text) if data_text else None
+        if not _is_time(t) or not kind_text or not (parsed is None or isinstance(parsed, dict)):
+            return None
+        return Row(float(t), kind_text, state_text, _text(message) or "", parsed)
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+
+
+def _sample_of(values: tuple[Any, ...]) -> Sample | None:
+    t, state, size_bytes, rss_bytes, cpu = values
+    try:
+        state_text = _text(state)
+    except ValueError:
+        return None
+    sizes_ok = all(v is None or (isinstance(v, int) and v >= 0) for v in (size_bytes, rss_bytes))
+    if not _is_time(t) or not sizes_ok or not (cpu is None or _is_time(cpu)):
+        return None
+    return Sample(float(t), state_text, size_bytes, rss_bytes, None if cpu is None else float(cpu))
 
 
 class HistoryError(Exception):
@@ -484,23 +614,27 @@ def read_report(
     """Read the file and analyse it (blocking: call it in a thread from the event loop)."""
     now = time.time() if now is None else now
     since = now - since_s
-    rows, samples = read_rows(path, min(since, now - WINDOWS["7d"]))
+    rows, samples, skipped = _read(path, min(since, now - WINDOWS["7d"]))
     report = analyse(rows, samples, now=now, since=since, down_after_s=down_after_s, gap_s=gap_s)
-    return {"file": str(path), "exists": path.is_file(), **report}
+    return {"file": str(path), "exists": path.is_file(), **report, "skippedRows": skipped}
 
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+MAX_SINCE_S = 3650 * 86400.0  # the longest a journal keeps rows ([history] keep_days)
+
+
 def parse_since(text: str) -> float:
-    """``30m``, ``24h``, ``7d``, ``90s`` or a number of seconds → seconds; ValueError when not."""
+    """``30m``, ``24h``, ``7d``, ``90s`` or a number of seconds → seconds; ValueError when not, or when
+    not a finite span longer than 0 and at most :data:`MAX_SINCE_S` (``inf``, ``1e309s``, ``99999999d``)."""
     text = text.strip().lower()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     factor = units.get(text[-1:])
     number = text[:-1] if factor else text
     value = float(number) * (factor or 1)
-    if not value > 0 or value != value:
+    if not (math.isfinite(value) and 0 < value <= MAX_SINCE_S):
         raise ValueError(text)
     return value
 
@@ -521,8 +655,18 @@ class History:
         self._clock = clock
         self._sampler: asyncio.Task[None] | None = None
         self.uptime: dict[str, Any] = {}
+        # Told each journal failure in one line, on the event loop (the watchers publish it as an event).
+        self.on_error: Callable[[str], None] | None = None
+        self.sampler_error: str | None = None
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def from_writer(message: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: watui is stopping
+                loop.call_soon_threadsafe(self._say, message)
+
+        self.journal.on_error = from_writer
         await asyncio.to_thread(self.journal.open)
         self.journal.record(self._clock(), "start", self._snapshot().state.value, "watui started")
         self.sample_now()
@@ -554,12 +698,33 @@ class History:
             gap_s=float(self.config.history.sample_interval_s),
         )
 
+    def status(self) -> dict[str, Any]:
+        """The journal's health for ``watui info`` and the status JSON: its file, the current error (None
+        when writes work), how many rows wait to be written and how many were lost."""
+        error = self.journal.error or self.sampler_error
+        journal = self.journal
+        return {"file": str(self.path), "error": error, "pending": journal.pending, "dropped": journal.dropped}
+
+    def _say(self, message: str) -> None:
+        if self.on_error is not None:
+            self.on_error(message)
+
     async def _sample_loop(self) -> None:
         while True:
-            with contextlib.suppress(HistoryError, sqlite3.Error, OSError):
+            try:
                 self.uptime = (await self.report(86400.0))["uptime"]
+                self.sampler_error = None
+            except Exception as exc:  # the sampler is the journal's heartbeat: it never dies, it says why
+                message = f"history {self.path}: reading it back failed: {first_line(exc)}"
+                if message != self.sampler_error:
+                    self.sampler_error = message
+                    log.warning("%s", message)
+                    self._say(message)
             await asyncio.sleep(self.config.history.sample_interval_s)
-            self.sample_now()
+            try:
+                self.sample_now()
+            except Exception as exc:  # a bug in taking one sample must not stop the next
+                log.warning("history %s: a sample failed: %s", self.path, first_line(exc))
 
     async def close(self) -> None:
         if self._sampler is not None:

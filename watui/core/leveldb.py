@@ -11,9 +11,11 @@ LevelDB itself reads its files (github.com/google/leveldb, ``doc/log_format.md``
 - tables (``*.ldb``, ``*.sst``) are blocks, each followed by its compression type and a masked CRC32C,
   and a 48-byte footer ending in a magic number.
 
-A record cut short at the very end of a log is what a crash mid-write leaves, and LevelDB recovers from
-it: that is not damage. A checksum that does not match, a MANIFEST that does not parse, or a live table
-that is missing or fails its checksums is. Everything here is blocking I/O: callers run it off the loop.
+A record cut short at the very end of a log is what a crash mid-write leaves, and LevelDB reads the log
+up to it: that is not damage, but it must be cut back before Chromium appends after it (:func:`torn_tails`).
+A checksum that does not match, a MANIFEST that does not parse, a zeroed record header LevelDB would skip
+the rest of its block from, or a live table that is missing or fails its checksums is. Everything here
+is blocking I/O: callers run it off the loop.
 """
 
 from __future__ import annotations
@@ -52,6 +54,20 @@ def _crc(data: bytes) -> int:
 def log_records(data: bytes, name: str) -> Iterator[bytes]:
     """The records of a LevelDB log (or MANIFEST), checksums verified; raises Damage on a bad one.
     A record cut short by the end of the file (a crash mid-write) ends the log quietly."""
+    for record, _ in _log_scan(data, name):
+        yield record
+
+
+def log_end(data: bytes, name: str) -> int:
+    """Where the last whole record of a log ends: ``len(data)`` unless a write was cut short at its end
+    (a torn tail: part of a record, or the zeros a crash can leave when the file grew but its data was not
+    written). LevelDB reads a log only that far; raises Damage like :func:`log_records`."""
+    ends = [end for _, end in _log_scan(data, name)]
+    return ends[-1] if ends else 0
+
+
+def _log_scan(data: bytes, name: str) -> Iterator[tuple[bytes, int]]:
+    """(record, the byte just past it) for each whole record of a log; raises Damage."""
     pending: bytearray | None = None
     for start in range(0, len(data), _BLOCK):
         block = data[start : start + _BLOCK]
@@ -60,7 +76,12 @@ def log_records(data: bytes, name: str) -> Iterator[bytes]:
         while pos + _HEADER <= len(block):
             crc, length, kind = struct.unpack_from("<IHB", block, pos)
             if kind == 0 and length == 0:
-                break  # zero-filled space (preallocated, or a reused log): nothing more in this block
+                # LevelDB skips the rest of a block from a zeroed header on, silently. The writer never
+                # leaves one but at the end of the file (it grew, its data was not written): anywhere
+                # else the records it hides are lost without a word, and that is damage.
+                if not last_block or block.count(0, pos) != len(block) - pos:
+                    raise Damage(f"{name}: zeroed record header at byte {start + pos} hides the rest of its block")
+                return
             end = pos + _HEADER + length
             if kind not in (_FULL, _FIRST, _MIDDLE, _LAST):
                 raise Damage(f"{name}: unknown record type {kind} at byte {start + pos}")
@@ -75,7 +96,7 @@ def log_records(data: bytes, name: str) -> Iterator[bytes]:
             if kind == _FULL:
                 if pending is not None:
                     raise Damage(f"{name}: record at byte {start + pos} interrupts a fragmented one")
-                yield payload
+                yield payload, start + pos
             elif kind == _FIRST:
                 if pending is not None:
                     raise Damage(f"{name}: record at byte {start + pos} interrupts a fragmented one")
@@ -85,7 +106,7 @@ def log_records(data: bytes, name: str) -> Iterator[bytes]:
                     raise Damage(f"{name}: fragment without its start at byte {start + pos}")
                 pending += payload
                 if kind == _LAST:
-                    yield bytes(pending)
+                    yield bytes(pending), start + pos
                     pending = None
 
 
@@ -276,6 +297,7 @@ class _Live:
     manifest: Manifest
     logs: list[Path]
     tables: list[Path]
+    manifest_path: Path
 
 
 def _live_files(folder: Path) -> _Live:
@@ -295,7 +317,8 @@ def _live_files(folder: Path) -> _Live:
         raise Damage(f"{name} is empty")
     manifest = parse_manifest(data, name)
     live = [folder / n for n in live_files_of(manifest, os.listdir(folder), name)]
-    return _Live(manifest, [p for p in live if p.suffix == ".log"], [p for p in live if p.suffix != ".log"])
+    logs = [p for p in live if p.suffix == ".log"]
+    return _Live(manifest, logs, [p for p in live if p.suffix != ".log"], folder / name)
 
 
 def manifest_name(current: bytes) -> str:
@@ -327,6 +350,34 @@ def damage(folder: Path) -> str | None:
     except OSError as exc:
         return f"{exc.filename or folder}: unreadable ({exc.strerror or exc})"
     return None
+
+
+@dataclass(frozen=True)
+class TornTail:
+    """A log whose last write was cut short: LevelDB reads it only to ``keep`` of its ``size`` bytes."""
+
+    path: Path
+    keep: int
+    size: int
+
+
+def torn_tails(folder: Path) -> list[TornTail]:
+    """The MANIFEST and live logs of ``folder`` that end in a write cut short (a crash mid-write).
+
+    LevelDB reads such a log up to its last whole record, then (Chromium reuses its logs) appends the next
+    records after the torn bytes, and at the following open that log fails its checksum: the records after
+    the tear are dropped. Cut back to ``keep`` before Chromium opens the folder, the log stays sound.
+    Raises Damage like :func:`damage`; nothing for an absent folder."""
+    if not folder.is_dir():
+        return []
+    live = _live_files(folder)
+    out: list[TornTail] = []
+    for path in [live.manifest_path, *live.logs]:
+        data = path.read_bytes()
+        keep = log_end(data, path.name)
+        if keep < len(data):
+            out.append(TornTail(path, keep, len(data)))
+    return out
 
 
 def _verified_once(path: Path) -> None:

@@ -13,7 +13,8 @@ Validity (``inspect``), most serious problem first:
 - ``no_login``: a sound profile without WhatsApp's IndexedDB: it never logged in (or was logged out);
   a QR scan is needed, nothing needs clearing.
 - ``too_large``: bytes on disk over ``max_session_size_mb``; ``watui clean`` may bring it back under.
-- ``locked``: a live process other than watui's own browser holds ``SingletonLock``.
+- ``locked``: a live process other than watui's own browser holds ``SingletonLock``, or was started on the
+  profile (``--user-data-dir``; ``chromium-headless-shell`` writes no lock).
 A stale lock (its pid is dead, or the pid was reused by a process started after the lock was made) is
 reported but leaves the session valid: Chromium and ``watui clean`` both get rid of it.
 """
@@ -117,7 +118,7 @@ class SessionStore:
                 return self._report(False, detail, (PROBLEM_CORRUPT,), exists=True)
             return self._report(False, detail, (PROBLEM_MISSING,), exists=False)
         scan = cl.scan_profile(profile)
-        lock = self.lock_info()
+        lock = self.lock_info(own_pids)
         problems: list[tuple[str, str]] = []
         problems += self._login_problems(profile)
         if scan.size_bytes > self.max_bytes:
@@ -180,9 +181,10 @@ class SessionStore:
             text += f" (watui clean would free {_mb(reclaimable)}MB)"
         return text
 
-    def lock_info(self) -> LockInfo:
-        """Who holds the profile's SingletonLock: nobody, a dead process (stale), or a live one."""
-        return read_lock(self.profile, single_host=self.config.session.single_host)
+    def lock_info(self, own_pids: frozenset[int] = frozenset()) -> LockInfo:
+        """Who holds the profile: its SingletonLock's live process, else any other live process started on
+        it (``own_pids`` and their children aside); else nobody, or a dead process's lock (stale)."""
+        return read_lock(self.profile, single_host=self.config.session.single_host, own_pids=own_pids)
 
     def owner_pid(self) -> int | None:
         """The pid of the watui process that owns this session now, if one does."""
@@ -248,13 +250,14 @@ class SessionStore:
             return CleanupReport(0, (), message=f"nothing to clean: {self.root} does not exist")
         self.check_root()
         self._refuse_profile_elsewhere()
-        lock = self.lock_info()
+        lock = self.lock_info(own_pids)
         self._refuse_if_held(lock, own_pids)
         notes: list[str] = [] if own_pids else self.restore_leftovers()
         removal = cl.Removal(0, (), ())
         if own_pids:
             notes.append("the browser is running: nothing removed from the profile (stop it for a full clean)")
         elif self.profile.is_dir():
+            notes += self._cut_torn_tails()
             removal = cl.remove_items(self.profile, cl.scan_profile(self.profile).removable)
             if lock.kind == "stale":
                 removal = _merge(removal, self._remove_lock_files())
@@ -420,15 +423,60 @@ class SessionStore:
                     removed.append(name)
         return cl.Removal(0, tuple(removed), ())
 
-    def _move_into_quarantine(self, folder: Path) -> Path:
+    def _cut_torn_tails(self) -> list[str]:
+        """Cut each login log whose last write was cut short (a crash mid-write) back to its last whole
+        record, the way LevelDB reads it, before Chromium opens the folder: Chromium appends to its last
+        log, after the torn bytes, and the next read of that log fails its checksum. The cut bytes are
+        kept in ``.quarantine/<profile>-torn-<time>/`` (fsync'd before the log is cut)."""
+        notes: list[str] = []
+        dest: Path | None = None
+        for rel in cl.LOGIN_LEVELDBS:
+            try:
+                torn = leveldb.torn_tails(self.profile / rel)
+            except (leveldb.Damage, OSError):
+                continue  # damage is for inspect to report and init to quarantine, never to cut
+            for tail in torn:
+                with open(tail.path, "r+b") as log_file:
+                    data = log_file.read()
+                    if len(data) != tail.size:
+                        continue  # written since it was read: not ours to cut
+                    if dest is None:
+                        dest = self._quarantine_dest(f"{self.profile.name}-torn")
+                        _make_private_dirs(dest)
+                    kept = dest / rel / tail.path.name
+                    _write_durably(kept, data[tail.keep :], self.root)
+                    log_file.truncate(tail.keep)
+                    os.fsync(log_file.fileno())
+                note = (
+                    f"cut the torn last write of {rel}/{tail.path.name} back to its last whole record "
+                    f"({tail.size - tail.keep} bytes kept in {kept})"
+                )
+                log.warning("%s: %s", self.profile, note)
+                notes.append(note)
+        if dest is not None:
+            with contextlib.suppress(OSError):
+                (dest / "WATUI-QUARANTINE.txt").write_text(
+                    f"cut by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from {self.profile}\n"
+                    "Each file holds the bytes cut from the end of the LevelDB log of the same name (a write cut "
+                    "short by a crash, which LevelDB does not read).\nTo put them back, with the browser stopped: "
+                    "cat <this file> >> <the log>\n"
+                )
+            self._prune_quarantine(f"{self.profile.name}-torn")
+        return notes
+
+    def _quarantine_dest(self, name: str) -> Path:
+        """A new name ``<name>-<YYYYmmdd-HHMMSS>[-N]`` in the quarantine folder (which is created)."""
         _make_private_dirs(self.quarantine_dir)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        base = f"{folder.name}-{stamp}"
+        base = f"{name}-{stamp}"
         # Same second as an earlier move: number it after the highest one, even if older ones were pruned,
         # so the order of the names stays the order of the moves.
         taken = [_copy_number(e.name, base) for e in _list_dir(self.quarantine_dir)]
         highest = max((n for n in taken if n is not None), default=0)
-        dest = self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
+        return self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
+
+    def _move_into_quarantine(self, folder: Path) -> Path:
+        dest = self._quarantine_dest(folder.name)
         if not (cl.is_inside(self.root, folder) and cl.is_inside(self.root, dest)):
             raise UnsafePathError(f"refusing to move {folder}: it is not inside {self.root}")
         if os.path.lexists(dest):
@@ -478,10 +526,23 @@ class SessionStore:
 
 
 # -- module helpers --------------------------------------------------------------------------------
-def read_lock(profile: Path, single_host: bool = False) -> LockInfo:
-    """Who holds ``profile``'s SingletonLock (a symlink "hostname-pid"). A lock written under another
-    hostname is held, unless ``single_host`` (the folder is used from one machine at a time: the lock is
-    what a restarted container leaves) and no process on this machine uses the profile."""
+def read_lock(profile: Path, single_host: bool = False, own_pids: frozenset[int] = frozenset()) -> LockInfo:
+    """Who holds ``profile``: the live process of its SingletonLock (a symlink "hostname-pid"), else a live
+    process on this machine started with ``--user-data-dir`` = ``profile`` (other than ``own_pids`` and
+    their children): not every browser writes the lock (``chromium-headless-shell`` does not), and two
+    browsers on one LevelDB damage it. A lock written under another hostname is held, unless
+    ``single_host`` (the folder is used from one machine at a time: the lock is what a restarted container
+    leaves) and no process on this machine uses the profile."""
+    lock = _read_singleton_lock(profile, single_host)
+    if lock.kind == "live":
+        return lock
+    holder = _process_using(profile, own_pids)
+    if holder is None:
+        return lock
+    return LockInfo(kind="live", pid=holder[0], name=holder[1], host=None)
+
+
+def _read_singleton_lock(profile: Path, single_host: bool) -> LockInfo:
     lock = profile / "SingletonLock"
     try:
         target = os.readlink(lock)
@@ -507,19 +568,42 @@ def read_lock(profile: Path, single_host: bool = False) -> LockInfo:
     return LockInfo(kind="live", pid=pid, name=name, host=host or None)
 
 
-def _process_using(profile: Path) -> tuple[int, str] | None:
-    """(pid, name) of a live process on this machine started with ``--user-data-dir`` = ``profile``."""
+def _process_using(profile: Path, own_pids: frozenset[int] = frozenset()) -> tuple[int, str] | None:
+    """(pid, name) of a live process on this machine started with ``--user-data-dir`` = ``profile`` (the
+    same folder once resolved, never a prefix of it), other than ``own_pids`` and their children."""
     real = os.path.realpath(profile)
-    prefix = "--user-data-dir="
+    me = os.getpid()
     for proc in psutil.process_iter(["cmdline", "name"]):
         try:
             args = proc.info.get("cmdline") or []
-            uses = any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
-            if uses and proc.status() != psutil.STATUS_ZOMBIE:
+            if proc.pid == me or not any(arg.startswith(_USER_DATA_DIR) for arg in args):
+                continue
+            uses = _uses_profile(proc, args, real) and proc.status() != psutil.STATUS_ZOMBIE
+            if uses and not _is_own(proc.pid, own_pids):
                 return proc.pid, str(proc.info.get("name") or "unknown")
         except psutil.Error:
             continue
     return None
+
+
+_USER_DATA_DIR = "--user-data-dir="
+
+
+def _uses_profile(proc: psutil.Process, args: list[str], real: str) -> bool:
+    """Whether one of ``args`` is ``--user-data-dir=`` a path that resolves to ``real``; a relative path is
+    the process's own, from its working folder."""
+    for arg in args:
+        if not arg.startswith(_USER_DATA_DIR):
+            continue
+        value = arg[len(_USER_DATA_DIR) :]
+        if not os.path.isabs(value):
+            try:
+                value = os.path.join(proc.cwd(), value)
+            except psutil.Error:
+                continue  # its working folder cannot be read: its relative path cannot be placed
+        if os.path.realpath(value) == real:
+            return True
+    return False
 
 
 def _foreign(lock: LockInfo) -> bool:
@@ -641,6 +725,26 @@ def _make_private_dirs(folder: Path) -> None:
         os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
+def _write_durably(path: Path, data: bytes, top: Path) -> None:
+    """Write a new file, fsync it and every folder from its own up to ``top``, so it outlives a crash."""
+    _make_private_dirs(path.parent)
+    # Owner-only and never over an existing file: the bytes may hold the login's keys.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    folder = path.parent
+    while True:
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        if folder == top or folder == folder.parent:
+            return
+        folder = folder.parent
+
+
 def _lock_made_at(lock: Path) -> float | None:
     try:
         return os.lstat(lock).st_mtime
@@ -678,9 +782,7 @@ def _may_be_the_browser(proc: psutil.Process, name: str, profile: Path) -> bool:
         args = proc.cmdline()
     except psutil.Error:
         return True  # cannot tell: assume it may be
-    real = os.path.realpath(profile)
-    prefix = "--user-data-dir="
-    return any(arg.startswith(prefix) and os.path.realpath(arg[len(prefix) :]) == real for arg in args)
+    return _uses_profile(proc, args, os.path.realpath(profile))
 
 
 def _is_own(pid: int | None, own_pids: frozenset[int]) -> bool:

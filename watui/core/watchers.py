@@ -54,17 +54,18 @@ class Watchers:
         self._memory_writes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        stream = self.manager.subscribe()  # first: the journal's own errors at its start are journaled too
         if self.history is not None:
+            # A journal that cannot be written (a read-only folder, a lock, a deleted file): an error event
+            # each time, and watui runs on; the journal keeps the rows and tries again.
+            self.history.on_error = lambda message: self.manager.announce("error", message=message)
             await self.history.start()
-            if self.history.journal.error:  # e.g. a read-only folder: watui runs on, without a journal
-                self.manager.announce("error", message=self.history.journal.error)
         if self.rules is not None and self.history is not None:
             # What the rules knew when watui last stopped: a restart must not repeat their alerts.
             memory = await asyncio.to_thread(load_alert_memory, history_path(self.config))
             if memory is not None:
                 self.rules.restore(memory)
             self._memory = self.rules.memory()
-        stream = self.manager.subscribe()
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
             self._tasks.append(asyncio.create_task(self._tick(), name="watui-alert-tick"))
