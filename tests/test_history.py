@@ -426,3 +426,15 @@ async def test_the_sampler_outlives_a_failing_read_and_a_failing_sample_and_says
             assert conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0] > before  # still sampling
     finally:
         await history.close()
+
+
+def test_a_journal_file_made_but_not_yet_written_reads_as_no_history(tmp_path: Path) -> None:
+    # Another program (or a writer waiting on a lock) made the file but no table yet: the sampler and
+    # `watui history` read it as "no history yet", not as an error that outlives the first write.
+    path = tmp_path / "journal.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    report = read_report(path, since_s=3600, down_after_s=60, gap_s=60)
+    assert report["skippedRows"] == 0 and report["incidents"] == []

@@ -285,6 +285,9 @@ def _read(path: Path, since: float) -> tuple[list[Row], list[Sample], int]:
     conn.text_factory = bytes  # decoded row by row below: one bad row must not fail the whole read
     skipped = 0
     try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {b"events", b"samples"} <= tables:
+            return [], [], 0  # made, not yet written (another program made the file, or the writer waits on a lock)
         found = conn.execute("SELECT MAX(t) FROM events WHERE kind = 'start' AND t <= ?", (since,)).fetchone()
         start = found[0] if found and _is_time(found[0]) else 0.0
         rows: list[Row] = []
