@@ -56,9 +56,16 @@ class Sender:
     """Sends ``account``'s messages from ``outbox`` through ``adapter``. ``clock``: wall time, for tests."""
 
     def __init__(
-        self, outbox: Outbox, adapter: PageAdapter, account: str, *, clock: Callable[[], float] = time.time
+        self,
+        outbox: Outbox,
+        adapter: PageAdapter,
+        account: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        retry_s: float = RETRY_S,
     ) -> None:
         self.outbox = outbox
+        self.retry_s = retry_s
         self.adapter = adapter
         self.account = account
         self.clock = clock
@@ -93,7 +100,7 @@ class Sender:
         """Send at most one due message. Returns the seconds to wait before the next may go (0: one is due
         now), or None when nothing waits."""
         if self._unsure and not await self.recover():
-            return RETRY_S
+            return self.retry_s
         message = await asyncio.to_thread(self.outbox.claim_next, self.account, self.clock())
         if message is not None:
             await self._send(message)
@@ -109,7 +116,7 @@ class Sender:
                 raise
             except Exception as exc:  # the outbox file (StoreError) or the page: say so, try again later
                 log.warning("sending paused: %s", first_line(exc))
-                wait = RETRY_S
+                wait = self.retry_s
             if wait == 0:
                 continue
             self._wake.clear()
