@@ -31,8 +31,8 @@ from watui.core.messages import (
     Incoming,
     Outbox,
     Pace,
-    SendRefused,
     Sender,
+    SendRefused,
     State,
     StoreDamaged,
     StoreError,
@@ -369,7 +369,7 @@ def test_inbox_drops_duplicates_and_a_consumer_resumes_from_its_cursor(tmp_path:
     assert len(rows) == 3
     missed = inbox.read(inbox.cursor("webhook"))
     assert [r.id for r in missed] == ["A2", "A1", "B0", "B1", "B2"]
-    assert inbox.set_cursor("webhook", first[0].seq) == webhook[1].seq  # a late answer never moves it back
+    assert inbox.set_cursor("webhook", webhook[0].seq) == webhook[1].seq  # a late answer never moves it back
 
 
 def test_prune_keeps_keep_days_and_seqs_never_repeat(tmp_path: Path) -> None:

@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, state, chat, seq);
 CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (account, chat, claimed_at);
+CREATE INDEX IF NOT EXISTS outbox_last ON outbox (account, claimed_at);
+CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_at);
 CREATE INDEX IF NOT EXISTS outbox_updated ON outbox (updated_at)
 """
 _COLUMNS = (
@@ -388,24 +390,20 @@ class Outbox:
     # -- inside a transaction ------------------------------------------------------------------------------
 
     def _plan(self, conn: sqlite3.Connection, account: str, now: float) -> Plan:
-        heads = [
-            Head(seq, chat)
-            for seq, chat in conn.execute(
-                "SELECT MIN(seq), chat FROM outbox WHERE account = ? AND state = ? AND chat NOT IN"
-                " (SELECT chat FROM outbox WHERE account = ? AND state = ?) GROUP BY chat",
-                (account, State.QUEUED.value, account, State.CLAIMED.value),
-            )
-        ]
+        heads: list[Head] = []
+        last_by_chat: dict[str, float] = {}
+        for seq, chat, last in conn.execute(
+            "SELECT h.seq, h.chat, (SELECT MAX(claimed_at) FROM outbox c WHERE c.account = ? AND c.chat = h.chat)"
+            " FROM (SELECT MIN(seq) AS seq, chat FROM outbox WHERE account = ? AND state = ? AND chat NOT IN"
+            " (SELECT chat FROM outbox WHERE account = ? AND state = ?) GROUP BY chat) AS h",
+            (account, account, State.QUEUED.value, account, State.CLAIMED.value),
+        ):
+            heads.append(Head(seq, chat))
+            if last is not None:
+                last_by_chat[chat] = last
         if not heads:
             return Plan(None, None)
         last_any = conn.execute("SELECT MAX(claimed_at) FROM outbox WHERE account = ?", (account,)).fetchone()[0]
-        last_by_chat: dict[str, float] = {}
-        for head in heads:
-            last = conn.execute(
-                "SELECT MAX(claimed_at) FROM outbox WHERE account = ? AND chat = ?", (account, head.chat)
-            ).fetchone()[0]
-            if last is not None:
-                last_by_chat[head.chat] = last
         return plan_next(heads, last_any, last_by_chat, now, self.pace)
 
     def _expire(self, conn: sqlite3.Connection, now: float) -> int:
