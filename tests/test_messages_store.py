@@ -6,6 +6,7 @@ a file (the chat as the recipient sees it), so a duplicate or a loss shows there
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,12 @@ from watui.core.messages import (
     Found,
     Inbox,
     Incoming,
+    NotSent,
     Outbox,
+    OutboxRow,
     Pace,
     Sender,
+    SenderBusy,
     SendRefused,
     State,
     StoreDamaged,
@@ -211,6 +215,95 @@ async def test_a_check_the_page_cannot_answer_holds_the_chat_and_never_resends(t
     assert [line.split()[0] for line in page.sent()] == [other.id]
     assert outbox.get(first.id).state is State.CLAIMED  # type: ignore[union-attr]
     assert outbox.get(later.id).state is State.QUEUED  # type: ignore[union-attr]
+
+
+async def wait_until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_run_sends_what_is_accepted_and_a_send_cut_by_a_disconnect_is_checked_on_reconnect(
+    tmp_path: Path,
+) -> None:
+    outbox = Outbox.open(tmp_path / "outbox.sqlite", FAST)
+
+    class Hangs(FakePage):
+        """The page takes the message, then the connection drops before it answers."""
+
+        async def send(self, message: OutboxRow) -> None:
+            await super().send(message)
+            if message.body == "cut":
+                await asyncio.Event().wait()
+
+    page = Hangs(tmp_path / "sent.log")
+    sender = Sender(outbox, page, ACCOUNT, retry_s=0.01)
+    task = asyncio.create_task(sender.run())  # CONNECTED
+    first = await outbox.accept_async(CHATS[0], "hello", account=ACCOUNT)
+    sender.wake()
+    await wait_until(lambda: outbox.get(first.id).state is State.SENT, "the first send")  # type: ignore[union-attr]
+    cut = await outbox.accept_async(CHATS[0], "cut", account=ACCOUNT)
+    after = await outbox.accept_async(CHATS[0], "after", account=ACCOUNT)
+    sender.wake()
+    await wait_until(lambda: len(page.sent()) == 2, "the page to take the second")
+    task.cancel()  # the connection went
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert outbox.get(cut.id).state is State.CLAIMED  # type: ignore[union-attr]
+    reconnected = Sender(outbox, FakePage(page.log), ACCOUNT, retry_s=0.01)
+    task = asyncio.create_task(reconnected.run())
+    await wait_until(lambda: outbox.get(after.id).state is State.SENT, "the third send")  # type: ignore[union-attr]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert [line.split()[0] for line in page.sent()] == [first.id, cut.id, after.id]
+    assert outbox.get(cut.id).state is State.SENT  # type: ignore[union-attr]
+
+
+async def test_a_page_refusal_fails_the_message_or_puts_it_back_in_its_place(tmp_path: Path) -> None:
+    outbox = Outbox.open(tmp_path / "outbox.sqlite", FAST)
+    nobody = outbox.accept("15550009999", "hi", account=ACCOUNT)
+    later = outbox.accept(CHATS[0], "retry me", account=ACCOUNT)
+
+    class Refuses(FakePage):
+        offline = True
+
+        async def send(self, message: OutboxRow) -> None:
+            if message.id == nobody.id:
+                raise NotSent("15550009999 is not on WhatsApp", permanent=True)
+            if message.id == later.id and self.offline:
+                self.offline = False
+                raise NotSent("not connected")
+            await super().send(message)
+
+    page = Refuses(tmp_path / "sent.log")
+    await send_everything(outbox, page)
+    failed = outbox.get(nobody.id)
+    assert failed is not None and (failed.state, failed.reason) == (State.FAILED, "15550009999 is not on WhatsApp")
+    resent = outbox.get(later.id)
+    assert resent is not None and (resent.state, resent.attempts) == (State.SENT, 2)
+    assert [line.split()[0] for line in page.sent()] == [later.id]
+
+
+async def test_only_one_sender_sends_from_an_outbox(tmp_path: Path) -> None:
+    outbox = Outbox.open(tmp_path / "outbox.sqlite", FAST)
+    page = FakePage(tmp_path / "sent.log")
+    first = asyncio.create_task(Sender(outbox, page, ACCOUNT).run())
+    await asyncio.sleep(0.05)
+    with pytest.raises(SenderBusy) as busy:
+        await asyncio.wait_for(Sender(Outbox.open(outbox.path, FAST), page, ACCOUNT).run(), 5)
+    one_line(busy.value, str(outbox.path), "another sender")
+    first.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first
+    second = asyncio.create_task(Sender(outbox, page, ACCOUNT).run())  # the lock went with the first
+    await asyncio.sleep(0.05)
+    assert not second.done()
+    second.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await second
 
 
 # -- the outbox's rules -----------------------------------------------------------------------------------

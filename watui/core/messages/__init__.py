@@ -1,9 +1,10 @@
 """Messages: the outbox (what watui sends) and the inbox (what it receives), each a SQLite file.
 
 On disk, beside the history in the session folder (owner-only, mode 0600, WAL, every commit fsync'd):
-``<session_path>/.watui-<client_id>.outbox.sqlite`` and ``.inbox.sqlite``. A damaged file is never
-deleted: opening it fails with one line naming it, and only when asked (``move_damaged=True``) is it
-moved aside to ``<name>.damaged-<UTC time>`` and a fresh one started. Disk full or read-only: a typed
+``<session_path>/.watui-<client_id>.outbox.sqlite`` and ``.inbox.sqlite``, and ``.outbox.sqlite.sender.lock``
+(flock'd by the one sender allowed at a time). A damaged file is never deleted: opening it fails with one
+line naming it, and only when asked (``move_damaged=True``) is it moved aside to
+``<name>.damaged-<UTC time>`` (kept) and a fresh one started. Disk full or read-only: a typed
 :class:`StoreError` naming the file, and the send or the incoming message is refused, never half-kept.
 
 **A send's states** (``outbox.State``), one row each, in the order accepted::
@@ -24,7 +25,9 @@ the id recorded at accept. A crash (kill -9 of watui or of Chromium) can therefo
 queued (never asked: sent later, once) or claimed (maybe sent). A claimed message is never sent blindly:
 the :class:`Sender` first asks the page whether a message with that id is in the chat; found -> sent,
 not found -> back in the queue, cannot tell yet -> it waits (and so does its chat, to keep the order).
-So a message goes to the page at most once per "not found", and a "not found" means it never went.
+Only one sender runs per outbox (a flock), so none checks a message another has in flight. So a message
+goes to the page again only after a "not found", which the page adapter answers only when, had the page
+ever taken the message, it would be in the chat (``sender.py`` states the adapter's contract).
 
 **Account.** Each row carries the account (wid) it was accepted for; only that account claims it. A
 logout fails what it has waiting ("logged out"); a different account scanned later never sends it.
@@ -37,11 +40,22 @@ the chat); announce it after that. Consumers read by ``seq`` (only growing, neve
 cursors are stored for those that must resume (webhooks: at least once, in order). ``keep_days`` bounds it.
 
 Bodies are never logged: the rows' repr leaves them out, and ``to_json(bodies=False)`` is the default.
-From the event loop, use the ``*_async`` twins (each runs its method in a thread) and ``Sender.run``.
+
+**From the event loop.** Cheap, call directly: ``normalise_to``, ``plan_next``, ``new_message_id``, the
+rows' ``to_json``, ``Sender.wake``. Disk (a commit is an fsync): the ``*_async`` twins of ``Outbox`` and
+``Inbox`` (each runs its method in a thread), and ``Sender.run`` (async, its disk calls in threads).
+``Outbox.open`` / ``Inbox.open`` read the whole file once (an integrity check): run them in a thread.
 """
 
 from watui.core.messages.address import normalise_to
-from watui.core.messages.errors import AddressError, MessageError, SendRefused, StoreDamaged, StoreError
+from watui.core.messages.errors import (
+    AddressError,
+    MessageError,
+    SenderBusy,
+    SendRefused,
+    StoreDamaged,
+    StoreError,
+)
 from watui.core.messages.inbox import Inbox, InboxRow, Incoming, inbox_path
 from watui.core.messages.outbox import Outbox, OutboxRow, State, new_message_id, outbox_path
 from watui.core.messages.pacing import Pace, Plan, plan_next
@@ -62,6 +76,7 @@ __all__ = [
     "Plan",
     "SendRefused",
     "Sender",
+    "SenderBusy",
     "State",
     "StoreDamaged",
     "StoreError",

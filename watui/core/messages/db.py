@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from watui.core.messages.errors import StoreDamaged, StoreError, store_error
+from watui.core.messages.errors import StoreDamaged, StoreError, damaged, store_error
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -127,7 +127,7 @@ def _open(path: Path, what: str, schema: str) -> sqlite3.Connection:
         if isinstance(exc, sqlite3.OperationalError) or getattr(exc, "sqlite_errorcode", None) is not None:
             error = store_error(exc, path, what, "open")
         else:
-            error = StoreDamaged(f"{path}: the {what} file is damaged ({exc}); it was left as it is", path)
+            error = damaged(path, what, str(exc))
         raise error from None
     except sqlite3.Error as exc:
         conn.close()

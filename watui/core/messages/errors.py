@@ -40,6 +40,10 @@ class StoreDamaged(StoreError):
     ``open_db(..., move_damaged=True)`` moves it aside (kept) and starts a fresh one."""
 
 
+class SenderBusy(StoreError):
+    """Another sender holds the outbox's sender lock: only one may send from an outbox at a time."""
+
+
 # SQLite's primary result codes (sqlite3.h) that say what the machine refuses.
 _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT = 3, 8, 10, 11
 _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
@@ -65,10 +69,17 @@ def store_error(exc: BaseException, path: Path, what: str, doing: str) -> StoreE
     if isinstance(exc, sqlite3.Error):
         code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
         if code in _DAMAGED:
-            return StoreDamaged(f"{path}: the {what} file is damaged ({exc}); it was left as it is", path)
+            return damaged(path, what, str(exc))
         cause = _HINTS.get(code, str(exc))
     elif isinstance(exc, OSError):
         cause = _OS_HINTS.get(exc.errno or 0, exc.strerror or type(exc).__name__)
     else:
         cause = str(exc) or type(exc).__name__
     return StoreError(f"{path}: cannot {doing} the {what}: {cause}", path)
+
+
+def damaged(path: Path, what: str, detail: str) -> StoreDamaged:
+    return StoreDamaged(
+        f"{path}: the {what} file is damaged ({detail}); it was left as it is: move it away to start a fresh one",
+        path,
+    )

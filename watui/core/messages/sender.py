@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 from watui.core.errors import first_line
+from watui.core.messages.errors import SenderBusy, store_error
 from watui.core.messages.outbox import EXPIRED, Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -107,7 +111,13 @@ class Sender:
         return (await asyncio.to_thread(self.outbox.plan, self.account, self.clock())).wait_s(self.clock())
 
     async def run(self) -> None:
-        """Send until cancelled: a cancel mid-send leaves the message claimed, checked at the next run."""
+        """Send until cancelled: a cancel mid-send leaves the message claimed, checked at the next run.
+        Raises SenderBusy when another sender (in this process or another) runs on the same outbox: two
+        would each take the other's message in flight for one to check, and send it again."""
+        with one_sender(self.outbox.path):
+            await self._loop()
+
+    async def _loop(self) -> None:
         self._unsure = True
         while True:
             try:
@@ -136,3 +146,21 @@ class Sender:
             self._unsure = True  # it may have gone: check before anything else goes to that chat
             raise
         await asyncio.to_thread(self.outbox.mark_sent, message.id, self.clock())
+
+
+@contextlib.contextmanager
+def one_sender(outbox: Path) -> Iterator[None]:
+    """Hold ``<outbox>.sender.lock`` (flock, released when the holder dies, even by kill -9)."""
+    lock = outbox.with_name(outbox.name + ".sender.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise store_error(exc, lock, "outbox", "lock") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SenderBusy(f"{outbox}: another sender is already sending from this outbox", lock) from None
+        yield
+    finally:
+        os.close(fd)
