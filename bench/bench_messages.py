@@ -1,6 +1,7 @@
 """The outbox's and the inbox's cost per message: accept, claim, mark sent, record incoming (median µs,
 each an fsync'd commit on the disk of the temporary folder), the planner with every message still queued,
-and the process's memory and the files' size after 10,000 messages.
+the process's memory and the files' size after 10,000 messages, and opening those files again (the
+integrity check reads them whole).
 
 Usage: ``.venv/bin/python bench/bench_messages.py [N]`` (or ``bench/run.py messages``); N defaults to 10,000.
 """
@@ -76,6 +77,10 @@ def main(n: int) -> None:
               f"outbox {outbox_mb:.1f} MB, inbox {inbox_mb:.1f} MB on disk")  # fmt: skip
         outbox.close()
         inbox.close()
+        opened = [timed(lambda: Outbox.open(folder / "outbox.sqlite", settings).close()) for _ in range(5)]
+        line(f"Outbox.open ({n} rows)", opened)
+        opened = [timed(lambda: Inbox.open(folder / "inbox.sqlite").close()) for _ in range(5)]
+        line(f"Inbox.open ({n} rows)", opened)
 
 
 if __name__ == "__main__":
