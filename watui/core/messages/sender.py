@@ -103,12 +103,15 @@ class Sender:
     async def step(self) -> float | None:
         """Send at most one due message. Returns the seconds to wait before the next may go (0: one is due
         now), or None when nothing waits."""
-        if self._unsure and not await self.recover():
-            return self.retry_s
+        if self._unsure:
+            await self.recover()  # a chat still unsure waits (the planner skips it); the others go on
         message = await asyncio.to_thread(self.outbox.claim_next, self.account, self.clock())
         if message is not None:
             await self._send(message)
-        return (await asyncio.to_thread(self.outbox.plan, self.account, self.clock())).wait_s(self.clock())
+        wait = (await asyncio.to_thread(self.outbox.plan, self.account, self.clock())).wait_s(self.clock())
+        if self._unsure:  # ask the page again soon
+            wait = self.retry_s if wait is None else min(wait, self.retry_s)
+        return wait
 
     async def run(self) -> None:
         """Send until cancelled: a cancel mid-send leaves the message claimed, checked at the next run.
