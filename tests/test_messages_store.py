@@ -34,6 +34,7 @@ from watui.core.messages import (
     Outbox,
     OutboxRow,
     Pace,
+    Plan,
     Sender,
     SenderBusy,
     SendRefused,
@@ -257,6 +258,31 @@ async def test_run_sends_what_is_accepted_and_a_send_cut_by_a_disconnect_is_chec
         await task
     assert [line.split()[0] for line in page.sent()] == [first.id, cut.id, after.id]
     assert outbox.get(cut.id).state is State.SENT  # type: ignore[union-attr]
+
+
+async def test_a_send_accepted_while_the_sender_looks_at_the_queue_is_not_left_waiting(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    late: list[OutboxRow] = []
+
+    class AcceptsMeanwhile(Outbox):
+        def plan(self, account: str, now: float | None = None) -> Plan:
+            answer = super().plan(account, now)
+            if not late:  # a client's send lands just after the sender found the queue empty
+                late.append(self.accept(CHATS[0], "just in", account=ACCOUNT))
+                loop.call_soon_threadsafe(sender.wake)
+            return answer
+
+    outbox = AcceptsMeanwhile(Outbox.open(tmp_path / "outbox.sqlite").db, FAST)
+    page = FakePage(tmp_path / "sent.log")
+    sender = Sender(outbox, page, ACCOUNT)
+    task = asyncio.create_task(sender.run())
+    try:
+        await wait_until(lambda: len(page.sent()) == 1, "the late send (not at the next 60 s tick)", timeout=5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert page.sent()[0].split()[0] == late[0].id
 
 
 async def test_a_page_refusal_fails_the_message_or_puts_it_back_in_its_place(tmp_path: Path) -> None:

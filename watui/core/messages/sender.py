@@ -123,6 +123,7 @@ class Sender:
     async def _loop(self) -> None:
         self._unsure = True
         while True:
+            self._wake.clear()  # before reading the queue: a wake() during the step is not lost
             try:
                 wait = await self.step()
             except asyncio.CancelledError:
@@ -132,7 +133,6 @@ class Sender:
                 wait = self.retry_s
             if wait == 0:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_S if wait is None else wait)
 
