@@ -174,3 +174,38 @@ def test_config_path_too_long_for_the_filesystem(tmp_path: Path, capsys: pytest.
     code, out, err = run(capsys, "info", "--config", str(too_long))
     assert code == 2 and out == ""
     assert_one_line_error(err, str(too_long), "File name too long")
+
+
+@pytest.mark.parametrize(
+    ("raw", "needles"),
+    [
+        ("[messages]\nttl_s = 0\n", ["'messages.ttl_s'", "between 10 and", "got 0"]),
+        ('[messages]\nmax_per_minute = "lots"\n', ["'messages.max_per_minute'", "a number", "'lots'"]),
+        ("[messages]\nmax_per_minute = 0\n", ["'messages.max_per_minute'", "between 0.1 and 600"]),
+        ("[messages]\nmin_gap_per_chat_s = -1\n", ["'messages.min_gap_per_chat_s'", "between 0 and 3600"]),
+        ("[messages]\nkeep_days = 1.5\n", ["'messages.keep_days'", "whole number"]),
+        ("[messages]\nmax_queued = 0\n", ["'messages.max_queued'", "between 1 and"]),
+        ("[messages]\nttl = 60\n", ["unknown key 'messages.ttl'", "ttl_s"]),
+    ],
+)
+def test_messages_mistakes_are_one_line_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: str, needles: list[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(raw)
+    code, out, err = run(capsys, "info", "--config", str(config))
+    assert code == 2 and out == ""
+    assert_one_line_error(err, str(config), *needles)
+
+
+def test_messages_settings_from_the_file_the_environment_and_the_shipped_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = load_config(Path(__file__).resolve().parent.parent / "config.toml")
+    assert shipped.messages == Config().messages
+    config = tmp_path / "config.toml"
+    config.write_text("[messages]\nmax_per_minute = 6\nttl_s = 600\n")
+    monkeypatch.setenv("WATUI_MESSAGES__MIN_GAP_PER_CHAT_S", "30")
+    loaded = load_config(config).messages
+    assert (loaded.max_per_minute, loaded.ttl_s, loaded.min_gap_per_chat_s) == (6.0, 600.0, 30.0)
+    assert (loaded.keep_days, loaded.max_queued) == (30, 1000)

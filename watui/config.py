@@ -166,6 +166,18 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class MessagesSettings:
+    """The outbox and inbox (watui/core/messages/): sending paced so WhatsApp does not take it for spam."""
+
+    ttl_s: float = 3600.0  # a message not sent within this fails with "expired"
+    # 20 a minute, one every 3 s on average: a person's pace. Accounts that send in bursts get banned.
+    max_per_minute: float = 20.0
+    min_gap_per_chat_s: float = 2.0
+    keep_days: int = 30  # sent, failed and incoming messages older than this are removed
+    max_queued: int = 1000  # a send beyond this many waiting messages is refused
+
+
+@dataclass(frozen=True)
 class Config:
     session: SessionSettings = field(default_factory=SessionSettings)
     reconnect: ReconnectSettings = field(default_factory=ReconnectSettings)
@@ -177,6 +189,7 @@ class Config:
     history: HistorySettings = field(default_factory=HistorySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     snapshots: SnapshotSettings = field(default_factory=SnapshotSettings)
+    messages: MessagesSettings = field(default_factory=MessagesSettings)
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
@@ -247,6 +260,11 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "snapshots.keep": (1, 1000),
     "snapshots.every_h": (0.01, 8760),
     "snapshots.settle_s": (0, 86_400),
+    "messages.ttl_s": (10, 30 * 86_400),
+    "messages.max_per_minute": (0.1, 600),
+    "messages.min_gap_per_chat_s": (0, 3600),
+    "messages.keep_days": (1, 3650),
+    "messages.max_queued": (1, 1_000_000),
 }
 
 _SECTIONS: dict[str, type] = {
@@ -260,6 +278,7 @@ _SECTIONS: dict[str, type] = {
     "history": HistorySettings,
     "alerts": AlertSettings,
     "snapshots": SnapshotSettings,
+    "messages": MessagesSettings,
 }
 
 

@@ -1,0 +1,424 @@
+"""The outbox: sends accepted at once (committed before their id is returned) and their way to the page.
+
+Every method reads or writes the file, and a write is an fsync'd commit (a few ms on a disk): from the
+event loop call the ``*_async`` twin, which runs the same method in a thread (``asyncio.to_thread``).
+The package docstring (``watui/core/messages/__init__.py``) tells the states and the exactly-once rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from watui.config import Config, MessagesSettings
+from watui.core.messages.address import normalise_to
+from watui.core.messages.db import Database, open_db
+from watui.core.messages.errors import SendRefused
+from watui.core.messages.pacing import Head, Pace, Plan, plan_next
+
+MAX_BODY = 65536  # WhatsApp's own limit for a text message, in characters
+MAX_KEY = 200
+WHAT = "outbox"
+
+
+class State(StrEnum):
+    QUEUED = "queued"  # accepted, waiting for its turn
+    CLAIMED = "claimed"  # the page may have been asked to send it: never sent again before a check
+    SENT = "sent"  # the page took it (or the check found it in the chat)
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"  # with a reason: expired, logged out, refused by the page, ...
+
+
+PENDING = (State.QUEUED, State.CLAIMED)
+_ACK_RANK = {State.CLAIMED: 0, State.SENT: 1, State.DELIVERED: 2, State.READ: 3}
+EXPIRED = "expired"
+LOGGED_OUT = "logged out"
+LOGGED_OUT_UNCONFIRMED = "logged out before the send was confirmed (it may have been sent)"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    body TEXT NOT NULL,
+    key TEXT,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    accepted_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    claimed_at REAL,
+    sent_at REAL,
+    acked_at REAL,
+    updated_at REAL NOT NULL,
+    UNIQUE (account, key)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, state, chat, seq);
+CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (account, chat, claimed_at);
+CREATE INDEX IF NOT EXISTS outbox_last ON outbox (account, claimed_at);
+CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_at);
+CREATE INDEX IF NOT EXISTS outbox_updated ON outbox (updated_at)
+"""
+_COLUMNS = (
+    "seq, id, account, chat, body, key, state, reason, attempts, accepted_at, expires_at, claimed_at, sent_at, "
+    "acked_at, updated_at"
+)
+
+
+def outbox_path(config: Config) -> Path:
+    return config.session_root / f".watui-{config.session.client_id}.outbox.sqlite"
+
+
+def new_message_id() -> str:
+    """A WhatsApp message id of the shape WhatsApp Web and the phone apps make: ``3EB0`` + 18 hex digits."""
+    return "3EB0" + secrets.token_hex(9).upper()
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message of the outbox. Its repr never shows the body (logs must not hold what people wrote)."""
+
+    seq: int
+    id: str  # the WhatsApp message id, made by watui at accept
+    account: str  # the account (wid) it is sent from; no other account ever sends it
+    chat: str
+    body: str = field(repr=False)
+    key: str | None = None
+    state: State = State.QUEUED
+    reason: str | None = None
+    attempts: int = 0
+    accepted_at: float = 0.0
+    expires_at: float = 0.0
+    claimed_at: float | None = None
+    sent_at: float | None = None
+    acked_at: float | None = None
+    updated_at: float = 0.0
+
+    def to_json(self, bodies: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "seq": self.seq,
+            "account": self.account,
+            "chat": self.chat,
+            "key": self.key,
+            "state": self.state.value,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "acceptedAt": self.accepted_at,
+            "expiresAt": self.expires_at,
+            "claimedAt": self.claimed_at,
+            "sentAt": self.sent_at,
+            "ackedAt": self.acked_at,
+        }
+        if bodies:
+            out["body"] = self.body
+        return out
+
+
+def _row(values: tuple[Any, ...]) -> OutboxRow:
+    fields_ = list(values)
+    fields_[6] = State(fields_[6])
+    return OutboxRow(*fields_)
+
+
+class Outbox:
+    """The outbox file of one session. ``clock`` gives the wall time (seconds): tests inject one."""
+
+    def __init__(self, db: Database, settings: MessagesSettings, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.settings = settings
+        self.pace = Pace(settings.max_per_minute, settings.min_gap_per_chat_s)
+        self.clock = clock
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        settings: MessagesSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        move_damaged: bool = False,
+    ) -> Outbox:
+        """Open or create the file. Raises StoreDamaged (file left as it is) unless ``move_damaged``."""
+        return cls(open_db(path, WHAT, _SCHEMA, move_damaged=move_damaged), settings or MessagesSettings(), clock)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- accepting ---------------------------------------------------------------------------------------
+
+    def accept(
+        self,
+        to: str,
+        body: str,
+        *,
+        account: str,
+        key: str | None = None,
+        ttl_s: float | None = None,
+        now: float | None = None,
+    ) -> OutboxRow:
+        """Queue ``body`` for ``to`` from ``account``; return its row once committed (its ``id`` is the
+        WhatsApp message id). The same ``key`` again returns the first message's row and adds nothing.
+        Raises AddressError or SendRefused (nothing written), StoreError (not committed: no id)."""
+        chat = normalise_to(to)
+        if not isinstance(body, str) or not body.strip():
+            raise SendRefused("body: a message needs some text, got an empty one")
+        if len(body) > MAX_BODY:
+            raise SendRefused(f"body: at most {MAX_BODY} characters, got {len(body)}")
+        if not isinstance(account, str) or not account:
+            raise SendRefused("account: not logged in (no account to send from): scan the QR first")
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY):
+            raise SendRefused(f"key: an idempotency key is 1 to {MAX_KEY} characters, got {key!r:.60}")
+        ttl = self.settings.ttl_s if ttl_s is None else ttl_s
+        if not ttl > 0:
+            raise SendRefused(f"ttl_s: must be more than 0 seconds, got {ttl!r}")
+        at = self.clock() if now is None else now
+
+        def work(conn: sqlite3.Connection) -> OutboxRow:
+            if key is not None:
+                found = conn.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE account = ? AND key = ?", (account, key)
+                ).fetchone()
+                if found is not None:
+                    row = _row(found)
+                    if row.chat != chat or row.body != body:
+                        raise SendRefused(f"key: {key!r:.60} was already used for another message ({row.id})")
+                    return row
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE account = ? AND state IN (?, ?)", (account, *PENDING)
+            ).fetchone()[0]
+            if waiting >= self.settings.max_queued:
+                raise SendRefused(
+                    f"the outbox already holds {waiting} messages waiting to be sent ([messages] max_queued): "
+                    "try again later"
+                )
+            values = (new_message_id(), account, chat, body, key, State.QUEUED.value, at, at + ttl, at)
+            cursor = conn.execute(
+                "INSERT INTO outbox (id, account, chat, body, key, state, accepted_at, expires_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            assert cursor.lastrowid is not None
+            return OutboxRow(cursor.lastrowid, values[0], account, chat, body, key, State.QUEUED,
+                             accepted_at=at, expires_at=at + ttl, updated_at=at)  # fmt: skip
+
+        return self.db.write("accept a message into", work)
+
+    # -- sending (the Sender drives these) ---------------------------------------------------------------
+
+    def plan(self, account: str, now: float | None = None) -> Plan:
+        """Which waiting message of ``account`` goes next and when (see pacing.py). A chat whose last send
+        is still claimed (not confirmed) waits for its check: nothing overtakes it."""
+        at = self.clock() if now is None else now
+        return self.db.read("read", lambda conn: self._plan(conn, account, at))
+
+    def next_send_at(self, account: str, now: float | None = None) -> float | None:
+        """When the next send of ``account`` may go (None: nothing waits)."""
+        return self.plan(account, now).at
+
+    def claim_next(self, account: str, now: float | None = None) -> OutboxRow | None:
+        """Expire what is overdue, then mark the message due now as claimed (committed) and return it:
+        only after this may the page be asked to send it. None when nothing is due yet."""
+        at = self.clock() if now is None else now
+
+        def work(conn: sqlite3.Connection) -> OutboxRow | None:
+            self._expire(conn, at)
+            plan = self._plan(conn, account, at)
+            if plan.seq is None or plan.at is None or plan.at > at:
+                return None
+            conn.execute(
+                "UPDATE outbox SET state = ?, claimed_at = ?, attempts = attempts + 1, updated_at = ?"
+                " WHERE seq = ? AND state = ? AND account = ?",
+                (State.CLAIMED.value, at, at, plan.seq, State.QUEUED.value, account),
+            )
+            return self._get(conn, "seq", plan.seq)
+
+        return self.db.write("claim a message in", work)
+
+    def claimed(self, account: str) -> list[OutboxRow]:
+        """``account``'s messages the page may have been asked to send, unconfirmed: check each first."""
+        return self.db.read(
+            "read",
+            lambda conn: [
+                _row(v)
+                for v in conn.execute(
+                    f"SELECT {_COLUMNS} FROM outbox WHERE account = ? AND state = ? ORDER BY seq",
+                    (account, State.CLAIMED.value),
+                )
+            ],
+        )
+
+    def mark_sent(self, message_id: str, now: float | None = None) -> OutboxRow | None:
+        """The page took the message (or the check found it): claimed -> sent. A confirmation is a fact: it
+        also turns a claimed message failed meanwhile (a logout during the send) into sent."""
+        at = self.clock() if now is None else now
+        return self._update(
+            "UPDATE outbox SET state = ?, sent_at = ?, reason = NULL, updated_at = ?"
+            " WHERE id = ? AND claimed_at IS NOT NULL AND state IN (?, ?)",
+            (State.SENT.value, at, at, message_id, State.CLAIMED.value, State.FAILED.value),
+            message_id,
+        )
+
+    def release(self, message_id: str, now: float | None = None) -> OutboxRow | None:
+        """Certainly not sent (the page refused before sending, or the check did not find it): claimed ->
+        queued, keeping its place and its id."""
+        at = self.clock() if now is None else now
+        return self._update(
+            "UPDATE outbox SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (State.QUEUED.value, at, message_id, State.CLAIMED.value),
+            message_id,
+        )
+
+    def fail(self, message_id: str, reason: str, now: float | None = None) -> OutboxRow | None:
+        """Give up on a waiting or claimed message with ``reason`` (one line)."""
+        at = self.clock() if now is None else now
+        return self._update(
+            "UPDATE outbox SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state IN (?, ?)",
+            (State.FAILED.value, reason, at, message_id, *PENDING),
+            message_id,
+        )
+
+    def record_ack(self, message_id: str, ack: State | str, now: float | None = None) -> OutboxRow | None:
+        """An ack from the page (sent, delivered, read): moves the message forward only, never back. An ack
+        proves the send, so it also confirms a claimed message (or one failed while its send was out)."""
+        state = State(ack)
+        if state not in (State.SENT, State.DELIVERED, State.READ):
+            raise ValueError(f"ack: expected sent, delivered or read, got {ack!r}")
+        at = self.clock() if now is None else now
+        lower = [s.value for s, rank in _ACK_RANK.items() if rank < _ACK_RANK[state]]
+
+        def work(conn: sqlite3.Connection) -> OutboxRow | None:
+            conn.execute(
+                f"UPDATE outbox SET state = ?, reason = NULL, acked_at = ?, sent_at = COALESCE(sent_at, ?),"
+                f" updated_at = ? WHERE id = ? AND claimed_at IS NOT NULL"
+                f" AND state IN ({', '.join('?' * (len(lower) + 1))})",
+                (state.value, at, at, at, message_id, *lower, State.FAILED.value),
+            )
+            return self._get(conn, "id", message_id)
+
+        return self.db.write("record an ack in", work)
+
+    # -- housekeeping -------------------------------------------------------------------------------------
+
+    def expire(self, now: float | None = None) -> int:
+        """Fail every waiting message past its time to live ("expired"); how many."""
+        at = self.clock() if now is None else now
+        return self.db.write("expire messages in", lambda conn: self._expire(conn, at))
+
+    def logout(self, account: str, now: float | None = None) -> int:
+        """The phone logged ``account`` out: fail what it has waiting; how many. Claimed ones fail too, saying
+        they may have been sent (no check is possible without the account)."""
+        at = self.clock() if now is None else now
+
+        def work(conn: sqlite3.Connection) -> int:
+            queued = conn.execute(
+                "UPDATE outbox SET state = ?, reason = ?, updated_at = ? WHERE account = ? AND state = ?",
+                (State.FAILED.value, LOGGED_OUT, at, account, State.QUEUED.value),
+            ).rowcount
+            claimed = conn.execute(
+                "UPDATE outbox SET state = ?, reason = ?, updated_at = ? WHERE account = ? AND state = ?",
+                (State.FAILED.value, LOGGED_OUT_UNCONFIRMED, at, account, State.CLAIMED.value),
+            ).rowcount
+            return queued + claimed
+
+        return self.db.write("fail the logged-out account's messages in", work)
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove finished messages (sent, acked, failed) older than ``keep_days``; never waiting ones."""
+        at = self.clock() if now is None else now
+        cutoff = at - self.settings.keep_days * 86400.0
+        return self.db.write(
+            "prune",
+            lambda conn: conn.execute(
+                "DELETE FROM outbox WHERE updated_at < ? AND state NOT IN (?, ?)", (cutoff, *PENDING)
+            ).rowcount,
+        )
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def get(self, message_id: str) -> OutboxRow | None:
+        return self.db.read("read", lambda conn: self._get(conn, "id", message_id))
+
+    def rows(self, account: str | None = None, states: Iterable[State] = (), limit: int = 1000) -> list[OutboxRow]:
+        """Messages in the order accepted, optionally of one account and in some states."""
+        where, args = ["1"], []
+        if account is not None:
+            where.append("account = ?")
+            args.append(account)
+        wanted = [State(s).value for s in states]
+        if wanted:
+            where.append(f"state IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        sql = f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        return self.db.read("read", lambda conn: [_row(v) for v in conn.execute(sql, (*args, limit))])
+
+    # -- the event loop's twins (the same methods, run in a thread) ---------------------------------------
+
+    async def accept_async(
+        self, to: str, body: str, *, account: str, key: str | None = None, ttl_s: float | None = None
+    ) -> OutboxRow:
+        return await asyncio.to_thread(self.accept, to, body, account=account, key=key, ttl_s=ttl_s)
+
+    async def get_async(self, message_id: str) -> OutboxRow | None:
+        return await asyncio.to_thread(self.get, message_id)
+
+    async def plan_async(self, account: str) -> Plan:
+        return await asyncio.to_thread(self.plan, account)
+
+    async def record_ack_async(self, message_id: str, ack: State | str) -> OutboxRow | None:
+        return await asyncio.to_thread(self.record_ack, message_id, ack)
+
+    async def logout_async(self, account: str) -> int:
+        return await asyncio.to_thread(self.logout, account)
+
+    async def prune_async(self) -> int:
+        return await asyncio.to_thread(self.prune)
+
+    # -- inside a transaction ------------------------------------------------------------------------------
+
+    def _plan(self, conn: sqlite3.Connection, account: str, now: float) -> Plan:
+        heads: list[Head] = []
+        last_by_chat: dict[str, float] = {}
+        for seq, chat, last in conn.execute(
+            "SELECT h.seq, h.chat, (SELECT MAX(claimed_at) FROM outbox c WHERE c.account = ? AND c.chat = h.chat)"
+            " FROM (SELECT MIN(seq) AS seq, chat FROM outbox WHERE account = ? AND state = ? AND chat NOT IN"
+            " (SELECT chat FROM outbox WHERE account = ? AND state = ?) GROUP BY chat) AS h",
+            (account, account, State.QUEUED.value, account, State.CLAIMED.value),
+        ):
+            heads.append(Head(seq, chat))
+            if last is not None:
+                last_by_chat[chat] = last
+        if not heads:
+            return Plan(None, None)
+        last_any = conn.execute("SELECT MAX(claimed_at) FROM outbox WHERE account = ?", (account,)).fetchone()[0]
+        return plan_next(heads, last_any, last_by_chat, now, self.pace)
+
+    def _expire(self, conn: sqlite3.Connection, now: float) -> int:
+        return conn.execute(
+            "UPDATE outbox SET state = ?, reason = ?, updated_at = ? WHERE state = ? AND expires_at <= ?",
+            (State.FAILED.value, EXPIRED, now, State.QUEUED.value, now),
+        ).rowcount
+
+    def _get(self, conn: sqlite3.Connection, column: str, value: object) -> OutboxRow | None:
+        found = conn.execute(f"SELECT {_COLUMNS} FROM outbox WHERE {column} = ?", (value,)).fetchone()
+        return _row(found) if found else None
+
+    def _update(self, sql: str, args: tuple[Any, ...], message_id: str) -> OutboxRow | None:
+        def work(conn: sqlite3.Connection) -> OutboxRow | None:
+            conn.execute(sql, args)
+            return self._get(conn, "id", message_id)
+
+        return self.db.write("update", work)
