@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pyrage
 import pytest
 
@@ -97,6 +98,41 @@ async def test_a_settled_login_is_snapshotted_by_itself_and_a_lost_profile_comes
         assert _actions(rec, "restore")[0].data["reason"] == "no session on disk"
         assert all(e.qr is None for e in rec.events if e.type == "qr")
     assert sim.state()["scans"] == scans
+
+
+async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_not_a_logout(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)  # as watch does: the operator wants a session
+        await _wait_for(rec, "backup")
+        scans = sim.state()["scans"]
+        assert manager._driver is not None and manager._driver.pid is not None
+        browser = psutil.Process(manager._driver.pid)
+        tree = [browser, *browser.children(recursive=True)]
+        for proc in tree:
+            proc.suspend()  # SIGSTOP: nothing of it writes into the profile while it goes
+        shutil.rmtree(config.profile_dir)
+        seen = len(rec.events)
+        for proc in tree:
+            proc.kill()  # SIGKILL: the recovery relaunches on what is left on disk, i.e. nothing
+        info = await rec.until(
+            lambda i: i.state is S.CONNECTED and any(e.state is S.RECONNECTING for e in rec.events[seen:]),
+            60,
+            "CONNECTED again after the browser was killed",
+        )
+        after = rec.events[seen:]
+        assert info.account is not None
+        restore = _actions(rec, "restore")
+        assert restore and restore[0].data["reason"] == "no session on disk", [e.to_json() for e in after][-8:]
+        assert all(e.qr is None for e in after if e.type == "qr")  # no QR shown: nothing to scan
+        assert not _actions(rec, "revoke")
+        assert not any(e.type == "error" and "logged out" in e.message for e in after)
+    assert sim.state()["scans"] == scans
+    assert not any(s.revoked for s in sn.list_snapshots(config))
+    record = sn.read_record(config)
+    assert record.connected and not record.logged_out and record.account == "15550001234:1@c.us"
 
 
 async def test_a_garbled_login_is_quarantined_and_restored_without_a_scan(tmp_path: Path, sim: Simulator) -> None:

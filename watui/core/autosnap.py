@@ -2,8 +2,9 @@
 
 Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots.py's ``Keeper``; this
 module decides when: a snapshot once the login has settled after connecting and then every ``every_h``,
-one on demand (``backup``), a restore before a QR (at most once per initialize), and marking the
-account's snapshots revoked when the phone logs this device out. ``AutoSnap`` holds a reference to its
+one on demand (``backup``), a restore before a QR (at most once per launch run; the launch gate,
+watui/core/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
+restored login turns out dead. ``AutoSnap`` holds a reference to its
 manager: it reads the manager's snapshot and publishes through it.
 """
 
@@ -91,27 +92,28 @@ class AutoSnap:
 
     # -- restore before a QR -----------------------------------------------------------------------
     def new_initialize(self) -> None:
-        """An initialize starts: it may restore once."""
+        """A launch run (an initialize, a recovery) starts: it may restore once."""
         self._restore_tried = False
 
-    async def restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
-        """Restore the newest verified snapshot of the last connected account, once per initialize, when
-        the last run was connected and no logout or clear came after. Whether it restored one."""
+    async def restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> Snapshot | None:
+        """Restore the newest verified snapshot of the last connected account, once per launch run (an
+        initialize, a recovery), when the last run was connected and no logout or clear came after. The
+        snapshot restored, or None."""
         m = self._m
         keeper = self._keeper
-        if keeper is None or self._restore_tried:
-            return False
+        if keeper is None or self._restore_tried or m.logout_seen:
+            return None
         self._restore_tried = True
         snap = await asyncio.to_thread(keeper.restorable)
         if snap is None:
-            return False
+            return None
         if close_first:
             await m._close_browser()
         try:
             report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
         except (WatuiError, OSError) as exc:
             m._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
-            return False
+            return None
         notes.append(f"restored snapshot {snap.id} before asking for a QR ({why})")
         m._publish(
             "action",
@@ -120,14 +122,28 @@ class AutoSnap:
                   "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None},
         )  # fmt: skip
         await m.refresh_disk()
-        return True
+        return report.snapshot
+
+    async def note_dead(self, snap: Snapshot, notes: list[str]) -> None:
+        """A restored login still asks for a QR: WhatsApp logged it out while watui was not looking. Its
+        snapshot is revoked and no snapshot is restored by itself again until the next login."""
+        assert self._keeper is not None
+        revoked = await asyncio.to_thread(self._keeper.note_dead, snap)
+        message = (
+            f"restored snapshot {snap.id} still asks for a QR: its login was logged out (from the phone) while "
+            "watui was not looking; marked revoked, nothing more is restored by itself until the next scan"
+        )
+        notes.append(message)
+        data = {"verb": "revoke", "phase": "done", "snapshots": revoked, "reason": "dead login"}
+        self._m._publish("action", message=message, data=data)
 
     # -- what the session tells us -----------------------------------------------------------------
-    def on_connected(self) -> None:
-        """The session connected: remember it (restore-before-QR needs it) and schedule the snapshots."""
+    def on_connected(self, wid: str | None = None) -> None:
+        """The session connected, as ``wid`` (the account the page stores): remember it, whatever the face
+        (restore-before-QR needs it; the login reaches the disk only seconds later), and schedule the snapshots."""
         if self._keeper is None:
             return
-        self._m._spawn(asyncio.to_thread(self._keeper.note_connected))
+        self._m._spawn(asyncio.to_thread(self._keeper.note_connected, wid))
         if not self._keeper.enabled:
             return
         if self._task is None or self._task.done():
