@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ class AutoSnap:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._restore_tried = False  # restore-before-QR: at most once per initialize
+        # Writes of the run record in flight: never cancelled, awaited on shutdown (the next start reads it).
+        self._recording: set[asyncio.Task[Any]] = set()
         self.last_snapshot: Snapshot | None = None
 
     async def start(self) -> None:
@@ -143,11 +146,22 @@ class AutoSnap:
         (restore-before-QR needs it; the login reaches the disk only seconds later), and schedule the snapshots."""
         if self._keeper is None:
             return
-        self._m._spawn(asyncio.to_thread(self._keeper.note_connected, wid))
+        self.record(asyncio.to_thread(self._keeper.note_connected, wid))
         if not self._keeper.enabled:
             return
         if self._task is None or self._task.done():
             self._task = self._m._spawn(self._snapshot_loop())
+
+    def record(self, write: Coroutine[Any, Any, Any]) -> None:
+        """Run ``write`` (of the run record) to its end, even when watui stops right after (``watui init``)."""
+        task = asyncio.create_task(write)
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def flush(self) -> None:
+        """Wait for the run record writes in flight (on shutdown, before anything is cancelled)."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
     async def note_logout(self) -> None:
         """The phone logged this device out: its account's snapshots must never be restored."""

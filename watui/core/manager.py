@@ -103,6 +103,7 @@ class SessionManager:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
         self._stopping = True
         self._want_running = False
+        await self._autosnap.flush()  # what this run saw of the session is on disk for the next start
         for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None and not task.done():
                 task.cancel()
@@ -335,7 +336,7 @@ class SessionManager:
         self._info = replace(self._info, account=None, connected_since=None)
         self._wid = None
         self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
-        self._spawn(self._autosnap.note_logout())
+        self._autosnap.record(self._autosnap.note_logout())
 
     def _on_qr(self, qr: str | None) -> None:
         self._last_qr = qr
