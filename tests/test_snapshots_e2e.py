@@ -7,12 +7,14 @@ import asyncio
 import io
 import shutil
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import psutil
 import pyrage
 import pytest
+from conftest import CLIENT_ID, SessionLayout
 
 from tests.api_helpers import running_api
 from tests.core_helpers import Recorder, sim_config, started_manager
@@ -24,6 +26,7 @@ from watui.core import snapshots as sn
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event
+from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
@@ -168,6 +171,58 @@ async def test_a_logout_revokes_the_snapshots_and_never_restores(tmp_path: Path,
     async with started_manager(config) as (manager, rec):
         result = await manager.smart_initialize()
         assert result.needs_qr and not _actions(rec, "restore")
+
+
+@pytest.mark.parametrize("page", ["modules", "dom"])
+async def test_a_logout_while_watui_was_stopped_is_noted_and_never_restored(tmp_path: Path, page: str) -> None:
+    # The page starts on the login, the site refuses it, the page discards it and shows a QR: a logout,
+    # whichever channel reads the page. No snapshot is restored, now or at any next start.
+    sim = Simulator(state_dir=tmp_path / "sim-state", page=page)
+    await sim.start()
+    try:
+        _, config = snap_config(tmp_path, sim)
+        async with started_manager(config) as (manager, rec):
+            await connect_fresh(manager, rec, sim)
+            await _wait_for(rec, "backup")
+        await sim.logout()  # from the phone, while watui is stopped
+        for start in range(3):
+            async with started_manager(config) as (manager, rec):
+                result = await manager.smart_initialize()
+                assert result.needs_qr and not _actions(rec, "restore"), result
+                if start == 0:
+                    await _wait_for(rec, "revoke")
+                    assert any(e.type == "error" and "logged out" in e.message for e in rec.events)
+            assert not (config.session_root / ".quarantine").exists()  # nothing moved aside, ever
+            assert all(snap.revoked for snap in sn.list_snapshots(config))
+            assert sn.read_record(config).logged_out
+    finally:
+        await sim.close()
+
+
+async def test_a_restored_login_that_still_asks_for_a_qr_is_revoked_and_not_restored_again(
+    session_layout: SessionLayout, sim: Simulator
+) -> None:
+    # A snapshot of a login the site does not know (the template's: an account, no token of this site): the
+    # page keeps it and shows a QR, without a logout. The restored snapshot is what is dead.
+    _, config = snap_config(session_layout.root.parent, sim)
+    config = replace(config, session=replace(config.session, client_id=CLIENT_ID))  # the layout's profile
+    assert config.profile_dir == session_layout.profile
+    store = SessionStore(config)
+    store.ensure_root()  # watui's marker: the folder stays watui's once the profile is gone
+    snap = sn.Keeper(config, store).take("closed")  # also records the session as connected as its account
+    shutil.rmtree(config.profile_dir)  # lost: the next start restores the snapshot
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.needs_qr, result
+        assert _actions(rec, "restore")[0].data["snapshot"]["id"] == snap.id
+        assert "still asks for a QR" in result.message, result.message
+        assert _actions(rec, "revoke")[0].data["snapshots"] == [snap.id]
+    assert sn.list_snapshots(config)[0].revoked and sn.read_record(config).logged_out
+    for _ in range(2):  # each next start: no restore, nothing quarantined
+        async with started_manager(config) as (manager, rec):
+            result = await manager.smart_initialize()
+            assert result.needs_qr and not _actions(rec, "restore"), result
+        assert not (config.session_root / ".quarantine").exists()
 
 
 async def test_cli_backup_clear_restore_then_init_connects_without_a_scan(tmp_path: Path, sim: Simulator) -> None:
