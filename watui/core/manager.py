@@ -320,6 +320,8 @@ class SessionManager:
             self._on_connected()
         elif state is S.TIMEOUT:
             self._recovery.start("WhatsApp Web lost its connection")
+        elif state is S.UNPAIRED:  # a QR, logout or not: no account is linked in this page
+            self._info = replace(self._info, account=None, connected_since=None)
         elif state is S.UNPAIRED_IDLE:
             self._on_qr_expired()
         elif state is S.CONFLICT:
