@@ -32,6 +32,7 @@ from watui.sim.server import Simulator
 pytestmark = pytest.mark.browser
 
 LOCAL_STORAGE = "Default/Local Storage/leveldb"
+WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 TOKEN_KEY = b"_https://web.whatsapp.com\x00\x01WAToken1"
 
 
@@ -103,8 +104,17 @@ async def test_a_settled_login_is_snapshotted_by_itself_and_a_lost_profile_comes
     assert sim.state()["scans"] == scans
 
 
+@pytest.mark.parametrize(
+    ("lost", "reason"),
+    [
+        ((".",), "no session on disk"),  # the whole profile: restored before the browser starts again
+        # only the login: the browser starts on a sound profile and shows a QR, which is not a logout
+        ((WA_DB, LOCAL_STORAGE), "the login came up logged out although the last run was connected"),
+    ],
+    ids=["profile", "login"],
+)
 async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_not_a_logout(
-    tmp_path: Path, sim: Simulator
+    tmp_path: Path, sim: Simulator, lost: tuple[str, ...], reason: str
 ) -> None:
     _, config = snap_config(tmp_path, sim)
     async with started_manager(config) as (manager, rec):
@@ -116,7 +126,8 @@ async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_
         tree = [browser, *browser.children(recursive=True)]
         for proc in tree:
             proc.suspend()  # SIGSTOP: nothing of it writes into the profile while it goes
-        shutil.rmtree(config.profile_dir)
+        for rel in lost:
+            shutil.rmtree(config.profile_dir / rel)
         seen = len(rec.events)
         for proc in tree:
             proc.kill()  # SIGKILL: the recovery relaunches on what is left on disk, i.e. nothing
@@ -128,8 +139,9 @@ async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_
         after = rec.events[seen:]
         assert info.account is not None
         restore = _actions(rec, "restore")
-        assert restore and restore[0].data["reason"] == "no session on disk", [e.to_json() for e in after][-8:]
-        assert all(e.qr is None for e in after if e.type == "qr")  # no QR shown: nothing to scan
+        assert restore and restore[0].data["reason"] == reason, [e.to_json() for e in after][-8:]
+        if lost == (".",):
+            assert all(e.qr is None for e in after if e.type == "qr")  # no QR shown: nothing to scan
         assert not _actions(rec, "revoke")
         assert not any(e.type == "error" and "logged out" in e.message for e in after)
     assert sim.state()["scans"] == scans
@@ -258,7 +270,7 @@ async def test_a_login_that_vanished_without_a_logout_is_restored_before_a_qr(tm
         await _wait_for(rec, "backup")
     scans = sim.state()["scans"]
     # What Chromium does with a database it cannot read: it starts an empty one. The profile is sound, logged out.
-    shutil.rmtree(config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb")
+    shutil.rmtree(config.profile_dir / WA_DB)
     shutil.rmtree(config.profile_dir / LOCAL_STORAGE)
     async with started_manager(config) as (manager, rec):
         result = await manager.smart_initialize()
