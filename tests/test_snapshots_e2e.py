@@ -130,7 +130,7 @@ async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_
             shutil.rmtree(config.profile_dir / rel)
         seen = len(rec.events)
         for proc in tree:
-            proc.kill()  # SIGKILL: the recovery relaunches on what is left on disk, i.e. nothing
+            proc.kill()  # SIGKILL: the recovery relaunches on what is left on disk
         info = await rec.until(
             lambda i: i.state is S.CONNECTED and any(e.state is S.RECONNECTING for e in rec.events[seen:]),
             60,
