@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -157,3 +158,36 @@ def test_watch_exits_1_when_watui_gives_up_so_a_supervisor_restarts_it(tmp_path:
     assert failed and "ERR_CONNECTION_REFUSED" in failed[0]["message"] and "2 attempts" in failed[0]["message"]
     assert any(e["type"] == "retry" for e in events)
     assert events[-1]["type"] == "state" and events[-1]["state"] == "UNLAUNCHED"
+
+
+def test_a_session_linked_with_watui_init_comes_back_without_a_scan_after_the_profile_is_lost(tmp_path: Path) -> None:
+    # The quick start: watui init, scan, watui backup; then the profile is lost and watui init runs again.
+    key = tmp_path / "id.txt"
+    assert subprocess.run([*WATUI, "keygen", str(key)], cwd=tmp_path, capture_output=True, timeout=60).returncode == 0
+    (tmp_path / "config.toml").write_text(
+        f'[session]\nclient_id = "bot"\n[snapshots]\nidentity = "{key}"\n[demo]\nstate_dir = "demo"\n'
+    )
+    port = free_port()
+    init = [*WATUI, "init", "--json", "--timeout", "60", "--demo", "--demo-port", str(port)]
+    proc = subprocess.Popen(init, cwd=tmp_path, env=env_for(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_sim_state(port, lambda s: s.get("state") == "UNPAIRED" and s.get("qr"))
+        sim_call(port, "/__sim/scan")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    session = tmp_path / "demo" / "session"
+    record = json.loads((session / ".watui-bot.run.json").read_text())
+    assert record["connected"] is True and record["account"] == "15550001234:1@c.us", record
+    backup = subprocess.run([*WATUI, "backup", "--demo", "--json"], cwd=tmp_path, env=env_for(tmp_path),
+                            capture_output=True, timeout=60)  # fmt: skip
+    assert backup.returncode == 0, backup.stderr.decode()
+
+    shutil.rmtree(session / "session-bot")  # the profile is lost
+    init = [*WATUI, "init", "--json", "--timeout", "10", "--demo", "--demo-port", str(port)]
+    again = subprocess.run(init, cwd=tmp_path, env=env_for(tmp_path), capture_output=True, timeout=120)
+    result = json.loads(again.stdout)
+    assert again.returncode == 0 and result["success"] is True and result["needsQR"] is False, result
+    assert "restored snapshot" in result["message"]
+    assert not qr_rows(again.stderr.decode()), "a QR was shown"

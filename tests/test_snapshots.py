@@ -19,7 +19,8 @@ from conftest import SessionLayout
 from watui.cli import main
 from watui.core import leveldb
 from watui.core import snapshots as sn
-from watui.core.store import stored_login
+from watui.core.manager import SessionManager
+from watui.core.store import SessionStore, stored_login
 
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 LOCAL_STORAGE = "Default/Local Storage/leveldb"
@@ -311,3 +312,30 @@ def test_with_recipients_and_an_identity_both_can_open_a_snapshot(
     assert shown["verifiedBy"] == "decrypt"  # this machine's identity opens it
     copy = sn.open_snapshot(Path(str(shown["path"])), sn.read_identity(offline_key))  # and so does the offline key
     assert f"{LOCAL_STORAGE}/CURRENT" in copy.files
+
+
+def test_a_direct_backup_writes_the_run_record_so_a_lost_profile_is_restored(
+    session_layout: SessionLayout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, _ = _keygen(tmp_path, capsys)
+    _with_key(session_layout, key)
+    snap = _backup(session_layout, capsys)  # no watui runs: taken here, from the disk
+    config = session_layout.config()
+    record = sn.read_record(config)
+    assert record.connected and record.account == ACCOUNT and not record.logged_out
+    keeper = sn.Keeper(config, SessionStore(config))
+    restorable = keeper.restorable()  # what the next start restores before asking for a QR
+    assert restorable is not None and restorable.id == snap["id"]
+
+
+async def test_the_run_record_of_a_connection_is_written_even_when_watui_stops_at_once(
+    session_layout: SessionLayout,
+) -> None:
+    # watui init stops as soon as it is connected: what it saw must still reach the disk.
+    config = session_layout.config()
+    manager = SessionManager(config)
+    await manager.start()
+    manager._autosnap.on_connected("15550002222:1@c.us")  # what the page said it is connected as
+    await manager.shutdown()
+    record = sn.read_record(config)
+    assert record.connected and record.account == "15550002222:1@c.us"

@@ -9,11 +9,14 @@ import shutil
 import signal
 import sys
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pyrage
 import pytest
+from conftest import CLIENT_ID, SessionLayout
 
 from tests.api_helpers import running_api
 from tests.core_helpers import Recorder, sim_config, started_manager
@@ -25,11 +28,13 @@ from watui.core import snapshots as sn
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event
+from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
 
 LOCAL_STORAGE = "Default/Local Storage/leveldb"
+WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 TOKEN_KEY = b"_https://web.whatsapp.com\x00\x01WAToken1"
 
 
@@ -101,6 +106,52 @@ async def test_a_settled_login_is_snapshotted_by_itself_and_a_lost_profile_comes
     assert sim.state()["scans"] == scans
 
 
+@pytest.mark.parametrize(
+    ("lost", "reason"),
+    [
+        ((".",), "no session on disk"),  # the whole profile: restored before the browser starts again
+        # only the login: the browser starts on a sound profile and shows a QR, which is not a logout
+        ((WA_DB, LOCAL_STORAGE), "the login came up logged out although the last run was connected"),
+    ],
+    ids=["profile", "login"],
+)
+async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_not_a_logout(
+    tmp_path: Path, sim: Simulator, lost: tuple[str, ...], reason: str
+) -> None:
+    _, config = snap_config(tmp_path, sim)
+    async with started_manager(config) as (manager, rec):
+        await connect_fresh(manager, rec, sim)  # as watch does: the operator wants a session
+        await _wait_for(rec, "backup")
+        scans = sim.state()["scans"]
+        assert manager._driver is not None and manager._driver.pid is not None
+        browser = psutil.Process(manager._driver.pid)
+        tree = [browser, *browser.children(recursive=True)]
+        for proc in tree:
+            proc.suspend()  # SIGSTOP: nothing of it writes into the profile while it goes
+        for rel in lost:
+            shutil.rmtree(config.profile_dir / rel)
+        seen = len(rec.events)
+        for proc in tree:
+            proc.kill()  # SIGKILL: the recovery relaunches on what is left on disk
+        info = await rec.until(
+            lambda i: i.state is S.CONNECTED and any(e.state is S.RECONNECTING for e in rec.events[seen:]),
+            60,
+            "CONNECTED again after the browser was killed",
+        )
+        after = rec.events[seen:]
+        assert info.account is not None
+        restore = _actions(rec, "restore")
+        assert restore and restore[0].data["reason"] == reason, [e.to_json() for e in after][-8:]
+        if lost == (".",):
+            assert all(e.qr is None for e in after if e.type == "qr")  # no QR shown: nothing to scan
+        assert not _actions(rec, "revoke")
+        assert not any(e.type == "error" and "logged out" in e.message for e in after)
+    assert sim.state()["scans"] == scans
+    assert not any(s.revoked for s in sn.list_snapshots(config))
+    record = sn.read_record(config)
+    assert record.connected and not record.logged_out and record.account == "15550001234:1@c.us"
+
+
 async def test_a_garbled_login_is_quarantined_and_restored_without_a_scan(tmp_path: Path, sim: Simulator) -> None:
     _, config = snap_config(tmp_path, sim)
     async with started_manager(config) as (manager, rec):
@@ -136,6 +187,58 @@ async def test_a_logout_revokes_the_snapshots_and_never_restores(tmp_path: Path,
         assert result.needs_qr and not _actions(rec, "restore")
 
 
+@pytest.mark.parametrize("page", ["modules", "dom"])
+async def test_a_logout_while_watui_was_stopped_is_noted_and_never_restored(tmp_path: Path, page: str) -> None:
+    # The page starts on the login, the site refuses it, the page discards it and shows a QR: a logout,
+    # whichever channel reads the page. No snapshot is restored, now or at any next start.
+    sim = Simulator(state_dir=tmp_path / "sim-state", page=page)
+    await sim.start()
+    try:
+        _, config = snap_config(tmp_path, sim)
+        async with started_manager(config) as (manager, rec):
+            await connect_fresh(manager, rec, sim)
+            await _wait_for(rec, "backup")
+        await sim.logout()  # from the phone, while watui is stopped
+        for start in range(3):
+            async with started_manager(config) as (manager, rec):
+                result = await manager.smart_initialize()
+                assert result.needs_qr and not _actions(rec, "restore"), result
+                if start == 0:
+                    await _wait_for(rec, "revoke")
+                    assert any(e.type == "error" and "logged out" in e.message for e in rec.events)
+            assert not (config.session_root / ".quarantine").exists()  # nothing moved aside, ever
+            assert all(snap.revoked for snap in sn.list_snapshots(config))
+            assert sn.read_record(config).logged_out
+    finally:
+        await sim.close()
+
+
+async def test_a_restored_login_that_still_asks_for_a_qr_is_revoked_and_not_restored_again(
+    session_layout: SessionLayout, sim: Simulator
+) -> None:
+    # A snapshot of a login the site does not know (the template's: an account, no token of this site): the
+    # page keeps it and shows a QR, without a logout. The restored snapshot is what is dead.
+    _, config = snap_config(session_layout.root.parent, sim)
+    config = replace(config, session=replace(config.session, client_id=CLIENT_ID))  # the layout's profile
+    assert config.profile_dir == session_layout.profile
+    store = SessionStore(config)
+    store.ensure_root()  # watui's marker: the folder stays watui's once the profile is gone
+    snap = sn.Keeper(config, store).take("closed")  # also records the session as connected as its account
+    shutil.rmtree(config.profile_dir)  # lost: the next start restores the snapshot
+    async with started_manager(config) as (manager, rec):
+        result = await manager.smart_initialize()
+        assert result.needs_qr, result
+        assert _actions(rec, "restore")[0].data["snapshot"]["id"] == snap.id
+        assert "still asks for a QR" in result.message, result.message
+        assert _actions(rec, "revoke")[0].data["snapshots"] == [snap.id]
+    assert sn.list_snapshots(config)[0].revoked and sn.read_record(config).logged_out
+    for _ in range(2):  # each next start: no restore, nothing quarantined
+        async with started_manager(config) as (manager, rec):
+            result = await manager.smart_initialize()
+            assert result.needs_qr and not _actions(rec, "restore"), result
+        assert not (config.session_root / ".quarantine").exists()
+
+
 async def test_cli_backup_clear_restore_then_init_connects_without_a_scan(tmp_path: Path, sim: Simulator) -> None:
     path, config = snap_config(tmp_path, sim)
     async with started_manager(config) as (manager, rec):
@@ -169,7 +272,7 @@ async def test_a_login_that_vanished_without_a_logout_is_restored_before_a_qr(tm
         await _wait_for(rec, "backup")
     scans = sim.state()["scans"]
     # What Chromium does with a database it cannot read: it starts an empty one. The profile is sound, logged out.
-    shutil.rmtree(config.profile_dir / "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb")
+    shutil.rmtree(config.profile_dir / WA_DB)
     shutil.rmtree(config.profile_dir / LOCAL_STORAGE)
     async with started_manager(config) as (manager, rec):
         result = await manager.smart_initialize()

@@ -88,7 +88,7 @@ def run_backup(args: argparse.Namespace, config: Config) -> int:
     dashboard's age and the API say so), here otherwise."""
     from watui.cli_owner import owner_or_direct
 
-    keys = _keys_or_off(config)
+    _keys_or_off(config)  # snapshots off: one line, exit 2, before anything
 
     async def remote(client: OwnerClient) -> int:
         answer = await client.verb("backup")
@@ -99,7 +99,7 @@ def run_backup(args: argparse.Namespace, config: Config) -> int:
         store.check_root()
         owner = store.owner_pid()
         source: sn.Source = "live" if owner or store.lock_info().kind == "live" else "closed"
-        return _show(sn.take(config, keys, source), args)
+        return _show(sn.Keeper(config, store).take(source), args)  # as the owner's: the run record too
 
     return owner_or_direct(config, remote, direct)
 

@@ -2,8 +2,9 @@
 
 Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots.py's ``Keeper``; this
 module decides when: a snapshot once the login has settled after connecting and then every ``every_h``,
-one on demand (``backup``), a restore before a QR (at most once per initialize), and marking the
-account's snapshots revoked when the phone logs this device out. ``AutoSnap`` holds a reference to its
+one on demand (``backup``), a restore before a QR (at most once per launch run; the launch gate,
+watui/core/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
+restored login turns out dead. ``AutoSnap`` holds a reference to its
 manager: it reads the manager's snapshot and publishes through it.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,6 +40,8 @@ class AutoSnap:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._restore_tried = False  # restore-before-QR: at most once per initialize
+        # Writes of the run record in flight: never cancelled, awaited on shutdown (the next start reads it).
+        self._recording: set[asyncio.Task[Any]] = set()
         self.last_snapshot: Snapshot | None = None
 
     async def start(self) -> None:
@@ -96,29 +99,30 @@ class AutoSnap:
 
     # -- restore before a QR -----------------------------------------------------------------------
     def new_initialize(self) -> None:
-        """An initialize starts: it may restore once."""
+        """A launch run (an initialize, a recovery) starts: it may restore once."""
         self._restore_tried = False
 
-    async def restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> bool:
-        """Restore the newest verified snapshot of the last connected account, once per initialize, when
-        the last run was connected and no logout or clear came after. Whether it restored one."""
+    async def restore_before_qr(self, notes: list[str], why: str, close_first: bool = False) -> Snapshot | None:
+        """Restore the newest verified snapshot of the last connected account, once per launch run (an
+        initialize, a recovery), when the last run was connected and no logout or clear came after. The
+        snapshot restored, or None."""
         m = self._m
         keeper = self._keeper
-        if keeper is None or self._restore_tried:
-            return False
+        if keeper is None or self._restore_tried or m.logout_seen:
+            return None
         self._restore_tried = True
         if await self._finish_interrupted_restore(notes):
-            return True
+            return None  # the profile came back from a restore that was cut short: no snapshot to blame later
         snap = await asyncio.to_thread(keeper.restorable)
         if snap is None:
-            return False
+            return None
         if close_first:
             await m._close_browser()
         try:
             report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
         except (WatuiError, OSError) as exc:
             m._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
-            return False
+            return None
         restored = report.snapshot  # an older one when the newest did not decrypt or verify
         notes.append(f"restored snapshot {restored.id} before asking for a QR ({why})")
         m._publish(
@@ -129,7 +133,20 @@ class AutoSnap:
                   "skipped": list(report.skipped)},
         )  # fmt: skip
         await m.refresh_disk()
-        return True
+        return report.snapshot
+
+    async def note_dead(self, snap: Snapshot, notes: list[str]) -> None:
+        """A restored login still asks for a QR: WhatsApp logged it out while watui was not looking. Its
+        snapshot is revoked and no snapshot is restored by itself again until the next login."""
+        assert self._keeper is not None
+        revoked = await asyncio.to_thread(self._keeper.note_dead, snap)
+        message = (
+            f"restored snapshot {snap.id} still asks for a QR: its login was logged out (from the phone) while "
+            "watui was not looking; marked revoked, nothing more is restored by itself until the next scan"
+        )
+        notes.append(message)
+        data = {"verb": "revoke", "phase": "done", "snapshots": revoked, "reason": "dead login"}
+        self._m._publish("action", message=message, data=data)
 
     async def _finish_interrupted_restore(self, notes: list[str]) -> bool:
         """A restore that died between its two renames left a verified login beside the missing profile:
@@ -151,15 +168,28 @@ class AutoSnap:
         return True
 
     # -- what the session tells us -----------------------------------------------------------------
-    def on_connected(self) -> None:
-        """The session connected: remember it (restore-before-QR needs it) and schedule the snapshots."""
+    def on_connected(self, wid: str | None = None) -> None:
+        """The session connected, as ``wid`` (the account the page stores): remember it, whatever the face
+        (restore-before-QR needs it; the login reaches the disk only seconds later), and schedule the snapshots."""
         if self._keeper is None:
             return
-        self._m._spawn(self._note(self._keeper.note_connected, "the login"))
+        keeper = self._keeper
+        self.record(self._note(lambda: keeper.note_connected(wid), "the login"))
         if not self._keeper.enabled:
             return
         if self._task is None or self._task.done():
             self._task = self._m._spawn(self._snapshot_loop())
+
+    def record(self, write: Coroutine[Any, Any, Any]) -> None:
+        """Run ``write`` (of the run record) to its end, even when watui stops right after (``watui init``)."""
+        task = asyncio.create_task(write)
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def flush(self) -> None:
+        """Wait for the run record writes in flight (on shutdown, before anything is cancelled)."""
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
 
     async def note_logout(self) -> None:
         """The phone logged this device out: its account's snapshots must never be restored."""

@@ -63,6 +63,9 @@ class PageReport:
     account: Account | None = None
     detection: str | None = None
     message: str = ""
+    # WhatsApp logged this page out (its own logout, not a profile that held no login): a QR is a logout only then.
+    logged_out: bool = False
+    wid: str | None = None  # the linked account as the page stores it (``last-wid-md``), e.g. "15550001234:1@c.us"
 
 
 def launch_args(config: Config) -> list[str]:
@@ -372,7 +375,16 @@ class BrowserDriver:
         raw = payload.get("account")
         account = Account(name=raw.get("name"), number=raw.get("number")) if isinstance(raw, dict) else None
         self.detection = channel
-        return PageReport(state=state, qr=qr, account=account, detection=channel, message=message)
+        wid = payload.get("wid")
+        return PageReport(
+            state=state,
+            qr=qr,
+            account=account,
+            detection=channel,
+            message=message,
+            logged_out=payload.get("loggedOut") is True,
+            wid=wid if isinstance(wid, str) and wid else None,
+        )
 
     def _want_decode(self, canvas: str) -> None:
         if self._decoding is None or self._decoding.done():

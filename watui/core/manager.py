@@ -27,6 +27,7 @@ from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
 from watui.core.evidence import save_evidence
+from watui.core.launch import LaunchGate
 from watui.core.liveness import Liveness
 from watui.core.models import (
     STATE_MESSAGES,
@@ -76,6 +77,8 @@ class SessionManager:
         self._state_changed = asyncio.Event()
         self._qr_reloads = 0
         self._last_qr: str | None = None
+        self._logout_seen = False  # the page in front of us said WhatsApp logged it out (since our last load)
+        self._wid: str | None = None  # the linked account as the page stores it
         self._takeover: asyncio.Task[None] | None = None
         self._stopping = False
         self._disk_lock = asyncio.Lock()
@@ -85,6 +88,7 @@ class SessionManager:
         self._autosnap = AutoSnap(self)
         self._liveness = Liveness(self)
         self._verbs = Verbs(self)
+        self._gate = LaunchGate(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -100,6 +104,7 @@ class SessionManager:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
         self._stopping = True
         self._want_running = False
+        await self._autosnap.flush()  # what this run saw of the session is on disk for the next start
         for task in [*self._loops, *self._tasks, self._recovery.task, self._run, self._takeover]:
             if task is not None and not task.done():
                 task.cancel()
@@ -210,7 +215,14 @@ class SessionManager:
         """The snapshot this manager took last (None before the first)."""
         return self._autosnap.last_snapshot
 
+    @property
+    def logout_seen(self) -> bool:
+        """WhatsApp logged the page out since watui last loaded it (its own logout, watui/core/wa_page.py):
+        only then is a QR a logout; any other QR on a session that was connected is the profile's doing."""
+        return self._logout_seen
+
     # -- the browser -------------------------------------------------------------------------------
+    # Every launch goes through the launch gate (watui/core/launch.py), which checks the disk first.
     async def _launch(self) -> None:
         """Clean caches and stale locks (the browser is stopped: safe), start Chromium, open the page."""
         await self._close_browser()
@@ -236,6 +248,7 @@ class SessionManager:
         driver = self._driver
         if driver is None:  # closed under the attempt (a health check gave up on it): retry with a new one
             raise InitFailed("the browser was closed while WhatsApp Web was loading")
+        self._logout_seen = False  # a new page: what the last one said is noted already
         try:
             status = await driver.open()
         except Exception as exc:
@@ -303,6 +316,11 @@ class SessionManager:
             self._on_qr(report.qr)
         if report.account is not None:
             self._info = replace(self._info, account=report.account)
+        if report.wid is not None:
+            self._wid = report.wid
+        if report.logged_out and not self._logout_seen:
+            self._logout_seen = True
+            self._on_logout()
         if report.detection != self._info.detection:
             self._info = replace(self._info, detection=report.detection)
         previous = self._info.state
@@ -316,11 +334,8 @@ class SessionManager:
             self._on_connected()
         elif state is S.TIMEOUT:
             self._recovery.start("WhatsApp Web lost its connection")
-        elif state is S.UNPAIRED and previous in (S.CONNECTED, S.TIMEOUT, S.RECONNECTING, S.CONFLICT):
-            self._spawn(self._recovery.cancel())
+        elif state is S.UNPAIRED:  # a QR, logout or not: no account is linked in this page
             self._info = replace(self._info, account=None, connected_since=None)
-            self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
-            self._spawn(self._autosnap.note_logout())
         elif state is S.UNPAIRED_IDLE:
             self._on_qr_expired()
         elif state is S.CONFLICT:
@@ -329,6 +344,15 @@ class SessionManager:
             self._want_running = False  # WhatsApp refuses: retrying would not help
             self._spawn(self._recovery.cancel())
             self._publish("error", message=self._info.message)
+
+    def _on_logout(self) -> None:
+        """WhatsApp said it logged this page out (never inferred from a QR alone: a profile lost or damaged
+        on disk also brings one, and the launch gate restores it)."""
+        self._spawn(self._recovery.cancel())
+        self._info = replace(self._info, account=None, connected_since=None)
+        self._wid = None
+        self._publish("error", message="logged out: the phone removed this linked device; scan a new QR")
+        self._autosnap.record(self._autosnap.note_logout())
 
     def _on_qr(self, qr: str | None) -> None:
         self._last_qr = qr
@@ -348,7 +372,7 @@ class SessionManager:
         self._qr_reloads = 0
         self._publish("health")
         self._spawn(self.refresh_disk())  # the login has just been written
-        self._autosnap.on_connected()
+        self._autosnap.on_connected(self._wid)
 
     def _on_qr_expired(self) -> None:
         limit = self.config.whatsapp.qr_max_retries

@@ -1,10 +1,11 @@
 """Reconnect with backoff: bring a dropped session back by itself, without the operator.
 
-After the page lost its connection or the browser died, each attempt waits for the page to come back
-(the first one gives the page's own retry a grace), reloads it, or restarts the browser on the same
-profile; the delays grow by ``multiplier`` up to ``max_delay_ms`` plus up to ``jitter_ms`` of random
-delay, and every wait is announced as a ``retry`` event. Only what the network, the site or the browser
-can cause is retried; giving up, or a programming error, ends in FAILED with a message that says why.
+After the page lost its connection or the browser died, each attempt waits for the page to come back (the
+first one gives the page's own retry a grace), reloads it, or restarts the browser through the launch
+gate (watui/core/launch.py: the profile is checked, quarantined and restored as on the first launch); the
+delays grow by ``multiplier`` up to ``max_delay_ms`` plus up to ``jitter_ms`` of random delay, and every
+wait is announced as a ``retry`` event. Only what the network, the site or the browser can cause is
+retried; giving up, or a programming error, ends in FAILED with a message that says why.
 ``Recovery`` holds a reference to its manager and acts through the manager's own steps; the manager's
 ``_recover``, ``_recover_once`` and ``_retry_sleep`` are the seams (tests replace the last two).
 """
@@ -73,6 +74,7 @@ class Recovery:
         """Attempt until connected, with backoff; FAILED with the last cause when the attempts are used up."""
         m = self._m
         rc = self.config.reconnect
+        m._gate.new_run()  # this run may quarantine and restore, once, like an initialize
         if m._driver is None:
             m._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
         retrying = AsyncRetrying(
@@ -116,7 +118,8 @@ class Recovery:
         m._info = replace(m._info, health=replace(m._info.health, reconnect_attempts=attempt))
         if m._driver is None or not m._driver.running:
             m._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
-            await m._launch()
+            # As every launch: the disk is checked first (a profile lost or damaged meanwhile is restored).
+            state = await m._gate.open([])
         else:
             # The page retries by itself first; give it the first delay before reloading it.
             grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
@@ -124,7 +127,7 @@ class Recovery:
                 return True
             m._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
             await m._open_page()
-        state = await m._wait_settled(m._load_timeout_s)
+            state = await m._gate.settled(await m._wait_settled(m._load_timeout_s), [])
         if state is None and await m._unrecognised():
             return True  # not a connection problem: retrying would only load the same page again
         if state is None:

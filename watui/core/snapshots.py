@@ -728,6 +728,15 @@ def revoke(config: Config, account: str | None) -> list[str]:
     return marked
 
 
+def revoke_one(config: Config, snap_id: str) -> list[str]:
+    """Mark the snapshot ``snap_id`` revoked (its login turned out dead); the ids marked."""
+    for snap in list_snapshots(config):
+        if snap.id == snap_id and not snap.revoked:
+            _write_sidecar(replace(snap, revoked=True))
+            return [snap.id]
+    return []
+
+
 # -- reading and restoring ---------------------------------------------------------------------------
 def open_snapshot(path: Path, identity: pyrage.x25519.Identity) -> LoginCopy:
     """Decrypt and unpack a snapshot in memory (one this machine just wrote: to check it)."""
@@ -1072,9 +1081,10 @@ class Keeper:
                 return datetime.fromisoformat(snap.created_at.replace("Z", "+00:00"))
         return None
 
-    def note_connected(self) -> None:
+    def note_connected(self, wid: str | None = None) -> None:
+        """The session was seen CONNECTED as ``wid`` (what the page stores; the disk has it seconds later)."""
         record = read_record(self.config)
-        account = account_on_disk(self.store.profile) or record.account
+        account = wid or account_on_disk(self.store.profile) or record.account
         write_record(self.config, RunRecord(connected=True, account=account))
 
     def note_logout(self) -> list[str]:
@@ -1083,6 +1093,13 @@ class Keeper:
         record = read_record(self.config)
         write_record(self.config, replace(record, connected=False, logged_out=True))
         return revoke(self.config, record.account) if record.account else []
+
+    def note_dead(self, snap: Snapshot) -> list[str]:
+        """``snap`` was restored and still asks for a QR: its login is dead. Revoke it and stop restoring by
+        itself until the next login (as a logout does); the ids revoked."""
+        record = read_record(self.config)
+        write_record(self.config, replace(record, connected=False, logged_out=True))
+        return revoke_one(self.config, snap.id)
 
     def restorable(self) -> Snapshot | None:
         """The snapshot to restore before asking for a QR: only when the last run was connected as a known

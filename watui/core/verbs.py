@@ -1,17 +1,17 @@
 """The verbs that change the session: initialize, reconnect (or take over a conflict), cleanup, clear.
 
 One verb runs at a time (``claim``; a verb that cannot act now raises ActionUnavailable); concurrent
-initialize / reconnect calls share one run, retried with backoff, which validates the disk, quarantines
-a damaged session, restores a snapshot before asking for a QR (watui/core/autosnap.py), launches the
-browser and waits for the page to settle. ``Verbs`` holds a reference to its manager: the manager keeps
-the session's state and the browser steps; this module decides what a verb does with them.
+initialize / reconnect calls share one run, retried with backoff, which starts the browser through the
+launch gate (watui/core/launch.py: validate the disk, quarantine a damaged session, restore a snapshot
+before asking for a QR, launch) and waits for the page to settle. ``Verbs`` holds a reference to its
+manager: the manager keeps the session's state and the browser steps; this module decides what a verb
+does with them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tenacity import (
@@ -38,7 +38,6 @@ class Verbs:
     def __init__(self, manager: SessionManager) -> None:
         self._m = manager
         self.config = manager.config
-        self._quarantined: tuple[Path, str] | None = None  # a damaged session moved aside by this initialize
 
     async def reconnect(self) -> InitResult:
         """Take over a conflict, or restart the browser on the same profile and connect again."""
@@ -87,8 +86,7 @@ class Verbs:
         if verb == "reconnect":
             await m._close_browser()
         notes: list[str] = []
-        self._quarantined = None
-        m._autosnap.new_initialize()
+        m._gate.new_run()
         attempts = self.config.session.max_init_retries + 1
         try:
             retrying = AsyncRetrying(
@@ -116,8 +114,9 @@ class Verbs:
             m._publish("action", data={"verb": verb, "phase": "done"})
         if notes:
             result = replace(result, message=f"{result.message} ({'; '.join(notes)})")
-        if self._quarantined:
-            result = replace(result, quarantined_to=self._quarantined[0], quarantine_reason=self._quarantined[1])
+        quarantined = m._gate.quarantined
+        if quarantined:
+            result = replace(result, quarantined_to=quarantined[0], quarantine_reason=quarantined[1])
         return result
 
     async def _initialize_once(self, notes: list[str]) -> InitResult:
@@ -128,39 +127,20 @@ class Verbs:
             settled = await m._wait_settled(m._load_timeout_s)
             if settled in (S.CONNECTED, S.UNPAIRED):
                 return self._result_for(settled)  # nothing to do: already there
-        if disk.lock.kind == "live" and not running:
-            raise SessionBusyError(
-                f"session {disk.path} is in use by {disk.lock.name or 'a process'} (pid {disk.lock.pid}); "
-                "stop it first",
-                disk.lock.pid,
-                disk.lock.name,
-            )
-        if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a new QR fixes it
+        if running and disk.is_damaged:  # the launch gate quarantines it once the browser is stopped
             await m._close_browser()
-            moved = await asyncio.to_thread(m.store.quarantine, disk.validation_details)
-            self._quarantined = (moved, disk.validation_details)
-            notes.append(f"damaged session moved to {moved}: {disk.validation_details}")
-            m._publish("error", message=f"damaged session quarantined to {moved}")
             running = False
-        if not running and (not disk.exists or self._quarantined):
-            why = disk.validation_details if disk.exists else "no session on disk"
-            await m._autosnap.restore_before_qr(notes, why)
-        if not running:
-            await m._launch()
-            disk = m._info.disk or disk  # read by _launch, after its cleanup
-            if PROBLEM_TOO_LARGE in disk.problems:
-                notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
-        else:
+        if running:
             m._set_state(S.OPENING, "reloading WhatsApp Web")
             await m._open_page()
-        state = await m._wait_settled(m._load_timeout_s)
+            state = await m._gate.settled(await m._wait_settled(m._load_timeout_s), notes)
+        else:
+            state = await m._gate.open(notes)  # validate, quarantine, restore before a QR, launch
+            disk = m._info.disk or disk  # read by the launch, after its cleanup
+            if PROBLEM_TOO_LARGE in disk.problems:
+                notes.append(f"{disk.validation_details} after cleanup; consider clearing it")
         if state is None and await m._unrecognised():
             return self._result_for(S.UNRECOGNISED)
-        if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and await m._autosnap.restore_before_qr(
-            notes, "the login came up logged out although the last run was connected", close_first=True
-        ):
-            await m._launch()
-            state = await m._wait_settled(m._load_timeout_s)
         if state is None:
             await m._close_browser()
             raise InitFailed(f"WhatsApp Web did not load within {m._load_timeout_s:g} s")

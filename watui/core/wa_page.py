@@ -176,9 +176,11 @@ def observer_script(
 
     It calls ``window[binding](report)`` whenever the report changes: on WhatsApp's own events (modules
     channel), on DOM mutations (dom channel) and once a second while a canvas might be an unread QR.
-    ``report`` = ``{channel, waState, state, qr, account, canvas, version}`` where ``channel`` is the
-    channel that recognised the page (null: none did), ``waState`` WhatsApp's own state name (modules)
-    and ``state`` the dom channel's conclusion. ``window.__watuiProbe()`` returns every probe's result.
+    ``report`` = ``{channel, waState, state, qr, account, canvas, version, loggedOut, wid}`` where
+    ``channel`` is the channel that recognised the page (null: none did), ``waState`` WhatsApp's own state
+    name (modules), ``state`` the dom channel's conclusion, ``loggedOut`` whether WhatsApp logged this page
+    out (its logout event, this page going from connected to a QR, or discarding the login it started on for
+    a QR) and ``wid`` the linked account as stored. ``window.__watuiProbe()`` returns every probe's result.
     """
     order = [[key, state.value] for key, state in STATE_ORDER]
     return _OBSERVER_JS % {
@@ -227,6 +229,16 @@ _OBSERVER_JS = r"""
   let scheduled = false;
   let live = null;          // {Socket, Conn, Cmd} once the modules channel is attached
   let modulesError = null;  // why it is not
+  // Whether WhatsApp logged this page out: its own logout event (modules); this very page went from the
+  // chat list to a QR; or the page started on a stored login, discarded it and shows a QR (what the site
+  // does with a login the phone removed while nobody was looking). A QR on a page that started without a
+  // login and never was connected is not a logout: the profile held no login.
+  let loggedOut = false;
+  let sawConnected = false;
+  const storedWid = () => {
+    try { return localStorage.getItem("last-wid-md") || localStorage.getItem("last-wid"); } catch (e) { return null; }
+  };
+  const hadLogin = !!storedWid();  // read before the page's own scripts run
   let qr = {ref: null, payload: null, building: null, error: null};
 
   const text = (s) => {
@@ -253,8 +265,8 @@ _OBSERVER_JS = r"""
       Socket.on("change:hasSynced", soon);
       Conn.on("change:ref", soon);
       if (Cmd && typeof Cmd.on === "function") {
-        Cmd.on("logout", soon);
-        Cmd.on("logout_from_bridge", soon);
+        Cmd.on("logout", onLogout);
+        Cmd.on("logout_from_bridge", onLogout);
       }
       live = {Socket, Conn, Cmd};
       modulesError = null;
@@ -334,9 +346,11 @@ _OBSERVER_JS = r"""
         }
       }
     }
-    let wid = null;
-    try { wid = localStorage.getItem("last-wid-md") || localStorage.getItem("last-wid"); } catch (e) {}
+    const wid = storedWid();
     const widNumber = wid ? wid.replace(/"/g, "").split(/[:@]/)[0] : null;
+    let widId = null;  // the stored value as the profile on disk holds it (a JSON string)
+    if (wid) { try { const v = JSON.parse(wid); widId = typeof v === "string" ? v : wid; } catch (e) { widId = wid; } }
+    widId = widId ? widId.trim() || null : null;
     const settledIn = waState || state;
     if (settledIn === "CONNECTED" || settledIn === "TIMEOUT" || settledIn === "CONFLICT") {
       if (channel === "modules") {
@@ -354,7 +368,10 @@ _OBSERVER_JS = r"""
     let canvas = null;
     const unreadQr = !payload && (channel === null || settledIn === "UNPAIRED");
     if (unreadQr) { const c = bigCanvas(); canvas = c ? canvasSig(c) : null; }
-    return {channel, waState, state, qr: payload, account, canvas, version: version()};
+    const asksForQr = settledIn === "UNPAIRED" || settledIn === "UNPAIRED_IDLE" || !!canvas;
+    if (settledIn === "CONNECTED") sawConnected = true;
+    else if (asksForQr && (sawConnected || (hadLogin && !wid))) loggedOut = true;
+    return {channel, waState, state, qr: payload, account, canvas, version: version(), loggedOut, wid: widId};
   };
 
   const report = () => {
@@ -369,6 +386,7 @@ _OBSERVER_JS = r"""
   };
   function schedule() { if (!scheduled) { scheduled = true; setTimeout(report, 50); } }
   function soon() { setTimeout(report, 0); }
+  function onLogout() { loggedOut = true; soon(); }
 
   window.__watuiReport = () => { last = ""; report(); };
   window.__watuiAct = (what) => {
