@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -622,3 +624,123 @@ async def test_socket_logout_from_the_page_revokes_the_login(msim: Simulator, tm
         await socket_state(page, "UNPAIRED")
         assert msim.state()["logins"] == 0
         assert (await stored_login(page))["indexeddb"] is None
+
+
+# -- the site outlives watui: --demo-sim / [demo] sim -------------------------------------------------------
+def test_demo_sim_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from watui.cli import main
+
+    (tmp_path / "bad.toml").write_text('[demo]\nsim = "somewhere"\n')
+    cases = [
+        (["--config", str(tmp_path / "bad.toml"), "--demo", "info"], 2, ["bad.toml", "demo.sim", "HOST:PORT"]),
+        (["--demo-sim", "127.0.0.1:9", "info"], 2, ["--demo-sim needs --demo"]),
+        (["--demo", "--demo-sim", "127.0.0.1:99999", "info"], 2, ["--demo-sim", "HOST:PORT", "99999"]),
+        (["--demo", "--demo-sim", "127.0.0.1:9", "--demo-port", "9", "info"], 2, ["give one"]),
+    ]
+    for argv, want_code, needles in cases:
+        code = main([*argv])
+        err = capsys.readouterr().err
+        assert code == want_code, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert all(n in err for n in needles), (argv, err)
+
+
+def test_demo_sim_with_nothing_listening_says_how_to_start_one(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run(
+        [sys.executable, "-m", "watui", "--demo", "--demo-sim", f"127.0.0.1:{port}", "watch"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"no simulator answers at 127.0.0.1:{port}" in done.stderr
+    assert f"watui sim --port {port}" in done.stderr
+
+
+def _sim_get(url: str, path: str, method: str = "GET", data: bytes | None = None) -> dict[str, Any]:
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = urllib.request.Request(url + path, method=method, data=data)
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def _wait(check: Any, what: str, timeout: float = 60.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _profile_browsers(profile: Path) -> list[Any]:
+    import psutil
+
+    marker = f"--user-data-dir={profile}"
+    return [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+
+
+def test_a_watui_killed_with_sigkill_leaves_the_running_simulator_its_login_and_messages(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
+    site = subprocess.Popen(
+        [sys.executable, "-m", "watui", "sim", "--port", "0"], cwd=tmp_path, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    watchers: list[subprocess.Popen[str]] = []
+    profile = tmp_path / "state/watui/demo/session/session-whatsapp-automation-pro"
+    try:
+        assert site.stdout is not None
+        url = ""
+        while not url:
+            line = site.stdout.readline()
+            assert line, "watui sim ended before saying where it listens"
+            url = next((w for w in line.split() if w.startswith("https://127.0.0.1:")), "")
+        address = url.removeprefix("https://")
+
+        def watch() -> subprocess.Popen[str]:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "watui", "--demo", "--demo-sim", address, "watch", "--jsonl"],
+                cwd=tmp_path, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            watchers.append(proc)
+            return proc
+
+        first = watch()
+        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "UNPAIRED", "the QR on the running simulator")
+        _sim_get(url, "/__sim/scan", "POST")
+        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "CONNECTED", "watui connected")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        # The site is still there (its browser went with the killed watui), and a contact writes meanwhile.
+        _wait(lambda: _sim_get(url, "/__sim/state")["connections"] == 0, "the dead browser's connection to go")
+        data = json.dumps({"from": CONTACT, "text": "are you there?"}).encode()
+        assert _sim_get(url, "/__sim/incoming", "POST", data)["pages"] == 0
+        second = watch()
+        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "CONNECTED", "the next watui connected")
+        assert _sim_get(url, "/__sim/state")["scans"] == 1  # the login outlived the watui that made it
+        _wait(lambda: _sim_get(url, "/__sim/messages")["incoming"][0]["delivered"], "the message delivered")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    finally:
+        for proc in [*watchers, site]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for browser in _profile_browsers(profile):
+            with contextlib.suppress(Exception):
+                browser.kill()

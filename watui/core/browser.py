@@ -72,7 +72,7 @@ def launch_args(config: Config) -> list[str]:
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
     if config.sim_port is not None:
-        args.append(f"--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:{config.sim_port}")
+        args.append(f"--host-resolver-rules=MAP web.whatsapp.com {config.sim_target}")
     args.extend(config.browser.extra_args)
     return args
 
