@@ -343,6 +343,14 @@ class BrowserDriver:
         self._on_closed(reason)
 
     async def _binding(self, source: Any, payload: dict[str, Any]) -> None:
+        # Only watui's own tab (its top frame) is the session's page: the init script runs in every document
+        # of the context, so another tab (a person's, a second WhatsApp Web in "open in another window") or
+        # a frame reports too, and must not be taken for the session.
+        page = self._page
+        if page is None or not isinstance(source, dict) or source.get("page") is not page:
+            return
+        if source.get("frame") is not page.main_frame:
+            return
         self._raw = payload
         self._on_report(self._report(payload))
 
