@@ -347,9 +347,10 @@ class BrowserDriver:
         # of the context, so another tab (a person's, a second WhatsApp Web in "open in another window") or
         # a frame reports too, and must not be taken for the session.
         page = self._page
-        if page is None or not isinstance(source, dict) or source.get("page") is not page:
+        if page is None or not isinstance(source, dict):
             return
-        if source.get("frame") is not page.main_frame:
+        top = page.main_frame
+        if source.get("page") is not page or source.get("frame") is not top:
             return
         self._raw = payload
         self._on_report(self._report(payload))
