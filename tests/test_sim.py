@@ -380,6 +380,8 @@ async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Pat
     text = "\n".join(lines)
     url = next(word for word in text.split() if word.startswith("https://127.0.0.1:"))
     assert f"curl -k -X POST {url}/__sim/scan" in text
+    assert f"curl -k -X POST {url}/__sim/incoming -d" in text and f"curl -k {url}/__sim/messages" in text
+    assert f"watui --demo --demo-sim {url.removeprefix('https://')}" in text
     assert "--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:" in text
     async with aiohttp.ClientSession() as http, http.get(url + "/__sim/state", ssl=False) as resp:
         assert json.loads(await resp.text())["state"] == "NO_PAGE"

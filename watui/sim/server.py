@@ -153,6 +153,10 @@ class _Incoming:
     body: str
     ts: int
     waiting: set[str]
+    linked: int = 0  # logins when it was written: with none, nobody has it (only the phone)
+
+    def __post_init__(self) -> None:
+        self.linked = len(self.waiting)
 
     def wire(self) -> dict[str, Any]:
         return {"t": "msg", "id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "ts": self.ts,
@@ -160,7 +164,7 @@ class _Incoming:
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "t": self.ts,
-                "delivered": not self.waiting, "waiting": len(self.waiting)}  # fmt: skip
+                "delivered": self.linked > 0 and not self.waiting, "waiting": len(self.waiting)}  # fmt: skip
 
 
 def _read_static() -> dict[str, str]:
