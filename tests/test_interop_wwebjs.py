@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -118,40 +119,55 @@ async def test_whatsapp_web_js_logs_in_sends_and_receives_on_the_simulator(
 ) -> None:
     script = wwebjs / "client.js"
     script.write_text(CLIENT_JS)
-    args = [*sim.browser_args(), "--no-first-run", "--disable-background-networking"]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")
-    proc = await asyncio.create_subprocess_exec(
-        "node", str(script), str(sim.port), str(tmp_path / "wwebjs-auth"), CHROMIUM, *args,
-        cwd=wwebjs, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        event = await _next_event(proc.stdout, 60)
+    auth = tmp_path / "wwebjs-auth"
+    async with _client(wwebjs, script, sim, auth) as stdout:
+        event = await _next_event(stdout, 60)
         assert event["event"] == "qr", event
         assert event["qr"] == sim.state()["qr"]  # built from the module values, as the simulator built it
         await sim.scan(event["qr"])
-        event = await _next_event(proc.stdout, 30)
+        event = await _next_event(stdout, 30)
         while event["event"] == "qr":  # a rotation raced the scan: harmless
-            event = await _next_event(proc.stdout, 30)
+            event = await _next_event(stdout, 30)
         assert event["event"] == "authenticated", event
         assert sim.state()["state"] == "CONNECTED"
-        ready = await _until_event(proc.stdout, "ready", 60)
+        ready = await _until_event(stdout, "ready", 60)
         assert ready["wid"] == f"{sim.account_number}@c.us"
-        assert (await _until_event(proc.stdout, "state", 30))["state"] == "CONNECTED"
-        registered = await _until_event(proc.stdout, "registered", 30)
+        assert (await _until_event(stdout, "state", 30))["state"] == "CONNECTED"
+        registered = await _until_event(stdout, "registered", 30)
         assert (registered["contact"], registered["stranger"]) == (True, False)
-        sent = await _until_event(proc.stdout, "sent", 30)
+        sent = await _until_event(stdout, "sent", 30)
         assert (sent["to"], sent["body"], sent["fromMe"]) == ("15550002001@c.us", "hi", True)
         received = sim.messages()["messages"]
         assert [(m["id"], m["to"], m["body"]) for m in received] == [(sent["id"], "15550002001@c.us", "hi")]
         # The contact's phone, then the contact, acknowledge it by themselves: the client hears both.
-        while (ack := await _until_event(proc.stdout, "ack", 30))["ack"] < 3:
+        while (ack := await _until_event(stdout, "ack", 30))["ack"] < 3:
             assert ack["id"] == sent["id"]
         await sim.incoming("15550002001", "hello from Alice")
-        message = await _until_event(proc.stdout, "message", 30)
+        message = await _until_event(stdout, "message", 30)
         assert message == {"event": "message", "from": "15550002001@c.us", "body": "hello from Alice",
                            "fromMe": False}  # fmt: skip
+    # Restarted on its saved session (LocalAuth): no QR, and ready again. The page reaches CONNECTED as it
+    # loads, so hasSynced must turn only after the client's listeners are on (as the real offline sync).
+    async with _client(wwebjs, script, sim, auth) as stdout:
+        await _until_event(stdout, "authenticated", 60)  # without a scan: no QR was needed
+        assert (await _until_event(stdout, "ready", 60))["wid"] == f"{sim.account_number}@c.us"
+        assert (await _until_event(stdout, "state", 30))["state"] == "CONNECTED"
+    assert sim.state()["scans"] == 1
+
+
+@contextlib.asynccontextmanager
+async def _client(wwebjs: Path, script: Path, sim: Simulator, auth: Path) -> AsyncIterator[asyncio.StreamReader]:
+    """The whatsapp-web.js client script running on ``auth`` (its LocalAuth folder); its stdout."""
+    args = [*sim.browser_args(), "--no-first-run", "--disable-background-networking"]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    proc = await asyncio.create_subprocess_exec(
+        "node", str(script), str(sim.port), str(auth), CHROMIUM, *args,
+        cwd=wwebjs, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        yield proc.stdout
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
