@@ -746,3 +746,16 @@ def test_a_watui_killed_with_sigkill_leaves_the_running_simulator_its_login_and_
         for browser in _profile_browsers(profile):
             with contextlib.suppress(Exception):
                 browser.kill()
+
+
+async def test_doctor_with_demo_sim_probes_the_running_simulator(sim: Simulator, tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "watui", "--demo", "--demo-sim", f"127.0.0.1:{sim.port}", "doctor", "--json",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["recognised"] and report["detection"] == "dom"  # this simulator's page, not one of its own
+    assert sim.state()["userAgent"] is not None

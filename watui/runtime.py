@@ -50,7 +50,7 @@ def demo_config(config: Config, port: int, host: str = "127.0.0.1") -> Config:
     return config.for_demo().with_sim(port, host)
 
 
-async def _running_simulator(address: str) -> SimClient:
+async def running_simulator(address: str) -> SimClient:
     """The simulator already running at ``address`` ([demo] sim / --demo-sim), once it answered."""
     from watui.config import parse_sim_address
     from watui.sim.client import SimClient
@@ -115,7 +115,7 @@ async def session_runtime(
     simulator: Simulator | SimClient | None = None
     own: Simulator | None = None  # started here, so stopped here
     if demo and config.demo.sim:
-        simulator = await _running_simulator(config.demo.sim)
+        simulator = await running_simulator(config.demo.sim)
         config = demo_config(config, simulator.port, simulator.host)
     elif demo:
         from watui.sim.server import Simulator
