@@ -328,8 +328,15 @@ class SessionManager:
         now = now_utc()
         since = self._info.connected_since or now
         health = replace(self._info.health, reconnect_attempts=0, next_retry_at=None, is_healthy=True, reason="")
+        # The evidence of an unrecognised page is history once the page is recognised (the folder may be pruned).
         self._info = replace(
-            self._info, last_connected_at=now, connected_since=since, health=health, qr=None, qr_gave_up=False
+            self._info,
+            last_connected_at=now,
+            connected_since=since,
+            health=health,
+            qr=None,
+            qr_gave_up=False,
+            evidence=None,
         )
         self._qr_reloads = 0
         self._publish("health")

@@ -114,6 +114,7 @@ class Recovery:
         if m._info.state is S.CONNECTED:
             return True
         m._info = replace(m._info, health=replace(m._info.health, reconnect_attempts=attempt))
+        m._publish("health")  # the faces read the attempt in progress from the events, not only at its end
         if m._driver is None or not m._driver.running:
             m._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
             await m._launch()
