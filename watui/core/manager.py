@@ -86,12 +86,15 @@ class SessionManager:
         self._verbs = Verbs(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, owner: OwnerLock | None = None) -> None:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
-        start the health loop. Starts no browser."""
+        start the health loop. Starts no browser. ``owner``: the lock, taken already by the caller (it is
+        released by ``shutdown``)."""
+        self._owner = owner
         await asyncio.to_thread(self.store.ensure_root)
         await self._autosnap.start()  # ConfigError: a bad key
-        self._owner = await asyncio.to_thread(self.store.acquire_owner)
+        if self._owner is None:
+            self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.extend(self._liveness.start())
 
