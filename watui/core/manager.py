@@ -259,6 +259,15 @@ class SessionManager:
         self._publish("unrecognised", message=message, data={"evidence": folder})
         return True
 
+    async def _kill_browser(self) -> None:
+        """Kill a browser that does not answer (its own tree and driver: a clean close cannot come)."""
+        driver = self._driver
+        if driver is not None:
+            await driver.close(kill=True)
+            if self._driver is driver:
+                self._driver = None
+                self._info = replace(self._info, browser=None)
+
     async def _close_browser(self) -> None:
         driver, self._driver = self._driver, None
         if driver is not None:

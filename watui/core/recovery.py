@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 S = ConnectionState
 # What a reconnect attempt may fail with and be retried: the site, the network, the browser.
 RETRYABLE = (InitFailed, PlaywrightError, OSError)
+PING_BEFORE_RELOAD_S = 5.0  # a browser asked before a reload must answer within this (or heartbeat_timeout_ms)
 
 
 class Recovery:
@@ -123,8 +124,16 @@ class Recovery:
             grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
             if attempt == 1 and await m._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
                 return True
-            m._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
-            await m._open_page()
+            if not await m._driver.ping(min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)):
+                # The browser does not answer (a stopped network service or compositor, a hung renderer): a
+                # reload would hang the same way, and the heartbeat does not count the silence of a load.
+                why = f"{reason}; the browser does not answer: restarting it (attempt {attempt})"
+                m._set_state(S.RECONNECTING, why)
+                await m._kill_browser()
+                await m._launch()
+            else:
+                m._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
+                await m._open_page()
         state = await m._wait_settled(m._load_timeout_s)
         if state is None and await m._unrecognised():
             return True  # not a connection problem: retrying would only load the same page again
