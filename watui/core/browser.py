@@ -148,6 +148,16 @@ def _kill_tree(pid: int | None, driver_pid: int | None = None) -> None:
         time.sleep(0.02)
 
 
+def _stopped(pid: int | None) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, a debugger): it will answer nothing until continued."""
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except psutil.Error:
+        return False
+
+
 def _driver_of(browser_pid: int | None) -> int | None:
     """The Playwright driver that started the browser: the browser's ancestor that is our own child."""
     if browser_pid is None:
@@ -343,15 +353,18 @@ class BrowserDriver:
         context, self._context, self._page = self._context, None, None
         pid, self.pid = self.pid, None
         driver_pid, self.driver_pid = self.driver_pid, None
+        # A stopped driver goes at once with the browser; one that runs is left to stop cleanly (Playwright
+        # complains of a driver killed under it), and killed below if it does not.
+        stuck = driver_pid if await asyncio.to_thread(_stopped, driver_pid) else None
         if kill:
-            # Known frozen: the browser, or the driver every call goes through. Neither is asked anything
-            # more (a clean close through a stopped driver only times out): both go, with their children.
-            await asyncio.to_thread(_kill_tree, pid, driver_pid)
+            # Known frozen: the browser, or the driver every call goes through. Nothing is asked of it
+            # any more (a clean close through a stopped driver only times out).
+            await asyncio.to_thread(_kill_tree, pid, stuck)
         elif context is not None:
             try:
                 await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
             except (PlaywrightError, TimeoutError):
-                await asyncio.to_thread(_kill_tree, pid, driver_pid)
+                await asyncio.to_thread(_kill_tree, pid, stuck)
         try:
             await asyncio.wait_for(self._stop_playwright(), STOP_TIMEOUT_S)
         except TimeoutError:  # a driver that does not stop is hung: killed, never left behind
