@@ -184,3 +184,26 @@ async def test_the_pixels_channel_follows_the_qr_as_it_rotates(tmp_path: Path) -
             assert None not in qrs[qrs.index(shown[0]):], qrs
     finally:
         await simulator.close()
+
+
+async def test_a_driver_stopped_during_a_page_load_does_not_hold_the_recovery_for_ever(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    # The driver enforces page.goto's own timeout: stopped, it never times out, and the heartbeat does not
+    # count a pending load's silence. watui bounds the load itself, then finds the browser not answering.
+    config = sim_config(tmp_path, sim, heartbeat_timeout_ms=1500, session_timeout_ms=3000)
+    async with started_manager(config) as (manager, rec):
+        await connect(manager, rec, sim)
+        await sim.slow(120_000)
+        assert manager._driver is not None and manager._driver.pid is not None
+        os.kill(manager._driver.pid, signal.SIGKILL)
+        for _ in range(400):  # the new browser's load of the slow page is pending (not an event: polled)
+            if manager._driver is not None and manager._driver.navigating:
+                break
+            await asyncio.sleep(0.05)
+        assert manager._driver is not None and manager._driver.driver_pid is not None
+        driver = psutil.Process(manager._driver.driver_pid)
+        with stopped(driver):
+            await sim.slow(0)
+            await rec.state(S.CONNECTED, 40)
+            assert gone(driver.pid)

@@ -356,7 +356,7 @@ class BrowserDriver:
         # A stopped driver goes at once with the browser; one that runs is left to stop cleanly (Playwright
         # complains of a driver killed under it), and killed below if it does not.
         stuck = driver_pid if await asyncio.to_thread(_stopped, driver_pid) else None
-        if kill:
+        if kill or stuck is not None:
             # Known frozen: the browser, or the driver every call goes through. Nothing is asked of it
             # any more (a clean close through a stopped driver only times out).
             await asyncio.to_thread(_kill_tree, pid, stuck)
