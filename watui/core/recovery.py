@@ -124,10 +124,13 @@ class Recovery:
             grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
             if attempt == 1 and await m._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
                 return True
-            if not await m._driver.ping(min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)):
+            driver = m._driver  # (it may have died during the grace)
+            ask_s = min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)
+            if driver is None or not await driver.ping(ask_s):
                 # The browser does not answer (a stopped network service or compositor, a hung renderer): a
                 # reload would hang the same way, and the heartbeat does not count the silence of a load.
-                why = f"{reason}; the browser does not answer: restarting it (attempt {attempt})"
+                what = "closed" if driver is None else "does not answer"
+                why = f"{reason}; the browser {what}: restarting it (attempt {attempt})"
                 m._set_state(S.RECONNECTING, why)
                 await m._kill_browser()
                 await m._launch()
