@@ -207,3 +207,31 @@ async def test_a_driver_stopped_during_a_page_load_does_not_hold_the_recovery_fo
             await sim.slow(0)
             await rec.state(S.CONNECTED, 40)
             assert gone(driver.pid)
+
+
+async def test_a_page_hidden_by_a_stopped_gpu_process_is_not_taken_for_an_unknown_page(tmp_path: Path) -> None:
+    # The GPU process stops as the canvas page loads: its QR cannot be read from the screen, no channel
+    # recognises anything, and the heartbeat does not listen while initialize owns the browser. The page is
+    # not unknown: the browser is replaced, not the session stopped with evidence that has no screenshot.
+    simulator = Simulator(state_dir=tmp_path / "sim-state", page="canvas")
+    await simulator.start()
+    try:
+        config = sim_config(tmp_path, simulator, heartbeat_timeout_ms=3000, session_timeout_ms=4000)
+        async with started_manager(config) as (manager, rec):
+            starting = asyncio.create_task(manager.smart_initialize())
+            gpu: psutil.Process | None = None
+            for _ in range(400):  # the first browser's GPU process, as soon as there is one
+                with contextlib.suppress(AssertionError, psutil.Error):
+                    gpu = browser_child(manager, "--type=gpu-process")
+                    break
+                await asyncio.sleep(0.02)
+            assert gpu is not None
+            with stopped(gpu):
+                result = await asyncio.wait_for(starting, 60)
+                assert gone(gpu.pid)
+            assert result.needs_qr and manager.info.detection == "pixels", result
+            assert manager.info.qr == simulator.state()["qr"]
+            assert S.UNRECOGNISED not in rec.states() and manager.info.evidence is None
+            assert not (config.session_root / "diagnostics").exists()
+    finally:
+        await simulator.close()

@@ -40,7 +40,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.recovery import Recovery
+from watui.core.recovery import PING_BEFORE_RELOAD_S, Recovery
 from watui.core.snapshots import Snapshot
 from watui.core.store import OwnerLock, SessionStore
 from watui.core.verbs import Verbs
@@ -242,6 +242,12 @@ class SessionManager:
         driver = self._driver
         if driver is None or not driver.running or driver.detection is not None or not await driver.page_loaded():
             return False
+        if not await driver.ping(min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)):
+            # Not an unknown page: a browser that paints nothing or cannot reach the site (its GPU process or
+            # network service stopped) hides what the page shows, a QR read from its pixels first. A new
+            # browser, not evidence (it would have no screenshot) and a stop.
+            await self._kill_browser()
+            raise InitFailed("the browser does not answer (it paints nothing, or cannot reach the site)")
         folder: str | None = None
         try:
             evidence = await driver.collect_evidence()
