@@ -101,6 +101,6 @@ async def test_the_view_shows_the_session_size_of_now_not_zero_for_a_session_mad
         assert source is not None
         text = str(history_text(await source()))
     finally:
+        await manager.shutdown()  # as the runtime does: the manager first, which ends the watchers' stream
         await watchers.close()
-        await manager.shutdown()
     assert "Session size" in text and "1.3 → 1.3 MB" in text, text
