@@ -438,3 +438,43 @@ def test_a_journal_file_made_but_not_yet_written_reads_as_no_history(tmp_path: P
     conn.close()
     report = read_report(path, since_s=3600, down_after_s=60, gap_s=60)
     assert report["skippedRows"] == 0 and report["incidents"] == []
+def test_a_clean_stop_is_not_a_drop_but_a_drop_just_before_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    journal(
+        path,
+        [
+            (-3600, "start", "UNLAUNCHED", "watui started"),
+            (-3590, "state", "CONNECTED", "connected"),
+            # q in the dashboard: the manager says UNLAUNCHED as it closes the browser, then the run stops.
+            (-3000, "state", "UNLAUNCHED", "watui stopped; the session is kept on disk"),
+            (-2999, "stop", "UNLAUNCHED", "watui stopped"),
+            (-2000, "start", "UNLAUNCHED", "watui started"),
+            (-1990, "state", "CONNECTED", "connected"),
+            (-1000, "state", "TIMEOUT", "WhatsApp Web lost its connection"),  # a real drop, then a stop
+            (-990, "state", "UNLAUNCHED", "watui stopped; the session is kept on disk"),
+            (-989, "stop", "UNLAUNCHED", "watui stopped"),
+        ],
+    )
+    assert report(path)["perDay"] == [{"date": "2027-01-15", "drops": 1, "retries": 0, "incidents": 0}]
+
+
+def test_the_wait_for_the_first_scan_is_not_down_time_but_a_later_logout_is(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    journal(
+        path,
+        [
+            (-3600, "start", "UNLAUNCHED", "watui started"),
+            (-3595, "state", "UNPAIRED", "waiting for the QR to be scanned"),  # a new session: 20 min to scan
+            (-2400, "state", "PAIRING", "QR scanned; loading chats"),
+            (-2390, "state", "CONNECTED", "connected"),
+            (-600, "state", "UNPAIRED", "logged out"),  # the phone removed it: down until scanned again
+            (-300, "state", "CONNECTED", "connected"),
+        ],
+        samples=[(-60, "CONNECTED")],
+    )
+    hour = report(path)["uptime"]["1h"]
+    assert hour == {"ratio": round(2090 / 2390, 5), "upS": 2090, "watchedS": 2390}
+    # A start of a session already logged in is not setting up: its start-up counts as down.
+    journal(tmp_path / "restart.sqlite", [(-600, "start", "UNLAUNCHED", ""), (-540, "state", "CONNECTED", "")],
+            [(-30, "CONNECTED")])  # fmt: skip
+    assert report(tmp_path / "restart.sqlite")["uptime"]["1h"]["watchedS"] == 600

@@ -541,3 +541,52 @@ async def test_two_dashboards_attach_in_tmux_and_one_detaching_leaves_the_other_
     finally:
         first.kill()
         second.kill()
+
+
+async def test_a_second_demo_on_the_same_port_finds_the_session_taken_not_the_port(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    # As when three attached dashboards press i after their owner died: one wins, the others must attach to
+    # it. They can only if they are told the session is taken, before they try to bind --demo-port.
+    from watui.core.errors import SessionBusyError
+    from watui.runtime import session_runtime
+
+    config = load_config(write_config(raw=f'[demo]\nstate_dir = "{tmp_path / "demo"}"\n'))
+    port = free_port()
+    async with session_runtime(config, demo=True, demo_port=port, face="dashboard") as winner:
+        assert winner.simulator is not None and winner.simulator.port == port
+        with pytest.raises(SessionBusyError, match=f"pid {os.getpid()}"):
+            async with session_runtime(config, demo=True, demo_port=port, face="dashboard"):
+                pass
+        client = await find_owner(winner.config)
+        assert client is not None  # the winner still serves its session
+        async with client:
+            assert client.owner["demo"] is True
+
+
+def test_a_dashboard_that_loses_the_take_over_attaches_to_the_winner_and_can_take_over_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from watui.core.errors import SessionBusyError
+    from watui.tui import launch
+
+    calls: list[str] = []
+    attaches = iter([launch.TAKE_OVER, launch.TAKE_OVER])  # i; once the winner has exited too, i again
+    dashboards = iter([SessionBusyError("session in use by watui (pid 1)", 1, "watui"), None])
+
+    async def attach(args: Any, config: Any, wait_s: float = 0.0) -> int | str | None:
+        calls.append(f"attach {wait_s:g}")
+        return next(attaches)
+
+    async def dashboard(args: Any, config: Any) -> int:
+        calls.append("own")
+        outcome = next(dashboards)
+        if outcome is not None:
+            raise outcome  # another dashboard took the session first
+        return 0
+
+    monkeypatch.setattr(launch, "attach", attach)
+    monkeypatch.setattr(launch, "dashboard", dashboard)
+    code = launch.run_dashboard(None, None)  # type: ignore[arg-type]
+    assert code == 0
+    assert calls == ["attach 0", "own", f"attach {launch.OWNER_STARTUP_WAIT_S:g}", "own"]

@@ -373,3 +373,21 @@ async def test_while_watui_reconnects_by_itself_the_advice_says_so() -> None:
         text = screen_text(app)
         assert "[r] watui is reconnecting by itself (attempt 3): retry now" in text
         assert "Valid session, not connected" not in text
+
+
+async def test_a_login_chromium_has_not_written_yet_is_being_saved_while_connected() -> None:
+    # Just scanned: the page is connected, and Chromium writes Local Storage some seconds later, so the last
+    # disk report still says no login. The panel must not tell the operator the login is missing.
+    from watui.core.models import PROBLEM_NO_LOGIN
+
+    unsaved = disk(is_valid=False, problems=(PROBLEM_NO_LOGIN,),
+                   validation_details="no WhatsApp login stored (a QR scan is needed)")  # fmt: skip
+    app, manager = make_app(replace(connected_info(), disk=unsaved))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, app)
+        text = screen_text(app)
+        assert "login being saved" in text and "no WhatsApp login stored" not in text, text
+        manager.emit(event("state", replace(qr_info(), disk=unsaved), state=ConnectionState.UNPAIRED))
+        await settle(pilot, app)
+        text = screen_text(app)  # not connected: the disk's own words again
+        assert "no WhatsApp login stored" in text and "login being saved" not in text, text

@@ -77,3 +77,30 @@ async def test_the_alert_bar_shows_firing_alerts_and_hides_when_they_resolve() -
         manager.emit(event("alert", connected_info(), message="connected again", data={**firing, "status": "resolved"}))
         await pilot.pause()
         assert not bar.has_class("-firing") and bar.region.height == 0
+
+
+async def test_the_view_shows_the_session_size_of_now_not_zero_for_a_session_made_since(tmp_path: Path) -> None:
+    # A fresh session: none on disk when watui starts (the first sample), 1.3 MB once logged in, and the view
+    # opened before the next sample is due.
+    from watui.config import Config, SessionSettings
+    from watui.core.manager import SessionManager
+    from watui.core.watchers import start_watchers
+    from watui.tui.app import history_source
+
+    config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)
+    manager = SessionManager(config)
+    await manager.start()
+    watchers = await start_watchers(config, manager)
+    try:
+        assert manager.info.disk is not None and not manager.info.disk.exists
+        login = config.profile_dir / "Default" / "Local Storage" / "leveldb"
+        login.mkdir(parents=True)
+        (login / "000003.log").write_bytes(b"\1" * (1363149))  # 1.3 MB
+        await manager.refresh_disk()
+        source = history_source(manager, config)
+        assert source is not None
+        text = str(history_text(await source()))
+    finally:
+        await manager.shutdown()  # as the runtime does: the manager first, which ends the watchers' stream
+        await watchers.close()
+    assert "Session size" in text and "1.3 → 1.3 MB" in text, text

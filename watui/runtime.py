@@ -23,6 +23,7 @@ from watui.config import Config
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState
+from watui.core.store import OwnerLock, SessionStore
 from watui.core.watchers import Watchers, start_watchers
 
 if TYPE_CHECKING:
@@ -108,12 +109,21 @@ def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], fa
     return tasks
 
 
+async def _take_owner(config: Config, key: str) -> OwnerLock:
+    """The session's owner lock (SessionBusyError when another watui has it)."""
+    try:
+        return await asyncio.to_thread(SessionStore(config).acquire_owner)
+    except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
+        raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
+
+
 @asynccontextmanager
 async def session_runtime(
     config: Config, *, demo: bool = False, demo_port: int | None = None, face: str = "watui"
 ) -> AsyncIterator[Runtime]:
     simulator: Simulator | SimClient | None = None
     own: Simulator | None = None  # started here, so stopped here
+    owner: OwnerLock | None = None
     if demo and config.demo.sim:
         simulator = await running_simulator(config.demo.sim)
         config = demo_config(config, simulator.port, simulator.host)
@@ -129,6 +139,10 @@ async def session_runtime(
             ) from None
         from watui.sim.errors import SimError
 
+        # The owner lock before anything binds: of several watuis starting on the demo session at once (say
+        # attached dashboards taking over a dead owner), the losers find the session taken (SessionBusyError:
+        # they attach to the winner) instead of failing on --demo-port that the winner's simulator holds.
+        owner = await _take_owner(config.for_demo(), "[demo] state_dir")
         try:
             simulator = own = Simulator(
                 port=demo_port or 0,
@@ -139,14 +153,18 @@ async def session_runtime(
             )
             await own.start()
         except SimError as exc:  # the simulator shares no error class with the core: say it as watui's
+            await asyncio.to_thread(owner.release)
             raise SimulatorError(str(exc), getattr(exc, "exit_code", 1)) from exc
+        except BaseException:
+            await asyncio.to_thread(owner.release)
+            raise
         config = demo_config(config, simulator.port)
     manager = SessionManager(config)
     watchers: Watchers | None = None
     control = None
     try:
         try:
-            await manager.start()
+            await manager.start(owner=owner)
         except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
             key = "[demo] state_dir" if demo else "[session] session_path"
             raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None

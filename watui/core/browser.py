@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from watui.config import Config
 from watui.core import wa_page
@@ -36,6 +38,10 @@ log = logging.getLogger(__name__)
 
 BINDING = "__watuiState"
 CLOSE_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 3.0  # the Playwright driver answers its stop at once, unless it is hung or stopped
+KILL_WAIT_S = 2.0  # SIGKILL is immediate, even for a stopped process; this is only a bound
+# The driver enforces page.goto's own timeout: a hung or stopped driver would never time out. Our bound.
+GOTO_SLACK_S = 5.0
 _SHELLS = frozenset({"sh", "bash", "dash"})
 PIXEL_DECODE_INTERVAL_S = 1.0  # at most one screenshot-and-decode of the QR a second
 
@@ -110,18 +116,63 @@ def decode_qr(png: bytes) -> str | None:
     return results[0].text if results else None
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL a browser that would not close, with its children (only its own tree: a new browser
-    may already be starting on the same profile)."""
+def _tree(pid: int | None) -> list[psutil.Process]:
+    if pid is None:
+        return []
     try:
         main = psutil.Process(pid)
-        procs = [main, *main.children(recursive=True)]
+        return [main, *main.children(recursive=True)]
     except psutil.Error:
-        return
-    for proc in procs:
+        return []
+
+
+def _gone(proc: psutil.Process) -> bool:
+    """Dead, or a zombie: a zombie holds nothing (its parent, if stopped or killed, may never reap it)."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _kill_tree(pid: int | None, driver_pid: int | None = None) -> None:
+    """SIGKILL a browser that would not close, with its children, and its Playwright driver (``node …
+    run-driver``, the browser's parent) when that does not answer either: only their own trees, since a
+    new browser may already be starting on the same profile. The driver goes first, so it cannot start
+    anything meanwhile; SIGKILL works on stopped processes too."""
+    procs = {p.pid: p for p in [*_tree(driver_pid), *_tree(pid)]}
+    for proc in procs.values():
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(procs, timeout=5)
+    # Not psutil.wait_procs: it waits for zombies that a killed driver can no longer reap, and it would
+    # reap the driver (our own child) behind asyncio's back.
+    deadline = time.monotonic() + KILL_WAIT_S
+    while not all(_gone(p) for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _stopped(pid: int | None) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, a debugger): it will answer nothing until continued."""
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except psutil.Error:
+        return False
+
+
+def _driver_of(browser_pid: int | None) -> int | None:
+    """The Playwright driver that started the browser: the browser's ancestor that is our own child."""
+    if browser_pid is None:
+        return None
+    try:
+        for proc in psutil.Process(browser_pid).parents():
+            if proc.ppid() == os.getpid():
+                return proc.pid
+    except psutil.Error:
+        return None
+    return None
 
 
 class BrowserDriver:
@@ -141,6 +192,9 @@ class BrowserDriver:
         self._page: Page | None = None
         self._closing = False
         self.pid: int | None = None
+        self.driver_pid: int | None = None  # the Playwright driver (node) this browser answers through
+        self._navigations = 0  # page loads watui started that have not committed yet
+        self.navigated_at = 0.0  # loop time the last of them ended
         self._processes: dict[int, psutil.Process] = {}  # kept across samples: CPU baselines
         self._sample_lock = threading.Lock()
         self.detection: str | None = None  # the channel of the newest report
@@ -190,6 +244,7 @@ class BrowserDriver:
         self._page = self._context.pages[0] if self._context.pages else await self._context.new_page()
         self._watch_page(self._page)
         self.pid = await asyncio.to_thread(self._main_pid)
+        self.driver_pid = await asyncio.to_thread(_driver_of, self.pid)
 
     async def open(self) -> int | None:
         """(Re)load WhatsApp Web; returns the HTTP status once the response has started.
@@ -198,8 +253,27 @@ class BrowserDriver:
         """
         page = self._require_page()
         timeout = self.config.session.session_timeout_ms
-        response = await page.goto(self.config.whatsapp.url, wait_until="commit", timeout=timeout)
+        loop = asyncio.get_running_loop()
+        self._navigations += 1
+        try:
+            response = await asyncio.wait_for(
+                page.goto(self.config.whatsapp.url, wait_until="commit", timeout=timeout),
+                timeout / 1000 + GOTO_SLACK_S,
+            )
+        except TimeoutError:
+            raise PlaywrightTimeoutError(
+                f"Page.goto: Timeout {timeout}ms exceeded (the browser's driver did not answer)"
+            ) from None
+        finally:
+            self._navigations -= 1
+            self.navigated_at = loop.time()
         return response.status if response is not None else None
+
+    @property
+    def navigating(self) -> bool:
+        """A page load watui started is pending: the page may be silent meanwhile without being frozen
+        (the load has its own bound, ``session_timeout_ms``)."""
+        return self._navigations > 0
 
     async def click(self, name: str) -> bool:
         """Do what clicking ``name`` does: through WhatsApp's own module (``Socket.takeover()``,
@@ -217,13 +291,16 @@ class BrowserDriver:
             return False
         return True
 
-    async def ping(self, timeout_s: float = 5.0) -> bool:
-        """Whether the page answers a trivial evaluate within ``timeout_s`` (a hung renderer or a
-        stopped browser does not). One round trip: cheap enough to ask every few seconds."""
+    async def ping(self, timeout_s: float = 5.0, network_every_s: float = 5.0) -> bool:
+        """Whether the whole browser answers within ``timeout_s``: the driver and the renderer (the
+        question is evaluated), the compositor in the GPU process (a frame is painted) and the network
+        service (a round trip to the site, at most every ``network_every_s``). A renderer that answers
+        while the network service or the GPU process is stopped would otherwise look healthy while the
+        page has no connection, or shows no QR."""
         if self._page is None:
             return False
         try:
-            await asyncio.wait_for(self._page.evaluate("1"), timeout_s)
+            await asyncio.wait_for(self._page.evaluate(_PING_JS, network_every_s * 1000), timeout_s)
         except (PlaywrightError, TimeoutError):
             return False
         return True
@@ -281,16 +358,23 @@ class BrowserDriver:
             self._decoding.cancel()
         context, self._context, self._page = self._context, None, None
         pid, self.pid = self.pid, None
-        if kill and pid is not None:
-            await asyncio.to_thread(_kill_tree, pid)
-        if context is not None:
+        driver_pid, self.driver_pid = self.driver_pid, None
+        # A stopped driver goes at once with the browser; one that runs is left to stop cleanly (Playwright
+        # complains of a driver killed under it), and killed below if it does not.
+        stuck = driver_pid if await asyncio.to_thread(_stopped, driver_pid) else None
+        if kill or stuck is not None:
+            # Known frozen: the browser, or the driver every call goes through. Nothing is asked of it
+            # any more (a clean close through a stopped driver only times out).
+            await asyncio.to_thread(_kill_tree, pid, stuck)
+        elif context is not None:
             try:
                 await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
             except (PlaywrightError, TimeoutError):
-                if pid is not None:
-                    await asyncio.to_thread(_kill_tree, pid)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop_playwright(), CLOSE_TIMEOUT_S)
+                await asyncio.to_thread(_kill_tree, pid, stuck)
+        try:
+            await asyncio.wait_for(self._stop_playwright(), STOP_TIMEOUT_S)
+        except TimeoutError:  # a driver that does not stop is hung: killed, never left behind
+            await asyncio.to_thread(_kill_tree, None, driver_pid)
 
     def sample(self) -> BrowserProcess | None:
         """pid, memory and CPU of the browser and its children. Blocking: call off the loop.
@@ -377,10 +461,14 @@ class BrowserDriver:
         qr = payload.get("qr") or None
         canvas = payload.get("canvas")
         if qr is None and canvas and state in (ConnectionState.OPENING, ConnectionState.UNPAIRED):
-            if self._pixel_qr is not None and self._pixel_qr[0] == canvas:
-                qr, state, channel = self._pixel_qr[1], ConnectionState.UNPAIRED, "pixels"
-            else:
+            held = self._pixel_qr
+            if held is None or held[0] != canvas:
                 self._want_decode(canvas)
+            # A redrawn QR is being read (a second or so): the one read before stays until then, as the
+            # modules channel keeps its QR until the next payload is built, so the QR does not blink out at
+            # every rotation. Only while that read goes on: a drawing that does not decode drops it.
+            if held is not None and (held[0] == canvas or self._decoding is not None and not self._decoding.done()):
+                qr, state, channel = held[1], ConnectionState.UNPAIRED, "pixels"
         raw = payload.get("account")
         account = Account(name=raw.get("name"), number=raw.get("number")) if isinstance(raw, dict) else None
         self.detection = channel
@@ -402,6 +490,17 @@ class BrowserDriver:
     async def _decode_canvas(self, canvas: str) -> None:
         """Screenshot the QR canvas and decode it: at most once a second, again when it is redrawn,
         a few times for one drawing that did not decode (caught mid-paint)."""
+        try:
+            await self._decode_until_read(canvas)
+        finally:
+            raw = self._raw
+            current = raw.get("canvas") if raw is not None else None
+            if self._pixel_qr is not None and self._pixel_qr[0] != current:
+                self._pixel_qr = None  # the QR read last is not on the screen any more: never shown again
+                if raw is not None and not self._closing:  # (this task still runs: no new read is started)
+                    self._on_report(self._report(raw))
+
+    async def _decode_until_read(self, canvas: str) -> None:
         tries = 0
         while not self._closing and tries < 3:
             loop = asyncio.get_running_loop()
@@ -466,6 +565,22 @@ def _retrieve(future: asyncio.Future[object]) -> None:
         log.info("the Playwright driver stopped: %s", first_line(future.exception()))
 
 
+# The heartbeat's question. Any answer of the network counts, an error too (the site down is the page's
+# own state to report): only a request the network service never answers is silence. One request at a
+# time: a pending one is waited for again, not repeated.
+_PING_JS = """async (networkEveryMs) => {
+  const frame = new Promise((painted) => requestAnimationFrame(() => painted()));
+  let net = window.__watuiNet;
+  if (!net || (net.done && Date.now() - net.at >= networkEveryMs)) {
+    net = window.__watuiNet = {done: false, at: Date.now()};
+    net.answered = Promise.resolve()  // about:blank has no site to ask: an error, so an answer
+      .then(() => fetch(new URL("/favicon.ico", location.href), {cache: "no-store", credentials: "omit"}))
+      .then(() => {}, () => {})
+      .finally(() => { net.done = true; net.at = Date.now(); });
+  }
+  await Promise.all([frame, net.answered]);
+  return 1;
+}"""
 _VERSION_JS = "(() => { try { return window.Debug && window.Debug.VERSION || null } catch (e) { return null } })()"
 # The largest visible match of the pixels channel's selector, as a screenshot clip.
 _CANVAS_BOX_JS = """(selector) => {

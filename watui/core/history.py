@@ -39,6 +39,10 @@ from watui.core.models import ConnectionState, Event, SessionInfo
 log = logging.getLogger(__name__)
 
 CONNECTED = ConnectionState.CONNECTED.value
+UNLAUNCHED = ConnectionState.UNLAUNCHED.value
+# States of a session being set up (a QR shown, scanned): before its first connection it is not down.
+SETTING_UP = frozenset(s.value for s in (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE,
+                                         ConnectionState.PAIRING))  # fmt: skip
 JOURNALED = frozenset({"state", "retry", "error", "action", "alert"})
 WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0}
 STRIP_CELLS = 48  # the last 24 h, 30 min a cell
@@ -365,6 +369,7 @@ class Segment:
     end: float
     state: str
     run: int
+    stopped: bool = False  # ended by watui's own stop (the run's stop row)
 
 
 @dataclass
@@ -406,9 +411,9 @@ def segments(rows: list[Row], samples: list[Sample], now: float, gap_s: float) -
     last_seen = 0.0
     running = False
 
-    def close(at: float) -> None:
+    def close(at: float, stopped: bool = False) -> None:
         if running and state is not None and at > since:
-            out.append(Segment(since, at, state, run))
+            out.append(Segment(since, at, state, run, stopped))
 
     if marks and not (isinstance(marks[0][2], Row) and marks[0][2].kind == "start"):
         # The run's start row was pruned (it ran longer than keep_days): it began before the first row kept.
@@ -421,7 +426,7 @@ def segments(rows: list[Row], samples: list[Sample], now: float, gap_s: float) -
         elif not running:
             continue  # rows after a stop and before the next start: nothing was watching
         elif kind == "stop":
-            close(t)
+            close(t, stopped=True)
             running = False
         elif kind in ("state", "sample") and mark.state and mark.state != state:
             close(t)
@@ -480,6 +485,18 @@ def _cause_at(causes: list[Row], seg: Segment) -> str:
     return seg.state
 
 
+def after_setting_up(segs: list[Segment]) -> list[Segment]:
+    """The segments that count for uptime: without the wait for the very first scan.
+
+    Before the journal's first connection, a session that showed a QR was being set up, not down; a
+    start-up of a session already logged in (no QR before it connected) still counts.
+    """
+    first = next((i for i, seg in enumerate(segs) if seg.state == CONNECTED), len(segs))
+    if any(seg.state in SETTING_UP for seg in segs[:first]):
+        return segs[first:]
+    return segs
+
+
 def uptime(segs: list[Segment], start: float, end: float) -> dict[str, Any]:
     up = watched = 0.0
     for seg in segs:
@@ -534,7 +551,7 @@ def duration_text(seconds: float) -> str:
 
 
 def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: float) -> list[dict[str, Any]]:
-    """Per UTC day: drops (CONNECTED lost), reconnect attempts retried, incidents started."""
+    """Per UTC day: drops (CONNECTED lost, not by watui's own stop), reconnect attempts retried, incidents started."""
     days: dict[str, dict[str, Any]] = {}
 
     def day(t: float) -> dict[str, Any]:
@@ -542,7 +559,8 @@ def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: f
         return days.setdefault(key, {"date": key, "drops": 0, "retries": 0, "incidents": 0})
 
     for prev, seg in zip(segs, segs[1:], strict=False):
-        if prev.run == seg.run and prev.state == CONNECTED and seg.start >= since:
+        stopping = seg.stopped and seg.state == UNLAUNCHED  # the shutdown's own state, up to the stop row
+        if prev.run == seg.run and prev.state == CONNECTED and seg.start >= since and not stopping:
             day(seg.start)["drops"] += 1
     for row in rows:
         if row.kind == "retry" and row.t >= since:
@@ -594,6 +612,7 @@ def analyse(
 ) -> dict[str, Any]:
     """The report: uptime, incidents since ``since``, per-day counts, the 24 h strip, the trend, alerts."""
     segs = segments(rows, samples, now, gap_s)
+    counted = after_setting_up(segs)
     incs = incidents(segs, rows, down_after_s, now)
     shown = [i for i in incs if i.end >= since]
     alerts = [
@@ -602,10 +621,10 @@ def analyse(
     return {
         "since": _iso(since),
         "now": _iso(now),
-        "uptime": {name: uptime(segs, now - span, now) for name, span in WINDOWS.items()},
+        "uptime": {name: uptime(counted, now - span, now) for name, span in WINDOWS.items()},
         "incidents": [i.to_json() for i in shown],
         "perDay": per_day(rows, segs, incs, since),
-        "strip": strip(segs, now),
+        "strip": strip(counted, now),
         "trend": trend(samples, since),
         "alerts": alerts[-50:],
     }
@@ -686,7 +705,7 @@ class History:
         self.journal.sample(
             self._clock(),
             info.state.value,
-            info.disk.size_bytes if info.disk else None,
+            info.disk.size_bytes if info.disk and info.disk.exists else None,  # no session: no size, not 0 MB
             info.browser.rss_bytes if info.browser else None,
             info.browser.cpu_percent if info.browser else None,
         )

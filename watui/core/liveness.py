@@ -110,10 +110,15 @@ class Liveness:
         return self.config.session.heartbeat_timeout_ms / 1000
 
     def _silent_s(self, driver: BrowserDriver) -> float:
-        """Seconds since ``driver`` last answered the heartbeat (0 while it is not being listened to)."""
-        if driver is not self._heard_from:
+        """Seconds since ``driver`` last answered the heartbeat (0 while it is not being listened to).
+
+        Silence while a page load watui started is pending is not a freeze: the page is between two
+        documents, and the load has its own bound (``session_timeout_ms``, enforced on our side too). The
+        silence counts from the end of the load.
+        """
+        if driver is not self._heard_from or driver.navigating:
             return 0.0
-        return asyncio.get_running_loop().time() - self._heard_at
+        return asyncio.get_running_loop().time() - max(self._heard_at, driver.navigated_at)
 
     async def _heartbeat_loop(self) -> None:
         """Liveness: ask the page a trivial question every fifth of ``heartbeat_timeout_ms``; a browser
@@ -133,7 +138,8 @@ class Liveness:
                 self._heard_from, self._heard_at = driver, loop.time()
             try:
                 # One question may wait until the deadline: a busy page gets the whole timeout to answer.
-                if await driver.ping(max(self._heard_at + timeout - loop.time(), interval)):
+                answer_within = max(timeout - self._silent_s(driver), interval)
+                if await driver.ping(answer_within, network_every_s=timeout / 2):
                     self._heard_at = loop.time()
                     continue
                 silent = self._silent_s(driver)
@@ -152,10 +158,7 @@ class Liveness:
         m._info = replace(m._info, connected_since=None)
         m._set_state(S.RECONNECTING, f"{reason}; restarting the browser")
         # Still m._driver while it dies, so that nothing starts another browser on the profile meanwhile.
-        await driver.close(kill=True)  # frozen: a clean close cannot come
-        if m._driver is driver:
-            m._driver = None
-            m._info = replace(m._info, browser=None)
+        await m._kill_browser()  # frozen: a clean close cannot come
         if m._want_running and self._idle:
             m._recovery.start(reason)
 

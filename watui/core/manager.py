@@ -42,7 +42,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.recovery import Recovery
+from watui.core.recovery import PING_BEFORE_RELOAD_S, Recovery
 from watui.core.snapshots import Snapshot
 from watui.core.store import OwnerLock, SessionStore
 from watui.core.verbs import Verbs
@@ -91,12 +91,15 @@ class SessionManager:
         self._gate = LaunchGate(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, owner: OwnerLock | None = None) -> None:
         """Take ownership of the session (SessionBusyError if another watui has it), read the disk,
-        start the health loop. Starts no browser."""
+        start the health loop. Starts no browser. ``owner``: the lock, taken already by the caller (it is
+        released by ``shutdown``)."""
+        self._owner = owner
         await asyncio.to_thread(self.store.ensure_root)
         await self._autosnap.start()  # ConfigError: a bad key
-        self._owner = await asyncio.to_thread(self.store.acquire_owner)
+        if self._owner is None:
+            self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.extend(self._liveness.start())
 
@@ -266,6 +269,12 @@ class SessionManager:
         driver = self._driver
         if driver is None or not driver.running or driver.detection is not None or not await driver.page_loaded():
             return False
+        if not await driver.ping(min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)):
+            # Not an unknown page: a browser that paints nothing or cannot reach the site (its GPU process or
+            # network service stopped) hides what the page shows, a QR read from its pixels first. A new
+            # browser, not evidence (it would have no screenshot) and a stop.
+            await self._kill_browser()
+            raise InitFailed("the browser does not answer (it paints nothing, or cannot reach the site)")
         folder: str | None = None
         try:
             evidence = await driver.collect_evidence()
@@ -282,6 +291,15 @@ class SessionManager:
         self._set_state(S.UNRECOGNISED, message)
         self._publish("unrecognised", message=message, data={"evidence": folder})
         return True
+
+    async def _kill_browser(self) -> None:
+        """Kill a browser that does not answer (its own tree and driver: a clean close cannot come)."""
+        driver = self._driver
+        if driver is not None:
+            await driver.close(kill=True)
+            if self._driver is driver:
+                self._driver = None
+                self._info = replace(self._info, browser=None)
 
     async def _close_browser(self) -> None:
         driver, self._driver = self._driver, None
@@ -366,8 +384,15 @@ class SessionManager:
         now = now_utc()
         since = self._info.connected_since or now
         health = replace(self._info.health, reconnect_attempts=0, next_retry_at=None, is_healthy=True, reason="")
+        # The evidence of an unrecognised page is history once the page is recognised (the folder may be pruned).
         self._info = replace(
-            self._info, last_connected_at=now, connected_since=since, health=health, qr=None, qr_gave_up=False
+            self._info,
+            last_connected_at=now,
+            connected_since=since,
+            health=health,
+            qr=None,
+            qr_gave_up=False,
+            evidence=None,
         )
         self._qr_reloads = 0
         self._publish("health")

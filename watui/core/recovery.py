@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 S = ConnectionState
 # What a reconnect attempt may fail with and be retried: the site, the network, the browser.
 RETRYABLE = (InitFailed, PlaywrightError, OSError)
+PING_BEFORE_RELOAD_S = 5.0  # a browser asked before a reload must answer within this (or heartbeat_timeout_ms)
 
 
 class Recovery:
@@ -116,6 +117,7 @@ class Recovery:
         if m._info.state is S.CONNECTED:
             return True
         m._info = replace(m._info, health=replace(m._info.health, reconnect_attempts=attempt))
+        m._publish("health")  # the faces read the attempt in progress from the events, not only at its end
         if m._driver is None or not m._driver.running:
             m._set_state(S.RECONNECTING, f"{reason}; restarting the browser (attempt {attempt})")
             # As every launch: the disk is checked first (a profile lost or damaged meanwhile is restored).
@@ -125,9 +127,20 @@ class Recovery:
             grace = max(self.config.reconnect.initial_delay_ms / 1000, 1.0)
             if attempt == 1 and await m._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
                 return True
-            m._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
-            await m._open_page()
-            state = await m._gate.settled(await m._wait_settled(m._load_timeout_s), [])
+            driver = m._driver  # (it may have died during the grace)
+            ask_s = min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)
+            if driver is None or not await driver.ping(ask_s):
+                # The browser does not answer (a stopped network service or compositor, a hung renderer): a
+                # reload would hang the same way, and the heartbeat does not count the silence of a load.
+                what = "closed" if driver is None else "does not answer"
+                why = f"{reason}; the browser {what}: restarting it (attempt {attempt})"
+                m._set_state(S.RECONNECTING, why)
+                await m._kill_browser()
+                state = await m._gate.open([])  # as every launch: the disk is checked first
+            else:
+                m._set_state(S.RECONNECTING, f"{reason}; reloading WhatsApp Web (attempt {attempt})")
+                await m._open_page()
+                state = await m._gate.settled(await m._wait_settled(m._load_timeout_s), [])
         if state is None and await m._unrecognised():
             return True  # not a connection problem: retrying would only load the same page again
         if state is None:

@@ -480,7 +480,12 @@ def history_source(manager: Any, config: Any) -> HistorySource | None:
     watchers = watchers_of(manager)
     if watchers is not None and watchers.history is not None:
         live = watchers.history
-        return lambda: live.report(86400.0)
+
+        async def live_report() -> dict[str, Any]:
+            live.sample_now()  # the view ends at the session as it is now, not as of the last sample
+            return await live.report(86400.0)
+
+        return live_report
     if config is None:
         return None
     path = history_path(config)

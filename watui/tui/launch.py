@@ -17,30 +17,34 @@ from watui.cli_owner import OWNER_STARTUP_WAIT_S
 from watui.config import Config
 from watui.core.errors import SessionBusyError
 
+# What ``attach`` returns when the operator pressed i after the owner exited: start the session here.
+TAKE_OVER = "take over"
+
 
 def run_dashboard(args: argparse.Namespace, config: Config) -> int:
     attached = asyncio.run(attach(args, config))
-    if attached is not None:
-        return attached  # detached (q), or the owner refused us
-    try:
-        return asyncio.run(dashboard(args, config))
-    except SessionBusyError as exc:
-        # An owner was starting as we looked: attach to it once it listens.
-        attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
-        if attached is None:
-            from watui.api.control import socketless_owner
-            from watui.core.store import SessionStore
+    while True:
+        if isinstance(attached, int):
+            return attached  # detached (q), or the owner refused us
+        try:
+            return asyncio.run(dashboard(args, config))
+        except SessionBusyError as exc:
+            # An owner was starting as we looked (another dashboard won the take-over): attach to it once
+            # it listens; after it exits, i takes the session over again.
+            attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
+            if attached is None:
+                from watui.api.control import socketless_owner
+                from watui.core.store import SessionStore
 
-            pid = SessionStore(config).owner_pid()
-            if pid is None:
-                raise
-            raise SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name) from None
-        return attached
+                pid = SessionStore(config).owner_pid()
+                if pid is None:
+                    raise
+                raise SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name) from None
 
 
-async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) -> int | None:
-    """Attach to the session's running owner: None when none runs, or when the operator took the
-    session over after the owner exited (the caller then starts it here)."""
+async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) -> int | str | None:
+    """Attach to the session's running owner: None when none runs, TAKE_OVER when the operator took the
+    session over after the owner exited (the caller then starts it here), else the exit code."""
     from watui.api.client import RemoteManager, RemoteScanner, find_owner
     from watui.tui.attached import AttachedApp
 
@@ -61,7 +65,7 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
             app.set_keymap(config.keys.remapped())  # [keys] in config.toml, as for the owning dashboard
         await app.run_async()
     if app.take_over:
-        return None
+        return TAKE_OVER
     return app.return_code or 0
 
 

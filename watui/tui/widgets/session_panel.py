@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from watui.core.models import PROBLEM_LOCKED, DiskReport
+from watui.core.models import PROBLEM_LOCKED, PROBLEM_NO_LOGIN, DiskReport
 from watui.tui.widgets.format import bar, megabytes, shorten_path
 from watui.tui.widgets.rows import Row, SnapshotPanel, label_rows
 
@@ -61,7 +61,8 @@ def snapshot_text(on: bool, last_at: datetime | None, now: datetime | None = Non
     return Text(f"✔ {age} ago")
 
 
-def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
+def session_rows(disk: DiskReport | None, width: int, connected: bool = False) -> list[Row]:
+    """The panel's rows; ``connected``: the page is logged in, whatever the disk said when last read."""
     if disk is None:
         return [("Disk", "not checked yet")]
     value_width = max(8, width - LABEL_WIDTH)
@@ -75,6 +76,9 @@ def session_rows(disk: DiskReport | None, width: int) -> list[Row]:
     valid = Text("✔ yes", style="green") if disk.is_valid else Text("✖ no", style=invalid_style)
     if disk.validation_details:
         valid.append(f": {disk.validation_details}")
+    if connected and disk.problems == (PROBLEM_NO_LOGIN,):
+        # Logged in, and Chromium writes the login to Local Storage some seconds later: not a missing login.
+        valid = Text("◌ login being saved (connected; Chromium writes it to disk shortly)", style="yellow")
     files = f"{disk.file_count:,}"
     if disk.reclaimable_bytes:
         files += f" · clean frees {megabytes(disk.reclaimable_bytes)}"
@@ -92,7 +96,7 @@ class SessionPanel(SnapshotPanel):
     """Renders ``info.disk``; the App hands ``info`` down by data binding."""
 
     def render(self) -> Text:
-        rows = session_rows(self.info.disk, self.content_size.width)
+        rows = session_rows(self.info.disk, self.content_size.width, self.info.state.is_connected)
         snapshot = snapshot_text(self.info.snapshots_on, self.info.last_snapshot_at)
         if snapshot is not None:
             rows.append(("Backup", snapshot))
