@@ -125,7 +125,11 @@ def test_clean_refuses_while_another_watui_owns_the_session(
     for command in (["clean"], ["clear", "--yes"]):
         code, out, err = run(capsys, *command, "--config", str(session_layout.config_path))
         assert code == 1
-        assert err.strip() == f"watui: session {session_layout.profile} is in use by watui (pid {other_owner.pid})"
+        sock = session_layout.profile.parent / ".watui-testbot.sock"
+        assert err.strip() == (
+            f"watui: session {session_layout.profile} is in use by watui (pid {other_owner.pid}); "
+            f"watui (pid {other_owner.pid}) runs but serves no control socket: no socket at {sock}"
+        )
     assert (session_layout.profile / "Default" / "x.tmp").exists()
 
 
