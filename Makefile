@@ -25,6 +25,7 @@ demo: setup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check watui tests bench docs
+	$(VENV)/bin/lint-imports --no-cache --no-logo  # the import contracts in pyproject.toml
 	$(VENV)/bin/mypy
 
 # What the tests drive besides the browser (age, tmux), installed from Debian where we may.

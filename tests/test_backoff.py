@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from watui.config import Config, ReconnectSettings, SessionSettings
-from watui.core.manager import InitFailed, SessionManager
+from watui.core.errors import InitFailed
+from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState
 
 

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,18 +30,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sim_call(port: int, path: str, method: str = "POST") -> dict:
+def sim_call(port: int, path: str, method: str = "POST") -> dict[str, Any]:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", method=method)
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return json.loads(response.read())
+        state: dict[str, Any] = json.loads(response.read())
+        return state
 
 
-def wait_for_sim_state(port: int, predicate, timeout: float = 30.0) -> dict:  # type: ignore[no-untyped-def]
+def wait_for_sim_state(
+    port: int, predicate: Callable[[dict[str, Any]], object], timeout: float = 30.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
-    last: dict = {}
+    last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
             last = sim_call(port, "/__sim/state", "GET")
