@@ -30,7 +30,8 @@ from conftest import SessionLayout, run_page_on_profile
 
 from watui.cli import main
 from watui.core import snapshots as sn
-from watui.core.store import SessionStore, stored_login
+from watui.core.disk.login import stored_login
+from watui.core.disk.store import SessionStore
 
 # Written out here, not taken from watui's tables: the test must not agree with a wrong table.
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
@@ -544,7 +545,8 @@ def test_a_malformed_sidecar_makes_the_snapshot_untrusted_and_crashes_nothing(
 # -- item 14: what a restore killed half-way leaves is settled ---------------------------------------
 _KILLED_RESTORE = """
 import os, signal, sys
-from watui.core import snapshots as sn, store
+from watui.core import snapshots as sn
+from watui.core.disk import store
 point = sys.argv[2]
 if point == "unpack":
     real_write, count = sn.write_member, []

@@ -17,10 +17,11 @@ import pytest
 from conftest import SessionLayout
 
 from watui.cli import main
-from watui.core import leveldb
 from watui.core import snapshots as sn
+from watui.core.disk import leveldb
+from watui.core.disk.login import stored_login
+from watui.core.disk.store import SessionStore
 from watui.core.manager import SessionManager
-from watui.core.store import SessionStore, stored_login
 
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 LOCAL_STORAGE = "Default/Local Storage/leveldb"

@@ -23,6 +23,7 @@ import aiohttp
 
 from watui.api.control import OWNER_PATH, owner_refusal, peer_uid, reachable, socket_file_refusal, socket_path
 from watui.config import Config
+from watui.core.disk.store import MIB
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import (
     Account,
@@ -37,7 +38,6 @@ from watui.core.models import (
     LockInfo,
     SessionInfo,
 )
-from watui.core.store import MIB
 
 API = "/api/whatsapp"  # watui.api.server.API, not imported: a client need not load the server
 BASE = "http://localhost"  # the Host a Unix-socket request carries; loopback for the API's Host check

@@ -52,10 +52,11 @@ from typing import IO, Any, Literal
 import pyrage
 
 from watui.config import Config, ConfigError
-from watui.core import cleanup as cl
-from watui.core import leveldb
+from watui.core.disk import cleanup as cl
+from watui.core.disk import leveldb
+from watui.core.disk.login import account_of, account_on_disk
+from watui.core.disk.store import SessionStore
 from watui.core.errors import WatuiError
-from watui.core.store import LOGIN_KEY, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -429,36 +430,6 @@ def _read_regular(path: Path) -> bytes:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise SnapshotError(f"{path} is not a regular file")
         return fh.read()
-
-
-def account_of(copy_files: Mapping[str, bytes]) -> str | None:
-    """The linked account (Local Storage's ``last-wid-md``), None when not logged in."""
-    folder = {k[len(cl.LOCAL_STORAGE) + 1 :]: v for k, v in copy_files.items() if k.startswith(cl.LOCAL_STORAGE + "/")}
-    try:
-        value = leveldb.latest_value_in(folder, LOGIN_KEY)
-    except leveldb.Damage:
-        return None
-    return decode_wid(value)
-
-
-def account_on_disk(profile: Path) -> str | None:
-    try:
-        return decode_wid(leveldb.latest_value(profile / cl.LOCAL_STORAGE, LOGIN_KEY))
-    except (leveldb.Damage, OSError):
-        return None
-
-
-def decode_wid(value: bytes | None) -> str | None:
-    if not value:
-        return None
-    raw = value[1:]
-    text = raw.decode("latin-1") if value[0] == 1 else raw.decode("utf-16-le", "replace")
-    with contextlib.suppress(ValueError):
-        parsed = json.loads(text)
-        if isinstance(parsed, str):
-            text = parsed
-    text = text.strip().strip("\x00")
-    return text or None
 
 
 def verify(copy: LoginCopy) -> str | None:

@@ -34,7 +34,7 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
             attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
             if attached is None:
                 from watui.api.control import socketless_owner
-                from watui.core.store import SessionStore
+                from watui.core.disk.store import SessionStore
 
                 pid = SessionStore(config).owner_pid()
                 if pid is None:
