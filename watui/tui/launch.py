@@ -71,8 +71,9 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
 
 async def dashboard(args: argparse.Namespace, config: Config) -> int:
     # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
+    from watui.api.app import start_api
     from watui.api.cli import serve_address
-    from watui.api.server import check_bind, start_api
+    from watui.api.security import check_bind
     from watui.runtime import session_runtime
     from watui.tui.app import build_app
 
