@@ -27,31 +27,25 @@ Keys: ``[snapshots] recipients`` (age public keys: a machine can write snapshots
 snapshots are off. Everything here is blocking I/O: the manager runs it off the event loop.
 """
 
+# What callers use today as ``sn.<name>`` (and the types those return or raise); the rest lives in the modules.
 from watui.core.disk.login import account_on_disk
 from watui.core.snapshots.archive import (
-    SNAPSHOT_PATHS,
     LoginCopy,
     Source,
     copy_login,
-    member_path,
     open_snapshot,
-    pack,
     take,
     unpack,
     verify,
 )
 from watui.core.snapshots.catalog import (
-    SIDECAR,
-    SUFFIX,
     BadSnapshot,
     Snapshot,
     SnapshotError,
     candidates,
     find,
     list_snapshots,
-    prune,
     revoke,
-    revoke_one,
     snapshot_dir,
     status_line,
 )
@@ -61,25 +55,19 @@ from watui.core.snapshots.keys import (
     generate_identity,
     identity_file,
     load_keys,
-    private_dir_problem,
     read_identity,
 )
 from watui.core.snapshots.restoring import (
     RestoreReport,
     RunRecord,
-    mark_unverified,
     note_cleared,
     read_record,
     restore,
     restore_first,
-    write_member,
     write_record,
 )
 
 __all__ = [
-    "SIDECAR",
-    "SNAPSHOT_PATHS",
-    "SUFFIX",
     "BadSnapshot",
     "Keeper",
     "Keys",
@@ -97,24 +85,17 @@ __all__ = [
     "identity_file",
     "list_snapshots",
     "load_keys",
-    "mark_unverified",
-    "member_path",
     "note_cleared",
     "open_snapshot",
-    "pack",
-    "private_dir_problem",
-    "prune",
     "read_identity",
     "read_record",
     "restore",
     "restore_first",
     "revoke",
-    "revoke_one",
     "snapshot_dir",
     "status_line",
     "take",
     "unpack",
     "verify",
-    "write_member",
     "write_record",
 ]
