@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watui.config import Config, SessionSettings  # noqa: E402
-from watui.core.store import SessionStore  # noqa: E402
+from watui.core.disk.store import SessionStore  # noqa: E402
 
 TOTAL_BYTES = 200 * 1024 * 1024
 FILES = 20_000

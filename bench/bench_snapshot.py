@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_size import build_profile  # noqa: E402
 from watui.config import Config, SessionSettings, SnapshotSettings  # noqa: E402
-from watui.core import cleanup as cl  # noqa: E402
 from watui.core import snapshots as sn  # noqa: E402
-from watui.core.leveldb import _crc  # noqa: E402
-from watui.core.store import LOGIN_KEY, SessionStore  # noqa: E402
+from watui.core.disk import cleanup as cl  # noqa: E402
+from watui.core.disk.leveldb import _crc  # noqa: E402
+from watui.core.disk.login import LOGIN_KEY  # noqa: E402
+from watui.core.disk.store import SessionStore  # noqa: E402
 
 LOGIN_MB = 8
 RUNS = 3

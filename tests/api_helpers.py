@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from watui.api.server import ApiServer, start_api
+from watui.api.app import ApiServer, start_api
 from watui.core.models import (
     Account,
     BrowserProcess,

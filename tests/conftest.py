@@ -229,7 +229,7 @@ def other_owner(session_layout: SessionLayout) -> Iterator[subprocess.Popen[str]
         [
             sys.executable,
             "-c",
-            "import sys, time; from watui.config import load_config; from watui.core.store import SessionStore;"
+            "import sys, time; from watui.config import load_config; from watui.core.disk.store import SessionStore;"
             "lock = SessionStore(load_config(sys.argv[1])).acquire_owner(); print('held', flush=True);"
             "time.sleep(60)",
             str(session_layout.config_path),

@@ -24,7 +24,9 @@ from tests.api_helpers import (
     unpaired_info,
     wait_for,
 )
-from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
+from watui.api.app import ApiServer, start_api
+from watui.api.errors import ApiStartError
+from watui.api.security import check_bind
 from watui.core.errors import ActionUnavailable, SessionBusyError, UnsafePathError
 from watui.core.models import ConnectionState
 

@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
 from tests.api_helpers import QR_PAYLOAD, FakeManager, connected_info, running_api, unpaired_info, wait_for
-from watui.api.server import ApiServer
+from watui.api.app import ApiServer
 from watui.core.errors import ActionUnavailable
 from watui.core.models import ConnectionState
 

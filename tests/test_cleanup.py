@@ -15,9 +15,9 @@ import pytest
 
 from watui.cli import main
 from watui.config import load_config
-from watui.core.cleanup import CACHE_PATHS, remove_inside
+from watui.core.disk.cleanup import CACHE_PATHS, remove_inside
+from watui.core.disk.store import MARKER, SessionStore
 from watui.core.errors import SessionBusyError, UnsafePathError
-from watui.core.store import MARKER, SessionStore
 
 if TYPE_CHECKING:
     from conftest import ConfigWriter, LockSetter, SessionLayout
@@ -30,7 +30,7 @@ def store_for(layout: SessionLayout, **overrides: Any) -> SessionStore:
     return SessionStore(replace(config, session=replace(config.session, **overrides)))
 
 
-# Written out here, not taken from watui.core.cleanup: a keep-list emptied or shortened there must fail.
+# Written out here, not taken from watui.core.disk.cleanup: a keep-list emptied or shortened there must fail.
 LOGIN = (
     "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb",
     "Default/Local Storage/leveldb",

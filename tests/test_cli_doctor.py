@@ -59,7 +59,7 @@ def test_doctor_on_a_session_held_without_a_socket_says_so_in_json_with_its_own_
     from watui import cli_owner
     from watui.cli import main
     from watui.config import load_config
-    from watui.core.store import SessionStore
+    from watui.core.disk.store import SessionStore
 
     monkeypatch.setattr(cli_owner, "OWNER_STARTUP_WAIT_S", 0.5)
     config = tmp_path / "config.toml"

@@ -17,8 +17,8 @@ import pytest
 
 from tests.core_helpers import sim_config, started_manager
 from watui.cli import main
+from watui.core.disk.store import SessionStore
 from watui.core.models import ConnectionState as S
-from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 

@@ -24,11 +24,12 @@ from tests.conftest import CLIENT_ID, run_page_on_profile
 from tests.core_helpers import sim_config, started_manager
 from watui.cli import main
 from watui.config import load_config
-from watui.core.cleanup import Removable, remove_items
+from watui.core.disk.cleanup import Removable, remove_items
+from watui.core.disk.login import stored_login
+from watui.core.disk.store import SessionStore
 from watui.core.errors import UnsafePathError
 from watui.core.models import PROBLEM_CORRUPT, PROBLEM_NO_LOGIN
 from watui.core.models import ConnectionState as S
-from watui.core.store import SessionStore, stored_login
 from watui.sim.server import Simulator
 
 if TYPE_CHECKING:

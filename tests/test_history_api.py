@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest
 
+from watui.api.app import start_api
 from watui.api.control import start_control
-from watui.api.server import start_api
 from watui.cli import main
 from watui.config import Config, SessionSettings, load_config
 from watui.core.history import Journal, history_path, read_report, read_rows

@@ -231,8 +231,8 @@ async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
 ) -> None:
     """A symlink where the socket goes: the owner runs without a socket, says so in an `error` event (the
     journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
+    from watui.core.disk.store import SessionStore
     from watui.core.history import history_path, read_rows
-    from watui.core.store import SessionStore
     from watui.runtime import session_runtime
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
@@ -427,8 +427,8 @@ async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_c
     """uid nobody makes the session folder first and listens at the owner's path: root's watui refuses
     the folder and the socket, by the file's owner and, were the file root's, by the peer's uid."""
     from watui.api.client import OwnerRefused
+    from watui.core.disk.store import SessionStore
     from watui.core.errors import UnsafePathError
-    from watui.core.store import SessionStore
 
     nobody = pwd.getpwnam("nobody").pw_uid
     with tempfile.TemporaryDirectory(dir="/tmp") as folder:

@@ -15,7 +15,7 @@ _RACE = r"""
 import os, sys, time
 from watui.config import Config, SessionSettings
 from watui.core.errors import SessionBusyError
-from watui.core.store import SessionStore
+from watui.core.disk.store import SessionStore
 
 root, go_at, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 store = SessionStore(Config(session=SessionSettings(session_path=root, client_id="race")))

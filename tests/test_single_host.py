@@ -15,9 +15,9 @@ from conftest import LockSetter, SessionLayout
 
 from tests.core_helpers import sim_config, started_manager
 from watui.cli import main
+from watui.core.disk.store import SessionStore
 from watui.core.models import PROBLEM_LOCKED
 from watui.core.models import ConnectionState as S
-from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 DEAD = 999999

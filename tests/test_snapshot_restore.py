@@ -30,7 +30,9 @@ from conftest import SessionLayout, run_page_on_profile
 
 from watui.cli import main
 from watui.core import snapshots as sn
-from watui.core.store import SessionStore, stored_login
+from watui.core.disk.login import stored_login
+from watui.core.disk.store import SessionStore
+from watui.core.snapshots import archive, atomic, restoring
 
 # Written out here, not taken from watui's tables: the test must not agree with a wrong table.
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
@@ -196,7 +198,7 @@ def test_a_restore_that_fails_half_way_leaves_the_profile_as_it_was(
     with_key(session_layout, key)
     backup(session_layout, capsys)
     before = digest(session_layout.profile)
-    real = sn.write_member
+    real = restoring.write_member
     written: list[Path] = []
 
     def full_after_three(target: Path, data: io.BufferedReader) -> None:
@@ -205,7 +207,7 @@ def test_a_restore_that_fails_half_way_leaves_the_profile_as_it_was(
         written.append(target)
         real(target, data)
 
-    monkeypatch.setattr(sn, "write_member", full_after_three)
+    monkeypatch.setattr(restoring, "write_member", full_after_three)
     code, _, err = run(capsys, "restore", "--yes", "--config", str(session_layout.config_path))
     assert code == 1 and "No space left on device" in err and str(session_layout.root) in err, err
     assert len(written) == 3
@@ -544,7 +546,8 @@ def test_a_malformed_sidecar_makes_the_snapshot_untrusted_and_crashes_nothing(
 # -- item 14: what a restore killed half-way leaves is settled ---------------------------------------
 _KILLED_RESTORE = """
 import os, signal, sys
-from watui.core import snapshots as sn, store
+from watui.core.snapshots import restoring as sn
+from watui.core.disk import store
 point = sys.argv[2]
 if point == "unpack":
     real_write, count = sn.write_member, []
@@ -642,16 +645,16 @@ def test_a_snapshot_whose_sidecar_did_not_fit_is_not_kept_and_orphans_are_pruned
     key = keygen(tmp_path, capsys)
     with_key(session_layout, key)
     folder = session_layout.root / ".snapshots"
-    real = sn._write_sidecar
+    real = archive._write_sidecar
 
     def full(snap: sn.Snapshot) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(snap.path))
 
-    monkeypatch.setattr(sn, "_write_sidecar", full)
+    monkeypatch.setattr(archive, "_write_sidecar", full)
     code, _, err = run(capsys, "backup", "--config", str(session_layout.config_path))
     assert code == 1 and "No space left" in err
     assert list(folder.iterdir()) == []
-    monkeypatch.setattr(sn, "_write_sidecar", real)
+    monkeypatch.setattr(archive, "_write_sidecar", real)
     # One an older watui left that way: never verified, never counted; the next good one prunes it.
     orphan = folder / "testbot-20200101-000000.tar.gz.age"
     orphan.write_bytes(b"age-encryption.org/v1\n...")
@@ -709,7 +712,7 @@ def test_a_failed_write_leaves_the_old_file_as_it_was(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     with pytest.raises(OSError, match="No space left") as caught:
-        sn._atomic_write(sidecar, torn)
+        atomic._atomic_write(sidecar, torn)
     assert caught.value.filename == str(sidecar)
     assert sidecar.read_bytes() == before
     assert sorted(p.name for p in sidecar.parent.iterdir()) == sorted([sidecar.name, Path(str(shown["path"])).name])

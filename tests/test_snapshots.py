@@ -17,10 +17,12 @@ import pytest
 from conftest import SessionLayout
 
 from watui.cli import main
-from watui.core import leveldb
 from watui.core import snapshots as sn
+from watui.core.disk import leveldb
+from watui.core.disk.login import stored_login
+from watui.core.disk.store import SessionStore
 from watui.core.manager import SessionManager
-from watui.core.store import SessionStore, stored_login
+from watui.core.snapshots import archive
 
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"
 LOCAL_STORAGE = "Default/Local Storage/leveldb"
@@ -279,7 +281,7 @@ def test_a_live_copy_starts_again_when_leveldb_moves_to_a_new_manifest(
 ) -> None:
     folder = session_layout.profile / LOCAL_STORAGE
     old = (folder / "CURRENT").read_text().strip()
-    real_read = sn._read_regular
+    real_read = archive._read_regular
     moved: list[str] = []
 
     def read_while_leveldb_writes(path: Path) -> bytes:
@@ -292,7 +294,7 @@ def test_a_live_copy_starts_again_when_leveldb_moves_to_a_new_manifest(
             moved.append(old)
         return data
 
-    monkeypatch.setattr(sn, "_read_regular", read_while_leveldb_writes)
+    monkeypatch.setattr(archive, "_read_regular", read_while_leveldb_writes)
     copy = sn.copy_login(session_layout.profile)
     names = set(copy.folder(LOCAL_STORAGE))
     assert moved and "MANIFEST-000099" in names and old not in names

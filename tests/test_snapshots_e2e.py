@@ -23,12 +23,12 @@ from tests.core_helpers import Recorder, sim_config, started_manager
 from watui.api.control import start_control
 from watui.cli import main
 from watui.config import Config, load_config
-from watui.core import leveldb
 from watui.core import snapshots as sn
+from watui.core.disk import leveldb
+from watui.core.disk.store import SessionStore
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event
-from watui.core.store import SessionStore
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
@@ -311,7 +311,7 @@ async def test_the_api_says_when_snapshots_are_off(tmp_path: Path, sim: Simulato
 
 _KILLED_BETWEEN_RENAMES = """
 import os, signal, sys
-from watui.core import store
+from watui.core.disk import store
 real_move = store.SessionStore._move_into_quarantine
 def move(self, folder):
     moved = real_move(self, folder)

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from watui.cli import main
+from watui.core.disk.store import SessionStore, _mb_over
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -29,7 +30,6 @@ from watui.core.models import (
     DiskReport,
     SessionInfo,
 )
-from watui.core.store import SessionStore, _mb_over
 
 if TYPE_CHECKING:
     from conftest import LockSetter, SessionLayout

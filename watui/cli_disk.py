@@ -16,6 +16,8 @@ from typing import Any
 
 from watui.config import Config, ConfigError
 from watui.core.browser_finder import find_browser
+from watui.core.disk.locks import OwnerLock
+from watui.core.disk.store import MIB, SessionStore
 from watui.core.errors import BrowserNotFoundError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -30,7 +32,6 @@ from watui.core.models import (
     LockInfo,
     SessionInfo,
 )
-from watui.core.store import MIB, OwnerLock, SessionStore
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

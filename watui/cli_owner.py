@@ -26,9 +26,9 @@ from watui.api.client import (
 )
 from watui.api.control import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
+from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError
 from watui.core.models import ConnectionState, InitResult, SessionInfo
-from watui.core.store import SessionStore
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting

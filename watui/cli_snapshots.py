@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from watui.cli_disk import _human, _one_line_os_errors, _row, _take_owner, refused_without_consent
 from watui.config import Config, ConfigError
 from watui.core import snapshots as sn
-from watui.core.store import SessionStore
+from watui.core.disk.store import SessionStore
 
 if TYPE_CHECKING:
     from watui.api.client import OwnerClient

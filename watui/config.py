@@ -101,7 +101,7 @@ class DemoSettings:
 
 @dataclass(frozen=True)
 class SnapshotSettings:
-    """Age-encrypted login snapshots (watui/core/snapshots.py). No key configured: snapshots are off."""
+    """Age-encrypted login snapshots (watui/core/snapshots/). No key configured: snapshots are off."""
 
     recipients: tuple[str, ...] = ()
     identity: str = ""

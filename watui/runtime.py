@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
+from watui.core.disk.locks import OwnerLock
+from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState
-from watui.core.store import OwnerLock, SessionStore
 from watui.core.watchers import Watchers, start_watchers
 
 if TYPE_CHECKING:

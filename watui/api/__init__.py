@@ -7,16 +7,21 @@ app is served on the owner's control socket (``watui.api.control``); ``watui.api
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = ["ApiServer", "ApiStartError", "check_bind", "start_api"]
+_HOMES = {
+    "ApiServer": "watui.api.app",
+    "ApiStartError": "watui.api.errors",
+    "check_bind": "watui.api.security",
+    "start_api": "watui.api.app",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: a client of the control socket (``watui status`` in a shell prompt) should not pay for the
     # server's imports (segno, prometheus_client) it never uses.
-    if name in __all__:
-        from watui.api import server
-
-        return getattr(server, name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'watui.api' has no attribute {name!r}")

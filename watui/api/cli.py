@@ -12,7 +12,9 @@ import contextlib
 import logging
 import sys
 
-from watui.api.server import ApiServer, ApiStartError, check_bind, start_api
+from watui.api.app import ApiServer, start_api
+from watui.api.errors import ApiStartError
+from watui.api.security import check_bind
 from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.models import Event, iso

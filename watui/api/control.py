@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from watui.api.paths import OWNER_PATH
 from watui.config import Config
 
 if TYPE_CHECKING:
-    from watui.api.server import ManagerLike
+    from watui.api.state import ManagerLike
 
 log = logging.getLogger("watui.api.control")
 
-OWNER_PATH = "/api/owner"
 # AF_UNIX paths are limited to 108 bytes with the terminating NUL.
 MAX_SOCKET_PATH = 107
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -143,7 +143,7 @@ def build_control_app(
 ) -> web.Application:
     """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it.
     Only peers of ``owner_uid`` (default: this process's effective uid) are served."""
-    from watui.api.server import build_app  # here: clients of the socket never load the server
+    from watui.api.app import build_app  # here: clients of the socket never load the server
 
     app = build_app(manager, token="", simulator=simulator)
     app.middlewares.insert(0, _peer_middleware(os.geteuid() if owner_uid is None else owner_uid))

@@ -12,11 +12,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from watui.api.paths import API
 from watui.core.alerts import RULES
 from watui.core.history import HistoryError, history_path, parse_since, read_report
 from watui.core.watchers import watchers_of
-
-API = "/api/whatsapp"
 
 
 class HistoryCollector:

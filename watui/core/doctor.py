@@ -17,9 +17,9 @@ from typing import Any
 
 from watui.config import Config
 from watui.core.browser import BrowserDriver, PageReport
+from watui.core.disk.store import SessionStore
 from watui.core.evidence import save_evidence
 from watui.core.models import ConnectionState
-from watui.core.store import SessionStore
 from watui.core.wa_page import CHANNELS
 
 S = ConnectionState

@@ -23,6 +23,8 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from watui.config import Config
 from watui.core.autosnap import AutoSnap
 from watui.core.browser import BrowserDriver, PageReport
+from watui.core.disk.locks import OwnerLock
+from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_line
 from watui.core.events import EventHub, EventStream
@@ -44,7 +46,6 @@ from watui.core.models import (
 )
 from watui.core.recovery import PING_BEFORE_RELOAD_S, Recovery
 from watui.core.snapshots import Snapshot
-from watui.core.store import OwnerLock, SessionStore
 from watui.core.verbs import Verbs
 
 log = logging.getLogger(__name__)

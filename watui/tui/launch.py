@@ -34,7 +34,7 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
             attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
             if attached is None:
                 from watui.api.control import socketless_owner
-                from watui.core.store import SessionStore
+                from watui.core.disk.store import SessionStore
 
                 pid = SessionStore(config).owner_pid()
                 if pid is None:
@@ -71,8 +71,9 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
 
 async def dashboard(args: argparse.Namespace, config: Config) -> int:
     # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
+    from watui.api.app import start_api
     from watui.api.cli import serve_address
-    from watui.api.server import check_bind, start_api
+    from watui.api.security import check_bind
     from watui.runtime import session_runtime
     from watui.tui.app import build_app
 
