@@ -88,7 +88,7 @@ def modules_under(*parts: str) -> list[str]:
 
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
-CONTROLS = ["watui.tui.app", "watui.api.server"]
+CONTROLS = ["watui.tui.app", "watui.api.app"]
 
 
 @cache
@@ -121,7 +121,7 @@ def offenders(names: list[str] | tuple[str, ...], forbidden: tuple[str, ...]) ->
 def test_the_probe_sees_a_face_when_one_loads() -> None:
     # Without this, a probe that saw nothing (a wrong module name, a broken fork) would pass every test below.
     assert loaded_faces()["watui.tui.app"] == ["textual", "rich"]
-    assert "aiohttp.web" in loaded_faces()["watui.api.server"]
+    assert "aiohttp.web" in loaded_faces()["watui.api.app"]
 
 
 def test_the_core_config_and_qr_load_no_face() -> None:

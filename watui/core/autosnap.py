@@ -1,6 +1,6 @@
 """The manager's use of login snapshots: when to take one, and restoring one before asking for a QR.
 
-Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots.py's ``Keeper``; this
+Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots/keeper.py's ``Keeper``; this
 module decides when: a snapshot once the login has settled after connecting and then every ``every_h``,
 one on demand (``backup``), a restore before a QR (at most once per launch run; the launch gate,
 watui/core/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
