@@ -138,6 +138,38 @@ async def test_conflict_with_takeover_presses_use_here(tmp_path: Path, sim: Simu
         await rec.state(S.CONNECTED, 15)
 
 
+async def test_another_tab_in_watuis_browser_is_not_the_session(tmp_path: Path, sim: Simulator) -> None:
+    async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
+        await connect_fresh(manager, rec, sim)
+        assert manager._driver is not None and manager._driver._context is not None
+        other = await manager._driver._context.new_page()  # a second WhatsApp Web tab in watui's browser
+        await other.goto("https://web.whatsapp.com/")
+        # That tab is told the login is open in another window (watui's own tab).
+        await other.wait_for_function(
+            "() => typeof window.require === 'function'"
+            " && window.require('WAWebSocketModel').Socket.state === 'CONFLICT'"
+        )
+        await asyncio.sleep(1.0)  # its report would have come at once
+        assert manager.info.state is S.CONNECTED and S.CONFLICT not in rec.states()
+        await other.close()
+        # A frame inside watui's own tab is not the session either (the init script runs in it too).
+        own = manager._driver._page
+        assert own is not None
+        await own.evaluate("document.body.append(Object.assign(document.createElement('iframe'), {src: '/'}))")
+        frame = await (await own.wait_for_selector("iframe")).content_frame()
+        assert frame is not None
+        await frame.wait_for_function(
+            "() => typeof window.require === 'function'"
+            " && window.require('WAWebSocketModel').Socket.state === 'CONFLICT'"
+        )
+        await asyncio.sleep(1.0)
+        assert manager.info.state is S.CONNECTED and S.CONFLICT not in rec.states()
+        # watui's own tab still reports: a dropped connection is seen and comes back.
+        await sim.drop()
+        await rec.state(S.TIMEOUT, 10)
+        await rec.state(S.CONNECTED, 30)
+
+
 async def test_truncated_leveldb_current_is_quarantined_and_a_fresh_qr_shown(tmp_path: Path, sim: Simulator) -> None:
     config = sim_config(tmp_path, sim)
     async with started_manager(config) as (manager, rec):

@@ -10,8 +10,9 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from watui.config import Config, ConfigError, load_config
+from watui.config import Config, ConfigError, load_config, parse_sim_address
 from watui.core.errors import WatuiError
 
 EXIT_OK = 0
@@ -41,6 +42,12 @@ def _add_globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     g.add_argument(
         "--demo-port", metavar="N", type=int, default=default, help="fix the simulator's port (with --demo)"
+    )
+    g.add_argument(
+        "--demo-sim",
+        metavar="HOST:PORT",
+        default=default,
+        help="with --demo: use the simulator already running there (`watui sim --port PORT`)",
     )
 
 
@@ -130,6 +137,16 @@ def _load(args: argparse.Namespace) -> Config:
         raise UsageError("watui: --demo-port needs --demo")
     if args.demo_port is not None and not 0 <= args.demo_port <= 65535:
         raise UsageError(f"watui: --demo-port must be a port number 0-65535, got {args.demo_port}")
+    if args.demo_sim is not None:
+        if not args.demo:
+            raise UsageError("watui: --demo-sim needs --demo")
+        if args.demo_port is not None:
+            raise UsageError("watui: --demo-sim and --demo-port: give one (the running simulator has its port)")
+        try:
+            parse_sim_address(args.demo_sim)
+        except ValueError as exc:
+            raise UsageError(f"watui: --demo-sim {exc}") from None
+        config = replace(config, demo=replace(config.demo, sim=args.demo_sim))
     # --demo means the demo's own session folder in every command, so none can touch the real session.
     return config.for_demo() if args.demo else config
 
@@ -173,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        for name, default in (("config", None), ("demo", False), ("demo_port", None)):
+        for name, default in (("config", None), ("demo", False), ("demo_port", None), ("demo_sim", None)):
             if not hasattr(args, name):
                 setattr(args, name, default)
         config = _load(args)

@@ -95,6 +95,8 @@ class DemoSettings:
     qr_rotations: int = 6
     state_dir: str = ""
     page: str = "modules"
+    # "HOST:PORT" of a simulator already running (`watui sim --port PORT`): --demo uses it instead of its own.
+    sim: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,9 @@ class Config:
     # Where the settings came from (None: built-in defaults) and the folder relative paths start from.
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
-    # Set by --demo: the simulator's port. Only then are certificate errors ignored.
+    # Set by --demo: the simulator's port (and host). Only then are certificate errors ignored.
     sim_port: int | None = None
+    sim_host: str = "127.0.0.1"
 
     @property
     def session_root(self) -> Path:
@@ -210,8 +213,14 @@ class Config:
     def demo_mode(self) -> bool:
         return self.sim_port is not None
 
-    def with_sim(self, port: int) -> Config:
-        return replace(self, sim_port=port)
+    def with_sim(self, port: int, host: str = "127.0.0.1") -> Config:
+        return replace(self, sim_port=port, sim_host=host)
+
+    @property
+    def sim_target(self) -> str:
+        """``host:port`` of the simulator, as Chromium's host-resolver rule writes it."""
+        host = f"[{self.sim_host}]" if ":" in self.sim_host else self.sim_host
+        return f"{host}:{self.sim_port}"
 
     @property
     def demo_state_dir(self) -> Path:
@@ -224,6 +233,16 @@ class Config:
     def for_demo(self) -> Config:
         """The same settings on the demo's own session folder: what --demo means for every command."""
         return replace(self, session=replace(self.session, session_path=str(self.demo_state_dir / "session")))
+
+
+def parse_sim_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) of a running simulator as (host, port); ValueError saying
+    what was expected."""
+    host, sep, port_text = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f'must be HOST:PORT of a running `watui sim` (e.g. "127.0.0.1:8443"), got {text!r}')
+    return host, int(port_text)
 
 
 # (minimum, maximum) for numeric keys; None means open-ended.
@@ -375,6 +394,11 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
             raise ConfigError(f"{where} must be letters, digits, '-' or '_', got {value!r}")
         if dotted == "session.session_path" and not value.strip():
             raise ConfigError(f"{where} must be a folder path, got an empty string")
+        if dotted == "demo.sim" and value:
+            try:
+                parse_sim_address(value)
+            except ValueError as exc:
+                raise ConfigError(f"{where} {exc}") from None
         if dotted == "demo.page" and value not in SIM_PAGES:
             raise ConfigError(f"{where} must be one of {', '.join(SIM_PAGES)}, got {value!r}")
         if dotted.startswith("keys.") and not _valid_keys(value):

@@ -4,6 +4,8 @@
 (started, ownership taken) and ``rt.simulator`` (None unless demo). While the block runs the owner serves
 its API on the session's control socket (``watui/api/control.py``), so other watuis attach to it. Leaving
 the block shuts the browser down cleanly, closes the socket and stops the simulator, also on Ctrl-C.
+With ``[demo] sim = "HOST:PORT"`` (``--demo-sim``) the simulator is one already running there: watui
+checks that it answers, points the browser at it and leaves it running, as the real site outlives watui.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from watui.core.models import ConnectionState
 from watui.core.watchers import Watchers, start_watchers
 
 if TYPE_CHECKING:
+    from watui.sim.client import SimClient
     from watui.sim.server import Simulator
 
 
@@ -39,12 +42,27 @@ class SimulatorError(WatuiError):
 class Runtime:
     config: Config
     manager: SessionManager
-    simulator: Simulator | None = None
+    simulator: Simulator | SimClient | None = None
 
 
-def demo_config(config: Config, port: int) -> Config:
+def demo_config(config: Config, port: int, host: str = "127.0.0.1") -> Config:
     """The config pointed at the simulator: its own session folder, certificate errors allowed."""
-    return config.for_demo().with_sim(port)
+    return config.for_demo().with_sim(port, host)
+
+
+async def running_simulator(address: str) -> SimClient:
+    """The simulator already running at ``address`` ([demo] sim / --demo-sim), once it answered."""
+    from watui.config import parse_sim_address
+    from watui.sim.client import SimClient
+    from watui.sim.errors import SimError
+
+    host, port = parse_sim_address(address)  # validated with the config
+    client = SimClient(host, port)
+    try:
+        await client.state()
+    except SimError as exc:
+        raise SimulatorError(f"[demo] sim / --demo-sim: {exc}") from exc
+    return client
 
 
 # The signals that stop a face cleanly. SIGHUP too: a closed SSH session or terminal, or a supervisor
@@ -94,8 +112,12 @@ def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], fa
 async def session_runtime(
     config: Config, *, demo: bool = False, demo_port: int | None = None, face: str = "watui"
 ) -> AsyncIterator[Runtime]:
-    simulator: Simulator | None = None
-    if demo:
+    simulator: Simulator | SimClient | None = None
+    own: Simulator | None = None  # started here, so stopped here
+    if demo and config.demo.sim:
+        simulator = await running_simulator(config.demo.sim)
+        config = demo_config(config, simulator.port, simulator.host)
+    elif demo:
         from watui.sim.server import Simulator
 
         state = config.demo_state_dir
@@ -108,14 +130,14 @@ async def session_runtime(
         from watui.sim.errors import SimError
 
         try:
-            simulator = Simulator(
+            simulator = own = Simulator(
                 port=demo_port or 0,
                 state_dir=state / "sim",
                 qr_rotate_ms=config.demo.qr_rotate_ms,
                 qr_rotations=config.demo.qr_rotations,
                 page=config.demo.page,
             )
-            await simulator.start()
+            await own.start()
         except SimError as exc:  # the simulator shares no error class with the core: say it as watui's
             raise SimulatorError(str(exc), getattr(exc, "exit_code", 1)) from exc
         config = demo_config(config, simulator.port)
@@ -146,5 +168,5 @@ async def session_runtime(
             await control.close()
         if watchers is not None:
             await watchers.close()
-        if simulator is not None:
-            await simulator.close()
+        if own is not None:
+            await own.close()

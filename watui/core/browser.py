@@ -73,7 +73,7 @@ def launch_args(config: Config) -> list[str]:
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
     if config.sim_port is not None:
-        args.append(f"--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:{config.sim_port}")
+        args.append(f"--host-resolver-rules=MAP web.whatsapp.com {config.sim_target}")
     args.extend(config.browser.extra_args)
     return args
 
@@ -346,6 +346,15 @@ class BrowserDriver:
         self._on_closed(reason)
 
     async def _binding(self, source: Any, payload: dict[str, Any]) -> None:
+        # Only watui's own tab (its top frame) is the session's page: the init script runs in every document
+        # of the context, so another tab (a person's, a second WhatsApp Web in "open in another window") or
+        # a frame reports too, and must not be taken for the session.
+        page = self._page
+        if page is None or not isinstance(source, dict):
+            return
+        top = page.main_frame
+        if source.get("page") is not page or source.get("frame") is not top:
+            return
         self._raw = payload
         self._on_report(self._report(payload))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shlex
 import signal
 import sys
@@ -28,6 +29,7 @@ def usage_text(sim: Simulator) -> str:
     chromium = shlex.join(["chromium", *sim.browser_args(), "--user-data-dir=/tmp/wa-sim-profile",
                            "https://web.whatsapp.com"])  # fmt: skip
     where = str(sim.state_dir) if sim.state_dir else "memory only (set [demo] state_dir to keep them)"
+    incoming = json.dumps({"from": "15550002001", "text": "hi"})
     lines = [
         f"watui simulator: WhatsApp Web served as https://web.whatsapp.com on {url}",
         "  (a throwaway self-signed certificate, made now)",
@@ -50,6 +52,12 @@ def usage_text(sim: Simulator) -> str:
         f"  curl -k -X POST '{url}/__sim/slow?ms=5000'  # delay page loads (0 resets)",
         f"  curl -k -X POST '{url}/__sim/page?variant=dom'  # serve another page variant from the next load",
         f"  curl -k -X POST '{url}/__sim/block?reason=TOS_BLOCK'  # or PROXYBLOCK, DEPRECATED_VERSION",
+        f"  curl -k {url}/__sim/messages              # what contacts received (id, to, body, ack), what they wrote",
+        f"  curl -k -X POST {url}/__sim/incoming -d '{incoming}'  # a contact writes",
+        f"  curl -k -X POST '{url}/__sim/ack?id=ID&ack=3'  # move an ack; &freeze=1|0, or ?freeze=1|0 for all",
+        f"  curl -k -X POST '{url}/__sim/numbers?add=15550009999'  # on WhatsApp (remove=); GET lists them",
+        "",
+        f"Point watui at it: watui --demo --demo-sim {sim.connect_host}:{sim.port} (or [demo] sim = \"...\")",
         "",
         "Ctrl-C to stop.",
     ]

@@ -5,6 +5,12 @@ WebSocket (``/ws?page=ID``) carries what the page must show (QR, loading chats, 
 logout). The control API (``/__sim/*``) and the in-process methods of the same names act on the newest
 page, the way a phone acts on the newest linked browser.
 
+One login is held by one tab at a time: a second tab of the same login shows "open in another window"
+(CONFLICT) until its "Use here" takes the connection, which puts the first tab in conflict. Messaging is
+the phone's part: contacts (the numbers on WhatsApp, a set the control API changes) receive what a page
+sends, with acks that advance by themselves (sent, delivered, read) unless frozen; what a contact writes
+waits for each linked login until a tab of it has received it (at its next connect, before ``hasSynced``).
+
 It is the fake site: it imports nothing from watui's core. Its states are WhatsApp's own names. The page
 comes in variants (``modules``, the default, is today's page as public clients read it; ``dom``,
 ``canvas``, ``unknown``), switchable live from the next page load. A browser whose user agent says
@@ -20,7 +26,7 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -56,6 +62,11 @@ VARIANTS = ("modules", "dom", "canvas", "unknown")
 BLOCKS = (S.TOS_BLOCK, S.SMB_TOS_BLOCK, S.PROXYBLOCK, S.DEPRECATED_VERSION)
 PLATFORM = "WEB"
 PAIRING_SECONDS = 0.8
+# After CONNECTED the real page syncs what arrived while it was away, then says hasSynced: a client that
+# starts listening as the page loads must still see it turn.
+SYNC_SECONDS = 1.5
+ACK_STEP_MS = 1000  # sent -> delivered -> read, one step each this long, unless frozen
+ACK_ERROR, ACK_PENDING, ACK_SERVER, ACK_DEVICE, ACK_READ, ACK_PLAYED = -1, 0, 1, 2, 3, 4
 # A page we have not heard from for this long (no socket, no retry) was closed.
 STALE_SECONDS = 20.0
 # A page load whose WebSocket never came (a probe, or a tab closed at once) stops counting after this.
@@ -72,6 +83,15 @@ DEMO_CHATS: tuple[dict[str, str], ...] = (
     {"name": "Support desk", "last": "Ticket #4411 closed", "time": "Yesterday", "unread": ""},
     {"name": "Carol", "last": "Thanks, see you then", "time": "Tuesday", "unread": ""},
 )
+
+
+# The contacts' numbers (on WhatsApp by default) and their names.
+DEMO_CONTACTS: dict[str, str] = {
+    "15550002001": "Alice Martin",
+    "15550002002": "Carol",
+    "15550002003": "Mum",
+    "15550002004": "Bob",
+}
 
 
 class SimStartError(SimError):
@@ -94,6 +114,57 @@ def qr_matrix(payload: str) -> list[str]:
     """The QR modules of ``payload`` as rows of '0'/'1', for the page to draw on its canvas."""
     code = segno.make_qr(payload, error="l", boost_error=False)
     return ["".join("1" if m else "0" for m in row) for row in code.matrix]
+
+
+def _number(raw: object, what: str) -> str:
+    """A phone number as WhatsApp writes it in a wid: digits with the country code (``15550002001``); a
+    ``@c.us`` suffix and a leading + are accepted."""
+    text = str(raw or "").strip().removeprefix("+").removesuffix("@c.us")
+    if not (text.isascii() and text.isdigit() and 6 <= len(text) <= 15):
+        raise SimControlError(f"{what}: a number is its digits with the country code (e.g. 15550002001), "
+                              f"got {raw!r}", 400)  # fmt: skip
+    return text
+
+
+@dataclass
+class _Sent:
+    """A message a page sent, as the contact's side sees it."""
+
+    id: str
+    key: str
+    to: str
+    body: str
+    ts: int
+    ack: int
+    frozen: bool = False
+    task: asyncio.Task[None] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "key": self.key, "to": self.to, "body": self.body, "ack": self.ack, "t": self.ts,
+                "frozen": self.frozen}  # fmt: skip
+
+
+@dataclass
+class _Incoming:
+    """A message a contact wrote; ``waiting``: the logins none of whose tabs has received it yet."""
+
+    id: str
+    sender: str
+    body: str
+    ts: int
+    waiting: set[str]
+    linked: int = 0  # logins when it was written: with none, nobody has it (only the phone)
+
+    def __post_init__(self) -> None:
+        self.linked = len(self.waiting)
+
+    def wire(self) -> dict[str, Any]:
+        return {"t": "msg", "id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "ts": self.ts,
+                "name": DEMO_CONTACTS.get(self.sender, "")}  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "t": self.ts,
+                "delivered": self.linked > 0 and not self.waiting, "waiting": len(self.waiting)}  # fmt: skip
 
 
 def _read_static() -> dict[str, str]:
@@ -119,12 +190,14 @@ class _Page:
     rotations: int = 0
     login: str | None = None
     timer: asyncio.Task[None] | None = None
+    sync: asyncio.Task[None] | None = None  # the offline backlog, then hasSynced
     connected_once: bool = False
 
     def cancel_timer(self) -> None:
-        if self.timer is not None and self.timer is not asyncio.current_task():
-            self.timer.cancel()
-        self.timer = None
+        for task in (self.timer, self.sync):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self.timer = self.sync = None
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state.value, "connected": self.ws is not None,
@@ -145,6 +218,8 @@ class Simulator:
         account_name: str = "Demo Operator",
         account_number: str = "15550001234",
         page: str = "modules",
+        numbers: Iterable[str] | None = None,
+        ack_step_ms: int = ACK_STEP_MS,
     ) -> None:
         self.host = host
         self.port = port
@@ -158,6 +233,17 @@ class Simulator:
         if page not in VARIANTS:
             raise ValueError(f"page must be one of {', '.join(VARIANTS)}, got {page!r}")
         self.variant = page
+        if ack_step_ms < 1:
+            raise ValueError(f"ack_step_ms must be >= 1, got {ack_step_ms}")
+        self.ack_step_ms = ack_step_ms
+        # The numbers on WhatsApp: anyone else is "not on WhatsApp" (QueryExists, sends, incoming).
+        self.numbers: set[str] = (
+            set(DEMO_CONTACTS) | {account_number} if numbers is None else {_number(n, "numbers") for n in numbers}
+        )
+        self.acks_frozen = False
+        self._sent: dict[str, _Sent] = {}  # by message id, in order
+        self._undeliverable: list[_Sent] = []
+        self._incoming: list[_Incoming] = []
         self.user_agent: str | None = None  # the newest page load's
         self.scans = 0
         self.down_flag = False
@@ -211,6 +297,10 @@ class Simulator:
         app.router.add_get("/favicon.ico", self._serve_favicon)
         app.router.add_get("/__sim/state", self._http_state)
         app.router.add_route("*", "/__sim/slow", self._http_slow)
+        app.router.add_get("/__sim/messages", self._http_messages)
+        app.router.add_post("/__sim/incoming", self._http_incoming)
+        app.router.add_post("/__sim/ack", self._http_ack)
+        app.router.add_route("*", "/__sim/numbers", self._http_numbers)
         for name in ("scan", "logout", "conflict", "drop", "stall", "down", "up", "page", "block"):
             app.router.add_post(f"/__sim/{name}", self._http_action(name))
         app.router.add_route("*", "/__sim/{rest:.*}", self._http_unknown)
@@ -237,6 +327,9 @@ class Simulator:
         pages = list(self._pages.values())
         for page in pages:
             page.cancel_timer()
+        for sent in self._sent.values():
+            if sent.task is not None:
+                sent.task.cancel()
         await asyncio.gather(*(self._close_ws(p, WSCloseCode.GOING_AWAY, p.state) for p in pages))
         self._pages.clear()
         if self._runner is not None:
@@ -276,6 +369,9 @@ class Simulator:
             "url": self.base_url,
             "variant": self.variant,
             "userAgent": self.user_agent,
+            "messages": len(self._sent),
+            "incoming": len(self._incoming),
+            "acks_frozen": self.acks_frozen,
         }
 
     # -- control verbs -------------------------------------------------------------------------------
@@ -310,17 +406,27 @@ class Simulator:
                 raise SimControlError("nobody is logged in: nothing to log out")
             for every in active:
                 self._logins.revoke(every)
+                for incoming in self._incoming:
+                    incoming.waiting.discard(every)
             await self._logins.save()
             return {"ok": True, "revoked": len(active), "pages": 0}
+        tabs = await self._revoke(login_id)
+        return {"ok": True, "revoked": 1, "pages": tabs, "page": page.id}
+
+    async def _revoke(self, login_id: str) -> int:
+        """Log one login out: its tabs are told and show a QR. Returns how many tabs held it."""
         self._logins.revoke(login_id)
         await self._logins.save()
+        for incoming in self._incoming:
+            incoming.waiting.discard(login_id)
         holders = [p for p in self._pages.values() if p.login == login_id]
         for holder in holders:
             holder.login = None
             if holder.ws is not None:
+                holder.cancel_timer()
                 await self._send(holder, {"t": "logged_out", "reason": "logout"})
                 await self._show_qr(holder)
-        return {"ok": True, "revoked": 1, "pages": len(holders), "page": page.id}
+        return len(holders)
 
     async def conflict(self) -> dict[str, Any]:
         """The newest connected page is told WhatsApp is open in another window; its socket closes."""
@@ -379,6 +485,98 @@ class Simulator:
         await self._send(page, {"t": "blocked", "reason": reason})
         await self._close_ws(page, CLOSE_CONFLICT, state)
         return {"ok": True, "page": page.id, "state": reason}
+
+    # -- messaging: the contacts' side -----------------------------------------------------------------
+    def messages(self) -> dict[str, Any]:
+        """What contacts received (id, to, body, ack), what could not be delivered, what contacts wrote."""
+        return {
+            "messages": [m.summary() for m in self._sent.values()],
+            "undeliverable": [m.summary() for m in self._undeliverable],
+            "incoming": [m.summary() for m in self._incoming],
+            "acks_frozen": self.acks_frozen,
+        }
+
+    async def incoming(self, sender: str, text: str) -> dict[str, Any]:
+        """Contact ``sender`` writes ``text``: every linked login gets it, now or at its next connect."""
+        number = _number(sender, "incoming: from")
+        if number not in self.numbers:
+            raise SimControlError(f"incoming: {number} is not on WhatsApp (add it with POST /__sim/numbers?add=)",
+                                  409)  # fmt: skip
+        if not isinstance(text, str) or not text:
+            raise SimControlError("incoming: give the message as text (a non-empty string)", 400)
+        message = _Incoming(id=f"3A{secrets.token_hex(9).upper()}", sender=number, body=text, ts=int(time.time()),
+                            waiting=set(self._logins.active))  # fmt: skip
+        self._incoming.append(message)
+        live = self._receivers(message)
+        for page in live:
+            await self._send(page, message.wire())
+        return {"ok": True, "id": message.id, "logins": len(message.waiting), "pages": len(live)}
+
+    async def ack(self, msg_id: str | None, ack: int | None, freeze: bool | None) -> dict[str, Any]:
+        """Move a message's ack (``ack``), or stop/resume its advance (``freeze``); without ``msg_id``,
+        ``freeze`` holds every ack, of the messages sent so far and to come."""
+        if msg_id is None:
+            if freeze is None or ack is not None:
+                raise SimControlError("ack: give ?id=MESSAGE&ack=N, ?id=MESSAGE&freeze=1|0, or ?freeze=1|0", 400)
+            self.acks_frozen = freeze
+            for each in self._sent.values():
+                self._freeze(each, freeze)
+            return {"ok": True, "acks_frozen": freeze}
+        sent = self._sent.get(msg_id) or next((m for m in self._sent.values() if m.key == msg_id), None)
+        if sent is None:
+            raise SimControlError(f"ack: no sent message {msg_id!r} (see GET /__sim/messages)", 404)
+        if ack is not None:
+            if not sent.ack <= ack <= ACK_PLAYED:
+                raise SimControlError(f"ack: an ack only advances, from {sent.ack} to at most {ACK_PLAYED}; got {ack}",
+                                      409)  # fmt: skip
+            await self._set_ack(sent, ack)
+        if freeze is not None:
+            self._freeze(sent, freeze)
+        return {"ok": True, **sent.summary()}
+
+    async def set_numbers(self, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, Any]:
+        """Change which numbers are on WhatsApp."""
+        adding = {_number(n, "numbers: add") for n in add}
+        removing = {_number(n, "numbers: remove") for n in remove}
+        self.numbers = (self.numbers | adding) - removing
+        return {"ok": True, "numbers": sorted(self.numbers)}
+
+    def _freeze(self, sent: _Sent, frozen: bool) -> None:
+        sent.frozen = frozen
+        if frozen and sent.task is not None:
+            sent.task.cancel()
+            sent.task = None
+        elif not frozen:
+            self._advance_later(sent)
+
+    def _advance_later(self, sent: _Sent) -> None:
+        if sent.frozen or sent.ack < ACK_SERVER or sent.ack >= ACK_READ or sent.task is not None:
+            return
+        sent.task = asyncio.create_task(self._advance(sent))
+
+    async def _advance(self, sent: _Sent) -> None:
+        """sent -> delivered -> read, a step every ack_step_ms (the contact's phone, then its eyes)."""
+        try:
+            while not sent.frozen and sent.ack < ACK_READ:
+                await asyncio.sleep(self.ack_step_ms / 1000)
+                await self._set_ack(sent, sent.ack + 1)
+        finally:
+            if sent.task is asyncio.current_task():
+                sent.task = None
+
+    async def _set_ack(self, sent: _Sent, ack: int) -> None:
+        if ack == sent.ack:
+            return
+        sent.ack = ack
+        self._log(f"message {sent.id}: ack {ack}")
+        for page in self._online():
+            await self._send(page, {"t": "ack", "id": sent.id, "key": sent.key, "ack": ack})
+
+    def _online(self) -> list[_Page]:
+        return [p for p in self._pages.values() if p.login is not None and p.ws is not None and p.state is S.CONNECTED]
+
+    def _receivers(self, message: _Incoming) -> list[_Page]:
+        return [p for p in self._online() if p.login in message.waiting]
 
     async def slow(self, ms: int) -> dict[str, Any]:
         """Delay every page (HTML) load by ``ms`` milliseconds; 0 resets."""
@@ -457,6 +655,54 @@ class Simulator:
             "account": {"name": self.account_name, "number": f"+{self.account_number}"},
             "chats": list(DEMO_CHATS),
         })  # fmt: skip
+        if page.sync is not None:
+            page.sync.cancel()
+        page.sync = asyncio.create_task(self._sync(page))
+
+    async def _sync(self, page: _Page) -> None:
+        """What a linked device gets on connecting: what was written to it meanwhile and the acks of what it
+        sent, then ``hasSynced``."""
+        await asyncio.sleep(SYNC_SECONDS)
+        if page.ws is None or page.state is not S.CONNECTED or page.login is None:
+            return
+        for message in [m for m in self._incoming if page.login in m.waiting]:
+            await self._send(page, message.wire())
+        for sent in self._sent.values():
+            await self._send(page, {"t": "ack", "id": sent.id, "key": sent.key, "ack": sent.ack})
+        await self._send(page, {"t": "synced"})
+        page.sync = None
+
+    async def _conflict_page(self, page: _Page) -> None:
+        page.cancel_timer()
+        self._to(page, S.CONFLICT)
+        await self._send(page, {"t": "conflict"})
+        await self._close_ws(page, CLOSE_CONFLICT, S.CONFLICT)
+
+    async def _page_sent(self, page: _Page, message: dict[str, Any]) -> None:
+        """A page sends a message: to a number on WhatsApp it is the server's (ack 1), then the contact's;
+        a resend of an id already sent changes nothing (the contact gets it once)."""
+        msg_id, key, to = message.get("id"), message.get("key"), message.get("to")
+        if page.login is None or page.state is not S.CONNECTED:
+            return
+        if not (isinstance(msg_id, str) and msg_id and isinstance(key, str) and isinstance(to, str)):
+            return
+        sent = self._sent.get(msg_id) or next((m for m in self._undeliverable if m.id == msg_id), None)
+        if sent is None:
+            body = message.get("body")
+            ts = message.get("ts")
+            sent = _Sent(id=msg_id, key=key, to=to, body=body if isinstance(body, str) else "",
+                         ts=ts if isinstance(ts, int) else int(time.time()), ack=ACK_SERVER,
+                         frozen=self.acks_frozen)  # fmt: skip
+            user = to.split("@")[0]
+            if to.endswith("@c.us") and user in self.numbers:
+                self._sent[msg_id] = sent
+                self._log(f"message {msg_id} to {to}: sent")
+                self._advance_later(sent)
+            else:
+                sent.ack = ACK_ERROR
+                self._undeliverable.append(sent)
+                self._log(f"message {msg_id} to {to}: not on WhatsApp")
+        await self._send(page, {"t": "ack", "id": sent.id, "key": sent.key, "ack": sent.ack})
 
     async def _hello(self, page: _Page, message: dict[str, Any]) -> None:
         token = message.get("token")
@@ -464,6 +710,12 @@ class Simulator:
         if login_id is not None:
             assert isinstance(token, str)
             page.login = login_id
+            holders = [p for p in self._online() if p.login == login_id and p is not page]
+            if holders and not message.get("takeover"):
+                await self._conflict_page(page)  # another tab holds this login: "open in another window"
+                return
+            for holder in holders:  # "Use here": this tab takes the connection from the other
+                await self._conflict_page(holder)
             await self._connect(page, token)
             return
         page.login = None
@@ -477,6 +729,19 @@ class Simulator:
             await self._hello(page, message)
         elif kind == "reload_qr" and page.state is S.UNPAIRED_IDLE:
             await self._show_qr(page)
+        elif kind == "send":
+            await self._page_sent(page, message)
+        elif kind == "receipt" and page.login is not None:
+            for incoming in self._incoming:
+                if incoming.id == message.get("id"):
+                    incoming.waiting.discard(page.login)
+        elif kind == "exists?":
+            user = str(message.get("user", ""))
+            await self._send(page, {"t": "exists", "req": message.get("req"), "user": user,
+                                    "exists": user in self.numbers})  # fmt: skip
+        elif kind == "logout" and page.login is not None:
+            self._log(f"page {page.id[:6]}: logged out from the page")
+            await self._revoke(page.login)
 
     # -- HTTP: the page ------------------------------------------------------------------------------
     def _unavailable(self) -> web.Response:
@@ -610,11 +875,60 @@ class Simulator:
         self._log(f"control: slow {ms} ms")
         return web.json_response(result)
 
+    async def _http_messages(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.messages())
+
+    async def _http_incoming(self, request: web.Request) -> web.StreamResponse:
+        """A contact writes: ``{"from": "15550002001", "text": "hello"}`` (JSON body, or ?from=&text=)."""
+        fields: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                raise SimControlError('incoming: the body must be JSON, {"from": NUMBER, "text": TEXT}', 400) from None
+            if not isinstance(body, dict):
+                raise SimControlError('incoming: the body must be a JSON object, {"from": NUMBER, "text": TEXT}', 400)
+            fields.update(body)
+        result = await self.incoming(str(fields.get("from", "")), fields.get("text", ""))
+        self._log(f"control: incoming from {fields.get('from')}")
+        return web.json_response(result)
+
+    async def _http_ack(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        ack: int | None = None
+        if "ack" in query:
+            try:
+                ack = int(query["ack"])
+            except ValueError:
+                raise SimControlError(f"ack: ack must be a whole number 1-4, got {query['ack']!r}", 400) from None
+        freeze: bool | None = None
+        if "freeze" in query:
+            if query["freeze"] not in ("0", "1"):
+                raise SimControlError(f"ack: freeze must be 1 or 0, got {query['freeze']!r}", 400)
+            freeze = query["freeze"] == "1"
+        result = await self.ack(query.get("id") or None, ack, freeze)
+        self._log(f"control: ack {dict(query)}")
+        return web.json_response(result)
+
+    async def _http_numbers(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "GET":
+            return web.json_response({"ok": True, "numbers": sorted(self.numbers)})
+        if request.method != "POST":
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+        result = await self.set_numbers(request.query.getall("add", []), request.query.getall("remove", []))
+        self._log(f"control: numbers {dict(request.query)}")
+        return web.json_response(result)
+
     async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
-        known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow", "page", "block")
+        known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow", "page", "block",
+                 "messages", "incoming", "ack", "numbers")  # fmt: skip
         name = request.match_info["rest"]
+        if name == "messages":
+            raise SimControlError(f"{request.method} /__sim/messages: use GET", 405)
         if name in known:
-            raise SimControlError(f"{request.method} /__sim/{name}: use POST (GET only for state and slow)", 405)
+            raise SimControlError(
+                f"{request.method} /__sim/{name}: use POST (GET only for state, slow, messages and numbers)", 405
+            )
         raise SimControlError(f"/__sim/{name}: no such control; try one of {', '.join(known)}", 404)
 
 

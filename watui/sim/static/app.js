@@ -3,7 +3,9 @@
 // Variants (the server's choice, in <meta name="wsim-variant">):
 //   modules: today's page as maintained public clients read it: window.Debug.VERSION and a window.require
 //            serving WAWebSocketModel, WAWebConnModel, WAWebCmd... with Backbone-style on/off events; the
-//            markup has no id or data-* a selector could hold on to, and the QR canvas no data-ref.
+//            markup has no id or data-* a selector could hold on to, and the QR canvas no data-ref. The
+//            messaging modules (WAWebCollections Chat/Msg, WAWebMsgKey, WAWebSendMsgChatAction,
+//            WAWebQueryExistsJob...) carry sends and incoming messages over the same WebSocket.
 //   dom:     no window.require; ids and data-* attributes as the selector era's page had them.
 //   canvas:  as dom, but the QR container has no data-ref: only its pixels tell the payload.
 "use strict";
@@ -294,8 +296,15 @@
         Conn.set("pushname", message.account.name);
         Conn.set("wid", { user: message.wid.split(/[:@]/)[0], server: "c.us", _serialized: message.wid });
         Socket.set("state", "CONNECTED");
+        flushOutbox();
+        break;
+      case "synced": // the offline backlog is in: as the real site, only now hasSynced
+        Cmd.trigger("offline_progress_update_from_bridge");
         Socket.set("hasSynced", true);
         break;
+      case "msg": receive(message); break;
+      case "ack": onAck(message); break;
+      case "exists": answerExists(message); break;
       case "logged_out":
         await wipeLogin();
         Conn.set("wid", null);
@@ -343,20 +352,33 @@
 
   // -- WhatsApp's own modules (variant "modules"), as window.require serves them -----------------------
   // A Backbone-style model: attributes, on/off, and change:<attr> events called with (model, value).
+  // Event names may be several, space-separated ("change:body change:caption"), as in Backbone; a model in a
+  // collection also fires its events on the collection (Msg.on("change:ack") hears every message's ack).
   function model(attrs) {
     const handlers = {};
+    const parents = [];
     const m = Object.assign({}, attrs);
+    const names = (event) => String(event).split(/\s+/).filter(Boolean);
     Object.defineProperties(m, {
-      on: { value: (event, fn) => { (handlers[event] = handlers[event] || []).push(fn); return m; } },
+      on: { value: (event, fn) => {
+        for (const name of names(event)) (handlers[name] = handlers[name] || []).push(fn);
+        return m;
+      } },
+      once: { value: (event, fn) => {
+        const one = (...args) => { m.off(event, one); fn(...args); };
+        return m.on(event, one);
+      } },
       off: { value: (event, fn) => {
         if (!event) { for (const k of Object.keys(handlers)) delete handlers[k]; return m; }
-        handlers[event] = fn ? (handlers[event] || []).filter((h) => h !== fn) : [];
+        for (const name of names(event)) handlers[name] = fn ? (handlers[name] || []).filter((h) => h !== fn) : [];
         return m;
       } },
       trigger: { value: (event, ...args) => {
         for (const h of [...(handlers[event] || [])]) { try { h(...args); } catch (e) { /* a listener's error */ } }
+        for (const parent of parents) parent.trigger(event, ...args);
         return m;
       } },
+      _parents: { value: parents },
       set: { value: (key, value) => {
         if (m[key] === value) return m;
         m[key] = value;
@@ -375,6 +397,7 @@
   Object.defineProperties(Socket, {
     takeover: { value: () => { if (inConflict) useHereNow(); } },
     reconnect: { value: () => reconnectNow() },
+    logout: { value: () => send({ t: "logout" }) }, // the server revokes the login and answers logged_out
   });
   const Conn = model({ ref: null, pushname: null, wid: null, platform: "web" });
   Object.defineProperty(Conn, "serialize", { value: () => ({ ref: Conn.ref, pushname: Conn.pushname, wid: Conn.wid,
@@ -384,6 +407,153 @@
     if (view === "expired") send({ t: "reload_qr" });
   } });
   const needKeys = () => { if (!keys) throw new Error("no registration yet"); return keys; };
+
+  // -- messaging: WhatsApp's own shapes (a Wid, a MsgKey, Backbone-style Chat and Msg collections) ---------
+  class Wid {
+    constructor(serialized) {
+      const at = serialized.indexOf("@");
+      this.server = serialized.slice(at + 1);
+      this.user = serialized.slice(0, at).split(":")[0];
+      this._serialized = `${this.user}@${this.server}`;
+    }
+    isUser() { return this.server === "c.us"; }
+    isLid() { return this.server === "lid"; }
+    isGroup() { return this.server === "g.us"; }
+    isStatus() { return this.user === "status" && this.server === "broadcast"; }
+    isBroadcast() { return this.server === "broadcast"; }
+    isNewsletter() { return this.server === "newsletter"; }
+    toString() { return this._serialized; }
+    toJid() { return this._serialized.replace("@c.us", "@s.whatsapp.net"); }
+    equals(other) { return !!other && String(other._serialized || other) === this._serialized; }
+  }
+  function createWid(raw) {
+    if (raw instanceof Wid) return raw;
+    const text = raw && typeof raw === "object" ? raw._serialized : raw;
+    if (typeof text !== "string" || !text.includes("@")) throw new Error(`createWid: not a wid: ${String(text)}`);
+    return new Wid(text.replace("@s.whatsapp.net", "@c.us"));
+  }
+  const meWid = () => (Conn.wid ? createWid(Conn.wid._serialized) : null);
+
+  class MsgKey {
+    constructor({ from, to, id, participant, selfDir, fromMe, remote }) {
+      this.fromMe = selfDir !== undefined ? selfDir === "out" : !!fromMe;
+      this.remote = createWid(remote || (this.fromMe ? to : from));
+      this.id = id;
+      if (participant) this.participant = createWid(participant);
+      const tail = participant ? `_${this.participant._serialized}` : "";
+      this._serialized = `${this.fromMe}_${this.remote._serialized}_${id}${tail}`;
+    }
+    toString() { return this._serialized; }
+    // A web client's ids: 3EB0 and hex, as the real site makes them.
+    static async newId() {
+      const hex = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) => b.toString(16).padStart(2, "0"));
+      return `3EB0${hex.join("").toUpperCase()}`;
+    }
+  }
+
+  function collection(makeModel) {
+    const byId = new Map();
+    const c = model({});
+    const keyOf = (id) => (id && typeof id === "object" ? id._serialized : String(id));
+    Object.defineProperties(c, {
+      modelClass: { value: makeModel },
+      get: { value: (id) => byId.get(keyOf(id)) },
+      add: { value: (item) => {
+        const key = keyOf(item.id);
+        if (byId.has(key)) return byId.get(key);
+        byId.set(key, item);
+        item._parents.push(c);
+        c.trigger("add", item, c);
+        return item;
+      } },
+      getModelsArray: { value: () => [...byId.values()] },
+      length: { get: () => byId.size },
+    });
+    return c;
+  }
+
+  function MsgModel(attrs) {
+    const m = model(attrs);
+    Object.defineProperties(m, {
+      serialize: { value: () => Object.assign({}, m) },
+      unsafe: { value: () => m },
+    });
+    return m;
+  }
+  function ChatModel(attrs) {
+    const m = model(attrs);
+    Object.defineProperty(m, "msgs", { value: collection(MsgModel) });
+    Object.defineProperty(m, "serialize", { value: () => Object.assign({}, m) });
+    return m;
+  }
+  const Msg = collection(MsgModel);
+  const Chat = collection(ChatModel);
+  const Stream = model({ available: false });
+  Object.defineProperties(Stream, {
+    markAvailable: { value: () => Stream.set("available", true) },
+    markUnavailable: { value: () => Stream.set("available", false) },
+  });
+  const chatFor = (wid) => Chat.get(wid) || Chat.add(new ChatModel({ id: wid, t: 0, unreadCount: 0, archive: false,
+                                                                      name: wid.user, isReadOnly: false }));
+  const findLinks = (text) => (typeof text === "string" ? text.match(/\bhttps?:\/\/[^\s]+/g) || [] : [])
+    .map((href) => ({ href, url: href, suspiciousCharacters: new Set() }));
+
+  // Sends wait here while the page holds no connection (offline, in conflict): flushed when connected.
+  const outbox = new Map(); // key -> {msg, settle}
+  function transmit(msg) {
+    send({ t: "send", id: msg.id.id, key: msg.id._serialized, to: msg.to._serialized, body: msg.body,
+           type: msg.type, ts: msg.t });
+  }
+  function addAndSendMsgToChat(chat, attrs) {
+    const msg = Msg.add(new MsgModel(attrs));
+    chat.msgs.add(msg);
+    chat.t = msg.t;
+    const result = new Promise((settle) => { outbox.set(msg.id._serialized, { msg, settle }); });
+    if (Socket.state === "CONNECTED") transmit(msg);
+    return [Promise.resolve(msg), result];
+  }
+  function flushOutbox() {
+    for (const { msg } of outbox.values()) transmit(msg);
+  }
+  function onAck(message) {
+    const msg = Msg.get(message.key);
+    if (msg && (message.ack > msg.ack || message.ack < 0)) msg.set("ack", message.ack);
+    const waiting = outbox.get(message.key);
+    if (waiting && message.ack !== 0) {
+      outbox.delete(message.key);
+      waiting.settle({ messageSendResult: message.ack > 0 ? "OK" : "ERROR" });
+    }
+  }
+  function receive(message) {
+    const from = createWid(message.from);
+    const key = new MsgKey({ fromMe: false, remote: from, id: message.id });
+    if (!Msg.get(key)) {
+      const msg = Msg.add(new MsgModel({ id: key, body: message.body, type: "chat", t: message.ts, from, to: meWid(),
+                                         ack: 1, isNewMsg: true, self: "in", local: false,
+                                         notifyName: message.name || "" }));
+      chatFor(from).msgs.add(msg);
+    }
+    send({ t: "receipt", id: message.id }); // only once it is in the collection: the phone may forget it now
+  }
+
+  let existsSeq = 0;
+  const existsAsked = new Map(); // request number -> resolve
+  function queryWidExists(wid) {
+    const user = createWid(wid).user;
+    if (Socket.state !== "CONNECTED") return Promise.reject(new Error("queryWidExists: not connected"));
+    existsSeq += 1;
+    const req = existsSeq;
+    return new Promise((resolve) => {
+      existsAsked.set(req, resolve);
+      send({ t: "exists?", req, user });
+    });
+  }
+  function answerExists(message) {
+    const resolve = existsAsked.get(message.req);
+    if (!resolve) return;
+    existsAsked.delete(message.req);
+    resolve(message.exists ? { wid: createWid(`${message.user}@c.us`), biz: false } : null);
+  }
   const MODULES = {
     WAWebSocketModel: { Socket },
     WAWebConnModel: { Conn },
@@ -402,11 +572,34 @@
       setPairingType: () => {}, initializeAltDeviceLinking: async () => {}, startAltLinkingFlow: async () => "WSIM1234",
     },
     WAWebUserPrefsInfoStore: {},
-    WAWebUserPrefsMeUser: { getMaybeMePnUser: () => Conn.wid, getMaybeMeLidUser: () => null },
+    WAWebUserPrefsMultiDevice: { getADVSecretKey: () => needKeys().advSecretKey },
+    WAWebUserPrefsMeUser: { getMaybeMePnUser: () => meWid(), getMaybeMeLidUser: () => null },
     WAWebMiscBrowserUtils: { info: () => ({ os: "Linux", name: "Chrome" }) },
+    // -- messaging ----------------------------------------------------------------------------------
+    WAWebCollections: { Msg, Chat },
+    WAWebWidFactory: { createWid, asUserWidOrThrow: (wid) => createWid(wid) },
+    WAWebFindChatAction: { findOrCreateLatestChat: async (wid) => {
+      const found = Chat.get(wid);
+      return { chat: found || chatFor(createWid(wid)), created: !found };
+    } },
+    WAWebMsgKey: MsgKey,
+    WAWebSendMsgChatAction: { addAndSendMsgToChat },
+    WAWebGetEphemeralFieldsMsgActionsUtils: { getEphemeralFields: () => ({}) },
+    WAWebChatGetters: {
+      getIsNewsletter: (chat) => chat.id.server === "newsletter",
+      getIsBroadcast: (chat) => chat.id.server === "broadcast",
+      getIsGroup: (chat) => chat.id.server === "g.us",
+    },
+    WAWebQueryExistsJob: { queryWidExists },
+    WALinkify: { findLink: (text) => findLinks(text)[0] || null, findLinks },
+    WAWebLinkPreviewChatAction: { getLinkPreview: async () => null }, // no preview: the simulator fetches nothing
+    WAWebStreamModel: { Stream },
+    WAWebUpdateUnreadChatAction: { sendSeen: async () => {} },
+    WAWebSyncGatingUtils: { isPlaceholderMessageResendEnabled: () => false },
+    WAWebCallCollection: {}, // no calls on the simulator
   };
   if (VARIANT === "modules") {
-    window.Debug = { VERSION: "2.3000.1017054665-wsim" };
+    window.Debug = { VERSION: "2.3000.1017054665" }; // the real site's shape: plain numbers
     window.require = (name) => {
       if (!Object.prototype.hasOwnProperty.call(MODULES, name)) throw new Error(`Requiring unknown module "${name}"`);
       return MODULES[name];
