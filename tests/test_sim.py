@@ -509,6 +509,25 @@ async def test_a_sent_message_reaches_the_contact_once_and_its_acks_advance(msim
         assert [(m["id"], m["ack"]) for m in msim.messages()["messages"]] == [(sent["id"], 3)]  # not sent anew
 
 
+async def test_a_message_sent_while_the_tab_is_offline_goes_out_at_its_next_connect(
+    msim: Simulator, tmp_path: Path
+) -> None:
+    async with sim_browser(msim, tmp_path / "profile", open_page=False) as context:
+        page = await modules_connected(msim, context)
+        await msim.down()
+        await socket_state(page, "TIMEOUT")
+        # The send is in the chat at once (ack 0, the clock), its result waits for a connection.
+        args = json.dumps([f"{CONTACT}@c.us", "later", None])
+        await page.evaluate(f"() => {{ window.__send = ({SEND_JS})({args}); }}")
+        await page.wait_for_function("window.__seen.includes('add:later')")
+        await asyncio.sleep(0.5)
+        assert msim.messages()["messages"] == []
+        await msim.up()
+        sent = await asyncio.wait_for(page.evaluate("window.__send"), 30)
+        assert sent["result"] == "OK"
+        assert [(m["id"], m["body"]) for m in msim.messages()["messages"]] == [(sent["id"], "later")]
+
+
 async def test_acks_freeze_and_advance_on_command(msim: Simulator, tmp_path: Path) -> None:
     async with sim_browser(msim, tmp_path / "profile", open_page=False) as context:
         page = await modules_connected(msim, context)
