@@ -1,0 +1,244 @@
+"""The page side of messaging on a real Chromium and the real simulator (``modules`` page).
+
+Sends carry watui's own id to the contact (``/__sim/messages``); ``find`` answers from WhatsApp's store and
+says "unknown" before it is synced; a number not on WhatsApp is refused for good, naming it; acks advance
+(and a frozen one stays); a contact's message reaches the callback; only the tab's main frame is heard.
+Then the three together: the outbox's Sender, this adapter and a Chromium killed with SIGKILL mid-batch,
+relaunched on the same profile: every message reaches the contact once, in order, none handed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from playwright.async_api import BrowserContext, Page, async_playwright
+
+from tests.sim_helpers import WA_URL, chromium_flags, until
+from watui.config import DESKTOP_USER_AGENT, MessagesSettings
+from watui.core.messages import Found, Incoming, NotSent, Outbox, OutboxRow, Sender, State, new_message_id
+from watui.core.messages.page import Ack, PageMessaging
+from watui.sim.server import Simulator
+
+ACCOUNT = "15550001234@c.us"  # the simulator's account
+CONTACT = "15550002001"
+STRANGER = "15559990000"
+FAST = MessagesSettings(max_per_minute=600_000.0, min_gap_per_chat_s=0.0)
+
+
+@pytest.fixture
+async def msim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    simulator = Simulator(page="modules", state_dir=tmp_path / "simstate", ack_step_ms=150)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+@contextlib.asynccontextmanager
+async def chromium(sim: Simulator, profile: Path, executable: Path) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium on ``profile`` seeing ``sim`` as web.whatsapp.com; closing tolerates one killed."""
+    async with async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(profile), executable_path=str(executable), headless=True, args=chromium_flags(sim),
+            ignore_https_errors=True, user_agent=DESKTOP_USER_AGENT,
+        )  # fmt: skip
+        try:
+            yield context
+        finally:
+            with contextlib.suppress(Exception):
+                await context.close()
+
+
+async def wa_socket(page: Page, expression: str, timeout_ms: float = 15000) -> None:
+    await page.wait_for_function(
+        "(e) => typeof window.require === 'function' && new Function('S', 'return ' + e)"
+        "(window.require('WAWebSocketModel').Socket)",
+        arg=expression, timeout=timeout_ms,
+    )  # fmt: skip
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.acks: list[Ack] = []
+        self.incoming: list[Incoming] = []
+
+    def ack(self, ack: Ack) -> None:
+        self.acks.append(ack)
+
+    async def got(self, incoming: Incoming) -> None:
+        self.incoming.append(incoming)
+
+    def states(self, msg_id: str) -> list[str]:
+        return [a.state for a in self.acks if a.id == msg_id]
+
+
+async def open_tab(
+    sim: Simulator, context: BrowserContext, heard: Heard | None = None, *, scan: bool = True, synced: bool = True
+) -> tuple[Page, PageMessaging]:
+    """The first tab, with the adapter installed before WhatsApp Web loads, logged in (scanning if asked)."""
+    page = context.pages[0] if context.pages else await context.new_page()
+    heard = heard or Heard()
+    adapter = PageMessaging(page, ACCOUNT, on_ack=heard.ack, on_incoming=heard.got)
+    await adapter.install()
+    await page.goto(WA_URL)
+    if scan:
+        await wa_socket(page, "S.state === 'UNPAIRED'")
+        await sim.scan()
+    await wa_socket(page, "S.state === 'CONNECTED'")
+    if synced:
+        await wa_socket(page, "S.hasSynced")
+    return page, adapter
+
+
+def row(chat: str, body: str, msg_id: str | None = None) -> OutboxRow:
+    return OutboxRow(seq=1, id=msg_id or new_message_id(), account=ACCOUNT, chat=chat, body=body)
+
+
+async def control(sim: Simulator, method: str, path: str, payload: Any = None) -> dict[str, Any]:
+    data = None if payload is None else json.dumps(payload)
+    async with aiohttp.ClientSession() as http, http.request(method, sim.base_url + path, data=data,
+                                                             ssl=False) as resp:  # fmt: skip
+        body: dict[str, Any] = await resp.json()
+        assert resp.status == 200, body
+        return body
+
+
+async def test_a_send_carries_our_id_to_the_contact_and_find_sees_it(
+    msim: Simulator, tmp_path: Path, chromium_path: Path
+) -> None:
+    heard = Heard()
+    async with chromium(msim, tmp_path / "profile", chromium_path) as context:
+        page, adapter = await open_tab(msim, context, heard, synced=False)
+        message = row(f"{CONTACT}@c.us", "hello from watui")
+        if not await page.evaluate("() => window.require('WAWebSocketModel').Socket.hasSynced"):
+            assert await adapter.find(message.chat, message.id) is Found.UNKNOWN  # the store is not synced yet
+        await wa_socket(page, "S.hasSynced")
+        assert await adapter.find(message.chat, message.id) is Found.NOT_FOUND
+        await adapter.send(message)
+        sent = (await control(msim, "GET", "/__sim/messages"))["messages"]
+        assert [(m["id"], m["to"], m["body"]) for m in sent] == [(message.id, message.chat, "hello from watui")]
+        assert await adapter.find(message.chat, message.id) is Found.FOUND
+        assert await adapter.find("15550002002@c.us", message.id) is Found.NOT_FOUND  # the id, in its own chat
+        # Sent (the server), delivered (the phone), read (its eyes): in that order, each once.
+        await until(lambda: "read" in heard.states(message.id), "the read ack")
+        assert heard.states(message.id) == ["sent", "delivered", "read"]
+        assert [a.outbox_state for a in heard.acks] == [State.SENT, State.DELIVERED, State.READ]
+        # A frozen ack stays where it is.
+        await control(msim, "POST", "/__sim/ack?freeze=1")
+        frozen = row(f"{CONTACT}@c.us", "held")
+        await adapter.send(frozen)
+        await asyncio.sleep(0.6)  # four steps of the ack clock
+        assert heard.states(frozen.id) == ["sent"]
+        await control(msim, "POST", f"/__sim/ack?id={frozen.id}&ack=3")
+        await until(lambda: heard.states(frozen.id) == ["sent", "read"], "the ack moved by hand")
+        # The same id again is not handed to WhatsApp a second time: the contact has it once.
+        await adapter.send(message)
+        assert [m["id"] for m in msim.messages()["messages"]] == [message.id, frozen.id]
+
+
+async def test_a_number_not_on_whatsapp_or_a_page_offline_is_not_sent(
+    msim: Simulator, tmp_path: Path, chromium_path: Path
+) -> None:
+    async with chromium(msim, tmp_path / "profile", chromium_path) as context:
+        page, adapter = await open_tab(msim, context)
+        with pytest.raises(NotSent) as refused:
+            await adapter.send(row(f"{STRANGER}@c.us", "anyone there?"))
+        assert refused.value.permanent and refused.value.reason == f"{STRANGER} is not on WhatsApp"
+        body = msim.messages()
+        assert (body["messages"], body["undeliverable"]) == ([], [])  # never handed to WhatsApp
+        await msim.down()
+        await wa_socket(page, "S.state !== 'CONNECTED'")
+        with pytest.raises(NotSent) as offline:
+            await adapter.send(row(f"{CONTACT}@c.us", "later"))
+        assert not offline.value.permanent and "not connected" in offline.value.reason
+        assert msim.messages()["messages"] == []
+
+
+async def test_incoming_messages_reach_the_callback_only_from_the_tabs_main_frame(
+    msim: Simulator, tmp_path: Path, chromium_path: Path
+) -> None:
+    heard = Heard()
+    async with chromium(msim, tmp_path / "profile", chromium_path) as context:
+        page, _adapter = await open_tab(msim, context, heard)
+        written = await control(msim, "POST", "/__sim/incoming", {"from": CONTACT, "text": "lunch at 1?"})
+        await until(lambda: bool(heard.incoming), "the incoming message")
+        (got,) = heard.incoming
+        want = (written["id"], f"{CONTACT}@c.us", "lunch at 1?", ACCOUNT, "chat")
+        assert (got.id, got.chat, got.body, got.account, got.kind) == want
+        assert got.t is not None and abs(got.t - time.time()) < 60
+        # A frame inside the tab reaches the same binding: it is not the session's page, so it is not heard.
+        await page.evaluate(
+            """() => new Promise((done) => {
+              const f = document.createElement("iframe");
+              f.srcdoc = "<p>x</p>";
+              f.onload = () => {
+                f.contentWindow.__watuiMessagesPush({kind: "incoming", id: "FORGED", chat: "15550002002@c.us",
+                                                     body: "from a frame", t: 1, type: "chat"}).then(done, done);
+              };
+              document.body.appendChild(f);
+            })"""
+        )
+        await page.evaluate("() => window.__watuiMessagesPush({kind: 'ping'})")  # a round trip after it
+        assert [m.id for m in heard.incoming] == [written["id"]]
+
+
+def chromium_pid(profile: Path) -> int:
+    """The browser's pid, from the profile's SingletonLock (``hostname-pid``)."""
+    return int(os.readlink(profile / "SingletonLock").rsplit("-", 1)[1])
+
+
+async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_mid_batch(
+    msim: Simulator, tmp_path: Path, chromium_path: Path
+) -> None:
+    profile = tmp_path / "profile"
+    outbox = Outbox.open(tmp_path / "outbox.sqlite", FAST)
+    chat = f"{CONTACT}@c.us"
+    ids = [outbox.accept(chat, f"message {n}", account=ACCOUNT).id for n in range(20)]
+    victim = ids[7]
+    killed = asyncio.Event()
+
+    def kill_at_victim(line: str) -> None:  # the contact has message 8; its answer never reaches the page
+        if line.startswith(f"message {victim} ") and not killed.is_set():
+            os.kill(chromium_pid(profile), signal.SIGKILL)
+            killed.set()
+
+    msim.on_event = kill_at_victim
+    async with chromium(msim, profile, chromium_path) as context:
+        _page, adapter = await open_tab(msim, context)
+        task = asyncio.create_task(Sender(outbox, adapter, ACCOUNT, retry_s=0.2).run())
+        await asyncio.wait_for(killed.wait(), 30)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    assert outbox.get(victim).state is State.CLAIMED  # killed between the send and its confirmation
+    assert [m["id"] for m in msim.messages()["messages"]] == ids[:8]
+
+    async with chromium(msim, profile, chromium_path) as context:  # the same profile: logged in, no scan
+        _page, adapter = await open_tab(msim, context, scan=False)
+        sender = Sender(outbox, adapter, ACCOUNT, retry_s=0.2)
+        assert await sender.recover()
+        assert outbox.get(victim).state is State.SENT  # found in the chat: not sent again
+        task = asyncio.create_task(sender.run())
+        try:
+            await until(lambda: len(outbox.rows(states=[State.QUEUED, State.CLAIMED])) == 0, "all 20 sent", 30)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert [m["id"] for m in msim.messages()["messages"]] == ids  # exactly those 20, in order, once each
+    assert [m["body"] for m in msim.messages()["messages"]] == [f"message {n}" for n in range(20)]
+    assert [r.attempts for r in outbox.rows()] == [1] * 20  # none handed to the page twice
+    assert msim.state()["scans"] == 1
+    outbox.close()
