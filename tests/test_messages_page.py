@@ -121,8 +121,9 @@ async def test_a_send_carries_our_id_to_the_contact_and_find_sees_it(
     async with chromium(msim, tmp_path / "profile", chromium_path) as context:
         page, adapter = await open_tab(msim, context, heard, synced=False)
         message = row(f"{CONTACT}@c.us", "hello from watui")
-        if not await page.evaluate("() => window.require('WAWebSocketModel').Socket.hasSynced"):
-            assert await adapter.find(message.chat, message.id) is Found.UNKNOWN  # the store is not synced yet
+        # Connected, its offline backlog not in yet (the simulator takes 1.5 s): the store cannot tell.
+        assert not await page.evaluate("() => window.require('WAWebSocketModel').Socket.hasSynced")
+        assert await adapter.find(message.chat, message.id) is Found.UNKNOWN
         await wa_socket(page, "S.hasSynced")
         assert await adapter.find(message.chat, message.id) is Found.NOT_FOUND
         await adapter.send(message)
@@ -142,9 +143,6 @@ async def test_a_send_carries_our_id_to_the_contact_and_find_sees_it(
         assert heard.states(frozen.id) == ["sent"]
         await control(msim, "POST", f"/__sim/ack?id={frozen.id}&ack=3")
         await until(lambda: heard.states(frozen.id) == ["sent", "read"], "the ack moved by hand")
-        # The same id again is not handed to WhatsApp a second time: the contact has it once.
-        await adapter.send(message)
-        assert [m["id"] for m in msim.messages()["messages"]] == [message.id, frozen.id]
 
 
 async def test_a_number_not_on_whatsapp_or_a_page_offline_is_not_sent(
@@ -193,6 +191,12 @@ async def test_incoming_messages_reach_the_callback_only_from_the_tabs_main_fram
         assert [m.id for m in heard.incoming] == [written["id"]]
 
 
+def state_of(outbox: Outbox, msg_id: str) -> State:
+    found = outbox.get(msg_id)
+    assert found is not None
+    return found.state
+
+
 def chromium_pid(profile: Path) -> int:
     """The browser's pid, from the profile's SingletonLock (``hostname-pid``)."""
     return int(os.readlink(profile / "SingletonLock").rsplit("-", 1)[1])
@@ -222,14 +226,14 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-    assert outbox.get(victim).state is State.CLAIMED  # killed between the send and its confirmation
+    assert state_of(outbox, victim) is State.CLAIMED  # killed between the send and its confirmation
     assert [m["id"] for m in msim.messages()["messages"]] == ids[:8]
 
     async with chromium(msim, profile, chromium_path) as context:  # the same profile: logged in, no scan
         _page, adapter = await open_tab(msim, context, scan=False)
         sender = Sender(outbox, adapter, ACCOUNT, retry_s=0.2)
         assert await sender.recover()
-        assert outbox.get(victim).state is State.SENT  # found in the chat: not sent again
+        assert state_of(outbox, victim) is State.SENT  # found in the chat: not sent again
         task = asyncio.create_task(sender.run())
         try:
             await until(lambda: len(outbox.rows(states=[State.QUEUED, State.CLAIMED])) == 0, "all 20 sent", 30)
