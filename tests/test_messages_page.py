@@ -84,12 +84,18 @@ class Heard:
 
 
 async def open_tab(
-    sim: Simulator, context: BrowserContext, heard: Heard | None = None, *, scan: bool = True, synced: bool = True
+    sim: Simulator,
+    context: BrowserContext,
+    heard: Heard | None = None,
+    *,
+    scan: bool = True,
+    synced: bool = True,
+    confirm_s: float = 30.0,
 ) -> tuple[Page, PageMessaging]:
     """The first tab, with the adapter installed before WhatsApp Web loads, logged in (scanning if asked)."""
     page = context.pages[0] if context.pages else await context.new_page()
     heard = heard or Heard()
-    adapter = PageMessaging(page, ACCOUNT, on_ack=heard.ack, on_incoming=heard.got)
+    adapter = PageMessaging(page, ACCOUNT, on_ack=heard.ack, on_incoming=heard.got, confirm_s=confirm_s)
     await adapter.install()
     await page.goto(WA_URL)
     if scan:
@@ -149,18 +155,24 @@ async def test_a_number_not_on_whatsapp_or_a_page_offline_is_not_sent(
     msim: Simulator, tmp_path: Path, chromium_path: Path
 ) -> None:
     async with chromium(msim, tmp_path / "profile", chromium_path) as context:
-        page, adapter = await open_tab(msim, context)
+        page, adapter = await open_tab(msim, context, confirm_s=3.0)
         with pytest.raises(NotSent) as refused:
             await adapter.send(row(f"{STRANGER}@c.us", "anyone there?"))
         assert refused.value.permanent and refused.value.reason == f"{STRANGER} is not on WhatsApp"
         body = msim.messages()
         assert (body["messages"], body["undeliverable"]) == ([], [])  # never handed to WhatsApp
+        first = row(f"{CONTACT}@c.us", "now")
+        await adapter.send(first)  # the contact is known to be on WhatsApp from here on
         await msim.down()
         await wa_socket(page, "S.state !== 'CONNECTED'")
         with pytest.raises(NotSent) as offline:
             await adapter.send(row(f"{CONTACT}@c.us", "later"))
-        assert not offline.value.permanent and "not connected" in offline.value.reason
-        assert msim.messages()["messages"] == []
+        assert not offline.value.permanent
+        assert offline.value.reason.startswith("WhatsApp Web is not connected (state ")
+        await msim.up()
+        await wa_socket(page, "S.state === 'CONNECTED'")
+        await asyncio.sleep(0.3)
+        assert [m["id"] for m in msim.messages()["messages"]] == [first.id]  # "later" was never handed over
 
 
 async def test_incoming_messages_reach_the_callback_only_from_the_tabs_main_frame(
