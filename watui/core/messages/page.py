@@ -59,6 +59,8 @@ DEFAULT_MESSAGING_MODULES: dict[str, str] = {
     "chat_getters": "WAWebChatGetters",  # .getIsNewsletter, .getIsBroadcast
     "query_exists": "WAWebQueryExistsJob",  # .queryWidExists(wid) -> {wid} | null
 }
+_SEND_JS = """(a) => window.__watuiMessages ? window.__watuiMessages.send(a)
+  : {ok: false, permanent: false, reason: "watui's messaging script is not in the WhatsApp Web tab (still loading?)"}"""
 _MODULE_NAME = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]*$")
 
 # WhatsApp's ack names (page.js) -> the outbox's state; "failed" has none (the wiring fails the message).
@@ -90,6 +92,8 @@ class TabLike(Protocol):
 
     @property
     def main_frame(self) -> Any: ...
+
+    def is_closed(self) -> bool: ...
 
     async def evaluate(self, expression: str, arg: Any = None) -> Any: ...
 
@@ -157,15 +161,12 @@ class PageMessaging:
     async def send(self, message: OutboxRow) -> None:
         """Send ``message.body`` to ``message.chat`` with the id ``message.id``; NotSent when certainly not sent,
         any other exception: unknown."""
-        try:
-            ready = await self.tab.evaluate("() => !!window.__watuiMessages")
-        except Exception as exc:  # the tab is gone or navigating: nothing was asked of WhatsApp
-            raise NotSent(f"the WhatsApp Web tab cannot be reached: {first_line(exc)}") from None
-        if not ready:
-            raise NotSent("watui's messaging script is not in the WhatsApp Web tab (still loading?)")
+        if self.tab.is_closed():
+            raise NotSent("the WhatsApp Web tab is closed")
         args = {"chat": message.chat, "id": message.id, "body": message.body,
                 "confirmMs": int(self.confirm_s * 1000)}  # fmt: skip
-        result = await self.tab.evaluate("(a) => window.__watuiMessages.send(a)", args)
+        # One round trip (as whatsapp-web.js's sendMessage): an error raised by it means "unknown".
+        result = await self.tab.evaluate(_SEND_JS, args)
         if not isinstance(result, dict) or not result.get("ok"):
             reason = result.get("reason") if isinstance(result, dict) else None
             permanent = bool(result.get("permanent")) if isinstance(result, dict) else False
