@@ -72,11 +72,14 @@ class Heard:
     def __init__(self) -> None:
         self.acks: list[Ack] = []
         self.incoming: list[Incoming] = []
+        self.delays: list[float] = []
 
     def ack(self, ack: Ack) -> None:
         self.acks.append(ack)
 
     async def got(self, incoming: Incoming) -> None:
+        if self.delays:
+            await asyncio.sleep(self.delays.pop(0))  # a commit to the inbox takes a while
         self.incoming.append(incoming)
 
     def states(self, msg_id: str) -> list[str]:
@@ -163,6 +166,13 @@ async def test_a_number_not_on_whatsapp_or_a_page_offline_is_not_sent(
         assert (body["messages"], body["undeliverable"]) == ([], [])  # never handed to WhatsApp
         first = row(f"{CONTACT}@c.us", "now")
         await adapter.send(first)  # the contact is known to be on WhatsApp from here on
+        # A contact that left WhatsApp since the page checked it: WhatsApp's server refuses, for good.
+        carol = row("15550002002@c.us", "are you there?")
+        await adapter.send(row(carol.chat, "hi Carol"))
+        await control(msim, "POST", "/__sim/numbers?remove=15550002002")
+        with pytest.raises(NotSent) as gone:
+            await adapter.send(carol)
+        assert gone.value.permanent and gone.value.reason == "WhatsApp's server refused the message"
         await msim.down()
         await wa_socket(page, "S.state !== 'CONNECTED'")
         with pytest.raises(NotSent) as offline:
@@ -172,7 +182,7 @@ async def test_a_number_not_on_whatsapp_or_a_page_offline_is_not_sent(
         await msim.up()
         await wa_socket(page, "S.state === 'CONNECTED'")
         await asyncio.sleep(0.3)
-        assert [m["id"] for m in msim.messages()["messages"]] == [first.id]  # "later" was never handed over
+        assert [m["body"] for m in msim.messages()["messages"]] == ["now", "hi Carol"]  # "later" never handed over
 
 
 async def test_incoming_messages_reach_the_callback_only_from_the_tabs_main_frame(
@@ -201,6 +211,14 @@ async def test_incoming_messages_reach_the_callback_only_from_the_tabs_main_fram
         )
         await page.evaluate("() => window.__watuiMessagesPush({kind: 'ping'})")  # a round trip after it
         assert [m.id for m in heard.incoming] == [written["id"]]
+        # A burst, each one's commit slower than the next's: the callbacks still run in the page's order.
+        heard.delays = [0.03 - 0.001 * n for n in range(30)]
+        await page.evaluate(
+            """() => { for (let n = 0; n < 30; n++) window.__watuiMessagesPush(
+                {kind: "incoming", id: "B" + n, chat: "15550002002@c.us", body: "b", t: 1, type: "chat"}); }"""
+        )
+        await until(lambda: len(heard.incoming) == 31, "the burst")
+        assert [m.id for m in heard.incoming[1:]] == [f"B{n}" for n in range(30)]
 
 
 def state_of(outbox: Outbox, msg_id: str) -> State:

@@ -129,7 +129,9 @@
       ]);
       if (outcome && outcome.timeout) throw new Error(`no answer from WhatsApp's server within ${confirmMs} ms`);
       const verdict = outcome && (outcome.messageSendResult || outcome);
-      if (verdict === "ERROR" || verdict === "error") throw new Error("WhatsApp's server answered ERROR");
+      if (verdict === "ERROR" || verdict === "error") { // the server refused it: it went nowhere
+        return { ok: false, permanent: true, reason: "WhatsApp's server refused the message" };
+      }
       return { ok: true };
     } catch (e) {
       if (handed) throw e;

@@ -28,6 +28,7 @@ handed to it; :meth:`PageMessaging.install` is called once per tab, before or af
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -147,6 +148,7 @@ class PageMessaging:
         self.confirm_s = confirm_s
         self._script = page_script(binding, modules)
         self._installed = False
+        self._order = asyncio.Lock()
 
     async def install(self) -> None:
         """Expose the binding and install the script in this document and every later one of the tab."""
@@ -199,8 +201,11 @@ class PageMessaging:
             return  # another frame (or another tab of the context) speaks: not the session's page
         if not isinstance(event, dict):
             return
+        # Playwright runs each binding call as its own task: the lock (FIFO, taken before any await) keeps
+        # the callbacks in the page's order, so a slow commit never lets a later message overtake.
         try:
-            await self._dispatch(event)
+            async with self._order:
+                await self._dispatch(event)
         except Exception as exc:
             log.warning("a %s event from the page was not handled: %s", event.get("kind"), first_line(exc))
 
