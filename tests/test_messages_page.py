@@ -26,7 +26,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 from tests.sim_helpers import WA_URL, chromium_flags, until
 from watui.config import DESKTOP_USER_AGENT, MessagesSettings
 from watui.core.messages import Found, Incoming, NotSent, Outbox, OutboxRow, Sender, State, new_message_id
-from watui.core.messages.page import Ack, PageMessaging
+from watui.core.messages.page import Ack, PageMessaging, page_script
 from watui.sim.server import Simulator
 
 ACCOUNT = "15550001234@c.us"  # the simulator's account
@@ -276,3 +276,53 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
     assert [r.attempts for r in outbox.rows()] == [1] * 20  # none handed to the page twice
     assert msim.state()["scans"] == 1
     outbox.close()
+
+
+class BindingOnlyTab:
+    """For the checks made in Python on what the binding receives (no JavaScript runs here)."""
+
+    main_frame = object()
+
+    def is_closed(self) -> bool:
+        return False
+
+    async def evaluate(self, expression: str, arg: Any = None) -> Any:
+        raise AssertionError("not used")
+
+    async def expose_binding(self, name: str, callback: Any) -> None:
+        raise AssertionError("not used")
+
+    async def add_init_script(self, script: str | None = None) -> None:
+        raise AssertionError("not used")
+
+
+def test_messaging_module_names_are_checked_and_reach_the_script() -> None:
+    with pytest.raises(ValueError, match="unknown messaging module 'msgs' \\(expected one of: socket, "):
+        PageMessaging(BindingOnlyTab(), ACCOUNT, modules={"msgs": "WAWebCollections"})
+    with pytest.raises(ValueError, match="messaging module 'collections' = 'no such!' is not a module name"):
+        PageMessaging(BindingOnlyTab(), ACCOUNT, modules={"collections": "no such!"})
+    script = page_script("__push", {"collections": "WAWebCollectionsV2"})
+    assert '"collections": "WAWebCollectionsV2"' in script and '"query_exists": "WAWebQueryExistsJob"' in script
+    assert 'const BINDING = "__push";' in script
+
+
+async def test_a_failing_callback_is_logged_and_the_next_event_still_arrives(caplog: pytest.LogCaptureFixture) -> None:
+    tab = BindingOnlyTab()
+    got: list[str] = []
+
+    def on_incoming(message: Incoming) -> None:
+        got.append(message.id)
+        if message.id == "A":
+            raise RuntimeError("disk full")
+
+    acks: list[Ack] = []
+    adapter = PageMessaging(tab, ACCOUNT, on_incoming=on_incoming, on_ack=acks.append)
+    main = {"frame": tab.main_frame}
+    for msg_id in ("A", "B"):
+        await adapter._pushed(main, {"kind": "incoming", "id": msg_id, "chat": "15550002001@c.us", "body": "b"})
+    assert got == ["A", "B"] and "the page's incoming event was not handled: disk full" in caplog.text
+    await adapter._pushed(main, {"kind": "ack", "id": "A", "chat": "x@c.us", "ack": "2", "state": "delivered"})
+    await adapter._pushed(main, {"kind": "ack", "id": "A", "chat": "x@c.us", "ack": 2, "state": "seen"})
+    assert acks == []  # malformed: dropped
+    await adapter._pushed(main, {"kind": "ack", "id": "A", "chat": "x@c.us", "ack": -1, "state": "failed"})
+    assert [(a.state, a.outbox_state) for a in acks] == [("failed", None)]

@@ -207,7 +207,7 @@ class PageMessaging:
             async with self._order:
                 await self._dispatch(event)
         except Exception as exc:
-            log.warning("a %s event from the page was not handled: %s", event.get("kind"), first_line(exc))
+            log.warning("the page's %s event was not handled: %s", event.get("kind"), first_line(exc))
 
     async def _dispatch(self, event: Mapping[str, Any]) -> None:
         kind = event.get("kind")
