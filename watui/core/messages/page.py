@@ -169,10 +169,11 @@ class PageMessaging:
                 "confirmMs": int(self.confirm_s * 1000)}  # fmt: skip
         # One round trip (as whatsapp-web.js's sendMessage): an error raised by it means "unknown".
         result = await self.tab.evaluate(_SEND_JS, args)
-        if not isinstance(result, dict) or not result.get("ok"):
-            reason = result.get("reason") if isinstance(result, dict) else None
-            permanent = bool(result.get("permanent")) if isinstance(result, dict) else False
-            raise NotSent(str(reason or f"the page answered {result!r:.80}"), permanent=permanent)
+        if not isinstance(result, dict):  # not the script's answer: whether it went is not known
+            raise RuntimeError(f"the page answered {result!r:.80} to a send")
+        if not result.get("ok"):
+            reason = result.get("reason") or "the page refused the send"
+            raise NotSent(str(reason), permanent=bool(result.get("permanent")))
 
     async def find(self, chat: str, message_id: str) -> Found:
         """Is our message ``message_id`` in ``chat``? UNKNOWN when the page cannot tell (yet)."""
