@@ -74,7 +74,7 @@ class Heard:
         self.incoming: list[Incoming] = []
         self.delays: list[float] = []
 
-    def ack(self, ack: Ack) -> None:
+    async def ack(self, ack: Ack) -> None:
         self.acks.append(ack)
 
     async def got(self, incoming: Incoming) -> None:
@@ -108,6 +108,19 @@ async def open_tab(
     if synced:
         await wa_socket(page, "S.hasSynced")
     return page, adapter
+
+
+class IntoOutbox(Heard):
+    """Acks go where the wiring will send them: the outbox file (forward only)."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__()
+        self.outbox = outbox
+
+    async def ack(self, ack: Ack) -> None:
+        await super().ack(ack)
+        if ack.outbox_state is not None:
+            await self.outbox.record_ack_async(ack.id, ack.outbox_state)
 
 
 def row(chat: str, body: str, msg_id: str | None = None) -> OutboxRow:
@@ -249,7 +262,7 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
 
     msim.on_event = kill_at_victim
     async with chromium(msim, profile, chromium_path) as context:
-        _page, adapter = await open_tab(msim, context)
+        _page, adapter = await open_tab(msim, context, IntoOutbox(outbox))
         task = asyncio.create_task(Sender(outbox, adapter, ACCOUNT, retry_s=0.2).run())
         await asyncio.wait_for(killed.wait(), 30)
         await asyncio.sleep(0.3)
@@ -260,13 +273,15 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
     assert [m["id"] for m in msim.messages()["messages"]] == ids[:8]
 
     async with chromium(msim, profile, chromium_path) as context:  # the same profile: logged in, no scan
-        _page, adapter = await open_tab(msim, context, scan=False)
+        _page, adapter = await open_tab(msim, context, IntoOutbox(outbox), scan=False)
         sender = Sender(outbox, adapter, ACCOUNT, retry_s=0.2)
         assert await sender.recover()
         assert state_of(outbox, victim) is State.SENT  # found in the chat: not sent again
         task = asyncio.create_task(sender.run())
         try:
             await until(lambda: len(outbox.rows(states=[State.QUEUED, State.CLAIMED])) == 0, "all 20 sent", 30)
+            # Each one's acks reach the outbox, also those the killed tab never heard (replayed at the connect).
+            await until(lambda: len(outbox.rows(states=[State.READ])) == 20, "all 20 read", 30)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
