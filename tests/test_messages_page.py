@@ -25,7 +25,7 @@ from playwright.async_api import BrowserContext, Page, async_playwright
 
 from tests.sim_helpers import WA_URL, chromium_flags, until
 from watui.config import DESKTOP_USER_AGENT, MessagesSettings
-from watui.core.messages import Found, Incoming, NotSent, Outbox, OutboxRow, Sender, State, new_message_id
+from watui.core.messages import Found, Inbox, Incoming, NotSent, Outbox, OutboxRow, Sender, State, new_message_id
 from watui.core.messages.page import Ack, PageMessaging, page_script
 from watui.sim.server import Simulator
 
@@ -110,17 +110,22 @@ async def open_tab(
     return page, adapter
 
 
-class IntoOutbox(Heard):
-    """Acks go where the wiring will send them: the outbox file (forward only)."""
+class IntoFiles(Heard):
+    """Events go where the wiring will send them: acks to the outbox file, incoming messages to the inbox."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, inbox: Inbox) -> None:
         super().__init__()
         self.outbox = outbox
+        self.inbox = inbox
 
     async def ack(self, ack: Ack) -> None:
         await super().ack(ack)
         if ack.outbox_state is not None:
             await self.outbox.record_ack_async(ack.id, ack.outbox_state)
+
+    async def got(self, incoming: Incoming) -> None:
+        await super().got(incoming)
+        await self.inbox.record_incoming_async(incoming)
 
 
 def row(chat: str, body: str, msg_id: str | None = None) -> OutboxRow:
@@ -250,6 +255,7 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
 ) -> None:
     profile = tmp_path / "profile"
     outbox = Outbox.open(tmp_path / "outbox.sqlite", FAST)
+    inbox = Inbox.open(tmp_path / "inbox.sqlite")
     chat = f"{CONTACT}@c.us"
     ids = [outbox.accept(chat, f"message {n}", account=ACCOUNT).id for n in range(20)]
     victim = ids[7]
@@ -262,7 +268,7 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
 
     msim.on_event = kill_at_victim
     async with chromium(msim, profile, chromium_path) as context:
-        _page, adapter = await open_tab(msim, context, IntoOutbox(outbox))
+        _page, adapter = await open_tab(msim, context, IntoFiles(outbox, inbox))
         task = asyncio.create_task(Sender(outbox, adapter, ACCOUNT, retry_s=0.2).run())
         await asyncio.wait_for(killed.wait(), 30)
         await asyncio.sleep(0.3)
@@ -271,12 +277,16 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
             await task
     assert state_of(outbox, victim) is State.CLAIMED  # killed between the send and its confirmation
     assert [m["id"] for m in msim.messages()["messages"]] == ids[:8]
+    written = await control(msim, "POST", "/__sim/incoming", {"from": CONTACT, "text": "while you were away"})
 
     async with chromium(msim, profile, chromium_path) as context:  # the same profile: logged in, no scan
-        _page, adapter = await open_tab(msim, context, IntoOutbox(outbox), scan=False)
+        _page, adapter = await open_tab(msim, context, IntoFiles(outbox, inbox), scan=False)
+        # The relaunched tab knows what it sent before the kill, and what it did not.
+        assert await adapter.find(chat, victim) is Found.FOUND
+        assert await adapter.find(chat, new_message_id()) is Found.NOT_FOUND
         sender = Sender(outbox, adapter, ACCOUNT, retry_s=0.2)
         assert await sender.recover()
-        assert state_of(outbox, victim) is State.SENT  # found in the chat: not sent again
+        assert state_of(outbox, victim) in (State.SENT, State.DELIVERED, State.READ)  # confirmed, not sent again
         task = asyncio.create_task(sender.run())
         try:
             await until(lambda: len(outbox.rows(states=[State.QUEUED, State.CLAIMED])) == 0, "all 20 sent", 30)
@@ -290,7 +300,10 @@ async def test_sender_through_the_page_sends_each_once_across_a_chromium_killed_
     assert [m["body"] for m in msim.messages()["messages"]] == [f"message {n}" for n in range(20)]
     assert [r.attempts for r in outbox.rows()] == [1] * 20  # none handed to the page twice
     assert msim.state()["scans"] == 1
+    # Written while no tab was up: in the inbox once, at the next connect.
+    assert [(r.id, r.chat, r.body) for r in inbox.read()] == [(written["id"], chat, "while you were away")]
     outbox.close()
+    inbox.close()
 
 
 class BindingOnlyTab:
