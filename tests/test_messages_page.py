@@ -354,3 +354,23 @@ async def test_a_failing_callback_is_logged_and_the_next_event_still_arrives(cap
     assert acks == []  # malformed: dropped
     await adapter._pushed(main, {"kind": "ack", "id": "A", "chat": "x@c.us", "ack": -1, "state": "failed"})
     assert [(a.state, a.outbox_state) for a in acks] == [("failed", None)]
+
+
+async def test_an_adapter_installed_on_a_tab_already_open_hears_what_came_before(
+    msim: Simulator, tmp_path: Path, chromium_path: Path
+) -> None:
+    async with chromium(msim, tmp_path / "profile", chromium_path) as context:
+        page = context.pages[0] if context.pages else await context.new_page()
+        await page.goto(WA_URL)
+        await wa_socket(page, "S.state === 'UNPAIRED'")
+        await msim.scan()
+        await wa_socket(page, "S.hasSynced")
+        written = await control(msim, "POST", "/__sim/incoming", {"from": CONTACT, "text": "before you looked"})
+        await until(lambda: msim.messages()["incoming"][0]["delivered"], "the tab to have the message")
+        heard = Heard()
+        adapter = PageMessaging(page, ACCOUNT, on_ack=heard.ack, on_incoming=heard.got)
+        await adapter.install()  # the session's tab, handed over later
+        await until(lambda: bool(heard.incoming), "the message from before")
+        assert [(m.id, m.body) for m in heard.incoming] == [(written["id"], "before you looked")]
+        await adapter.send(row(f"{CONTACT}@c.us", "sorry, just saw it"))
+        assert [m["body"] for m in msim.messages()["messages"]] == ["sorry, just saw it"]
