@@ -114,6 +114,10 @@
       const chatModel = Collections.Chat.get(wid)
         || ((await req("find_chat").findOrCreateLatestChat(wid)) || {}).chat;
       if (!chatModel) return { ok: false, permanent: false, reason: `the chat ${chat} cannot be opened` };
+      const getters = req("chat_getters");
+      if (getters.getIsNewsletter(chatModel) || getters.getIsBroadcast(chatModel)) {
+        return { ok: false, permanent: true, reason: `${chat} is a channel or a broadcast: watui sends only to chats` };
+      }
       const { key, from } = keyFor(chatModel, id);
       if (await inStore(Collections, chatModel, key)) return { ok: true, already: true }; // taken before
       const message = {

@@ -5,7 +5,8 @@ beside this file, is the script; the module names are a table, overridable like 
 
 - **send** (``Utils.js`` ``sendMessage``): ``WAWebWidFactory.createWid`` the chat; for a person, first
   ``WAWebQueryExistsJob.queryWidExists`` (no -> :class:`NotSent` ``"<number> is not on WhatsApp"``,
-  permanent); the chat from ``WAWebCollections.Chat`` or ``WAWebFindChatAction.findOrCreateLatestChat``; a
+  permanent); the chat from ``WAWebCollections.Chat`` or ``WAWebFindChatAction.findOrCreateLatestChat``
+  (a channel or a broadcast, by ``WAWebChatGetters``, is refused for good); a
   ``WAWebMsgKey`` built with *watui's* id (fromMe, remote = the chat, from = ``WAWebUserPrefsMeUser``), the
   ephemeral fields of ``WAWebGetEphemeralFieldsMsgActionsUtils``, then
   ``WAWebSendMsgChatAction.addAndSendMsgToChat`` and its send result (the server's answer). Anything that
