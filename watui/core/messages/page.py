@@ -9,7 +9,8 @@ beside this file, is the script; the module names are a table, overridable like 
   (a channel or a broadcast, by ``WAWebChatGetters``, is refused for good); a
   ``WAWebMsgKey`` built with *watui's* id (fromMe, remote = the chat, from = ``WAWebUserPrefsMeUser``), the
   ephemeral fields of ``WAWebGetEphemeralFieldsMsgActionsUtils``, then
-  ``WAWebSendMsgChatAction.addAndSendMsgToChat`` and its send result (the server's answer). Anything that
+  ``WAWebSendMsgChatAction.addAndSendMsgToChat`` and its send result (the server's answer: ERROR is a
+  permanent NotSent; none within ``confirm_s``: unknown). Anything that
   fails before that call (not connected, a module missing) is a transient NotSent: certainly not sent. A
   failure after it is "unknown" (a plain exception): the Sender checks with ``find`` before anything else
   goes. A message already in the store under that id is not handed again (it was taken before).
