@@ -133,9 +133,11 @@
       ]);
       if (outcome && outcome.timeout) throw new Error(`no answer from WhatsApp's server within ${confirmMs} ms`);
       const verdict = outcome && (outcome.messageSendResult || outcome);
-      if (verdict === "ERROR" || verdict === "error") { // the server refused it: it went nowhere
+      if (verdict === "ERROR") { // the server refused it: it went nowhere
         return { ok: false, permanent: true, reason: "WhatsApp's server refused the message" };
       }
+      // Any other failure (a network error WhatsApp may still retry, ...): the outcome is not known.
+      if (typeof verdict === "string" && verdict !== "OK") throw new Error(`WhatsApp's send result: ${verdict}`);
       return { ok: true };
     } catch (e) {
       if (handed) throw e;
