@@ -516,13 +516,25 @@
     for (const { msg } of outbox.values()) transmit(msg);
   }
   function onAck(message) {
-    const msg = Msg.get(message.key);
+    const msg = Msg.get(message.key) || remembered(message);
     if (msg && (message.ack > msg.ack || message.ack < 0)) msg.set("ack", message.ack);
     const waiting = outbox.get(message.key);
     if (waiting && message.ack !== 0) {
       outbox.delete(message.key);
       waiting.settle({ messageSendResult: message.ack > 0 ? "OK" : "ERROR" });
     }
+  }
+  // An ack of this login's own message the tab does not hold (sent before a reload or a crash): the real
+  // site keeps its sent messages in its database, so the message is in the store again (not a new one).
+  function remembered(message) {
+    const parts = /^true_([^_]+@[^_]+)_([0-9A-Z]+)$/.exec(String(message.key || ""));
+    if (!parts || parts[2] !== message.id || message.ack < 0) return null;
+    const remote = createWid(parts[1]);
+    const msg = Msg.add(new MsgModel({ id: new MsgKey({ fromMe: true, remote, id: message.id }), body: "",
+                                       type: "chat", t: 0, from: meWid(), to: remote, ack: 0, isNewMsg: false,
+                                       self: "out", local: true }));
+    chatFor(remote).msgs.add(msg);
+    return msg;
   }
   function receive(message) {
     const from = createWid(message.from);
