@@ -419,7 +419,7 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where} must be a table of strings, got {value!r}")
-        from watui.core.wa_page import check_table  # local: config stays importable alone
+        from watui.core.browser.contract import check_table  # local: config stays importable alone
 
         problem = check_table(dotted.split(".")[-1], value)
         if problem:

@@ -22,7 +22,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from watui.config import Config
 from watui.core.autosnap import AutoSnap
-from watui.core.browser import BrowserDriver, PageReport
+from watui.core.browser.driver import BrowserDriver, PageReport
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
@@ -221,7 +221,7 @@ class SessionManager:
 
     @property
     def logout_seen(self) -> bool:
-        """WhatsApp logged the page out since watui last loaded it (its own logout, watui/core/wa_page.py):
+        """WhatsApp logged the page out since watui last loaded it (its own logout, watui/core/browser/contract.py):
         only then is a QR a logout; any other QR on a session that was connected is the profile's doing."""
         return self._logout_seen
 
