@@ -232,7 +232,7 @@ async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
     """A symlink where the socket goes: the owner runs without a socket, says so in an `error` event (the
     journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
     from watui.core.disk.store import SessionStore
-    from watui.core.history import history_path, read_rows
+    from watui.core.journal.journal import history_path, read_rows
     from watui.runtime import session_runtime
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")

@@ -136,7 +136,7 @@ class KeySettings:
 
 @dataclass(frozen=True)
 class HistorySettings:
-    """The journal (watui/core/history.py): one SQLite file per session beside its owner lock."""
+    """The journal (watui/core/journal/): one SQLite file per session beside its owner lock."""
 
     enabled: bool = True
     keep_days: int = 30
@@ -153,7 +153,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Alert rules' thresholds and their delivery channels (watui/core/alerts.py)."""
+    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py)."""
 
     enabled: bool = True
     down_after_s: float = 60.0

@@ -500,7 +500,7 @@ class SessionManager:
         self._events.publish(Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {}))
 
     def announce(self, type_: EventType, *, message: str = "", data: dict[str, Any] | None = None) -> None:
-        """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
+        """Publish an event made beside the manager (an alert, by watui/core/journal/service.py) to every face."""
         self._publish(type_, message=message, data=data)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -17,8 +17,9 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
-from watui.core.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
-from watui.core.history import History, history_path, load_alert_memory, save_alert_memory
+from watui.core.journal.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
+from watui.core.journal.history import History
+from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
 from watui.core.models import Event
 
 if TYPE_CHECKING:
