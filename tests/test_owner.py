@@ -206,7 +206,7 @@ async def test_doctor_beside_an_owner_without_a_browser_says_so_with_its_own_cod
     tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from watui.cli import main
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
     manager = SessionManager(load_config(config_path))

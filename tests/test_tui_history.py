@@ -85,7 +85,7 @@ async def test_the_view_shows_the_session_size_of_now_not_zero_for_a_session_mad
     # opened before the next sample is due.
     from watui.config import Config, SessionSettings
     from watui.core.journal.service import start_watchers
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
     from watui.tui.app import history_source
 
     config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)

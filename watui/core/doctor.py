@@ -18,8 +18,8 @@ from typing import Any
 from watui.config import Config
 from watui.core.browser.contract import CHANNELS
 from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.disk.evidence import save_evidence
 from watui.core.disk.store import SessionStore
-from watui.core.evidence import save_evidence
 from watui.core.models import ConnectionState
 
 S = ConnectionState

@@ -60,7 +60,7 @@ QR_SIDE_PADDING = 2  # one column either side of the code
 
 
 class Manager(Protocol):
-    """What the dashboard needs of ``watui.core.manager.SessionManager`` (tests pass a fake)."""
+    """What the dashboard needs of ``watui.core.session.manager.SessionManager`` (tests pass a fake)."""
 
     @property
     def info(self) -> SessionInfo: ...

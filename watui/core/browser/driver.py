@@ -36,8 +36,8 @@ from watui.core.browser.chromium import (
     find_browser_processes,
     launch_args,
 )
+from watui.core.disk.evidence import Evidence
 from watui.core.errors import first_line
-from watui.core.evidence import Evidence
 from watui.core.models import Account, BrowserProcess, ConnectionState
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from watui.core.journal.journal import history_path, load_alert_memory, save_ale
 from watui.core.models import Event
 
 if TYPE_CHECKING:
-    from watui.core.events import EventStream
-    from watui.core.manager import SessionManager
+    from watui.core.session.events import EventStream
+    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

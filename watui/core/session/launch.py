@@ -23,7 +23,7 @@ from watui.core.models import ConnectionState, DiskReport
 from watui.core.snapshots import Snapshot
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 S = ConnectionState
 QR_STATES = frozenset({S.UNPAIRED, S.UNPAIRED_IDLE})
