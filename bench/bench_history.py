@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from watui.core.history import Journal, read_report  # noqa: E402
+from watui.core.journal.journal import Journal  # noqa: E402
+from watui.core.journal.report import read_report  # noqa: E402
 
 EVENTS = 20_000
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.core_helpers import started_manager  # noqa: E402
 from watui.config import Config, SessionSettings  # noqa: E402
-from watui.core.browser import find_browser_processes  # noqa: E402
+from watui.core.browser.chromium import find_browser_processes  # noqa: E402
 from watui.core.models import ConnectionState as S  # noqa: E402
 
 CPU_TARGET_PERCENT = 2.0

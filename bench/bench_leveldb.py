@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import run_page_on_profile  # noqa: E402
 
-from watui.core.browser_finder import find_browser  # noqa: E402
+from watui.core.browser.chromium import find_browser  # noqa: E402
 from watui.core.disk import leveldb  # noqa: E402
 from watui.core.disk.login import stored_login  # noqa: E402
 

@@ -36,7 +36,7 @@ from playwright.async_api import async_playwright  # noqa: E402
 
 from tests.sim_helpers import WA_URL, chromium_flags  # noqa: E402
 from watui.config import DESKTOP_USER_AGENT, MessagesSettings  # noqa: E402
-from watui.core.browser_finder import find_browser  # noqa: E402
+from watui.core.browser.chromium import find_browser  # noqa: E402
 from watui.core.messages import Outbox, OutboxRow, Sender, new_message_id  # noqa: E402
 from watui.core.messages.page import PageMessaging  # noqa: E402
 from watui.sim.server import Simulator  # noqa: E402

@@ -127,7 +127,7 @@ class ConfigKey:
 def config_keys() -> Iterator[ConfigKey]:
     """Every key of ``Config``, section by section in its order, from the dataclasses themselves."""
     from watui import config as cfg
-    from watui.core.wa_page import TABLES
+    from watui.core.browser.contract import TABLES
 
     defaults = cfg.Config()
     for section, cls in cfg._SECTIONS.items():

@@ -3,7 +3,7 @@
 # memory of full Chromium when headless), when we are allowed to (root or passwordless sudo).
 set -e
 NEED_CHROMIUM=1
-python_finder() { "${PYTHON:-python3}" -m watui.core.browser_finder --quiet 2>/dev/null; }
+python_finder() { "${PYTHON:-python3}" -m watui.core.browser.chromium --quiet 2>/dev/null; }
 if python_finder; then NEED_CHROMIUM=0; fi
 if [ "$NEED_CHROMIUM" = 0 ] && [ -x /usr/bin/chromium-headless-shell ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else

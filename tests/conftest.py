@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from watui.config import Config, load_config
-from watui.core.browser_finder import find_browser
+from watui.core.browser.chromium import find_browser
 from watui.core.errors import BrowserNotFoundError
 from watui.sim.server import Simulator
 

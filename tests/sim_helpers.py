@@ -15,8 +15,8 @@ from typing import Any
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from watui.config import DESKTOP_USER_AGENT
-from watui.core.browser_finder import find_browser
-from watui.core.wa_page import DEFAULT_SELECTORS, STATE_ORDER
+from watui.core.browser.chromium import find_browser
+from watui.core.browser.contract import DEFAULT_SELECTORS, STATE_ORDER
 from watui.sim.server import Simulator
 
 WA_URL = "https://web.whatsapp.com/"
@@ -67,7 +67,7 @@ def first_page(context: BrowserContext) -> Page:
     return context.pages[0]
 
 
-# The driver's rule (wa_page.STATE_ORDER): the first selector that matches decides the state.
+# The driver's rule (contract.STATE_ORDER): the first selector that matches decides the state.
 _READ_STATE_JS = """
 (() => {
   const sel = SELECTORS;

@@ -23,7 +23,7 @@ import pytest
 from tests.alert_helpers import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
-from watui.core.alerts import (
+from watui.core.journal.alerts import (
     HOST_SCHEMES,
     Alert,
     AlertRules,
@@ -34,7 +34,7 @@ from watui.core.alerts import (
     _redact,
     channels_for,
 )
-from watui.core.history import load_alert_memory, save_alert_memory
+from watui.core.journal.journal import load_alert_memory, save_alert_memory
 from watui.core.models import (
     PROBLEM_NO_LOGIN,
     PROBLEM_TOO_LARGE,

@@ -17,7 +17,8 @@ from tests.alert_helpers import Receiver, receiver
 from tests.core_helpers import Recorder, sim_config
 from watui.cli_live import _event_line
 from watui.config import AlertSettings, Config, WebhookSettings
-from watui.core.history import history_path, read_report
+from watui.core.journal.journal import history_path
+from watui.core.journal.report import read_report
 from watui.core.models import ConnectionState as S
 from watui.runtime import session_runtime
 from watui.sim.server import Simulator

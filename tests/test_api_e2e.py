@@ -19,8 +19,8 @@ from playwright.async_api import async_playwright, expect
 from tests.api_helpers import SseReader, running_api
 from tests.core_helpers import sim_config, started_manager
 from watui.api.app import ApiServer
-from watui.core.browser_finder import find_browser
-from watui.core.manager import SessionManager
+from watui.core.browser.chromium import find_browser
+from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from watui.config import Config, ReconnectSettings, SessionSettings
 from watui.core.errors import InitFailed
-from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState
+from watui.core.session.manager import SessionManager
 
 
 class UnreachableSite(SessionManager):

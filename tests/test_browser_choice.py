@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from watui.config import DESKTOP_USER_AGENT, Config
-from watui.core.browser import decode_qr, launch_args
-from watui.core.browser_finder import find_browser
+from watui.core.browser.chromium import find_browser, launch_args
+from watui.core.browser.driver import decode_qr
 
 
 def executable(path: Path) -> Path:

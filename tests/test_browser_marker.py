@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from watui.core.browser_finder import HEADLESS_SHELLS, SYSTEM_CANDIDATES
+from watui.core.browser.chromium import HEADLESS_SHELLS, SYSTEM_CANDIDATES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each executable the finder would pick is covered by /dev/null (not executable) in the namespace only.
@@ -41,7 +41,7 @@ def without_chromium(command: list[str], tmp_path: Path) -> subprocess.Completed
 def test_the_suite_less_browser_tests_needs_no_chromium(tmp_path: Path) -> None:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root and unshare to hide the browser in a private mount namespace")
-    finder = without_chromium([sys.executable, "-m", "watui.core.browser_finder"], tmp_path)
+    finder = without_chromium([sys.executable, "-m", "watui.core.browser.chromium"], tmp_path)
     if finder.returncode == 97 or "unshare:" in finder.stderr:
         pytest.skip(f"cannot make a private mount namespace here: {finder.stderr.strip()}")
     assert finder.returncode == 1 and "no Chromium found" in finder.stderr, "a Chromium is still visible"

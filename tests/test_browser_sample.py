@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from watui.config import Config
-from watui.core.browser import BrowserDriver
+from watui.core.browser.driver import BrowserDriver
 
 BUSY = "import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'while True: pass']); exec('while True: pass')"
 

@@ -308,7 +308,7 @@ async def test_a_snapshot_folder_others_may_write_is_refused_at_start(
     tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Whoever may write the snapshot folder may plant a snapshot for a restore: refused when the owner starts."""
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
     assert main(["keygen", str(tmp_path / "id.txt")]) == 0
     capsys.readouterr()

@@ -14,11 +14,11 @@ import pytest
 
 from tests.core_helpers import Recorder, sim_config, started_manager, with_whatsapp
 from watui.config import SessionSettings
-from watui.core.browser import find_browser_processes
+from watui.core.browser.chromium import find_browser_processes
 from watui.core.disk.store import SessionStore
 from watui.core.errors import ActionUnavailable, SessionBusyError
-from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
+from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser

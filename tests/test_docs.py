@@ -22,7 +22,7 @@ import pytest
 
 from watui import config as cfg
 from watui.cli import build_parser
-from watui.core.wa_page import TABLES
+from watui.core.browser.contract import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 

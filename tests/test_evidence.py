@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from watui.core.evidence import Evidence, save_evidence
+from watui.core.disk.evidence import Evidence, save_evidence
 
 
 def test_evidence_folders_hold_the_files_and_only_the_last_five_are_kept(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ import pytest
 
 from watui.cli import main
 from watui.config import Config, SessionSettings
-from watui.core.history import History, Journal, history_path, read_report
+from watui.core.journal.history import History
+from watui.core.journal.journal import Journal, history_path
+from watui.core.journal.report import read_report
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event, SessionInfo
 
@@ -147,7 +149,7 @@ CHILD = """
 import asyncio, sys, time
 from pathlib import Path
 from watui.config import Config, SessionSettings
-from watui.core.history import History
+from watui.core.journal.history import History
 from watui.core.models import ConnectionState as S, Event, SessionInfo
 from datetime import UTC, datetime
 
@@ -383,7 +385,7 @@ async def test_the_sampler_outlives_a_failing_read_and_a_failing_sample_and_says
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from watui.config import HistorySettings
-    from watui.core import history as history_module
+    from watui.core.journal import history as history_module
 
     config = Config(
         session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"),

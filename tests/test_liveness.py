@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from watui.config import Config
-from watui.core import liveness
-from watui.core.browser import PageReport
+from watui.core.browser.contract import map_state
+from watui.core.browser.driver import PageReport
 from watui.core.errors import InitFailed
-from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event, InitResult
-from watui.core.wa_page import map_state
+from watui.core.session import liveness
+from watui.core.session.manager import SessionManager
 
 # WhatsApp's own states that mean "this account, network or browser is refused" (whatsapp-web.js WAState):
 # reloading the page would only be refused again, and for a banned account look like a bot that insists.

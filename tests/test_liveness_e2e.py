@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from tests.core_helpers import Recorder, sim_config, started_manager
-from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
+from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser

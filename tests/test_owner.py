@@ -206,7 +206,7 @@ async def test_doctor_beside_an_owner_without_a_browser_says_so_with_its_own_cod
     tmp_path: Path, write_config: ConfigWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from watui.cli import main
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
     manager = SessionManager(load_config(config_path))
@@ -232,7 +232,7 @@ async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
     """A symlink where the socket goes: the owner runs without a socket, says so in an `error` event (the
     journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
     from watui.core.disk.store import SessionStore
-    from watui.core.history import history_path, read_rows
+    from watui.core.journal.journal import history_path, read_rows
     from watui.runtime import session_runtime
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")

@@ -14,8 +14,8 @@ import pytest
 
 from tests.core_helpers import sim_config, started_manager
 from watui.config import Config
-from watui.core.manager import SessionManager
 from watui.core.models import ConnectionState as S
+from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 
 

@@ -21,7 +21,7 @@ from watui.core import snapshots as sn
 from watui.core.disk import leveldb
 from watui.core.disk.login import stored_login
 from watui.core.disk.store import SessionStore
-from watui.core.manager import SessionManager
+from watui.core.session.manager import SessionManager
 from watui.core.snapshots import archive
 
 WA_DB = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb"

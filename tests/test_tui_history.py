@@ -6,7 +6,8 @@ from pathlib import Path
 
 from tui_helpers import FakeManager, connected_info, event, fixed_clock
 
-from watui.core.history import Journal, read_report
+from watui.core.journal.journal import Journal
+from watui.core.journal.report import read_report
 from watui.tui.app import WatuiApp
 from watui.tui.screens.history import HistoryScreen, history_text, sparkline
 from watui.tui.widgets.alert_bar import AlertBar
@@ -83,8 +84,8 @@ async def test_the_view_shows_the_session_size_of_now_not_zero_for_a_session_mad
     # A fresh session: none on disk when watui starts (the first sample), 1.3 MB once logged in, and the view
     # opened before the next sample is due.
     from watui.config import Config, SessionSettings
-    from watui.core.manager import SessionManager
-    from watui.core.watchers import start_watchers
+    from watui.core.journal.service import start_watchers
+    from watui.core.session.manager import SessionManager
     from watui.tui.app import history_source
 
     config = Config(session=SessionSettings(session_path=str(tmp_path / "s"), client_id="bot"), base_dir=tmp_path)

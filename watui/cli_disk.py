@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from watui.config import Config, ConfigError
-from watui.core.browser_finder import find_browser
+from watui.core.browser.chromium import find_browser
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import MIB, SessionStore
 from watui.core.errors import BrowserNotFoundError

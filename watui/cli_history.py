@@ -9,16 +9,9 @@ import sys
 from typing import Any
 
 from watui.config import Config
-from watui.core.alerts import Dispatcher, channels_for, make_test_alert
-from watui.core.history import (
-    HistoryError,
-    cell_glyph,
-    duration_text,
-    history_path,
-    parse_since,
-    ratio_text,
-    read_report,
-)
+from watui.core.journal.alerts import Dispatcher, channels_for, make_test_alert
+from watui.core.journal.journal import HistoryError, history_path
+from watui.core.journal.report import cell_glyph, duration_text, parse_since, ratio_text, read_report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import TextIO
 
 from watui.config import Config
-from watui.core.events import EventStream
 from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
+from watui.core.session.events import EventStream
 from watui.qr import qr_half_blocks
 from watui.runtime import STOP_SIGNALS, Runtime, reconnect_on_sigusr1, session_runtime, stop_on_signals
 

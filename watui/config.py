@@ -136,7 +136,7 @@ class KeySettings:
 
 @dataclass(frozen=True)
 class HistorySettings:
-    """The journal (watui/core/history.py): one SQLite file per session beside its owner lock."""
+    """The journal (watui/core/journal/): one SQLite file per session beside its owner lock."""
 
     enabled: bool = True
     keep_days: int = 30
@@ -153,7 +153,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Alert rules' thresholds and their delivery channels (watui/core/alerts.py)."""
+    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py)."""
 
     enabled: bool = True
     down_after_s: float = 60.0
@@ -419,7 +419,7 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where} must be a table of strings, got {value!r}")
-        from watui.core.wa_page import check_table  # local: config stays importable alone
+        from watui.core.browser.contract import check_table  # local: config stays importable alone
 
         problem = check_table(dotted.split(".")[-1], value)
         if problem:

@@ -23,9 +23,9 @@ from watui.config import Config
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
-from watui.core.manager import SessionManager
+from watui.core.journal.service import Watchers, start_watchers
 from watui.core.models import ConnectionState
-from watui.core.watchers import Watchers, start_watchers
+from watui.core.session.manager import SessionManager
 
 if TYPE_CHECKING:
     from watui.sim.client import SimClient

@@ -13,9 +13,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from watui.api.paths import API
-from watui.core.alerts import RULES
-from watui.core.history import HistoryError, history_path, parse_since, read_report
-from watui.core.watchers import watchers_of
+from watui.core.journal.alerts import RULES
+from watui.core.journal.journal import HistoryError, history_path
+from watui.core.journal.report import parse_since, read_report
+from watui.core.journal.service import watchers_of
 
 
 class HistoryCollector:

@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from watui.api.errors import _Refused
 from watui.api.metrics import CONTENT_TYPE_LATEST, render_metrics
 from watui.api.state import ManagerLike, _ApiState, _state
+from watui.core.journal.service import watchers_of
 from watui.core.models import SessionInfo, iso
-from watui.core.watchers import watchers_of
 
 _T = TypeVar("_T")
 

@@ -19,7 +19,7 @@ class EventSource(Protocol):
 
 
 class ManagerLike(Protocol):
-    """What the HTTP face uses of ``watui.core.manager.SessionManager``."""
+    """What the HTTP face uses of ``watui.core.session.manager.SessionManager``."""
 
     @property
     def info(self) -> SessionInfo: ...

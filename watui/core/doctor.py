@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from watui.config import Config
-from watui.core.browser import BrowserDriver, PageReport
+from watui.core.browser.contract import CHANNELS
+from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.disk.evidence import save_evidence
 from watui.core.disk.store import SessionStore
-from watui.core.evidence import save_evidence
 from watui.core.models import ConnectionState
-from watui.core.wa_page import CHANNELS
 
 S = ConnectionState
 # States after which the page will not change by itself: enough to conclude.

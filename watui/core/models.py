@@ -324,7 +324,7 @@ class Event:
     failed (``message``). ``disk``: a new disk report (JSON: size_bytes, valid, problems). ``action``: a
     verb started or finished (``data``: verb, phase). ``unrecognised``: no channel recognised the page
     (``data``: evidence folder).
-    ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/alerts.py).
+    ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/journal/alerts.py).
     ``info`` always carries the snapshot after the event.
     """
 

@@ -27,7 +27,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from watui.core.errors import WatuiError
-from watui.core.history import history_path, read_report
+from watui.core.journal.journal import history_path
+from watui.core.journal.report import read_report
+from watui.core.journal.service import watchers_of
 from watui.core.models import (
     PROBLEM_LOCKED,
     CleanupReport,
@@ -37,7 +39,6 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
-from watui.core.watchers import watchers_of
 from watui.tui.messages import ActionFinished, SessionChanged
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -59,7 +60,7 @@ QR_SIDE_PADDING = 2  # one column either side of the code
 
 
 class Manager(Protocol):
-    """What the dashboard needs of ``watui.core.manager.SessionManager`` (tests pass a fake)."""
+    """What the dashboard needs of ``watui.core.session.manager.SessionManager`` (tests pass a fake)."""
 
     @property
     def info(self) -> SessionInfo: ...

@@ -1,5 +1,5 @@
 """The history view behind ``h``: uptime, the last 24 h as a strip of cells, size and memory sparklines,
-and the incidents, from the journal (watui/core/history.py)."""
+and the incidents, from the journal (watui/core/journal/)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from watui.core.history import duration_text, ratio_text
+from watui.core.journal.report import duration_text, ratio_text
 
 HistorySource = Callable[[], Awaitable[dict[str, Any]]]
 SPARK = "▁▂▃▄▅▆▇█"

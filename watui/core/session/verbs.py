@@ -2,7 +2,7 @@
 
 One verb runs at a time (``claim``; a verb that cannot act now raises ActionUnavailable); concurrent
 initialize / reconnect calls share one run, retried with backoff, which starts the browser through the
-launch gate (watui/core/launch.py: validate the disk, quarantine a damaged session, restore a snapshot
+launch gate (watui/core/session/launch.py: validate the disk, quarantine a damaged session, restore a snapshot
 before asking for a QR, launch) and waits for the page to settle. ``Verbs`` holds a reference to its
 manager: the manager keeps the session's state and the browser steps; this module decides what a verb
 does with them.
@@ -27,7 +27,7 @@ from watui.core.models import PROBLEM_TOO_LARGE, CleanupReport, ClearReport, Con
 from watui.core.snapshots import note_cleared
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 S = ConnectionState
 

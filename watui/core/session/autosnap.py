@@ -3,7 +3,7 @@
 Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots/keeper.py's ``Keeper``; this
 module decides when: a snapshot once the login has settled after connecting and then every ``every_h``,
 one on demand (``backup``), a restore before a QR (at most once per launch run; the launch gate,
-watui/core/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
+watui/core/session/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
 restored login turns out dead. ``AutoSnap`` holds a reference to its
 manager: it reads the manager's snapshot and publishes through it.
 """
@@ -22,7 +22,7 @@ from watui.core.models import ConnectionState, now_utc
 from watui.core.snapshots import Keeper, Snapshot, SnapshotError, list_snapshots, snapshot_dir, status_line
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 

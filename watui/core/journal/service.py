@@ -17,13 +17,14 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
-from watui.core.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
-from watui.core.history import History, history_path, load_alert_memory, save_alert_memory
+from watui.core.journal.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
+from watui.core.journal.history import History
+from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
 from watui.core.models import Event
 
 if TYPE_CHECKING:
-    from watui.core.events import EventStream
-    from watui.core.manager import SessionManager
+    from watui.core.session.events import EventStream
+    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0

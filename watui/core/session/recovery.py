@@ -2,7 +2,7 @@
 
 After the page lost its connection or the browser died, each attempt waits for the page to come back (the
 first one gives the page's own retry a grace), reloads it, or restarts the browser through the launch
-gate (watui/core/launch.py: the profile is checked, quarantined and restored as on the first launch); the
+gate (watui/core/session/launch.py: the profile is checked, quarantined and restored as on the first launch); the
 delays grow by ``multiplier`` up to ``max_delay_ms`` plus up to ``jitter_ms`` of random delay, and every
 wait is announced as a ``retry`` event. Only what the network, the site or the browser can cause is
 retried; giving up, or a programming error, ends in FAILED with a message that says why.
@@ -34,7 +34,7 @@ from watui.core.errors import InitFailed, WatuiError, first_line
 from watui.core.models import ConnectionState, now_utc
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The manager listens to the browser driver (page states pushed by a MutationObserver, browser/page close
 and crash events), keeps an immutable ``SessionInfo`` snapshot and publishes an ``Event`` for every change.
 Faces read snapshots, subscribe to events and call the verbs, all here. The rest is done by collaborators
-that hold a reference to the manager, one responsibility each: the verbs (watui/core/verbs.py), reconnect
+that hold a reference to the manager, one responsibility each: the verbs (watui/core/session/verbs.py), reconnect
 with backoff (recovery.py), health, heartbeat, sampling and recycling (liveness.py), the snapshot schedule
 and restore-before-QR (autosnap.py), and the event fan-out (events.py).
 """
@@ -21,16 +21,12 @@ from typing import Any
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from watui.config import Config
-from watui.core.autosnap import AutoSnap
-from watui.core.browser import BrowserDriver, PageReport
+from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.disk.evidence import save_evidence
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_line
-from watui.core.events import EventHub, EventStream
-from watui.core.evidence import save_evidence
-from watui.core.launch import LaunchGate
-from watui.core.liveness import Liveness
 from watui.core.models import (
     STATE_MESSAGES,
     CleanupReport,
@@ -44,9 +40,13 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.recovery import PING_BEFORE_RELOAD_S, Recovery
+from watui.core.session.autosnap import AutoSnap
+from watui.core.session.events import EventHub, EventStream
+from watui.core.session.launch import LaunchGate
+from watui.core.session.liveness import Liveness
+from watui.core.session.recovery import PING_BEFORE_RELOAD_S, Recovery
+from watui.core.session.verbs import Verbs
 from watui.core.snapshots import Snapshot
-from watui.core.verbs import Verbs
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class SessionManager:
         return self._info.to_json()
 
     # -- verbs -------------------------------------------------------------------------------------
-    # How they run is watui/core/verbs.py's.
+    # How they run is watui/core/session/verbs.py's.
     async def smart_initialize(self) -> InitResult:
         """Validate, clean, launch, connect or ask for a QR; retry with backoff; FAILED says what to do."""
         return await self._verbs.shared_run("initialize")
@@ -205,7 +205,7 @@ class SessionManager:
         state = self._info.state.value if detection else "UNRECOGNISED"
         return await probe_page(self.config, driver, detection=detection, state=state, qr=self._info.qr)
 
-    # -- snapshots (watui/core/autosnap.py) --------------------------------------------------------
+    # -- snapshots (watui/core/session/autosnap.py) ------------------------------------------------
     async def backup(self) -> Snapshot:
         """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
         return await self._autosnap.backup()
@@ -221,12 +221,12 @@ class SessionManager:
 
     @property
     def logout_seen(self) -> bool:
-        """WhatsApp logged the page out since watui last loaded it (its own logout, watui/core/wa_page.py):
+        """WhatsApp logged the page out since watui last loaded it (its own logout, watui/core/browser/contract.py):
         only then is a QR a logout; any other QR on a session that was connected is the profile's doing."""
         return self._logout_seen
 
     # -- the browser -------------------------------------------------------------------------------
-    # Every launch goes through the launch gate (watui/core/launch.py), which checks the disk first.
+    # Every launch goes through the launch gate (watui/core/session/launch.py), which checks the disk first.
     async def _launch(self) -> None:
         """Clean caches and stale locks (the browser is stopped: safe), start Chromium, open the page."""
         await self._close_browser()
@@ -447,7 +447,7 @@ class SessionManager:
             self._set_state(S.UNLAUNCHED, reason)
         self._state_changed.set()
 
-    # -- reconnect with backoff (watui/core/recovery.py) -------------------------------------------
+    # -- reconnect with backoff (watui/core/session/recovery.py) -----------------------------------
     async def _recover(self, reason: str) -> None:
         await self._recovery.run(reason)
 
@@ -457,7 +457,7 @@ class SessionManager:
     async def _retry_sleep(self, seconds: float) -> None:
         await self._recovery.sleep(seconds)
 
-    # -- liveness (watui/core/liveness.py) ---------------------------------------------------------
+    # -- liveness (watui/core/session/liveness.py) -------------------------------------------------
     async def check_health(self) -> Health:
         """The safety net: is the browser alive and answering, and what does the disk look like."""
         return await self._liveness.check_health()
@@ -500,7 +500,7 @@ class SessionManager:
         self._events.publish(Event(type=type_, info=self._info, message=message, state=state, qr=qr, data=data or {}))
 
     def announce(self, type_: EventType, *, message: str = "", data: dict[str, Any] | None = None) -> None:
-        """Publish an event made beside the manager (an alert, by watui/core/watchers.py) to every face."""
+        """Publish an event made beside the manager (an alert, by watui/core/journal/service.py) to every face."""
         self._publish(type_, message=message, data=data)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

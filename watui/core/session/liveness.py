@@ -15,12 +15,12 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from watui.core.browser import BrowserDriver
+from watui.core.browser.driver import BrowserDriver
 from watui.core.errors import WatuiError, first_line
 from watui.core.models import STATE_MESSAGES, ConnectionState, Health, InitResult, now_utc
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 

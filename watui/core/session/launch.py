@@ -4,7 +4,7 @@ The first launch, a reconnect, a recovery after a crash and a recycle all start 
 disk, so each checks it the same way first: validate the profile, quarantine it when damaged, restore the
 newest snapshot when there is no profile left to start on (missing or quarantined), then launch. Once the
 page has settled, a QR is a logout only when the page says so (WhatsApp's own logout, see
-watui/core/wa_page.py); any other QR on a session that was connected is the profile's doing, so the
+watui/core/browser/contract.py); any other QR on a session that was connected is the profile's doing, so the
 snapshot is restored and the browser started once more. A restored login that still asks for a QR is
 dead (logged out while watui was not looking): its snapshot is revoked and nothing is restored by itself
 again until the next login, so the next start neither restores it again nor quarantines a blank profile.
@@ -23,7 +23,7 @@ from watui.core.models import ConnectionState, DiskReport
 from watui.core.snapshots import Snapshot
 
 if TYPE_CHECKING:
-    from watui.core.manager import SessionManager
+    from watui.core.session.manager import SessionManager
 
 S = ConnectionState
 QR_STATES = frozenset({S.UNPAIRED, S.UNPAIRED_IDLE})

@@ -1,6 +1,6 @@
 """BrowserDriver: launches Chromium on the persistent profile and pushes page state changes to the core.
 
-Async Playwright only. An injected script (:mod:`watui.core.wa_page`) reports the page's state through
+Async Playwright only. An injected script (:mod:`watui.core.browser.contract`) reports the page's state through
 WhatsApp's own module events (modules channel) or a MutationObserver (dom channel), calling back into
 Python (``expose_binding``). When a QR canvas is shown but neither yields its payload, the driver
 screenshots the canvas and decodes it (pixels channel). The browser's ``close`` and the page's
@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +26,18 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from watui.config import Config
-from watui.core import wa_page
-from watui.core.browser_finder import find_browser
+from watui.core.browser import contract
+from watui.core.browser.chromium import (
+    _driver_of,
+    _kill_tree,
+    _proportional_memory,
+    _stopped,
+    find_browser,
+    find_browser_processes,
+    launch_args,
+)
+from watui.core.disk.evidence import Evidence
 from watui.core.errors import first_line
-from watui.core.evidence import Evidence
 from watui.core.models import Account, BrowserProcess, ConnectionState
 
 log = logging.getLogger(__name__)
@@ -39,25 +45,9 @@ log = logging.getLogger(__name__)
 BINDING = "__watuiState"
 CLOSE_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 3.0  # the Playwright driver answers its stop at once, unless it is hung or stopped
-KILL_WAIT_S = 2.0  # SIGKILL is immediate, even for a stopped process; this is only a bound
 # The driver enforces page.goto's own timeout: a hung or stopped driver would never time out. Our bound.
 GOTO_SLACK_S = 5.0
-_SHELLS = frozenset({"sh", "bash", "dash"})
 PIXEL_DECODE_INTERVAL_S = 1.0  # at most one screenshot-and-decode of the QR a second
-
-# Flags a server needs: no first-run, no phoning home, no GPU, small shared memory is fine.
-SERVER_FLAGS = (
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-default-apps",
-    "--disable-dev-shm-usage",
-    "--disable-gpu",
-    "--mute-audio",
-    "--password-store=basic",
-)
 
 
 @dataclass(frozen=True)
@@ -74,39 +64,6 @@ class PageReport:
     wid: str | None = None  # the linked account as the page stores it (``last-wid-md``), e.g. "15550001234:1@c.us"
 
 
-def launch_args(config: Config) -> list[str]:
-    args = list(SERVER_FLAGS)
-    # Public clients do the same: navigator.webdriver stays false, as in a person's browser.
-    args.append("--disable-blink-features=AutomationControlled")
-    args.append(f"--disk-cache-size={config.browser.disk_cache_mb * 1024 * 1024}")
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to start as root with its sandbox
-    if config.sim_port is not None:
-        args.append(f"--host-resolver-rules=MAP web.whatsapp.com {config.sim_target}")
-    args.extend(config.browser.extra_args)
-    return args
-
-
-def find_browser_processes(profile: Path) -> list[psutil.Process]:
-    """Chromium processes started on ``profile`` (the main process first). Blocking: call off the loop."""
-    marker = f"--user-data-dir={profile}"
-    main: list[psutil.Process] = []
-    children: list[psutil.Process] = []
-    for proc in psutil.process_iter(["cmdline", "name"]):
-        cmdline = proc.info.get("cmdline") or []
-        if marker in cmdline and proc.info.get("name") not in _SHELLS:  # a wrapper script is not the browser
-            (children if any(a.startswith("--type=") for a in cmdline) else main).append(proc)
-    return main + children
-
-
-def _proportional_memory(proc: psutil.Process) -> int:
-    """PSS where the kernel gives it: Chromium's processes share most pages, so summed RSS overstates."""
-    try:
-        return int(getattr(proc.memory_full_info(), "pss", 0)) or int(proc.memory_info().rss)
-    except psutil.AccessDenied:
-        return int(proc.memory_info().rss)
-
-
 def decode_qr(png: bytes) -> str | None:
     """The text of the QR code in a PNG, decoded as it is (no border added, no inverted retry)."""
     import io
@@ -115,64 +72,6 @@ def decode_qr(png: bytes) -> str | None:
         results = zxingcpp.read_barcodes(image.convert("L"))
     return results[0].text if results else None
 
-
-def _tree(pid: int | None) -> list[psutil.Process]:
-    if pid is None:
-        return []
-    try:
-        main = psutil.Process(pid)
-        return [main, *main.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _gone(proc: psutil.Process) -> bool:
-    """Dead, or a zombie: a zombie holds nothing (its parent, if stopped or killed, may never reap it)."""
-    try:
-        return proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
-
-
-def _kill_tree(pid: int | None, driver_pid: int | None = None) -> None:
-    """SIGKILL a browser that would not close, with its children, and its Playwright driver (``node …
-    run-driver``, the browser's parent) when that does not answer either: only their own trees, since a
-    new browser may already be starting on the same profile. The driver goes first, so it cannot start
-    anything meanwhile; SIGKILL works on stopped processes too."""
-    procs = {p.pid: p for p in [*_tree(driver_pid), *_tree(pid)]}
-    for proc in procs.values():
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    # Not psutil.wait_procs: it waits for zombies that a killed driver can no longer reap, and it would
-    # reap the driver (our own child) behind asyncio's back.
-    deadline = time.monotonic() + KILL_WAIT_S
-    while not all(_gone(p) for p in procs.values()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _stopped(pid: int | None) -> bool:
-    """Whether ``pid`` is stopped (SIGSTOP, a debugger): it will answer nothing until continued."""
-    if pid is None:
-        return False
-    try:
-        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
-    except psutil.Error:
-        return False
-
-
-def _driver_of(browser_pid: int | None) -> int | None:
-    """The Playwright driver that started the browser: the browser's ancestor that is our own child."""
-    if browser_pid is None:
-        return None
-    try:
-        for proc in psutil.Process(browser_pid).parents():
-            if proc.ppid() == os.getpid():
-                return proc.pid
-    except psutil.Error:
-        return None
-    return None
 
 
 class BrowserDriver:
@@ -237,7 +136,7 @@ class BrowserDriver:
             raise
         self._context.on("close", lambda _ctx: self._closed("browser closed"))
         wa = self.config.whatsapp
-        script = wa_page.observer_script(BINDING, wa_page.selectors(wa.selectors), wa.modules, wa.pixels)
+        script = contract.observer_script(BINDING, contract.selectors(wa.selectors), wa.modules, wa.pixels)
         await self._context.expose_binding(BINDING, self._binding)
         # An init script runs again in every document: the channels are re-injected after each navigation.
         await self._context.add_init_script(script)
@@ -279,12 +178,12 @@ class BrowserDriver:
         """Do what clicking ``name`` does: through WhatsApp's own module (``Socket.takeover()``,
         ``Cmd.refreshQR()``) when the modules channel is live, else click the selector. True when done."""
         page = self._require_page()
-        action = wa_page.MODULE_ACTIONS.get(name)
+        action = contract.MODULE_ACTIONS.get(name)
         if action is not None and self.detection == "modules":
             with contextlib.suppress(PlaywrightError):
                 if await page.evaluate("(a) => !!(window.__watuiAct && window.__watuiAct(a))", action):
                     return True
-        selector = wa_page.selectors(self.config.whatsapp.selectors)[name]
+        selector = contract.selectors(self.config.whatsapp.selectors)[name]
         try:
             await page.click(selector, timeout=2000)
         except PlaywrightError:
@@ -334,7 +233,7 @@ class BrowserDriver:
         user_agent = ""
         version: Any = None
         with contextlib.suppress(PlaywrightError):
-            outline = str(await page.evaluate(wa_page.OUTLINE_JS))
+            outline = str(await page.evaluate(contract.OUTLINE_JS))
             user_agent = str(await page.evaluate("navigator.userAgent"))
             version = await page.evaluate(_VERSION_JS)
         probes: list[dict[str, Any]] = []
@@ -450,7 +349,7 @@ class BrowserDriver:
         channel = payload.get("channel")
         message = ""
         if channel == "modules":
-            state, message = wa_page.map_state(str(payload.get("waState")))
+            state, message = contract.map_state(str(payload.get("waState")))
         elif channel == "dom":
             try:
                 state = ConnectionState(payload.get("state", "OPENING"))
@@ -528,7 +427,7 @@ class BrowserDriver:
         page = self._page
         if page is None:
             return None
-        selector = wa_page.merged("pixels", self.config.whatsapp.pixels)["qr_canvas"]
+        selector = contract.merged("pixels", self.config.whatsapp.pixels)["qr_canvas"]
         try:
             box: Any = await page.evaluate(_CANVAS_BOX_JS, selector)
             if not box:

@@ -1,0 +1,1 @@
+"""The session's lifecycle: the manager, its verbs, recovery, liveness, auto-snapshots, the launch gate, events."""
