@@ -46,6 +46,7 @@ from watui.core.disk.locks import (
     read_lock,
 )
 from watui.core.disk.login import stored_login
+from watui.core.durable import fsync_dir
 from watui.core.errors import SessionBusyError, UnsafePathError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -281,7 +282,7 @@ class SessionStore:
             if moved is not None:
                 os.rename(moved, self.profile)
             raise
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         if moved is not None:
             try:
                 self._after_quarantine(moved, reason)
@@ -301,7 +302,7 @@ class SessionStore:
             path = Path(entry.path)
             if entry.name.startswith(f".{profile}.restore-ready-") and not os.path.lexists(self.profile):
                 os.rename(path, self.profile)
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
                 notes.append(f"finished an interrupted restore: {entry.name} is {self.profile} again")
                 log.warning("%s: %s", self.root, notes[-1])
                 continue
@@ -574,14 +575,6 @@ def _list_dir(folder: Path) -> Iterable[os.DirEntry[str]]:
     except OSError:
         return []
 
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _make_private_dirs(folder: Path) -> None:

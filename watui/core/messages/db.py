@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from watui.core.durable import fsync_dir
 from watui.core.messages.errors import StoreDamaged, StoreError, damaged, store_error
 
 T = TypeVar("T")
@@ -91,7 +92,7 @@ def move_aside(path: Path, what: str) -> Path:
             if side.exists():
                 os.replace(side, target.with_name(target.name + suffix))
         os.replace(path, target)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise store_error(exc, path, what, "move aside the damaged") from None
     return target
@@ -134,11 +135,3 @@ def _open(path: Path, what: str, schema: str) -> sqlite3.Connection:
         raise store_error(exc, path, what, "open") from None
     return conn
 
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

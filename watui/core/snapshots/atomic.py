@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from watui.core.durable import fsync_dir
+
 
 def _bytes_of(text: str) -> Callable[[io.BufferedWriter], None]:
     def write(out: io.BufferedWriter) -> None:
@@ -41,7 +43,7 @@ def _atomic_write(path: Path, fill: Callable[[io.BufferedWriter], None], overwri
         if isinstance(exc, OSError):
             raise _named(exc, path) from None
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _link_new(tmp: str, path: Path) -> None:
@@ -61,14 +63,6 @@ def _named(exc: OSError, path: Path) -> OSError:
         return exc
     return type(exc)(exc.errno, exc.strerror, str(path))
 
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _make_private_dir(folder: Path) -> None:

@@ -23,8 +23,9 @@ from watui.core.disk import cleanup as cl
 from watui.core.disk import leveldb
 from watui.core.disk.login import account_on_disk
 from watui.core.disk.store import SessionStore
+from watui.core.durable import fsync_dir
 from watui.core.snapshots.archive import member_path
-from watui.core.snapshots.atomic import _atomic_write, _bytes_of, _fsync_dir, _named
+from watui.core.snapshots.atomic import _atomic_write, _bytes_of, _named
 from watui.core.snapshots.catalog import BadSnapshot, Snapshot, SnapshotError, _write_sidecar, snapshot_dir
 from watui.core.snapshots.keys import Keys, private_dir_problem
 
@@ -87,7 +88,7 @@ def restore(config: Config, keys: Keys, store: SessionStore, snap: Snapshot, rea
             )
         _fsync_tree(work)
         os.rename(work, ready)  # verified and on disk: a restore that dies from here on is finished by cleanup
-        _fsync_dir(store.root)
+        fsync_dir(store.root)
         moved = store.swap_in(ready, reason or f"watui restore {snap.id}")
     except BaseException:
         for leftover in (work, ready):
@@ -254,7 +255,7 @@ def _login_problem(profile: Path) -> str | None:
 
 def _fsync_tree(folder: Path) -> None:
     for here, _dirs, _files in os.walk(folder):
-        _fsync_dir(Path(here))
+        fsync_dir(Path(here))
 
 
 @dataclass(frozen=True)
