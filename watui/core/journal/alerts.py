@@ -200,7 +200,11 @@ class AlertRules:
         if self._connected_before and self._away_since is None:
             self._away_since = now
         if state in (S.UNPAIRED, S.UNPAIRED_IDLE) and self._had_login(info):
-            why = "logged out: scan a new QR" if self._connected_before else "the login expired: scan a new QR"
+            why = (
+                "logged out (or the login was lost and no snapshot brought it back): scan a new QR"
+                if self._connected_before
+                else "the login expired: scan a new QR"
+            )
             out += self._set("qr_needed", True, info, why)
         elif state is S.FAILED:
             out += self._set("failed", True, info, message or info.message)
