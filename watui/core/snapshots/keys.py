@@ -11,6 +11,7 @@ from pathlib import Path
 import pyrage
 
 from watui.config import Config, ConfigError
+from watui.core.disk.store import private_folder_problem
 from watui.core.snapshots.atomic import _atomic_write, _bytes_of
 
 
@@ -113,12 +114,7 @@ def private_dir_problem(folder: Path, what: str = "snapshot folder") -> str | No
         return None
     except OSError as exc:
         return f"{what} {folder}: {exc.strerror or exc}"
-    uid = os.geteuid()
     if not stat.S_ISDIR(st.st_mode):
         return f"{what} {folder} is not a folder"
-    if st.st_uid != uid:
-        return f"{what} {folder} belongs to uid {st.st_uid}, not to you (uid {uid}); run: chown {uid} {folder}"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        mode = stat.S_IMODE(st.st_mode)
-        return f"{what} {folder} is writable by others (mode {mode:04o}); run: chmod go-w {folder}"
-    return None
+    problem = private_folder_problem(folder, os.geteuid())  # the session folder's own rule and wording
+    return None if problem is None else f"{what} {problem}"
