@@ -19,10 +19,8 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,14 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from tests.sim_helpers import WA_URL, chromium_flags  # noqa: E402
+from tests.wwebjs_helpers import CHROMIUM, WWEBJS_VERSION, install_wwebjs  # noqa: E402
 from watui.config import DESKTOP_USER_AGENT, MessagesSettings  # noqa: E402
 from watui.core.browser.chromium import find_browser  # noqa: E402
 from watui.core.messages import Outbox, OutboxRow, Sender, new_message_id  # noqa: E402
 from watui.core.messages.page import PageMessaging  # noqa: E402
 from watui.sim.server import Simulator  # noqa: E402
 
-WWEBJS_VERSION = "1.34.7"
-CHROMIUM = "/usr/bin/chromium"
 CONTACT = "15550002001"
 ACCOUNT = "15550001234@c.us"
 FAST = MessagesSettings(max_per_minute=600_000.0, min_gap_per_chat_s=0.0)
@@ -154,32 +151,6 @@ async def bench_adapter(sim: Simulator, receipts: Receipts, folder: Path, n: int
     return direct, piped
 
 
-def wwebjs_folder() -> tuple[Path | None, str]:
-    """The folder where ``require("whatsapp-web.js")`` is 1.34.7 (the interop test's cache), or why not."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        return None, "node and npm are not installed"
-    if not os.access(CHROMIUM, os.X_OK):
-        return None, f"{CHROMIUM} is not there"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "watui-tests" / f"whatsapp-web.js-{WWEBJS_VERSION}"
-    marker = folder / "node_modules" / "whatsapp-web.js" / "package.json"
-    if marker.is_file() and json.loads(marker.read_text())["version"] == WWEBJS_VERSION:
-        return folder, ""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "package.json").write_text('{"name": "watui-interop", "private": true}\n')
-    env = {**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"}
-    try:
-        done = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", f"whatsapp-web.js@{WWEBJS_VERSION}"],
-            cwd=folder, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        return None, "npm install timed out (registry unreachable?)"
-    if done.returncode != 0 or not marker.is_file():
-        return None, "npm install failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return folder, ""
-
-
 async def next_event(stdout: asyncio.StreamReader, timeout: float = 60.0) -> dict[str, Any]:
     while True:
         line = await asyncio.wait_for(stdout.readline(), timeout)
@@ -242,7 +213,7 @@ async def main(n: int) -> int:
             direct, piped = await bench_adapter(sim, receipts, folder, n)
             ours = figures("watui adapter", direct)
             figures("watui outbox+sender", piped)
-            wwebjs, why = wwebjs_folder()
+            wwebjs, why = install_wwebjs()
             if wwebjs is None:
                 print(f"whatsapp-web.js {WWEBJS_VERSION}: skipped ({why})")
                 return 0

@@ -15,20 +15,17 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.wwebjs_helpers import CHROMIUM, install_wwebjs
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
-WWEBJS_VERSION = "1.34.7"
-CHROMIUM = "/usr/bin/chromium"
 
 CLIENT_JS = r"""
 const { Client, LocalAuth } = require("whatsapp-web.js");
@@ -61,35 +58,12 @@ client.initialize().catch((e) => say({ event: "error", message: String(e) }));
 """
 
 
-def _cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "watui-tests" / f"whatsapp-web.js-{WWEBJS_VERSION}"
-
-
 @pytest.fixture(scope="module")
 def wwebjs() -> Path:
     """A folder where ``require("whatsapp-web.js")`` resolves to the pinned version."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for the whatsapp-web.js interop test")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is needed for the whatsapp-web.js interop test")
-    folder = _cache_dir()
-    marker = folder / "node_modules" / "whatsapp-web.js" / "package.json"
-    if marker.is_file() and json.loads(marker.read_text())["version"] == WWEBJS_VERSION:
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "package.json").write_text('{"name": "watui-interop", "private": true}\n')
-    env = {**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"}
-    try:
-        done = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", f"whatsapp-web.js@{WWEBJS_VERSION}"],
-            cwd=folder, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        pytest.skip("npm install of whatsapp-web.js timed out (registry unreachable?)")
-    if done.returncode != 0 or not marker.is_file():
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"npm could not install whatsapp-web.js {WWEBJS_VERSION}: {last}")
+    folder, why = install_wwebjs()
+    if folder is None:
+        pytest.skip(f"the whatsapp-web.js interop test: {why}")
     return folder
 
 
