@@ -260,6 +260,10 @@ class Channel(Protocol):
 
     def send(self, alert: Alert) -> Delivery: ...
 
+    def stop(self) -> None:
+        """At shutdown: end whatever the channel still runs (a command's process group); most run nothing."""
+        return None
+
 
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -273,7 +277,7 @@ class _Unknown(Exception):
     """The request went out and no answer came: the receiver may have it, so it is not sent again."""
 
 
-class WebhookChannel:
+class WebhookChannel(Channel):
     """A JSON POST per alert, retried only while the receiver certainly does not have it.
 
     Retried: the connection or the sending of the request failed (refused, unreachable, a timeout before
@@ -340,7 +344,7 @@ class WebhookChannel:
             raise _Unknown(f"the connection dropped before an answer ({type(exc).__name__})") from None
 
 
-class CommandChannel:
+class CommandChannel(Channel):
     """The operator's command, in a process group of its own: on timeout and at watui's shutdown
     (:meth:`stop`) the whole group is killed, so nothing it started (``sleep`` under a shell) lives on."""
 
@@ -412,7 +416,7 @@ def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
                 pipe.close()
 
 
-class AppriseChannel:
+class AppriseChannel(Channel):
     def __init__(self, url: str) -> None:
         self.url = url
         self.name = f"apprise {_redact(url)}"
@@ -529,9 +533,7 @@ class Dispatcher:
         if self._pending:
             await asyncio.wait(list(self._pending), timeout=timeout)
         for channel in self.channels:
-            stop = getattr(channel, "stop", None)
-            if stop is not None:
-                stop()
+            channel.stop()
 
 
 def make_test_alert(config: Config) -> Alert:
