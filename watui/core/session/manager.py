@@ -44,7 +44,7 @@ from watui.core.session.autosnap import AutoSnap
 from watui.core.session.events import EventHub, EventStream
 from watui.core.session.launch import LaunchGate
 from watui.core.session.liveness import Liveness
-from watui.core.session.recovery import PING_BEFORE_RELOAD_S, Recovery
+from watui.core.session.recovery import Recovery, answer_within_s
 from watui.core.session.verbs import Verbs
 from watui.core.snapshots import Snapshot
 
@@ -270,7 +270,7 @@ class SessionManager:
         driver = self._driver
         if driver is None or not driver.running or driver.detection is not None or not await driver.page_loaded():
             return False
-        if not await driver.ping(min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)):
+        if not await driver.ping(answer_within_s(self.config)):
             # Not an unknown page: a browser that paints nothing or cannot reach the site (its GPU process or
             # network service stopped) hides what the page shows, a QR read from its pixels first. A new
             # browser, not evidence (it would have no screenshot) and a stop.

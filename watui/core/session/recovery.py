@@ -30,6 +30,7 @@ from tenacity import (
     wait_random,
 )
 
+from watui.config import Config
 from watui.core.errors import InitFailed, WatuiError, first_line
 from watui.core.models import ConnectionState, now_utc
 
@@ -42,6 +43,12 @@ S = ConnectionState
 # What a reconnect attempt may fail with and be retried: the site, the network, the browser.
 RETRYABLE = (InitFailed, PlaywrightError, OSError)
 PING_BEFORE_RELOAD_S = 5.0  # a browser asked before a reload must answer within this (or heartbeat_timeout_ms)
+
+
+def answer_within_s(config: Config) -> float:
+    """How long a browser asked "do you answer?" outside the heartbeat (before a reload, before calling a
+    page unknown) may take: PING_BEFORE_RELOAD_S, or heartbeat_timeout_ms when that is shorter."""
+    return min(config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)
 
 
 class Recovery:
@@ -128,8 +135,7 @@ class Recovery:
             if attempt == 1 and await m._wait_settled(grace, ignore={S.CONFLICT}) is S.CONNECTED:
                 return True
             driver = m._driver  # (it may have died during the grace)
-            ask_s = min(self.config.session.heartbeat_timeout_ms / 1000, PING_BEFORE_RELOAD_S)
-            if driver is None or not await driver.ping(ask_s):
+            if driver is None or not await driver.ping(answer_within_s(self.config)):
                 # The browser does not answer (a stopped network service or compositor, a hung renderer): a
                 # reload would hang the same way, and the heartbeat does not count the silence of a load.
                 what = "closed" if driver is None else "does not answer"
