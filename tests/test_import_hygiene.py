@@ -24,30 +24,27 @@ PACKAGE = Path(watui.__file__).parent
 FACES = ("textual", "rich", "aiohttp.web")
 DASHBOARD = ("textual", "rich")
 
-# The commands that never show the dashboard: status, info, clean, clear, reconnect, takeover, init (cli_owner),
-# watch (cli_live), keygen/backup/snapshots/restore (cli_snapshots), history/alerts (cli_history), doctor; and
-# watui.cli itself, which parses every command line before it knows which one it runs.
+# The commands that never show the dashboard: status, info, clean, clear, reconnect, takeover (cli.session), init
+# and watch (cli.live), keygen/backup/snapshots/restore (cli.snapshots), history/alerts (cli.history), doctor, and
+# what they share (reach, output, signals, base); and watui.cli itself, which parses every command line before it
+# knows which one it runs. (cli.serve and cli.dashboard load their face only when they run.)
 HEADLESS_COMMANDS = (
     "watui.cli",
-    "watui.cli_disk",
-    "watui.cli_doctor",
-    "watui.cli_history",
-    "watui.cli_live",
-    "watui.cli_owner",
-    "watui.cli_snapshots",
+    "watui.cli.base",
+    "watui.cli.doctor",
+    "watui.cli.history",
+    "watui.cli.live",
+    "watui.cli.output",
+    "watui.cli.reach",
+    "watui.cli.session",
+    "watui.cli.signals",
+    "watui.cli.snapshots",
+    "watui.present",
     "watui.runtime",
 )
 
-# What a headless command loads today that it should not, and why. Each is an expected failure below (strict:
-# when the redesign removes it, the xpass fails and the entry must go).
-KNOWN_TODAY = {
-    "watui.cli_owner": (
-        "aiohttp.web",
-        "cli_owner imports api.control (the owner's socket server, aiohttp.web at its top) for socket_path and "
-        "socketless_owner; the redesign's cli/reach.py finds the owner through remote/ and api/paths.py, "
-        "which import no aiohttp.web",
-    ),
-}
+# Reaching a running owner (`watui status`, `info`, ... beside `watui watch`) loads its client, not its server.
+OWNER_CLIENTS = ("watui.cli.reach", "watui.api.client", "watui.api.owner_socket")
 
 _PROBE = """
 import importlib, json, os, sys
@@ -130,15 +127,11 @@ def test_the_core_config_and_qr_load_no_face() -> None:
 
 
 def test_headless_commands_load_no_face() -> None:
-    known = {name: [face] for name, (face, _) in KNOWN_TODAY.items()}
-    assert offenders(HEADLESS_COMMANDS, FACES) == known  # nothing beyond what KNOWN_TODAY explains
+    assert offenders(HEADLESS_COMMANDS, FACES) == {}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(name, marks=pytest.mark.xfail(reason=why, strict=True)) for name, (_, why) in KNOWN_TODAY.items()],
-)
-def test_known_exception_is_gone(name: str) -> None:
+@pytest.mark.parametrize("name", OWNER_CLIENTS)
+def test_reaching_the_owner_loads_no_server(name: str) -> None:
     assert offenders([name], FACES) == {}
 
 
@@ -155,8 +148,6 @@ from watui.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """
 COMMANDS = ("info --json", "status", "history --json", "snapshots")
-# `watui info` and `watui status` go through cli_owner (see KNOWN_TODAY), so they load aiohttp.web too.
-THROUGH_THE_OWNER = ("info --json", "status")
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +183,6 @@ def test_a_headless_command_runs_without_the_dashboard(command_runs: dict[str, l
     assert [m for m in command_runs[command] if m in DASHBOARD] == []
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_TODAY["watui.cli_owner"][1], strict=True))
-        if c in THROUGH_THE_OWNER
-        else c
-        for c in COMMANDS
-    ],
-)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_a_headless_command_runs_without_the_server(command_runs: dict[str, list[str]], command: str) -> None:
     assert "aiohttp.web" not in command_runs[command]

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from watui.api.control import owner_refusal, peer_uid, reachable, socket_file_refusal, socket_path
+from watui.api.owner_socket import owner_refusal, peer_uid, reachable, socket_file_refusal, socket_path
 from watui.api.paths import API, OWNER_PATH
 from watui.config import Config
 from watui.core.disk.store import MIB

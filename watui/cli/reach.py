@@ -1,0 +1,272 @@
+"""How a command reaches its session: through the watui that runs it, if one answers, else here.
+
+``session_for(config, act, start=...)`` runs ``act`` once on a :class:`Reached`: the running owner's session
+over its control socket (``watui/api/client.py``), else one made here — started (``start``: the face's
+``session_runtime``) or, with no ``start``, the session on disk alone (:class:`OfflineSession`, no browser).
+If the session is taken between the look and the act (an owner starting up), it waits for that owner's
+socket and runs ``act`` there: that race is handled here and nowhere else.
+
+The one module of the CLI that imports the owner's client; imported lazily, since it loads aiohttp.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from watui.api.owner_socket import not_a_socket, socket_path, socketless_owner
+from watui.config import Config
+from watui.core.disk.store import SessionStore
+from watui.core.errors import SessionBusyError
+from watui.core.models import (
+    PROBLEM_LOCKED,
+    CleanupReport,
+    ClearReport,
+    ConnectionState,
+    DiskReport,
+    Event,
+    InitResult,
+    SessionInfo,
+)
+from watui.present import lock_text
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from watui.api.client import OwnerClient, RemoteManager, RemoteScanner
+    from watui.runtime import Runtime
+
+OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
+
+
+class EventSource(Protocol):
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class Session(Protocol):
+    """What a command asks of a session, wherever it runs (the core's SessionPort once it exists)."""
+
+    @property
+    def info(self) -> SessionInfo: ...
+
+    def subscribe(self) -> EventSource: ...
+
+    async def smart_initialize(self) -> InitResult: ...
+
+    async def reconnect(self) -> InitResult: ...
+
+    async def cleanup(self) -> CleanupReport: ...
+
+    async def clear(self, purge: bool = False) -> ClearReport: ...
+
+
+@dataclass
+class Reached:
+    """The session a command acts on, and who runs it: ``owner`` (the watui that answered) or this process."""
+
+    config: Config
+    session: Session
+    owner: OwnerClient | None = None
+    status: dict[str, Any] | None = None  # the owner's session-info JSON, as it sent it
+    runtime: Runtime | None = None  # when started here
+
+    @property
+    def label(self) -> str | None:
+        """``watui watch (pid 123)``: who runs the session, None when it is this process."""
+        return self.owner.label if self.owner is not None else None
+
+    def owner_json(self) -> dict[str, Any] | None:
+        return {"pid": self.owner.owner.get("pid"), "face": self.owner.owner.get("face")} if self.owner else None
+
+    async def refresh(self) -> None:
+        """Read the owner's session-info now (its event stream may lag a verb's answer); here: nothing to do."""
+        if self.owner is not None:
+            from watui.api.client import RemoteManager
+
+            self.status = await self.owner.status()
+            if isinstance(self.session, RemoteManager):
+                self.session.absorb(self.status)
+
+
+Act = Callable[[Reached], Awaitable[int]]
+Start = Callable[[], AbstractAsyncContextManager["Runtime"]]
+
+
+def on_session(
+    act: Callable[[Reached, argparse.Namespace], Awaitable[int]], *, face: str | None = None
+) -> Callable[[argparse.Namespace, Config], int]:
+    """A command's ``run``: ``act(reached, args)`` on the session as :func:`session_for` reaches it. With no
+    owner: started here as ``face`` (the core, Playwright: ``session_runtime``), or, with no ``face``, the disk
+    alone."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        def start() -> AbstractAsyncContextManager[Runtime]:
+            from watui.runtime import session_runtime
+
+            return session_runtime(config, demo=args.demo, demo_port=args.demo_port, face=face or "watui")
+
+        return session_for(config, lambda reached: act(reached, args), start=start if face else None)
+
+    return run
+
+
+def session_for(config: Config, act: Act, *, start: Start | None = None) -> int:
+    """``act`` on the session of ``config``: its running owner's, else one here (see the module)."""
+    return asyncio.run(session_on(config, act, start=start))
+
+
+async def session_on(config: Config, act: Act, *, start: Start | None = None) -> int:
+    """:func:`session_for` inside a running event loop."""
+    client = await find_owner_within(config, 0.0)
+    if client is None:
+        try:
+            return await _here(config, act, start)
+        except SessionBusyError as exc:
+            # Taken meanwhile, or by an owner still starting: ask it once it listens.
+            if SessionStore(config).owner_pid() is None:
+                raise  # busy because of another program (a browser on the profile), not a watui
+            client = await find_owner_within(config, OWNER_STARTUP_WAIT_S)
+            if client is None:
+                raise still_busy(config, exc) from None
+    async with client:
+        return await act(await remote(config, client))
+
+
+async def _here(config: Config, act: Act, start: Start | None) -> int:
+    if start is None:
+        return await act(Reached(config, OfflineSession(config)))
+    async with start() as runtime:
+        return await act(Reached(runtime.config, runtime.manager, runtime=runtime))
+
+
+async def remote(config: Config, client: OwnerClient) -> Reached:
+    """The owner's session as ``client`` reaches it."""
+    status = await client.status()
+    return Reached(config, _manager(client, status), owner=client, status=status)
+
+
+async def remote_manager(client: OwnerClient) -> RemoteManager:
+    """The owner's session, shaped as a manager (the attached dashboard drives it)."""
+    return _manager(client, await client.status())
+
+
+def _manager(client: OwnerClient, status: dict[str, Any]) -> RemoteManager:
+    from watui.api.client import RemoteManager
+
+    return RemoteManager(client, status)
+
+
+def scanner(client: OwnerClient) -> RemoteScanner | None:
+    """The demo's scan through the owner, when the owner runs on the simulator."""
+    from watui.api.client import RemoteScanner
+
+    return RemoteScanner(client) if client.owner.get("demo") else None
+
+
+async def find_owner_within(config: Config, wait_s: float) -> OwnerClient | None:
+    """A client of the session's owner, waiting up to ``wait_s`` for one to listen; None if none does."""
+    from watui.api.client import find_owner
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while (client := await find_owner(config)) is None:
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(0.2)
+    return client
+
+
+def still_busy(config: Config, exc: SessionBusyError) -> SessionBusyError:
+    """What to stop with when the session stayed taken: ``exc`` when no watui holds it, else ``exc`` naming the
+    owner that serves no socket (so cannot be asked)."""
+    pid = SessionStore(config).owner_pid()
+    if pid is None:
+        return exc
+    return SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name)
+
+
+def unreachable_owner(config: Config, pid: int) -> dict[str, Any]:
+    """A live owner this face could not reach: it serves no socket (say why), or its socket does not answer."""
+    path = socket_path(config)
+    if not_a_socket(path) is not None or not os.path.lexists(path):
+        problem = socketless_owner(config, pid)
+        return {"socket": False, "problem": problem, "line": problem}
+    return {"socket": True, "problem": f"{path}: not answering", "line": f"watui (pid {pid}) not answering"}
+
+
+class OfflineSession:
+    """The session on disk alone, no browser: its info is the store's inspection; cleanup and clear take
+    watui's owner lock first, so they refuse while another watui runs the session."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = SessionStore(config)
+        self._info: SessionInfo | None = None
+        self.owner_pid: int | None = None  # the watui holding the owner lock, as found with ``info``
+
+    @property
+    def info(self) -> SessionInfo:
+        """The disk as found at the first look (read then, not before: clean and clear need none)."""
+        if self._info is None:
+            self.owner_pid = owner = self.store.owner_pid()
+            # A browser started by a running watui is that watui's: its lock is not a problem.
+            report = self.store.inspect(frozenset({owner}) if owner and owner > 0 else frozenset())
+            message = offline_message(report, owner)
+            self._info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=message)
+        return self._info
+
+    def subscribe(self) -> EventSource:
+        raise NotImplementedError("the session on disk has no events")
+
+    async def smart_initialize(self) -> InitResult:
+        raise NotImplementedError("the session on disk starts no browser")
+
+    async def reconnect(self) -> InitResult:
+        raise NotImplementedError("the session on disk starts no browser")
+
+    async def cleanup(self) -> CleanupReport:
+        def cleanup() -> CleanupReport:
+            with owner_lock(self.store):
+                return self.store.cleanup()
+
+        return await asyncio.to_thread(cleanup)
+
+    async def clear(self, purge: bool = False) -> ClearReport:
+        def clear() -> ClearReport:
+            from watui.core import snapshots
+
+            with owner_lock(self.store):
+                report = self.store.clear(purge=purge)
+                snapshots.note_cleared(self.config)  # cleared on purpose: no automatic restore until the next login
+            return report
+
+        return await asyncio.to_thread(clear)
+
+
+@contextlib.contextmanager
+def owner_lock(store: SessionStore) -> Iterator[None]:
+    """Hold watui's owner lock of the session, so no other watui runs it meanwhile (SessionBusyError when one
+    does); none is taken when there is no session root yet."""
+    owner = store.acquire_owner() if store.root.exists() else None
+    try:
+        yield
+    finally:
+        if owner is not None:
+            owner.release()
+
+
+def offline_message(report: DiskReport, owner: int | None) -> str:
+    if owner:
+        shown = owner if owner > 0 else "unknown"
+        return f"offline view: a running watui (pid {shown}) owns this session"
+    if report.lock.kind == "live" and PROBLEM_LOCKED in report.problems:
+        return f"offline view: the profile is open in {lock_text(report.lock)}"
+    return "offline view: no browser started"
