@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watui.cli.base import Command, Exit
 from watui.cli.reach import Reached, on_session
 from watui.config import Config
-from watui.core.doctor import DoctorReport, run_doctor
 from watui.core.errors import ActionUnavailable, SessionBusyError
+
+if TYPE_CHECKING:
+    from watui.core.doctor import DoctorReport
 
 
 async def doctor(reached: Reached, args: argparse.Namespace) -> int:
@@ -34,6 +36,8 @@ async def doctor(reached: Reached, args: argparse.Namespace) -> int:
 
 
 async def _doctor(config: Config, demo: bool, demo_port: int | None) -> DoctorReport:
+    from watui.core.doctor import run_doctor  # the browser's code only when the doctor runs
+
     if not demo:
         return await run_doctor(config)
     from watui.runtime import SimulatorError, demo_config, running_simulator

@@ -10,13 +10,13 @@ from typing import Any
 
 from watui.cli.base import Command, Exit
 from watui.config import Config
-from watui.core.journal.alerts import Dispatcher, channels_for, make_test_alert
-from watui.core.journal.journal import HistoryError, history_path
-from watui.core.journal.report import parse_since, read_report
 from watui.present import cell_glyph, duration_words, ratio_text
 
 
 def history(args: argparse.Namespace, config: Config) -> int:
+    from watui.core.journal.journal import HistoryError, history_path
+    from watui.core.journal.report import parse_since, read_report
+
     try:
         since_s = parse_since(args.since)
     except ValueError:
@@ -88,6 +88,8 @@ def format_report(report: dict[str, Any], since: str) -> str:
 
 
 def send_test_alerts(args: argparse.Namespace, config: Config) -> int:
+    from watui.core.journal.alerts import Dispatcher, channels_for, make_test_alert
+
     channels = channels_for(config.alerts)
     if not channels:
         print(

@@ -12,7 +12,6 @@ from typing import Any, TextIO
 
 from watui.cli.base import Exit
 from watui.config import Config
-from watui.qr import qr_half_blocks
 
 
 def print_json(data: dict[str, Any]) -> None:
@@ -60,6 +59,8 @@ def one_line_os_errors(run: Run) -> Run:
 
 def print_qr(payload: str, stream: TextIO) -> None:
     """Draw the QR in half blocks. On a terminal: black on white whatever the theme, so a phone scans it."""
+    from watui.qr import qr_half_blocks  # segno, only for a command that shows a QR
+
     colour = stream.isatty() and not os.environ.get("NO_COLOR")
     start, end = ("\x1b[30;107m", "\x1b[0m") if colour else ("", "")
     for line in qr_half_blocks(payload):

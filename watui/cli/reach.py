@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from watui.api.owner_socket import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
-from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
     PROBLEM_LOCKED,
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from watui.api.client import OwnerClient, RemoteManager, RemoteScanner
+    from watui.core.disk.store import SessionStore
     from watui.runtime import Runtime
 
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
@@ -131,7 +131,7 @@ async def session_on(config: Config, act: Act, *, start: Start | None = None) ->
             return await _here(config, act, start)
         except SessionBusyError as exc:
             # Taken meanwhile, or by an owner still starting: ask it once it listens.
-            if SessionStore(config).owner_pid() is None:
+            if disk_store(config).owner_pid() is None:
                 raise  # busy because of another program (a browser on the profile), not a watui
             client = await find_owner_within(config, OWNER_STARTUP_WAIT_S)
             if client is None:
@@ -187,7 +187,7 @@ async def find_owner_within(config: Config, wait_s: float) -> OwnerClient | None
 def still_busy(config: Config, exc: SessionBusyError) -> SessionBusyError:
     """What to stop with when the session stayed taken: ``exc`` when no watui holds it, else ``exc`` naming the
     owner that serves no socket (so cannot be asked)."""
-    pid = SessionStore(config).owner_pid()
+    pid = disk_store(config).owner_pid()
     if pid is None:
         return exc
     return SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name)
@@ -208,7 +208,7 @@ class OfflineSession:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store = SessionStore(config)
+        self.store = disk_store(config)
         self._info: SessionInfo | None = None
         self.owner_pid: int | None = None  # the watui holding the owner lock, as found with ``info``
 
@@ -261,6 +261,12 @@ def owner_lock(store: SessionStore) -> Iterator[None]:
     finally:
         if owner is not None:
             owner.release()
+
+
+def disk_store(config: Config) -> SessionStore:
+    from watui.core.disk.store import SessionStore  # the disk's code only for the commands that read it
+
+    return SessionStore(config)
 
 
 def offline_message(report: DiskReport, owner: int | None) -> str:

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watui.cli import reach
 from watui.cli.base import Command, Exit
@@ -20,8 +20,6 @@ from watui.cli.output import ask_consent, one_line_os_errors, print_json, row
 from watui.cli.reach import OfflineSession, Reached, on_session
 from watui.config import Config, ConfigError
 from watui.core.advice import Advice, Kind, advise
-from watui.core.browser.chromium import find_browser
-from watui.core.disk.store import SessionStore
 from watui.core.errors import BrowserNotFoundError
 from watui.core.models import (
     CleanupReport,
@@ -31,6 +29,9 @@ from watui.core.models import (
     SessionInfo,
 )
 from watui.present import lock_text, size
+
+if TYPE_CHECKING:
+    from watui.core.disk.store import SessionStore
 
 
 # -- watui info -----------------------------------------------------------------------------------
@@ -65,6 +66,8 @@ def _offline(reached: Reached) -> OfflineSession:
 
 def browser_to_launch(config: Config) -> dict[str, str | None]:
     """The Chromium watui would start for this config ([browser] executable, Playwright's, Debian's)."""
+    from watui.core.browser.chromium import find_browser
+
     try:
         return {"executable": str(find_browser(config.browser.executable, config.browser.headless)), "error": None}
     except BrowserNotFoundError as exc:
@@ -209,7 +212,7 @@ def print_clean(report: CleanupReport, as_json: bool) -> None:
 
 
 async def clear(reached: Reached, args: argparse.Namespace) -> int:
-    store = SessionStore(reached.config)
+    store = reach.disk_store(reached.config)
     if store.profile.exists() and not args.yes:
         refused = await asyncio.to_thread(ask_consent, "clear", clear_question(store, args.purge))
         if refused is not None:

@@ -13,17 +13,21 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watui.cli.base import Command, Exit
 from watui.cli.output import ask_consent, one_line_os_errors, row
 from watui.cli.reach import Reached, on_session, owner_lock
 from watui.config import Config, ConfigError
-from watui.core import snapshots as sn
-from watui.core.disk.store import SessionStore
 from watui.present import size
+
+if TYPE_CHECKING:
+    from watui.core import snapshots as sn
 
 
 def _keys_or_off(config: Config) -> sn.Keys:
+    from watui.core import snapshots as sn
+
     keys = sn.load_keys(config)
     if keys is None:
         where = str(config.source) if config.source else "config.toml"
@@ -34,6 +38,8 @@ def _keys_or_off(config: Config) -> sn.Keys:
 
 
 def keygen(args: argparse.Namespace, config: Config) -> int:
+    from watui.core import snapshots as sn
+
     target = Path(args.path).expanduser() if args.path else sn.identity_file(config)
     if target is None:
         xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -62,6 +68,8 @@ def keygen(args: argparse.Namespace, config: Config) -> int:
 async def backup(reached: Reached, args: argparse.Namespace) -> int:
     """Through the watui running the session when one runs (its manager takes it: the event, the
     dashboard's age and the API say so), here otherwise."""
+    from watui.core import snapshots as sn
+
     config = reached.config
     if reached.owner is not None:
         answer = await reached.owner.verb("backup")
@@ -76,6 +84,9 @@ async def backup(reached: Reached, args: argparse.Namespace) -> int:
 
 
 def _take_here(config: Config) -> sn.Snapshot:
+    from watui.core import snapshots as sn
+    from watui.core.disk.store import SessionStore
+
     store = SessionStore(config)
     store.check_root()
     owner = store.owner_pid()
@@ -84,6 +95,8 @@ def _take_here(config: Config) -> sn.Snapshot:
 
 
 def list_snapshots(args: argparse.Namespace, config: Config) -> int:
+    from watui.core import snapshots as sn
+
     snaps = sn.list_snapshots(config)
     if args.json:
         data = {
@@ -105,6 +118,9 @@ def list_snapshots(args: argparse.Namespace, config: Config) -> int:
 
 
 def restore(args: argparse.Namespace, config: Config) -> int:
+    from watui.core import snapshots as sn
+    from watui.core.disk.store import SessionStore
+
     keys = _keys_or_off(config)
     store = SessionStore(config)
     # A named one alone; else the verified ones newest first (one that fails is marked and the next tried).
