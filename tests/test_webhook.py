@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tenacity import Future, RetryCallState
 
 from tests.alert_helpers import Receiver, receiver
 from tests.webhook_helpers import SECRET, fast
 from watui.config import ConfigError, MessageWebhookSettings, apply_env, build_config
 from watui.core.messages import Inbox, Incoming, Outbox
-from watui.core.messages.webhook import CURSOR, WebhookBusy, WebhookDeliverer, test_delivery
+from watui.core.messages.webhook import CURSOR, Answer, WebhookBusy, WebhookDeliverer, _NotDelivered, test_delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "15550001111@c.us"
@@ -188,11 +189,26 @@ async def test_the_backoff_grows_and_stops_at_its_maximum(tmp_path: Path) -> Non
             started = time.monotonic()
             await until(lambda: len(rec.requests) >= 6, "6 attempts")
             took = time.monotonic() - started
-    # 0.05 + 0.1 + 0.2 + 0.2 + 0.2 between the 6 attempts: no hammering, and no wait past the maximum.
-    assert 0.7 <= took < 5
+    assert took >= 0.05 + 0.1 + 0.2 + 0.2 + 0.2  # waits between the attempts: the receiver is not hammered
     assert [r.headers["x-watui-attempt"] for r in rec.requests[:6]] == ["1", "2", "3", "4", "5", "6"]
     assert len({r.headers["x-watui-delivery"] for r in rec.requests}) == 1
     assert len({r.body for r in rec.requests}) == 1  # the same bytes in every attempt
+
+
+def test_the_backoff_doubles_follows_retry_after_and_stops_at_its_maximum(tmp_path: Path) -> None:
+    deliverer = WebhookDeliverer(fast("http://127.0.0.1:9/", backoff_initial_s=0.5, backoff_max_s=4), _inbox(tmp_path))
+
+    def wait_after(attempt: int, retry_after: float | None = None) -> float:
+        state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        failed: Future = Future(attempt)
+        failed.set_exception(_NotDelivered(Answer(503, 0.0, "HTTP 503", retry_after)))
+        state.outcome = failed
+        return deliverer._wait(state)
+
+    assert [wait_after(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert wait_after(1, retry_after=3.0) == 3.0  # the receiver asks for longer: it gets it
+    assert wait_after(1, retry_after=3600.0) == 4.0  # never past backoff_max_s
 
 
 # -- kill -9 of the deliverer's process ---------------------------------------------------------------
