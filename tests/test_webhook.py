@@ -5,11 +5,15 @@ that is down then failing; through a kill -9 of the deliverer's process; a hangi
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -456,3 +460,71 @@ def test_payloads_keep_bodies_out_of_reprs(tmp_path: Path) -> None:
     deliverer._start_cursors()
     items = deliverer._pending()
     assert items and "hello" not in repr(items) and json.loads(items[0].body)["body"] == "hello 0 ✓"
+
+
+# -- the docs' snippets, run as written -----------------------------------------------------------------
+
+
+def _doc_blocks(language: str) -> list[str]:
+    page = (ROOT / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```$", page, flags=re.M | re.S)
+
+
+def test_the_docs_python_check_accepts_a_real_delivery_and_refuses_a_wrong_secret() -> None:
+    (snippet,) = [b for b in _doc_blocks("python") if "def verified" in b]
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # noqa: S102 - the docs' own code
+    assert len(snippet.strip().splitlines()) <= 6  # the 5 lines promised (and the blank one)
+    with receiver() as rec:
+        assert test_delivery(fast(rec.url)).ok
+    sent = rec.requests[0]
+    assert scope["verified"](SECRET, sent.body, sent.headers["x-watui-signature"])
+    assert not scope["verified"]("another secret", sent.body, sent.headers["x-watui-signature"])
+    assert not scope["verified"](SECRET, sent.body + b" ", sent.headers["x-watui-signature"])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_docs_node_check_and_receiver_work_against_real_deliveries(tmp_path: Path) -> None:
+    (check,) = [b for b in _doc_blocks("js") if "function verified" in b]
+    with receiver() as rec:
+        assert test_delivery(fast(rec.url)).ok
+    sent = rec.requests[0]
+    script = check + (
+        "const body = Buffer.from(process.argv[1], 'base64');\n"
+        "console.log(verified(process.argv[2], body, process.argv[3]), verified('nope', body, process.argv[3]));\n"
+    )
+    out = subprocess.run(
+        ["node", "-e", script, base64.b64encode(sent.body).decode(), SECRET, sent.headers["x-watui-signature"]],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.stdout.split() == ["true", "false"], out.stderr
+
+    (server,) = [b for b in _doc_blocks("js") if "createServer" in b]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    node = subprocess.Popen(
+        ["node", "-e", server.replace(".listen(8080)", f".listen({port}, '127.0.0.1')")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "WATUI_WEBHOOK_SECRET": SECRET},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 15
+        while (answer := test_delivery(fast(url))).status is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # node starting
+        assert (answer.ok, answer.status) == (True, 204)
+        assert test_delivery(fast(url, secret="wrong")).status == 401
+        inbox = _inbox(tmp_path)
+        inbox.record_incoming(_incoming(0))
+
+        async def deliver() -> None:
+            deliverer = WebhookDeliverer(fast(url), inbox)
+            async with running(deliverer):
+                await until(lambda: inbox.cursor(CURSOR) == 1, "the delivery to the Node receiver")
+
+        asyncio.run(deliver())
+    finally:
+        node.terminate()
+        stdout, _ = node.communicate(timeout=10)
+    assert stdout.splitlines() == ["test undefined undefined", f"message {CHATS[0]} hello 0 ✓"]
