@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tenacity import Future, RetryCallState
 
 from tests.alert_helpers import Receiver, receiver
 from tests.webhook_helpers import SECRET, fast
-from watui.config import ConfigError, MessageWebhookSettings, apply_env, build_config
+from watui.config import ConfigError, MessagesSettings, MessageWebhookSettings, apply_env, build_config
 from watui.core.messages import Inbox, Incoming, Outbox
 from watui.core.messages.webhook import CURSOR, Answer, WebhookBusy, WebhookDeliverer, _NotDelivered, test_delivery
 
@@ -409,6 +410,33 @@ async def test_events_message_only_sends_no_ack_and_keeps_the_ack_cursor_at_the_
             await record(inbox, deliverer, range(1))
             await until(lambda: outbox.ack_cursor(CURSOR) == 1 and accepted(rec), "the message, the ack skipped")
     assert [r.headers["x-watui-event"] for r in rec.requests] == ["message"]
+
+
+async def test_a_history_sync_of_hundreds_and_acks_between_go_out_in_time_order(tmp_path: Path) -> None:
+    clock = [1_796_000_000.0]
+    inbox = Inbox.open(tmp_path / "inbox.sqlite", clock=lambda: clock[0])
+    inbox.set_cursor(CURSOR, 0)
+    unpaced = MessagesSettings(max_per_minute=600_000.0, min_gap_per_chat_s=0.0)
+    outbox = Outbox.open(tmp_path / "outbox.sqlite", unpaced, clock=lambda: clock[0])
+    outbox.set_ack_cursor(CURSOR, 0)
+    sent = []
+    for n in range(250):  # more than a batch of each, interleaved in time
+        clock[0] += 1
+        inbox.record_incoming(_incoming(n))
+        if n % 2 == 0:
+            row = outbox.accept("+15550002222", f"reply {n}", account=ACCOUNT, now=clock[0] - 0.5)
+            assert outbox.claim_next(ACCOUNT, now=clock[0] + 0.5) is not None
+            outbox.mark_sent(row.id, now=clock[0] + 0.5)
+            sent.append(row.id)
+    with receiver(secret=SECRET) as rec:
+        deliverer = WebhookDeliverer(fast(rec.url), inbox, outbox)
+        async with running(deliverer):
+            await until(lambda: len(rec.requests) >= 375, "375 deliveries", timeout=30)
+    got = [r.json for r in rec.requests]
+    assert [p["id"] for p in got if p["event"] == "message"] == [f"in-{n:03d}" for n in range(250)]
+    assert [p["id"] for p in got if p["event"] == "ack"] == sent
+    recorded = [p["t"] if p["event"] == "ack" else datetime.fromisoformat(p["receivedAt"]).timestamp() for p in got]
+    assert recorded == sorted(recorded)  # incoming messages and acks interleaved as they were recorded
 
 
 # -- one deliverer per inbox, and the configuration ----------------------------------------------------

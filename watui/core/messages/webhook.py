@@ -492,7 +492,11 @@ class WebhookDeliverer:
                 acks.append(_Item(ACK, event.seq, event.at, payload["delivery"], encode(payload)))
         elif self.outbox is not None:
             self._skip(ACK)
-        return list(heapq.merge(messages, acks, key=lambda item: item.at))
+        merged = list(heapq.merge(messages, acks, key=lambda item: item.at))
+        # A full batch may have more behind it: nothing of the other stream recorded after its last one goes
+        # first (the rest is read again at the next pass).
+        cut = min((batch[-1].at for batch in (messages, acks) if len(batch) >= BATCH), default=None)
+        return merged if cut is None else [item for item in merged if item.at <= cut]
 
     def _skip(self, stream: str) -> None:
         last = self.inbox.last_seq() if stream == MESSAGE else self.outbox.last_ack_seq() if self.outbox else 0
