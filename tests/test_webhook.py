@@ -172,6 +172,8 @@ async def test_a_receiver_down_then_failing_then_up_gets_everything_in_order(tmp
         assert deliverer.status.last_error == "connection refused" and deliverer.status.failing_since is not None
         backlog = await deliverer.backlog()
         assert backlog.messages == 12 and backlog.oldest_at is not None
+        seen = deliverer.status.backlog  # as of the pass in hand: the oldest one, failing since it began
+        assert seen.messages >= 1 and seen.oldest_at == backlog.oldest_at and seen.age_s(time.time()) > 0
         with receiver([500, 500, 503, 500, 200], secret=SECRET, port=port) as rec:  # up, failing, then fine
             await until(lambda: len(accepted(rec)) >= 12, "12 deliveries")
             await asyncio.sleep(0.2)

@@ -441,6 +441,8 @@ class WebhookDeliverer:
                     await asyncio.to_thread(self._start_cursors)
                     started = True
                 items = await asyncio.to_thread(self._pending)
+                if items:  # what the status says while the receiver is down: the oldest waiting is in hand
+                    self._status = replace(self._status, backlog=await asyncio.to_thread(self._read_backlog))
                 for item in items:
                     if not await self._deliver(item):
                         return  # closing
