@@ -39,7 +39,7 @@ docs: $(STAMP)
 
 # Two workers: most of a browser test is waiting, so two halve the wall time on a 2-core machine.
 test: setup test-tools lint docs
-	$(PY) -m pytest -q -p no:cacheprovider -n 2
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 bench: setup
 	$(PY) bench/run.py
