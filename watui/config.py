@@ -153,7 +153,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py)."""
+    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py, channels.py)."""
 
     enabled: bool = True
     down_after_s: float = 60.0

@@ -17,7 +17,8 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
-from watui.core.journal.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
+from watui.core.journal.alerts import Alert, AlertRules
+from watui.core.journal.channels import Delivery, Dispatcher, channels_for
 from watui.core.journal.history import History
 from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
 from watui.core.models import Event

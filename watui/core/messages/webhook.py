@@ -67,7 +67,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from watui.config import MessageWebhookSettings
 from watui.core.errors import first_line
-from watui.core.journal.alerts import _redact, sign  # the alert webhooks' signature and URL redaction
+from watui.core.journal.channels import _redact, sign  # the alert webhooks' signature and URL redaction
 from watui.core.messages.errors import StoreError, store_error
 from watui.core.messages.inbox import Inbox, InboxRow
 from watui.core.messages.outbox import AckEvent, Outbox
