@@ -31,7 +31,15 @@ from tests.alert_helpers import Receiver, receiver
 from tests.webhook_helpers import SECRET, fast
 from watui.config import ConfigError, MessagesSettings, MessageWebhookSettings, apply_env, build_config
 from watui.core.messages import Inbox, Incoming, Outbox
-from watui.core.messages.webhook import CURSOR, Answer, WebhookBusy, WebhookDeliverer, _NotDelivered, test_delivery
+from watui.core.messages.webhook import (
+    CURSOR,
+    Answer,
+    WebhookBusy,
+    WebhookDeliverer,
+    _NotDelivered,
+    deliverer_for,
+    test_delivery,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "15550001111@c.us"
@@ -127,6 +135,20 @@ async def test_every_incoming_message_is_delivered_once_in_order_signed_with_its
     assert len({p["delivery"] for p in got}) == 30
     assert inbox.cursor(CURSOR) == 30  # committed: a restart resumes after the last one
     assert (await deliverer.backlog()).count == 0 and deliverer.status.delivered == 30
+    shown = deliverer.status.to_json(time.time())
+    assert shown["receiver"] == f"http://127.0.0.1:{rec.port}/…" and shown["running"] is False  # no path shown
+    assert shown["backlog"] == {"messages": 0, "acks": 0, "oldestAgeS": 0.0} and shown["lastError"] is None
+
+
+def test_the_sessions_deliverer_exists_only_with_a_url(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path)
+    assert deliverer_for(build_config({}, "x"), inbox) is None
+    config = build_config(
+        {"session": {"client_id": "bot-7"}, "messages": {"webhook": {"url": "http://127.0.0.1:9/h", "secret": "x"}}},
+        "x",
+    )
+    deliverer = deliverer_for(config, inbox)
+    assert deliverer is not None and deliverer.session == "bot-7" and deliverer.settings.url == "http://127.0.0.1:9/h"
 
 
 async def test_bodies_false_sends_the_metadata_only(tmp_path: Path) -> None:

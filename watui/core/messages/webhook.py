@@ -65,7 +65,7 @@ from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
-from watui.config import MessageWebhookSettings
+from watui.config import Config, MessageWebhookSettings
 from watui.core.errors import first_line
 from watui.core.journal.channels import _redact, sign  # the alert webhooks' signature and URL redaction
 from watui.core.messages.errors import StoreError, store_error
@@ -600,3 +600,9 @@ class WebhookDeliverer:
             log.warning("webhook %s: %s %s not delivered (attempt %d): %s", status.receiver, item.stream,
                         item.delivery, attempt, answer.reason)  # fmt: skip
         self._status = replace(status, failing_since=status.failing_since or now, last_error=answer.reason)
+
+
+def deliverer_for(config: Config, inbox: Inbox, outbox: Outbox | None = None) -> WebhookDeliverer | None:
+    """The session's deliverer (its payloads name the session by ``client_id``); None without a webhook url."""
+    hook = config.messages.webhook
+    return WebhookDeliverer(hook, inbox, outbox, session=config.session.client_id) if hook.enabled else None
