@@ -56,6 +56,7 @@ async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port:
             port=port,
             token=runtime.config.api.token,
             simulator=runtime.simulator,
+            history=runtime.journal,
         )
         try:
             await _run_until(stop, runtime, server)

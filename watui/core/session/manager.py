@@ -40,6 +40,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
+from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, Capability
 from watui.core.session.autosnap import AutoSnap
 from watui.core.session.events import EventHub, EventStream
 from watui.core.session.launch import LaunchGate
@@ -132,6 +133,9 @@ class SessionManager:
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
         return self._events.subscribe()
+
+    # Every optional ability of the port: the owner takes and lists snapshots and runs the doctor.
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR})
 
     @property
     def busy(self) -> str | None:
