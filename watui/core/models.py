@@ -463,17 +463,22 @@ class Event:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], info: SessionInfo) -> Event:
-        """An event as ``to_json()`` sent it; ``info`` is the snapshot after it (the wire carries none)."""
-        state = data.get("state")
+        """An event as ``to_json()`` sent it; ``info`` is the snapshot after it (the wire carries none).
+        ``state`` and ``qr`` are the event's own fields only in a state and a qr event: elsewhere they are
+        its data (an alert's ``state``, say)."""
+        kind = data["type"]
+        own = _EVENT_FIELDS | _OWN_FIELDS.get(kind, frozenset())
+        state = data.get("state") if kind == "state" else None
         return cls(
-            type=data["type"],
+            type=kind,
             info=info,
             message=str(data.get("message", "")),
             state=ConnectionState(state) if state else None,
-            qr=data.get("qr"),
-            data={k: v for k, v in data.items() if k not in _EVENT_FIELDS},
+            qr=data.get("qr") if kind == "qr" else None,
+            data={k: v for k, v in data.items() if k not in own},
             time=from_iso(data.get("time")) or datetime.now().astimezone(),
         )
 
 
-_EVENT_FIELDS = frozenset({"time", "type", "state", "qr", "message"})
+_EVENT_FIELDS = frozenset({"time", "type", "message"})
+_OWN_FIELDS = {"state": frozenset({"state"}), "qr": frozenset({"qr"})}
