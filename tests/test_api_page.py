@@ -17,7 +17,7 @@ from tests.api_helpers import QR_PAYLOAD, connected_info, running_api, unpaired_
 from tests.support.fakes import FakeSession
 from watui.api.app import ApiServer
 from watui.core.errors import ActionUnavailable
-from watui.core.models import ConnectionState
+from watui.core.models import HINT_TAKEOVER, ConnectionState
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -211,3 +211,14 @@ async def test_an_alert_event_is_logged_with_its_rule_and_status(
     manager.publish("alert", message="logged out: scan a new QR", data=data)
     entry = page.locator("#events li[data-type=alert]").first
     await expect(entry).to_contain_text("alert ⚑ qr_needed firing: logged out: scan a new QR")
+
+
+async def test_a_conflict_says_how_to_take_over_in_the_pages_words(
+    page: Page, server: ApiServer, manager: FakeSession
+) -> None:
+    # The core gives the hint's kind, not words: the page names its own button (the dashboard its r key).
+    await open_page(page, server)
+    await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
+    manager.publish("error", message="WhatsApp is open in another window", data={"hint": HINT_TAKEOVER})
+    entry = page.locator("#events li[data-type=error]").first
+    await expect(entry).to_contain_text("error WhatsApp is open in another window; press Reconnect to take over")

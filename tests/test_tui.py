@@ -33,7 +33,7 @@ from tui_helpers import (
 
 from tests.support.fakes import FakeSession
 from watui.core.errors import ActionUnavailable
-from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
+from watui.core.models import HINT_TAKEOVER, PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
 from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -235,6 +235,18 @@ async def test_events_update_the_panels_and_log_newest_first() -> None:
         assert "up 1h 02m" in text
         newest, older = text.index("12:00:02  ● CONNECTED"), text.index("12:00:00  ↻ reconnect attempt 3 in 7.0s")
         assert newest < older
+
+
+async def test_a_conflict_says_how_to_take_over_with_the_dashboards_key() -> None:
+    # The core gives the hint's kind (data["hint"]), not words: the dashboard says its own key.
+    app, manager = make_app(connected_info())
+    async with app.run_test(size=(120, 30)) as pilot:
+        conflict = replace(connected_info(), state=ConnectionState.CONFLICT)
+        message = "WhatsApp is open in another window"
+        manager.emit(event("error", conflict, 1, message=message, data={"hint": HINT_TAKEOVER}))
+        await pilot.pause()
+        await pilot.pause()
+        assert "✖ WhatsApp is open in another window; press r to take over" in screen_text(app)
 
 
 async def test_session_panel_shows_size_against_the_limit_and_the_lock() -> None:

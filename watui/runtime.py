@@ -26,7 +26,7 @@ from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.journal.service import Watchers, start_watchers
-from watui.core.models import ConnectionState
+from watui.core.models import HINT_TAKEOVER, ConnectionState
 from watui.core.ports import SessionPort
 from watui.core.session.manager import SessionManager
 
@@ -85,14 +85,20 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def headless_hints(face: str) -> dict[str, str]:
+    """A headless face's words for what the operator can do about an event (Event.shown): its SIGUSR1
+    (reconnect_on_sigusr1) where the dashboard has its r key, and for serve the API's verb too."""
+    extra = " or POST /api/whatsapp/reconnect" if face == "serve" else ""
+    return {
+        HINT_TAKEOVER: f"to take over: kill -USR1 {os.getpid()}{extra}, or set [whatsapp] takeover_on_conflict = true"
+    }
+
+
 def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], face: str) -> set[asyncio.Task[Any]]:
     """SIGUSR1 runs the reconnect verb (takes over a conflict, else restarts the browser): the headless
-    faces' equivalent of the dashboard's r. Returns the set holding the running verb tasks."""
+    faces' equivalent of the dashboard's r (their events say so: headless_hints). Returns the set holding
+    the running verb tasks."""
     tasks: set[asyncio.Task[Any]] = set()
-    extra = " or POST /api/whatsapp/reconnect" if face == "serve" else ""
-    manager.takeover_hint = (
-        f"to take over: kill -USR1 {os.getpid()}{extra}, or set [whatsapp] takeover_on_conflict = true"
-    )
 
     async def run() -> None:
         taking_over = manager.info.state is ConnectionState.CONFLICT

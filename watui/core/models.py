@@ -7,7 +7,7 @@ the same JSON again (tests/test_models_json.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -418,6 +418,10 @@ class SessionInfo:
         )
 
 
+# ``data["hint"]`` of an event: what the operator can do about it, which each face says in its own words
+# (Event.shown): the dashboard's key, a headless face's signal, a page's button.
+HINT_TAKEOVER = "takeover"  # take the session over from the other window (a conflict)
+
 EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised", "recycle"]
 
 
@@ -460,6 +464,16 @@ class Event:
         if self.data:
             out.update(self.data)
         return out
+
+    def shown(self, hints: dict[str, str]) -> Event:
+        """This event as a face shows it: a ``hint`` in its data becomes the face's words for it (``hints``:
+        kind -> words), after the message; the hint's kind itself is not shown."""
+        kind = self.data.get("hint")
+        if kind is None:
+            return self
+        words = hints.get(str(kind))
+        data = {k: v for k, v in self.data.items() if k != "hint"}
+        return replace(self, message=f"{self.message}; {words}" if words else self.message, data=data)
 
     @classmethod
     def from_json(cls, data: dict[str, Any], info: SessionInfo) -> Event:
