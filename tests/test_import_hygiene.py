@@ -44,7 +44,7 @@ HEADLESS_COMMANDS = (
 )
 
 # Reaching a running owner (`watui status`, `info`, ... beside `watui watch`) loads its client, not its server.
-OWNER_CLIENTS = ("watui.cli.reach", "watui.api.client", "watui.api.owner_socket")
+OWNER_CLIENTS = ("watui.cli.reach", "watui.api.paths")
 
 _PROBE = """
 import importlib, json, os, sys
@@ -86,12 +86,13 @@ def modules_under(*parts: str) -> list[str]:
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
 CONTROLS = ["watui.tui.app", "watui.api.app"]
+REMOTE = modules_under("remote")  # the owner's clients: aiohttp's client, never its server
 
 
 @cache
 def loaded_faces() -> dict[str, list[str] | str]:
     """For every module checked here: the faces its import loaded (or why the import failed)."""
-    names = [*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS]
+    names = [*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE]
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(names), json.dumps(FACES)],
         capture_output=True,
@@ -128,6 +129,12 @@ def test_the_core_config_and_qr_load_no_face() -> None:
 
 def test_headless_commands_load_no_face() -> None:
     assert offenders(HEADLESS_COMMANDS, FACES) == {}
+
+
+def test_the_remote_clients_load_no_face() -> None:
+    # cli/reach.py and the attached dashboard reach the owner through remote/ and api/paths.py, never the server.
+    assert len(REMOTE) >= 3  # remote/__init__, client, session
+    assert offenders(REMOTE, FACES) == {}
 
 
 @pytest.mark.parametrize("name", OWNER_CLIENTS)

@@ -1,13 +1,14 @@
 """The owner's control socket: the same HTTP API as ``watui serve``, on ``<session_path>/.watui-<id>.sock``.
 
 Whichever face owns a session (watch, serve, init, the dashboard) serves it here so every other watui on
-that session can be its client (``watui/api/client.py``). Guarded three ways: the socket is 0600 inside
+that session can be its client (``watui/remote/``). Guarded three ways: the socket is 0600 inside
 the 0700 session root, a peer of another uid is refused by ``SO_PEERCRED``, and it is never a network
 port. Both ways: a client trusts only a socket file of its own uid served by a process of its own uid
-(:func:`socket_file_refusal`, :func:`owner_refusal`), so whoever else listens at the path cannot pose as
-the owner. The owner holds the session's owner lock before it binds, so a socket file already there is a
-dead owner's (kill -9) and is replaced; anything else there (a symlink, a file) is not, and the owner
-runs on without a socket, saying so (:func:`not_a_socket`).
+(``socket_file_refusal``, ``owner_refusal`` in ``watui.remote.client``), so whoever else listens at the
+path cannot pose as the owner. The owner holds the session's owner lock before it binds, so a socket file
+already there is a dead owner's (kill -9) and is replaced; anything else there (a symlink, a file) is not, and the owner
+runs on without a socket, saying so (``not_a_socket``). Where the socket is and how it is reached are
+``watui/api/paths.py``'s, shared with the clients.
 """
 
 from __future__ import annotations
@@ -23,20 +24,23 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from watui.api.owner_socket import (
-    not_a_socket,
-    peer_refusal,
-    peer_uid,
-    reachable,
-    socket_path,
-)
-from watui.api.paths import OWNER_PATH
+from watui.api.paths import OWNER_PATH, not_a_socket, peer_uid, reachable, socket_path
 from watui.config import Config
 
 if TYPE_CHECKING:
-    from watui.api.state import ManagerLike
+    from watui.core.ports import HistoryPort, SessionPort
 
 log = logging.getLogger("watui.api.control")
+
+
+def peer_refusal(uid: int | None, owner_uid: int) -> str | None:
+    """Why a peer must be refused (another uid, or one that cannot be told), or None to serve it."""
+    if uid is None:
+        return "peer credentials unavailable: refused"
+    if uid != owner_uid:
+        return f"uid {uid} refused: this session's watui runs as uid {owner_uid}"
+    return None
+
 
 def _peer_middleware(owner_uid: int) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
@@ -73,13 +77,18 @@ async def _owner(request: web.Request) -> web.Response:
 
 
 def build_control_app(
-    manager: ManagerLike, owner: OwnerInfo, *, simulator: Any = None, owner_uid: int | None = None
+    manager: SessionPort,
+    owner: OwnerInfo,
+    *,
+    simulator: Any = None,
+    owner_uid: int | None = None,
+    history: HistoryPort | None = None,
 ) -> web.Application:
     """``watui serve``'s app (no token: the socket's mode and the peer check guard it), plus who owns it.
     Only peers of ``owner_uid`` (default: this process's effective uid) are served."""
     from watui.api.app import build_app  # here: clients of the socket never load the server
 
-    app = build_app(manager, token="", simulator=simulator)
+    app = build_app(manager, token="", simulator=simulator, history=history)
     app.middlewares.insert(0, _peer_middleware(os.geteuid() if owner_uid is None else owner_uid))
     app[_OWNER_KEY] = owner
     app.router.add_get(OWNER_PATH, _owner)
@@ -123,20 +132,21 @@ def _bind(path: Path) -> socket.socket:
 
 
 async def start_control(
-    manager: ManagerLike,
+    manager: SessionPort,
     config: Config,
     *,
     face: str,
     simulator: Any = None,
     owner_uid: int | None = None,
     on_problem: Callable[[str], None] | None = None,
+    history: HistoryPort | None = None,
 ) -> ControlServer | None:
     """Serve ``manager`` on the session's control socket. Call only while holding the owner lock.
     None when the socket cannot be made: the owner still runs, alone, and says why in the log and to
     ``on_problem`` (the runtime makes it an ``error`` event, so every face and the journal see it)."""
     path = socket_path(config)
     owner = OwnerInfo(os.getpid(), face, simulator is not None)
-    app = build_control_app(manager, owner, simulator=simulator, owner_uid=owner_uid)
+    app = build_control_app(manager, owner, simulator=simulator, owner_uid=owner_uid, history=history)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, handler_cancellation=True)
     await runner.setup()
     try:

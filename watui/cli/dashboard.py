@@ -58,8 +58,8 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
         if args.serve:
             print(f"watui: --serve: {client.label} owns this session; run 'watui serve' there", file=sys.stderr)
             return Exit.USAGE
-        manager = await reach.remote_manager(client)
-        app = AttachedApp(manager, simulator=reach.scanner(client), session_root=config.session_root)
+        session = await reach.remote_session(client)
+        app = AttachedApp(session, simulator=reach.scanner(client), session_root=config.session_root)
         if config.keys.remapped():
             app.set_keymap(config.keys.remapped())  # [keys] in config.toml, as for the owning dashboard
         await app.run_async()
@@ -73,7 +73,7 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
     from watui.api.app import start_api
     from watui.cli.serve import checked_address
     from watui.runtime import session_runtime
-    from watui.tui.app import build_app
+    from watui.tui.app import build_app_for
 
     # --serve: refuse a bad address before a browser or the session lock is taken
     address = checked_address(args, config) if args.serve else None
@@ -82,10 +82,15 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
         if address is not None:
             host, port = address
             api = await start_api(
-                runtime.manager, host=host, port=port, token=config.api.token, simulator=runtime.simulator
+                runtime.manager,
+                host=host,
+                port=port,
+                token=config.api.token,
+                simulator=runtime.simulator,
+                history=runtime.journal,
             )
         try:
-            app = build_app(runtime, api_address=api.url if api is not None else None)
+            app = build_app_for(runtime, api_address=api.url if api is not None else None)
             await app.run_async()
         finally:
             if api is not None:

@@ -88,7 +88,8 @@ def format_report(report: dict[str, Any], since: str) -> str:
 
 
 def send_test_alerts(args: argparse.Namespace, config: Config) -> int:
-    from watui.core.journal.alerts import Dispatcher, channels_for, make_test_alert
+    from watui.core.journal.alerts import make_test_alert
+    from watui.core.journal.channels import Dispatcher, channels_for
 
     channels = channels_for(config.alerts)
     if not channels:

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from watui.cli.base import Command, Exit, seconds
 from watui.cli.output import print_qr
-from watui.cli.reach import EventSource, Reached, Session, session_on
+from watui.cli.reach import Reached, Session, session_on
 from watui.cli.session import init_code
 from watui.config import Config
 from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
+from watui.core.ports import EventSource
 
 if TYPE_CHECKING:
     from watui.runtime import Runtime
@@ -193,6 +194,9 @@ async def _print_events(events: EventSource, jsonl: bool, failed: asyncio.Event)
 
 
 def _event_line(event: Event, jsonl: bool) -> str:
+    from watui.cli.signals import headless_hints
+
+    event = event.shown(headless_hints("watch"))
     if jsonl:
         return json.dumps(event.to_json()) + "\n"
     stamp = event.time.astimezone().strftime("%H:%M:%S")

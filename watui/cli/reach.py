@@ -1,7 +1,7 @@
 """How a command reaches its session: through the watui that runs it, if one answers, else here.
 
 ``session_for(config, act, start=...)`` runs ``act`` once on a :class:`Reached`: the running owner's session
-over its control socket (``watui/api/client.py``), else one made here — started (``start``: the face's
+over its control socket (``watui/remote/``), else one made here — started (``start``: the face's
 ``session_runtime``) or, with no ``start``, the session on disk alone (:class:`OfflineSession`, no browser).
 If the session is taken between the look and the act (an owner starting up), it waits for that owner's
 socket and runs ``act`` there: that race is handled here and nowhere else.
@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from watui.api.owner_socket import not_a_socket, socket_path, socketless_owner
+from watui.api.paths import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
@@ -29,30 +29,25 @@ from watui.core.models import (
     ClearReport,
     ConnectionState,
     DiskReport,
-    Event,
     InitResult,
     SessionInfo,
 )
+from watui.core.ports import EventSource
 from watui.present import lock_text
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
 
-    from watui.api.client import OwnerClient, RemoteManager, RemoteScanner
     from watui.core.disk.store import SessionStore
+    from watui.remote.client import OwnerClient
+    from watui.remote.session import RemoteScanner, RemoteSession
     from watui.runtime import Runtime
 
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
 
 
-class EventSource(Protocol):
-    def __aiter__(self) -> AsyncIterator[Event]: ...
-
-    def close(self) -> None: ...
-
-
 class Session(Protocol):
-    """What a command asks of a session, wherever it runs (the core's SessionPort once it exists)."""
+    """What a command asks of a session, wherever it runs: the part of the core's SessionPort that the session
+    on disk alone (:class:`OfflineSession`) has too."""
 
     @property
     def info(self) -> SessionInfo: ...
@@ -89,10 +84,10 @@ class Reached:
     async def refresh(self) -> None:
         """Read the owner's session-info now (its event stream may lag a verb's answer); here: nothing to do."""
         if self.owner is not None:
-            from watui.api.client import RemoteManager
+            from watui.remote.session import RemoteSession
 
             self.status = await self.owner.status()
-            if isinstance(self.session, RemoteManager):
+            if isinstance(self.session, RemoteSession):
                 self.session.absorb(self.status)
 
 
@@ -150,30 +145,30 @@ async def _here(config: Config, act: Act, start: Start | None) -> int:
 async def remote(config: Config, client: OwnerClient) -> Reached:
     """The owner's session as ``client`` reaches it."""
     status = await client.status()
-    return Reached(config, _manager(client, status), owner=client, status=status)
+    return Reached(config, _remote(client, status), owner=client, status=status)
 
 
-async def remote_manager(client: OwnerClient) -> RemoteManager:
+async def remote_session(client: OwnerClient) -> RemoteSession:
     """The owner's session, shaped as a manager (the attached dashboard drives it)."""
-    return _manager(client, await client.status())
+    return _remote(client, await client.status())
 
 
-def _manager(client: OwnerClient, status: dict[str, Any]) -> RemoteManager:
-    from watui.api.client import RemoteManager
+def _remote(client: OwnerClient, status: dict[str, Any]) -> RemoteSession:
+    from watui.remote.session import RemoteSession
 
-    return RemoteManager(client, status)
+    return RemoteSession(client, status)
 
 
 def scanner(client: OwnerClient) -> RemoteScanner | None:
     """The demo's scan through the owner, when the owner runs on the simulator."""
-    from watui.api.client import RemoteScanner
+    from watui.remote.session import RemoteScanner
 
     return RemoteScanner(client) if client.owner.get("demo") else None
 
 
 async def find_owner_within(config: Config, wait_s: float) -> OwnerClient | None:
     """A client of the session's owner, waiting up to ``wait_s`` for one to listen; None if none does."""
-    from watui.api.client import find_owner
+    from watui.remote.client import find_owner
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s

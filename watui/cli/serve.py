@@ -60,6 +60,7 @@ async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port:
             port=port,
             token=runtime.config.api.token,
             simulator=runtime.simulator,
+            history=runtime.journal,
         )
         try:
             await _run_until(stop, runtime, server)
@@ -114,6 +115,9 @@ async def _log_events(runtime: Runtime) -> None:
 
 def describe(event: Event) -> str:
     """One log line for an event: time, type, and what changed."""
+    from watui.cli.signals import headless_hints
+
+    event = event.shown(headless_hints("serve"))
     if event.type == "state":
         detail = (event.state or event.info.state).value
     elif event.type == "qr":

@@ -1,7 +1,8 @@
-"""What the signals do to a command: SIGINT/SIGTERM/SIGHUP stop it (or cancel it), SIGUSR1 reconnects.
+"""What the signals do to a command: SIGINT/SIGTERM/SIGHUP stop it (or cancel it), SIGUSR1 reconnects (and
+``headless_hints`` says so in the events a headless face prints).
 
-``stop_on_signals`` and ``reconnect_on_sigusr1`` still live in ``watui/runtime.py`` this round (the owner's
-composition root is being reworked there); the commands take them from here, so they move in one place.
+``stop_on_signals``, ``reconnect_on_sigusr1`` and ``headless_hints`` still live in ``watui/runtime.py`` (the
+owner's composition root, reworked there); the commands take them from here, so they move in one place.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from watui.runtime import STOP_SIGNALS, reconnect_on_sigusr1, stop_on_signals
+from watui.runtime import STOP_SIGNALS, headless_hints, reconnect_on_sigusr1, stop_on_signals
 
-__all__ = ["STOP_SIGNALS", "cancel_on_signals", "reconnect_on_sigusr1", "stop_on_signals"]
+__all__ = ["STOP_SIGNALS", "cancel_on_signals", "headless_hints", "reconnect_on_sigusr1", "stop_on_signals"]
 
 
 def cancel_on_signals() -> asyncio.Event:
