@@ -32,12 +32,13 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
-from watui.core.ports import EventSource
+from watui.core.ports import EventSource, SnapshotTaken
 from watui.present import lock_text
 
 if TYPE_CHECKING:
 
     from watui.core.disk.store import SessionStore
+    from watui.core.snapshots import Snapshot
     from watui.remote.client import OwnerClient
     from watui.remote.session import RemoteScanner, RemoteSession
     from watui.runtime import Runtime
@@ -61,6 +62,8 @@ class Session(Protocol):
     async def cleanup(self) -> CleanupReport: ...
 
     async def clear(self, purge: bool = False) -> ClearReport: ...
+
+    async def backup(self) -> SnapshotTaken: ...
 
 
 @dataclass
@@ -244,6 +247,19 @@ class OfflineSession:
             return report
 
         return await asyncio.to_thread(clear)
+
+    async def backup(self) -> Snapshot:
+        """A snapshot taken here, as an owner takes one (its run record too); safe beside a browser on the
+        profile (copied the way LevelDB reads it)."""
+
+        def take() -> Snapshot:
+            from watui.core import snapshots as sn
+
+            self.store.check_root()
+            running = self.store.owner_pid() or self.store.lock_info().kind == "live"
+            return sn.Keeper(self.config, self.store).take("live" if running else "closed")
+
+        return await asyncio.to_thread(take)
 
 
 @contextlib.contextmanager

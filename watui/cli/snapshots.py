@@ -8,7 +8,6 @@ summary, or JSON with ``--json``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -70,28 +69,13 @@ async def backup(reached: Reached, args: argparse.Namespace) -> int:
     dashboard's age and the API say so), here otherwise."""
     from watui.core import snapshots as sn
 
-    config = reached.config
-    if reached.owner is not None:
-        answer = await reached.owner.verb("backup")
-        snap = sn.find(config, str(answer["snapshot"]["id"]))
-    else:
-        snap = await asyncio.to_thread(_take_here, config)
+    taken = await reached.session.backup()
+    snap = sn.find(reached.config, taken.id)  # as the catalog here has it, whoever took it
     if args.json:
         print(json.dumps(snap.to_json(), indent=2))
     else:
         print(_snapshot_text(snap))
     return Exit.OK
-
-
-def _take_here(config: Config) -> sn.Snapshot:
-    from watui.core import snapshots as sn
-    from watui.core.disk.store import SessionStore
-
-    store = SessionStore(config)
-    store.check_root()
-    owner = store.owner_pid()
-    source: sn.Source = "live" if owner or store.lock_info().kind == "live" else "closed"
-    return sn.Keeper(config, store).take(source)  # as the owner's: the run record too
 
 
 def list_snapshots(args: argparse.Namespace, config: Config) -> int:
