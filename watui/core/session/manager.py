@@ -63,6 +63,7 @@ class SessionManager:
         self.state = SessionState(SessionInfo(demo=config.demo_mode), self.intent)
         self._owner: OwnerLock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []  # the services' loops (liveness.py), started by start()
         self._takeover: asyncio.Task[None] | None = None
         self._disk_lock = asyncio.Lock()
         # How the face running this manager lets the operator take over a conflict (the dashboard's key;
@@ -118,14 +119,15 @@ class SessionManager:
         if self.recycler.wanted:
             loops["recycle"] = self.recycler.run
         for name, run in loops.items():
-            self._stack.push_async_callback(_cancel, asyncio.create_task(run(), name=f"watui-{name}"))
+            self._loops.append(asyncio.create_task(run(), name=f"watui-{name}"))
+            self._stack.push_async_callback(_cancel, self._loops[-1])
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
         self.intent.stopping = True
         self.intent.want_running = False
         await self.autosnap.flush()  # what this run saw of the session is on disk for the next start
-        running = [*self._tasks, self.recovery.task, self._verbs.run, self._takeover]
+        running = [*self._loops, *self._tasks, self.recovery.task, self._verbs.run, self._takeover]
         for task in running:
             if task is not None and not task.done():
                 task.cancel()
