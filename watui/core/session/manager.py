@@ -40,10 +40,10 @@ from watui.core.session.browser_slot import BrowserSlot
 from watui.core.session.events import EventStream
 from watui.core.session.launch import LaunchGate
 from watui.core.session.liveness import HealthCheck, Heartbeat, Recycler, Sampler
-from watui.core.session.machine import REAL_QR_ROTATE_S, SETTLED  # noqa: F401  (re-exported)
+from watui.core.session.machine import REAL_QR_ROTATE_S
 from watui.core.session.recovery import Recovery
 from watui.core.session.state import Intent, SessionState
-from watui.core.session.verbs import VERBS, Verbs  # noqa: F401  (re-exported)
+from watui.core.session.verbs import Verbs
 from watui.core.snapshots import Snapshot
 
 log = logging.getLogger(__name__)
