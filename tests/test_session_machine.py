@@ -47,7 +47,8 @@ def _seen(effects: list[machine.Effect]) -> list[str]:
         match effect:
             case machine.Publish(event):
                 what = event.state.value if event.state else event.message or event.qr or ""
-                lines.append(f"{event.type}: {what}".rstrip(": "))
+                hint = f" [hint: {event.data['hint']}]" if "hint" in event.data else ""
+                lines.append(f"{event.type}: {what}".rstrip(": ") + hint)
             case machine.Remember():
                 pass  # compared as `remembered`
             case machine.StartRecovery(reason):
@@ -130,9 +131,8 @@ CASES = [
          ["state: CONFLICT", "action: conflict: taking over in 2 s (takeover_on_conflict)", "take over in 2 s"],
          {"state": S.CONFLICT, "connected_since": None, "account": ACCOUNT},
          ctx={"takeover_on_conflict": True, "takeover_delay_s": 2.0}),
-    Case("a conflict says how this face takes over", CONNECTED, PageReport(S.CONFLICT, detection="modules"),
-         ["state: CONFLICT", "error: WhatsApp is open in another window; send SIGUSR1 to take over"],
-         {"connected_since": None}, ctx={"takeover_hint": "send SIGUSR1 to take over"}),
+    Case("a conflict asks each face to say how it takes over", CONNECTED, PageReport(S.CONFLICT, detection="modules"),
+         ["state: CONFLICT", "error: WhatsApp is open in another window [hint: takeover]"], {"connected_since": None}),
     Case("blocked: nothing retries, the operator is told why", CONNECTED,
          PageReport(S.BLOCKED, detection="modules", message="WhatsApp refuses this session (TOS_BLOCK)"),
          ["state: BLOCKED", "StopWanting", "CancelRecovery", "error: WhatsApp refuses this session (TOS_BLOCK)"],

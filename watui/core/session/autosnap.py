@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from watui.config import Config
-from watui.core.disk.store import SessionStore, check_private_folder
+from watui.core.disk.folders import check_private_folder
+from watui.core.disk.store import SessionStore
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import ConnectionState, now_utc
 from watui.core.session.browser_slot import BrowserSlot

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from watui.core.browser.driver import PageReport
-from watui.core.models import STATE_MESSAGES, ConnectionState, Event, EventType, SessionInfo
+from watui.core.models import HINT_TAKEOVER, STATE_MESSAGES, ConnectionState, Event, EventType, SessionInfo
 
 S = ConnectionState
 # States in which the page has settled: watui knows what the session is doing.
@@ -45,7 +45,6 @@ class Context:
     qr_max_retries: int = 3
     takeover_on_conflict: bool = False
     takeover_delay_s: float = 0.0
-    takeover_hint: str = "press r to take over"
 
 
 # -- the effects the session carries out, in order --------------------------------------------------
@@ -244,4 +243,5 @@ def _conflict(d: _Draft) -> None:
         d.publish("action", message=f"conflict: taking over in {delay:g} s (takeover_on_conflict)")
         d.effects.append(TakeOver(delay))
     else:
-        d.publish("error", message=f"WhatsApp is open in another window; {d.ctx.takeover_hint}")
+        # How to take over is each face's to say (its key, signal or route): the hint, not words.
+        d.publish("error", message="WhatsApp is open in another window", data={"hint": HINT_TAKEOVER})

@@ -34,6 +34,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
+from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, Capability
 from watui.core.session import machine
 from watui.core.session.autosnap import AutoSnap
 from watui.core.session.browser_slot import BrowserSlot
@@ -66,9 +67,6 @@ class SessionManager:
         self._loops: list[asyncio.Task[None]] = []  # the services' loops (liveness.py), started by start()
         self._takeover: asyncio.Task[None] | None = None
         self._disk_lock = asyncio.Lock()
-        # How the face running this manager lets the operator take over a conflict (the dashboard's key;
-        # headless faces set their signal or API verb).
-        self.takeover_hint = "press r to take over"
         session, st = config.session, self.state
         self.slot = BrowserSlot(
             config, st, on_report=self._on_report, on_closed=self._on_browser_closed,
@@ -155,6 +153,9 @@ class SessionManager:
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
         return self.state.subscribe()
+
+    # Every optional ability of the port: the owner takes and lists snapshots and runs the doctor.
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR})
 
     @property
     def busy(self) -> str | None:
@@ -255,7 +256,6 @@ class SessionManager:
             qr_max_retries=config.whatsapp.qr_max_retries,
             takeover_on_conflict=config.whatsapp.takeover_on_conflict,
             takeover_delay_s=config.whatsapp.takeover_delay_ms / 1000,
-            takeover_hint=self.takeover_hint,
         )
         info, effects = machine.on_report(self.state.info, report, ctx)
         if not effects and info is self.state.info:
