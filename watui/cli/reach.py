@@ -36,7 +36,6 @@ from watui.core.ports import EventSource, SnapshotTaken
 from watui.present import lock_text
 
 if TYPE_CHECKING:
-
     from watui.core.disk.store import SessionStore
     from watui.core.snapshots import Snapshot
     from watui.remote.client import OwnerClient
