@@ -27,6 +27,8 @@ from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_line
+from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage
+from watui.core.messages.service import MessagingService
 from watui.core.models import (
     STATE_MESSAGES,
     CleanupReport,
@@ -90,6 +92,11 @@ class SessionManager:
         self._liveness = Liveness(self)
         self._verbs = Verbs(self)
         self._gate = LaunchGate(self)
+        # [messaging hook 1/4] narrow callables, never the manager (watui/core/messages/service.py)
+        self._messaging = MessagingService(
+            config, page=lambda: self._driver.page if self._driver is not None else None, wid=lambda: self._wid,
+            logout_seen=lambda: self._logout_seen, subscribe=self.subscribe, publish=self.announce,
+        )  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, owner: OwnerLock | None = None) -> None:
@@ -103,6 +110,7 @@ class SessionManager:
             self._owner = await asyncio.to_thread(self.store.acquire_owner)
         await self.refresh_disk()
         self._loops.extend(self._liveness.start())
+        await self._messaging.start()  # [messaging hook 2/4]
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
@@ -116,6 +124,7 @@ class SessionManager:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
+        await self._messaging.stop()  # [messaging hook 3/4] before the tab goes
         await self._close_browser()
         self._set_state(S.UNLAUNCHED, "watui stopped; the session is kept on disk")
         if self._owner is not None:
@@ -191,6 +200,17 @@ class SessionManager:
         self._info = replace(self._info, disk=report, updated_at=now_utc())
         self._publish("disk")
         return report
+
+    # -- [messaging hook 4/4] MessagingPort (watui/core/messages/port.py), by the messaging service -------
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
+        """Accept a text into the outbox (committed before the id comes back); sent when CONNECTED."""
+        return await self._messaging.send_text(to, text, key=key)
+
+    async def message(self, message_id: str) -> Message | None:
+        return await self._messaging.message(message_id)
+
+    async def messages(self, since: str | None = None, limit: int = DEFAULT_LIMIT, bodies: bool = False) -> MessagePage:
+        return await self._messaging.messages(since, limit, bodies)
 
     # -- doctor (watui/core/doctor.py) ------------------------------------------------------------
     async def doctor(self) -> DoctorReport:
