@@ -231,7 +231,7 @@ class MessagingService:
             await adapter.install()
             self._adapter = adapter
         self.account = account
-        self._sender = Sender(self.outbox, adapter, account, clock=self._clock)
+        self._sender = Sender(self.outbox, adapter, account, clock=self._clock, on_change=self._announce_ack)
         self._sending = asyncio.create_task(self._send(self._sender), name="watui-sender")
 
     async def _send(self, sender: Sender) -> None:
@@ -293,7 +293,11 @@ class MessagingService:
         if outbox is None:
             return
         state = ack.outbox_state
+        expected = State.FAILED if state is None else state
         try:
+            before = await outbox.get_async(ack.id)
+            if before is None or before.state is expected:
+                return  # not watui's message (one sent from the phone), or there already (a page load repeats acks)
             if state is None:
                 row = await outbox.record_failed_ack_async(ack.id, FAILED_ACK)
             else:
@@ -301,10 +305,7 @@ class MessagingService:
         except StoreError as exc:
             self._problem("outbox", exc)
             return
-        if row is None:
-            return  # not watui's message (one sent from the phone)
-        expected = State.FAILED if state is None else state
-        if row.state is expected:  # it moved (a stale ack of a message further on moves nothing)
+        if row is not None and row.state is expected:  # it moved (a stale ack of a message further on moves nothing)
             self._announce_ack(row)
 
     def _announce_ack(self, row: OutboxRow) -> None:
