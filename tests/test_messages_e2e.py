@@ -9,209 +9,31 @@ the site down while sends are accepted, contacts writing while watui is stopped.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import os
 import signal
-import socket
-import ssl
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
-from watui.api.control import reachable
+from tests.messaging_e2e_helpers import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
 
 pytestmark = pytest.mark.browser
-
-WATUI = [sys.executable, "-m", "watui"]
-CONTACTS = ("15550002001", "15550002002", "15550002003")
-SESSION = Path("state/watui/demo/session")
-SOCKET = SESSION / ".watui-whatsapp-automation-pro.sock"
-PROFILE = SESSION / "session-whatsapp-automation-pro"
-CONFIG = """
-[messages]
-max_per_minute = 600
-min_gap_per_chat_s = 0
-"""
-
-
-def _wait(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, http.client.HTTPException):
-            last = None
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class _UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=30)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with reachable(self.socket_path) as address:
-            sock.connect(address)
-        self.sock = sock
-
-
-@dataclass
-class Site:
-    """`watui sim --port 0`: the WhatsApp Web that outlives every watui of the test."""
-
-    proc: subprocess.Popen[str]
-    url: str
-
-    @property
-    def address(self) -> str:
-        return self.url.removeprefix("https://")
-
-    def call(self, path: str, method: str = "GET", payload: Any = None) -> dict[str, Any]:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(self.url + path, method=method, data=data)
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:
-            return dict(json.loads(response.read()))
-
-    def received(self) -> list[dict[str, Any]]:
-        """What the contacts received, in the order the server took it."""
-        return list(self.call("/__sim/messages")["messages"])
-
-
-@dataclass
-class Owner:
-    """`watui --demo --demo-sim ADDRESS watch --jsonl` in ``cwd``, restartable; its events in ``events``."""
-
-    cwd: Path
-    site: Site
-    env: dict[str, str]
-    proc: subprocess.Popen[str] | None = None
-    runs: list[subprocess.Popen[str]] = field(default_factory=list)
-
-    def start(self) -> None:
-        out = (self.cwd / f"events-{len(self.runs)}.jsonl").open("w")
-        self.proc = subprocess.Popen(
-            [*WATUI, "--demo", "--demo-sim", self.site.address, "watch", "--jsonl"],
-            cwd=self.cwd, env=self.env, text=True, stdout=out, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        out.close()
-        self.runs.append(self.proc)
-        _wait(lambda: (self.cwd / SOCKET).exists() and self.api("GET", "/api/whatsapp/session-info")[0] == 200,
-              "the owner's control socket")  # fmt: skip
-
-    def api(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
-        conn = _UnixHTTP(self.cwd / SOCKET)
-        try:
-            body = None if payload is None else json.dumps(payload)
-            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            response = conn.getresponse()
-            return response.status, json.loads(response.read() or b"null")
-        finally:
-            conn.close()
-
-    def state(self) -> str:
-        return str(self.api("GET", "/api/whatsapp/session-info")[1]["connection"]["state"])
-
-    def send(self, to: str, text: str) -> dict[str, Any]:
-        status, body = self.api("POST", "/api/whatsapp/messages", {"to": to, "text": text})
-        assert status == 202, body
-        return dict(body)
-
-    def message(self, message_id: str) -> dict[str, Any]:
-        status, body = self.api("GET", f"/api/whatsapp/messages/{message_id}")
-        assert status == 200, body
-        return dict(body)
-
-    def events(self) -> list[dict[str, Any]]:
-        lines: list[dict[str, Any]] = []
-        for n in range(len(self.runs)):
-            text = (self.cwd / f"events-{n}.jsonl").read_text()
-            lines.extend(json.loads(line) for line in text.splitlines() if line.strip())
-        return lines
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def browsers(self) -> list[psutil.Process]:
-        marker = f"--user-data-dir={self.cwd / PROFILE}"
-        found = []
-        for proc in psutil.process_iter(["cmdline"]):
-            with contextlib.suppress(psutil.Error):
-                if any(marker == arg or arg.startswith(marker) for arg in proc.info["cmdline"] or []):
-                    found.append(proc)
-        return found
-
-    def signal_browsers(self, signum: int) -> None:
-        for proc in self.browsers():
-            with contextlib.suppress(psutil.Error):
-                proc.send_signal(signum)
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "simstate"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*WATUI, "sim", "--port", "0"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        url = ""
-        while not url:
-            line = proc.stdout.readline()
-            assert line, "watui sim ended before saying where it listens"
-            url = next((w for w in line.split() if w.startswith("https://127.0.0.1:")), "")
-        yield Site(proc, url)
-    finally:
-        _stop(proc)
+    with running_site(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture
 def owner(tmp_path: Path, site: Site, chromium_path: Path) -> Iterator[Owner]:
     """A connected owner (the QR scanned on the site)."""
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "config.toml").write_text(CONFIG)
-    env = {**os.environ, "XDG_STATE_HOME": str(work / "state"), "XDG_CONFIG_HOME": str(work / "config"),
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    watui = Owner(work, site, env)
-    try:
-        watui.start()
-        _wait(lambda: site.call("/__sim/state")["state"] == "UNPAIRED", "the QR")
-        site.call("/__sim/scan", "POST")
-        _wait(lambda: watui.state() == "CONNECTED", "watui connected")
+    with connected_owner(tmp_path / "work", site) as watui:
         yield watui
-    finally:
-        for proc in watui.runs:
-            _stop(proc)
-        watui.signal_browsers(signal.SIGKILL)
 
 
 def _ids(received: list[dict[str, Any]]) -> list[str]:
@@ -222,7 +44,7 @@ def test_100_messages_posted_to_the_owner_reach_the_contacts_once_each_in_order(
     site.call("/__sim/ack?freeze=1", "POST")  # the contacts' phones answer only when the test says
     accepted = [owner.send(CONTACTS[n % 3], f"message {n}") for n in range(100)]
     assert {m["status"] for m in accepted} == {"queued"}
-    _wait(lambda: len(site.received()) >= 100, "100 messages at the contacts")
+    wait_until(lambda: len(site.received()) >= 100, "100 messages at the contacts")
     time.sleep(0.5)  # anything sent twice would show now
     received = site.received()
     assert _ids(received) == [m["id"] for m in accepted]  # watui's ids, each once, in the order accepted
@@ -231,16 +53,16 @@ def test_100_messages_posted_to_the_owner_reach_the_contacts_once_each_in_order(
 
     # The contact's phone acks: delivered, then read, and the message's status follows.
     first = accepted[0]["id"]
-    _wait(lambda: owner.message(first)["status"] == "sent", "sent")
+    wait_until(lambda: owner.message(first)["status"] == "sent", "sent")
     site.call(f"/__sim/ack?id={first}&ack=2", "POST")
-    _wait(lambda: owner.message(first)["status"] == "delivered", "delivered")
+    wait_until(lambda: owner.message(first)["status"] == "delivered", "delivered")
     site.call(f"/__sim/ack?id={first}&ack=3", "POST")
-    _wait(lambda: owner.message(first)["status"] == "read", "read")
+    wait_until(lambda: owner.message(first)["status"] == "read", "read")
     assert owner.message(first)["ackedAt"] >= owner.message(first)["sentAt"]
     assert owner.message(accepted[1]["id"])["status"] == "sent"  # frozen: still only the server's
 
     # The events stream said so, with ids and sizes, never a body.
-    _wait(lambda: ("read", first) in {(e.get("status"), e.get("id")) for e in owner.events()}, "the read event")
+    wait_until(lambda: ("read", first) in {(e.get("status"), e.get("id")) for e in owner.events()}, "the read event")
     acks = [e for e in owner.events() if e["type"] == "ack"]
     assert [e["status"] for e in acks if e["id"] == first] == ["queued", "sent", "delivered", "read"]
     assert {e["id"] for e in acks if e["status"] == "sent"} == {m["id"] for m in accepted}
@@ -261,14 +83,14 @@ def _kill_with_a_send_in_flight(owner: Owner, site: Site, batch: int, kill: Call
     """Accept ``batch`` messages, freeze Chromium (SIGSTOP) once a few went, wait until the outbox holds a
     claimed one (asked of the page, never answered), then ``kill``. The ids accepted."""
     accepted = [owner.send(CONTACTS[n % 3], f"batch {n}")["id"] for n in range(batch)]
-    _wait(lambda: len(site.received()) >= 3, "the first sends")
+    wait_until(lambda: len(site.received()) >= 3, "the first sends")
     owner.signal_browsers(signal.SIGSTOP)
 
     def claimed() -> bool:
         status, page = owner.api("GET", "/api/whatsapp/messages?limit=1000")
         return status == 200 and any(m["status"] == "claimed" for m in page["messages"])
 
-    _wait(claimed, "a send in flight")
+    wait_until(claimed, "a send in flight")
     in_flight = len(site.received())
     kill()
     assert in_flight < batch
@@ -284,7 +106,7 @@ def test_kill_9_of_watui_with_a_send_in_flight_then_a_restart_sends_each_exactly
 
     accepted = _kill_with_a_send_in_flight(owner, site, 20, kill)
     owner.start()  # the login is kept: no QR
-    _wait(lambda: len(site.received()) >= 20, "all 20 at the contacts after the restart")
+    wait_until(lambda: len(site.received()) >= 20, "all 20 at the contacts after the restart")
     time.sleep(0.5)
     _assert_each_once_in_order_per_chat(site.received(), accepted)
     assert {owner.message(i)["status"] for i in accepted} <= {"sent", "delivered", "read"}
@@ -292,7 +114,7 @@ def test_kill_9_of_watui_with_a_send_in_flight_then_a_restart_sends_each_exactly
 
 def test_kill_9_of_chromium_with_a_send_in_flight_sends_each_exactly_once(owner: Owner, site: Site) -> None:
     accepted = _kill_with_a_send_in_flight(owner, site, 20, lambda: owner.signal_browsers(signal.SIGKILL))
-    _wait(lambda: len(site.received()) >= 20, "all 20 at the contacts after watui's own recovery", timeout=90)
+    wait_until(lambda: len(site.received()) >= 20, "all 20 at the contacts after watui's own recovery", timeout=90)
     time.sleep(0.5)
     _assert_each_once_in_order_per_chat(site.received(), accepted)
     assert owner.proc is not None and owner.proc.poll() is None  # the same watui, its browser relaunched
@@ -300,13 +122,13 @@ def test_kill_9_of_chromium_with_a_send_in_flight_sends_each_exactly_once(owner:
 
 def test_sends_accepted_while_the_site_is_down_go_when_it_is_back(owner: Owner, site: Site) -> None:
     site.call("/__sim/down", "POST")
-    _wait(lambda: owner.state() != "CONNECTED", "the session to notice")
+    wait_until(lambda: owner.state() != "CONNECTED", "the session to notice")
     accepted = [owner.send(CONTACTS[0], f"while down {n}")["id"] for n in range(5)]
     time.sleep(1.0)
     assert site.received() == []
     assert {owner.message(i)["status"] for i in accepted} == {"queued"}
     site.call("/__sim/up", "POST")
-    _wait(lambda: len(site.received()) >= 5, "the 5 sent once the site is back", timeout=90)
+    wait_until(lambda: len(site.received()) >= 5, "the 5 sent once the site is back", timeout=90)
     assert _ids(site.received()) == accepted
 
 
@@ -314,10 +136,10 @@ def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_res
     owner: Owner, site: Site
 ) -> None:
     site.call("/__sim/incoming", "POST", {"from": CONTACTS[1], "text": "before"})
-    _wait(lambda: any(e["type"] == "message" for e in owner.events()), "the first message event")
+    wait_until(lambda: any(e["type"] == "message" for e in owner.events()), "the first message event")
     owner.kill9()
     owner.signal_browsers(signal.SIGKILL)
-    _wait(lambda: site.call("/__sim/state")["connections"] == 0, "the dead browser's connection to go")
+    wait_until(lambda: site.call("/__sim/state")["connections"] == 0, "the dead browser's connection to go")
     for n in range(3):
         assert site.call("/__sim/incoming", "POST", {"from": CONTACTS[0], "text": f"away {n}"})["pages"] == 0
     owner.start()
@@ -326,7 +148,7 @@ def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_res
         status, page = owner.api("GET", "/api/whatsapp/messages?bodies=1")
         return [m for m in page["messages"] if m["direction"] == "in"] if status == 200 else []
 
-    _wait(lambda: len(inbox()) >= 4, "the 4 incoming messages in the inbox")
+    wait_until(lambda: len(inbox()) >= 4, "the 4 incoming messages in the inbox")
     assert [m["body"] for m in inbox()] == ["before", "away 0", "away 1", "away 2"]
     assert [m["chat"] for m in inbox()][1:] == [f"{CONTACTS[0]}@c.us"] * 3
     # A reader with the cursor of the first answer gets nothing again; the events said it without the bodies.
