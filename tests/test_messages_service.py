@@ -50,6 +50,8 @@ class FakeTab:
         return self.closed
 
     async def expose_binding(self, name: str, callback: Callable[..., Any]) -> None:
+        if self.binding is not None:  # as Playwright: a name is exposed once per page
+            raise RuntimeError(f'Function "{name}" has been already registered')
         self.binding = callback
 
     async def add_init_script(self, script: str | None = None) -> None:
@@ -169,6 +171,21 @@ async def test_the_sender_runs_only_while_connected_and_resumes_after_a_reconnec
     assert [m[0] for m in s.tab.sent] == [queued.id]
 
 
+async def test_connected_before_the_account_is_known_starts_sending_once_it_is(
+    session: tuple[Session, MessagingService],
+) -> None:
+    s, service = session
+    s.on_disk = WID
+    queued = await service.send_text(CONTACT, "early")
+    s.tab = FakeTab()
+    s.state(S.CONNECTED)  # the page said CONNECTED before it reported whose it is
+    await asyncio.sleep(0.2)
+    assert not service.sending
+    s.wid = WID  # reported a moment later, with no new state
+    await wait_for(lambda: bool(s.tab and s.tab.sent), timeout=10, what="the send once the account is known")
+    assert s.tab is not None and [m[0] for m in s.tab.sent] == [queued.id]
+
+
 async def test_a_send_cut_in_flight_is_checked_before_anything_else_goes(
     session: tuple[Session, MessagingService],
 ) -> None:
@@ -260,11 +277,14 @@ async def test_a_phone_logout_fails_what_is_queued(session: tuple[Session, Messa
     for message in queued:
         found = await service.message(message.id)
         assert found is not None and (found.status, found.reason) == ("failed", "logged out")
-    s.logged_out, s.wid, s.tab = False, "15550009999:1@c.us", FakeTab()  # another account is scanned
+    s.logged_out, s.wid = False, "15550009999:1@c.us"  # another account is scanned in the same tab
     s.state(S.CONNECTED)
     await wait_for(lambda: service.sending, what="the sender of the new account")
     await asyncio.sleep(0.2)
-    assert s.tab.sent == []  # nothing of the first account goes from the second
+    assert s.tab is not None and s.tab.sent == []  # nothing of the first account goes from the second
+    other = await service.send_text(CONTACT, "from the new account")
+    await wait_for(lambda: bool(s.tab and s.tab.sent), what="the new account's send")
+    assert [m[0] for m in s.tab.sent] == [other.id] and other.account == "15550009999@c.us"
 
 
 async def test_a_damaged_outbox_is_one_error_naming_it_and_the_inbox_still_works(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ NOT_LINKED = (
     "not logged in: no WhatsApp account is linked to this session yet (or the phone logged it out); "
     "scan the QR first (watui init), then send"
 )
+RETRY_S = 2.0  # CONNECTED without a sender: look again this often
 _SEEN_ACKS = 10_000  # the last status announced per message, for this many messages (no repeats)
 
 
@@ -115,6 +116,7 @@ class MessagingService:
         self._watch: asyncio.Task[None] | None = None
         self._stream: EventSource | None = None
         self._lock = asyncio.Lock()
+        self._state: ConnectionState | None = None  # the session's state as the last event said
         self._announced: OrderedDict[str, str] = OrderedDict()
         self._said: set[str] = set()  # the disk errors already announced (one event each, not one per message)
 
@@ -196,9 +198,22 @@ class MessagingService:
     # -- following the session -----------------------------------------------------------------------------
     async def _follow(self, stream: EventSource) -> None:
         await self._settle(None)  # the session may be connected already
-        async for event in stream:
-            if event.type == "state":
-                await self._settle(event.state or event.info.state)
+        again = asyncio.create_task(self._again(), name="watui-messages-again")
+        try:
+            async for event in stream:
+                if event.type == "state":
+                    self._state = event.state or event.info.state
+                    await self._settle(self._state)
+        finally:
+            again.cancel()
+
+    async def _again(self) -> None:
+        """CONNECTED but not sending (the account not reported yet, a tab that refused the script, a sender
+        that stopped on an error): look again every few seconds, not only at the next state change."""
+        while True:
+            await asyncio.sleep(RETRY_S)
+            if self._state is ConnectionState.CONNECTED and not self.sending:
+                await self._settle(self._state)
 
     async def _settle(self, state: ConnectionState | None) -> None:
         """Run the sender when CONNECTED on a tab with an account; stop it otherwise; fail a logged-out
@@ -225,7 +240,9 @@ class MessagingService:
         if self.sending and adapter is not None and adapter.tab is tab and adapter.account == account:
             return  # already sending from this tab for this account
         await self._stop_sender()
-        if adapter is None or adapter.tab is not tab or adapter.account != account:
+        if adapter is not None and adapter.tab is tab:
+            adapter.account = account  # a new login in the same tab: its binding is installed already
+        else:
             adapter = PageMessaging(tab, account, modules=self._modules, on_ack=self._on_ack,
                                     on_incoming=self._on_incoming)  # fmt: skip
             await adapter.install()
