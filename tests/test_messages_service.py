@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -310,22 +309,34 @@ async def test_a_damaged_outbox_is_one_error_naming_it_and_the_inbox_still_works
         await service.stop()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-async def test_a_read_only_session_folder_refuses_the_send_naming_the_file(tmp_path: Path) -> None:
-    s = Session(config_in(tmp_path), on_disk=WID)
+async def test_a_full_outbox_file_refuses_the_send_over_http_naming_it_and_keeps_what_it_took(tmp_path: Path) -> None:
+    s = Session(config_in(tmp_path, max_queued=100_000), on_disk=WID)
     service = s.service()
     await service.start()
-    folder = s.config.session_root
+    path = outbox_path(s.config)
+    assert service.outbox is not None
+    service.outbox.db._conn.execute("PRAGMA max_page_count = 40")  # noqa: SLF001 - what a full disk does to SQLite
+    manager = MessagingManager(service)
+    kept: list[str] = []
     try:
-        await service.send_text(CONTACT, "before")  # opens the write-ahead log while it may
-        os.chmod(folder, 0o500)
-        os.chmod(outbox_path(s.config), 0o400)
-        with pytest.raises(StoreError, match=str(outbox_path(s.config))):
-            await service.send_text(CONTACT, "after")
+        async with running_api(manager) as api, aiohttp.ClientSession() as http:
+            url = f"{api.url}/api/whatsapp/messages"
+            for n in range(500):
+                async with http.post(url, json={"to": CONTACT, "text": f"{n} " + "x" * 2000}) as resp:
+                    answer = await resp.json()
+                    if resp.status != 202:
+                        break
+                    kept.append(answer["id"])
+            assert resp.status == 503, answer
+            assert str(path) in answer["error"] and "the disk is full" in answer["error"]
+            assert "\n" not in answer["error"] and kept
+            # The session runs on: what was taken is there, and reading still works.
+            async with http.get(f"{url}/{kept[-1]}") as resp:
+                assert resp.status == 200 and (await resp.json())["status"] == "queued"
     finally:
-        os.chmod(folder, 0o700)
-        os.chmod(outbox_path(s.config), 0o600)
         await service.stop()
+    with sqlite3.connect(path) as other:
+        assert [r[0] for r in other.execute("SELECT id FROM outbox ORDER BY seq")] == kept
 
 
 def test_the_port_values_survive_json_and_a_page_skips_nothing() -> None:
