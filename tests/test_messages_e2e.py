@@ -131,6 +131,17 @@ def test_sends_accepted_while_the_site_is_down_go_when_it_is_back(owner: Owner, 
     wait_until(lambda: len(site.received()) >= 5, "the 5 sent once the site is back", timeout=90)
     assert _ids(site.received()) == accepted
 
+    # Once more with the same idempotency key: one message. A number not on WhatsApp: failed, naming it.
+    status, first = owner.api("POST", "/api/whatsapp/messages", {"to": CONTACTS[1], "text": "once", "key": "k-1"})
+    status2, second = owner.api("POST", "/api/whatsapp/messages", {"to": CONTACTS[1], "text": "once", "key": "k-1"})
+    assert (status, status2) == (202, 202) and first["id"] == second["id"]
+    stranger = owner.send("15559990000", "who are you?")["id"]
+    wait_until(lambda: owner.message(stranger)["status"] == "failed", "the stranger's message failed")
+    assert owner.message(stranger)["reason"] == "15559990000 is not on WhatsApp"
+    wait_until(lambda: len(site.received()) >= 6, "the keyed message")
+    time.sleep(0.3)
+    assert _ids(site.received()) == [*accepted, first["id"]]
+
 
 def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_restart(
     owner: Owner, site: Site
