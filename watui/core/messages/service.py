@@ -43,7 +43,7 @@ from watui.core.messages.address import normalise_to
 from watui.core.messages.errors import AddressError, NotLinked, StoreError
 from watui.core.messages.inbox import Inbox, Incoming, inbox_path
 from watui.core.messages.outbox import PENDING, Outbox, OutboxRow, State, outbox_path
-from watui.core.messages.page import DEFAULT_MESSAGING_MODULES, Ack, PageMessaging, TabLike
+from watui.core.messages.page import DEFAULT_MESSAGING_MODULES, Ack, PageMessaging, TabLike, page_script
 from watui.core.messages.port import DEFAULT_LIMIT, Cursor, Message, MessagePage, check_limit, page_of
 from watui.core.messages.sender import Sender
 from watui.core.models import ConnectionState, Event
@@ -137,6 +137,7 @@ class MessagingService:
             setattr(self, what, store)
             with contextlib.suppress(StoreError):
                 await asyncio.to_thread(store.prune)
+        await asyncio.to_thread(page_script)  # read page.js once, off the loop (adapters are made on it)
         self._stream = self._subscribe()
         self._watch = asyncio.create_task(self._follow(self._stream), name="watui-messages")
 
