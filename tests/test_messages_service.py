@@ -185,6 +185,33 @@ async def test_connected_before_the_account_is_known_starts_sending_once_it_is(
     assert s.tab is not None and [m[0] for m in s.tab.sent] == [queued.id]
 
 
+async def test_a_message_past_its_time_to_live_while_nothing_sends_fails_expired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watui.core.messages import service as service_module
+
+    monkeypatch.setattr(service_module, "RETRY_S", 0.02)  # the housekeeping's pace, not what it does
+    now = [1_800_000_000.0]
+    s = Session(config_in(tmp_path, ttl_s=60.0), on_disk=WID)
+    service = MessagingService(
+        s.config, page=lambda: None, wid=lambda: None, logout_seen=lambda: False, subscribe=s.hub.subscribe,
+        publish=s.publish, stored_account=lambda: s.on_disk, clock=lambda: now[0],
+    )  # fmt: skip
+    await service.start()
+    try:
+        queued = await service.send_text(CONTACT, "too late")
+        now[0] += 61
+        def expired() -> bool:
+            row = service.outbox.get(queued.id) if service.outbox is not None else None
+            return row is not None and row.state is State.FAILED
+
+        await wait_for(expired, what="the expiry")
+        found = await service.message(queued.id)
+        assert found is not None and (found.status, found.reason) == ("failed", "expired")
+    finally:
+        await service.stop()
+
+
 async def test_a_send_cut_in_flight_is_checked_before_anything_else_goes(
     session: tuple[Session, MessagingService],
 ) -> None:

@@ -56,6 +56,7 @@ NOT_LINKED = (
     "scan the QR first (watui init), then send"
 )
 RETRY_S = 2.0  # CONNECTED without a sender: look again this often
+EXPIRE_EVERY = 15  # ... and, while nothing sends, expire what is past its time to live every 15 looks (30 s)
 _SEEN_ACKS = 10_000  # the last status announced per message, for this many messages (no repeats)
 
 
@@ -211,10 +212,17 @@ class MessagingService:
     async def _again(self) -> None:
         """CONNECTED but not sending (the account not reported yet, a tab that refused the script, a sender
         that stopped on an error): look again every few seconds, not only at the next state change."""
+        ticks = 0
         while True:
             await asyncio.sleep(RETRY_S)
             if self._state is ConnectionState.CONNECTED and not self.sending:
                 await self._settle(self._state)
+            ticks += 1
+            if ticks % EXPIRE_EVERY == 0 and not self.sending and self.outbox is not None:
+                # Nothing sends (the session is down): what is past its time to live fails "expired" now,
+                # not only when the sender runs again.
+                with contextlib.suppress(StoreError):
+                    await asyncio.to_thread(self.outbox.expire)
 
     async def _settle(self, state: ConnectionState | None) -> None:
         """Run the sender when CONNECTED on a tab with an account; stop it otherwise; fail a logged-out
