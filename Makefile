@@ -37,8 +37,9 @@ test-tools:
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
+# Two workers: most of a browser test is waiting, so two halve the wall time on a 2-core machine.
 test: setup test-tools lint docs
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 bench: setup
 	$(PY) bench/run.py

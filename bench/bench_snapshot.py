@@ -28,7 +28,7 @@ from bench.bench_size import build_profile  # noqa: E402
 from watui.config import Config, SessionSettings, SnapshotSettings  # noqa: E402
 from watui.core import snapshots as sn  # noqa: E402
 from watui.core.disk import cleanup as cl  # noqa: E402
-from watui.core.disk.leveldb import _crc  # noqa: E402
+from watui.core.disk.leveldb_format import masked_crc  # noqa: E402
 from watui.core.disk.login import LOGIN_KEY  # noqa: E402
 from watui.core.disk.store import SessionStore  # noqa: E402
 
@@ -59,7 +59,7 @@ def _log(records: list[bytes]) -> bytes:
             chunk, record = record[: room - 7], record[room - 7 :]
             last = not record
             kind = 1 if first and last else 2 if first else 4 if last else 3
-            out += struct.pack("<IHB", _crc(bytes([kind]) + chunk), len(chunk), kind) + chunk
+            out += struct.pack("<IHB", masked_crc(bytes([kind]) + chunk), len(chunk), kind) + chunk
             first = False
             if last:
                 break

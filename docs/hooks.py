@@ -148,6 +148,11 @@ def config_keys() -> Iterator[ConfigKey]:
                         "a string" + (" (an http:// or https:// URL)" if sub.name == "url" else ""),
                         dotted,
                     )
+            elif dataclasses.is_dataclass(hint):  # a table of its own: [messages.webhook]
+                table = getattr(current, f.name)
+                for sub, sub_hint in get_type_hints(hint).items():
+                    name = f"{dotted}.{sub}"
+                    yield ConfigKey(name, f"{f.name}.{sub}", _toml(getattr(table, sub)), _accepts(name, sub_hint), name)
             else:
                 yield ConfigKey(dotted, f.name, _toml(getattr(current, f.name)), _accepts(dotted, hint), dotted)
 
@@ -175,6 +180,10 @@ def _accepts(dotted: str, hint: Any) -> str:
         return kind
     if dotted == "demo.page":
         return "one of " + ", ".join(f"`{p}`" for p in cfg.SIM_PAGES)
+    if dotted == "messages.webhook.events":
+        return "a list of " + ", ".join(f"`{e}`" for e in cfg.WEBHOOK_EVENTS)
+    if dotted == "messages.webhook.url":
+        return "a string (an http:// or https:// URL, or empty)"
     if hint == tuple[str, ...]:
         return "a list of strings"
     return "a string"

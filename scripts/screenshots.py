@@ -17,7 +17,7 @@ from pathlib import Path
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
 from watui.core.models import ConnectionState, SessionInfo
 from watui.runtime import Runtime, session_runtime
-from watui.tui.app import WatuiApp, build_app
+from watui.tui.app import WatuiApp, build_app_for
 
 SIZE = (120, 40)
 IDB_CURRENT = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT"
@@ -49,7 +49,7 @@ def save(app: WatuiApp, out: Path, name: str) -> None:
 
 async def login_shots(runtime: Runtime, out: Path) -> None:
     """The QR, beside the panels and on a terminal too small for it; then s links the session."""
-    app = build_app(runtime)
+    app = build_app_for(runtime)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app, lambda i: i.qr is not None, "the QR")
         save(app, out, "waiting-for-scan")
@@ -66,7 +66,7 @@ async def reopen_shots(runtime: Runtime, out: Path) -> None:
     """watui opened again on the saved session: connected without a QR, then the simulator goes down."""
     simulator = runtime.simulator
     assert simulator is not None
-    app = build_app(runtime)
+    app = build_app_for(runtime)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None,
                     "the connection")
@@ -85,7 +85,7 @@ async def damaged_shot(config: Config, out: Path) -> None:
     async with session_runtime(config, demo=True) as runtime:
         (runtime.config.profile_dir / IDB_CURRENT).write_bytes(b"")
         await runtime.manager.refresh_disk()
-        app = build_app(runtime)
+        app = build_app_for(runtime)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, app, lambda i: i.should_clear_session, "the damaged session")
             save(app, out, "damaged-session")

@@ -1,5 +1,5 @@
-"""Helpers for the HTTP face's tests: a FakeManager behind the manager's interface, a running API on a
-real socket, and a reader of Server-Sent Events frames."""
+"""Helpers for the HTTP face's tests (on tests/support/fakes.py's FakeSession): sample snapshots, a running
+API on a real socket, and a reader of Server-Sent Events frames."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,13 @@ from watui.api.app import ApiServer, start_api
 from watui.core.models import (
     Account,
     BrowserProcess,
-    CleanupReport,
-    ClearReport,
     ConnectionState,
     DiskReport,
-    Event,
-    EventType,
     Health,
-    InitResult,
     SessionInfo,
     now_utc,
 )
+from watui.core.ports import SessionPort
 
 QR_PAYLOAD = "2@fake-ref-0123456789,abcdefghijklmnopqrstuvwxyz0123456789=,ABCDEFGH=,ijklmnop="
 
@@ -71,100 +66,9 @@ def unpaired_info(qr: str = QR_PAYLOAD) -> SessionInfo:
     )
 
 
-class FakeStream:
-    def __init__(self, manager: FakeManager) -> None:
-        self._manager = manager
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.closed = False
-
-    def __aiter__(self) -> AsyncIterator[Event]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            if event is None:
-                return
-            yield event
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._manager.streams.remove(self)
-            self.queue.put_nowait(None)
-
-
-class FakeManager:
-    """The manager's interface with scripted answers; records every verb called."""
-
-    def __init__(self, info: SessionInfo | None = None) -> None:
-        self._info = info or SessionInfo(state=ConnectionState.UNLAUNCHED, disk=disk_report())
-        self.streams: list[FakeStream] = []
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail: dict[str, BaseException] = {}
-        self.hold: asyncio.Event | None = None  # verbs wait for it when set
-        self.finished: list[str] = []
-        self.init_result = InitResult(False, True, "Scan the QR code", ConnectionState.UNPAIRED)
-        self.busy_verb: str | None = None
-        self.unavailable: set[str] = set()
-
-    @property
-    def info(self) -> SessionInfo:
-        return self._info
-
-    def set_info(self, info: SessionInfo | None = None, **changes: Any) -> None:
-        self._info = replace(info or self._info, **changes)
-
-    def emit(self, type_: EventType, **fields: Any) -> Event:
-        event = Event(type=type_, info=self._info, **fields)
-        for stream in list(self.streams):
-            stream.queue.put_nowait(event)
-        return event
-
-    def subscribe(self) -> FakeStream:
-        stream = FakeStream(self)
-        self.streams.append(stream)
-        return stream
-
-    @property
-    def busy(self) -> str | None:
-        return self.busy_verb
-
-    def can(self, verb: str) -> bool:
-        return verb not in self.unavailable
-
-    def get_detailed_session_info(self) -> dict[str, Any]:
-        return self._info.to_json()
-
-    async def _verb(self, name: str, result: Any, **kwargs: Any) -> Any:
-        self.calls.append((name, kwargs))
-        if self.hold is not None:
-            await self.hold.wait()
-        if name in self.fail:
-            raise self.fail[name]
-        self.finished.append(name)
-        return result
-
-    async def smart_initialize(self) -> InitResult:
-        return await self._verb("initialize", self.init_result)  # type: ignore[no-any-return]
-
-    async def reconnect(self) -> InitResult:
-        result = InitResult(True, False, "Connected to WhatsApp Web", ConnectionState.CONNECTED)
-        return await self._verb("reconnect", result)  # type: ignore[no-any-return]
-
-    async def cleanup(self) -> CleanupReport:
-        report = CleanupReport(freed_bytes=3 * 1024 * 1024, removed=("Default/Cache",), message="freed 3.0 MB")
-        return await self._verb("cleanup", report)  # type: ignore[no-any-return]
-
-    async def clear(self, purge: bool = False) -> ClearReport:
-        moved = None if purge else Path("/srv/wa/.quarantine/session-x-1")
-        report = ClearReport(purged=purge, moved_to=moved, message="purged" if purge else "moved to quarantine")
-        return await self._verb("clear", report, purge=purge)  # type: ignore[no-any-return]
-
-
 @asynccontextmanager
 async def running_api(
-    manager: Any, *, token: str = "", keepalive_s: float = 15.0, simulator: Any = None
+    manager: SessionPort, *, token: str = "", keepalive_s: float = 15.0, simulator: Any = None
 ) -> AsyncIterator[ApiServer]:
     server = await start_api(
         manager, host="127.0.0.1", port=0, token=token, keepalive_s=keepalive_s, simulator=simulator

@@ -23,10 +23,9 @@ import pytest
 from tests.alert_helpers import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
-from watui.core.journal.alerts import (
+from watui.core.journal.alerts import Alert, AlertRules
+from watui.core.journal.channels import (
     HOST_SCHEMES,
-    Alert,
-    AlertRules,
     AppriseChannel,
     CommandChannel,
     Dispatcher,

@@ -1,4 +1,4 @@
-"""The HTTP face over real sockets on 127.0.0.1, with a FakeManager behind the manager's interface."""
+"""The HTTP face over real sockets on 127.0.0.1, with a FakeSession behind the manager's interface."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api_helpers import (
     QR_PAYLOAD,
-    FakeManager,
     SseReader,
     connected_info,
     running_api,
     unpaired_info,
     wait_for,
 )
+from tests.support.fakes import FakeSession
 from watui.api.app import ApiServer, start_api
 from watui.api.errors import ApiStartError
 from watui.api.security import check_bind
@@ -34,12 +34,12 @@ TOKEN = "s3cret-token-for-tests"
 
 
 @pytest.fixture
-def manager() -> FakeManager:
-    return FakeManager(connected_info())
+def manager() -> FakeSession:
+    return FakeSession(connected_info())
 
 
 @pytest.fixture
-async def server(manager: FakeManager) -> AsyncIterator[ApiServer]:
+async def server(manager: FakeSession) -> AsyncIterator[ApiServer]:
     async with running_api(manager, keepalive_s=0.1) as api:
         yield api
 
@@ -75,16 +75,16 @@ async def test_session_info_is_the_seed_shape(server: ApiServer, http: aiohttp.C
 
 
 async def test_session_info_says_which_verbs_can_act_now(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     manager.busy_verb = "cleanup"
-    manager.unavailable = {"clear"}
+    manager.allowed.discard("clear")
     _, body, _ = await call(http, "GET", f"{server.url}/api/whatsapp/session-info")
     assert body["actions"]["busy"] == "cleanup" and body["actions"]["available"]["clear"] is False
 
 
 async def test_smart_initialize_answers_success_needsqr_message(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     status, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/smart-initialize")
     assert status == 200
@@ -93,7 +93,7 @@ async def test_smart_initialize_answers_success_needsqr_message(
 
 
 async def test_reconnect_and_cleanup_reach_the_manager(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     status, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/reconnect")
     assert status == 200 and body["success"] is True and body["state"] == "CONNECTED"
@@ -103,7 +103,7 @@ async def test_reconnect_and_cleanup_reach_the_manager(
 
 
 async def test_clear_quarantines_by_default_and_purges_only_when_asked(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     status, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/clear")
     assert status == 200 and body["purged"] is False and body["movedTo"].endswith("session-x-1")
@@ -122,7 +122,7 @@ async def test_clear_quarantines_by_default_and_purges_only_when_asked(
     ],
 )
 async def test_a_bad_clear_body_is_refused_and_nothing_is_cleared(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager, body: bytes, needle: str
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession, body: bytes, needle: str
 ) -> None:
     status, answer, _ = await call(
         http, "POST", f"{server.url}/api/whatsapp/clear", data=body, headers={"Content-Type": "application/json"}
@@ -138,7 +138,7 @@ async def test_a_huge_body_is_refused_with_json(server: ApiServer, http: aiohttp
 
 @pytest.mark.parametrize("verb", ["smart-initialize", "reconnect", "cleanup", "clear"])
 async def test_get_on_a_verb_is_405_and_does_nothing(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager, verb: str
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession, verb: str
 ) -> None:
     status, body, headers = await call(http, "GET", f"{server.url}/api/whatsapp/{verb}")
     assert status == 405 and "POST" in body["error"] and headers["Allow"] == "POST"
@@ -159,7 +159,7 @@ async def test_unknown_path_is_a_json_404(server: ApiServer, http: aiohttp.Clien
     ],
 )
 async def test_core_errors_become_json_with_their_message(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager, error: Exception, status: int
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession, error: Exception, status: int
 ) -> None:
     manager.fail["cleanup"] = error
     got, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/cleanup")
@@ -167,7 +167,7 @@ async def test_core_errors_become_json_with_their_message(
 
 
 async def test_an_unexpected_crash_is_a_500_without_a_traceback(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     manager.fail["reconnect"] = KeyError("internal detail /etc/secret")
     status, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/reconnect")
@@ -175,13 +175,13 @@ async def test_an_unexpected_crash_is_a_500_without_a_traceback(
     assert "Traceback" not in body["error"] and "secret" not in body["error"]
 
 
-async def test_a_client_hanging_up_does_not_cancel_the_verb(server: ApiServer, manager: FakeManager) -> None:
-    manager.hold = asyncio.Event()
+async def test_a_client_hanging_up_does_not_cancel_the_verb(server: ApiServer, manager: FakeSession) -> None:
+    manager.gates["clear"] = asyncio.Event()
     async with aiohttp.ClientSession() as http:
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(http.post(f"{server.url}/api/whatsapp/clear"), 0.3)
     await wait_for(lambda: manager.calls, what="the clear to start")
-    manager.hold.set()
+    manager.gates["clear"].set()
     await wait_for(lambda: manager.finished == ["clear"], what="the clear to finish")
 
 
@@ -195,7 +195,7 @@ async def test_qr_endpoints_are_404_when_no_scan_is_needed(server: ApiServer, ht
 
 
 async def test_qr_png_decodes_to_the_current_payload(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     manager.set_info(unpaired_info())
     async with http.get(f"{server.url}/api/whatsapp/qr.png") as res:
@@ -214,7 +214,7 @@ async def test_qr_png_decodes_to_the_current_payload(
 
 
 async def test_events_start_with_a_snapshot_then_carry_each_event(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     async with http.get(f"{server.url}/api/whatsapp/events") as res:
         assert res.status == 200 and res.content_type == "text/event-stream"
@@ -222,8 +222,8 @@ async def test_events_start_with_a_snapshot_then_carry_each_event(
         snapshot = await reader.data()
         assert snapshot["type"] == "snapshot" and snapshot["info"]["connection"]["state"] == "CONNECTED"
         manager.set_info(state=ConnectionState.TIMEOUT)
-        sent = manager.emit("state", state=ConnectionState.TIMEOUT, message="lost")
-        manager.emit("retry", data={"attempt": 1, "delay_s": 1.0})
+        sent = manager.publish("state", state=ConnectionState.TIMEOUT, message="lost")
+        manager.publish("retry", data={"attempt": 1, "delay_s": 1.0})
         assert await reader.data() == sent.to_json()
         assert (await reader.data())["attempt"] == 1
 
@@ -235,7 +235,7 @@ async def test_events_send_keep_alive_comments(server: ApiServer, http: aiohttp.
         assert await reader.frame() == ("comment", "keep-alive")
 
 
-async def test_a_gone_client_unsubscribes(server: ApiServer, manager: FakeManager) -> None:
+async def test_a_gone_client_unsubscribes(server: ApiServer, manager: FakeSession) -> None:
     async with aiohttp.ClientSession() as http, http.get(f"{server.url}/api/whatsapp/events") as res:
         await SseReader(res).data()
         assert len(manager.streams) == 1
@@ -243,7 +243,7 @@ async def test_a_gone_client_unsubscribes(server: ApiServer, manager: FakeManage
     await wait_for(lambda: not manager.streams, what="the stream to be closed")
 
 
-async def test_closing_the_server_ends_open_event_streams(manager: FakeManager) -> None:
+async def test_closing_the_server_ends_open_event_streams(manager: FakeSession) -> None:
     api = await start_api(manager, host="127.0.0.1", port=0, token="")
     async with aiohttp.ClientSession() as http, http.get(f"{api.url}/api/whatsapp/events") as res:
         reader = SseReader(res)
@@ -281,7 +281,7 @@ async def test_metrics_describe_a_connected_session(server: ApiServer, http: aio
 
 
 async def test_metrics_while_waiting_for_a_scan(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     manager.set_info(unpaired_info())
     values = await metric_values(http, server.url)
@@ -306,7 +306,7 @@ def test_loopback_needs_no_token(host: str) -> None:
     check_bind(host, "")
 
 
-async def test_a_taken_port_is_one_clear_error(manager: FakeManager) -> None:
+async def test_a_taken_port_is_one_clear_error(manager: FakeSession) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -316,7 +316,7 @@ async def test_a_taken_port_is_one_clear_error(manager: FakeManager) -> None:
 
 
 @pytest.fixture
-async def guarded(manager: FakeManager) -> AsyncIterator[ApiServer]:
+async def guarded(manager: FakeSession) -> AsyncIterator[ApiServer]:
     async with running_api(manager, token=TOKEN, keepalive_s=0.1) as api:
         yield api
 
@@ -336,7 +336,7 @@ async def guarded(manager: FakeManager) -> AsyncIterator[ApiServer]:
 async def test_with_a_token_every_request_needs_it(
     guarded: ApiServer,
     http: aiohttp.ClientSession,
-    manager: FakeManager,
+    manager: FakeSession,
     method: str,
     path: str,
     authorization: str | None,
@@ -348,7 +348,7 @@ async def test_with_a_token_every_request_needs_it(
     assert manager.calls == []
 
 
-async def test_the_right_token_is_let_in(guarded: ApiServer, http: aiohttp.ClientSession, manager: FakeManager) -> None:
+async def test_the_right_token_is_let_in(guarded: ApiServer, http: aiohttp.ClientSession, manager: FakeSession) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     status, body, _ = await call(http, "GET", f"{guarded.url}/api/whatsapp/session-info", headers=auth)
     assert status == 200 and body["connection"]["state"] == "CONNECTED"
@@ -388,7 +388,7 @@ async def test_with_a_token_the_root_still_opens_the_page(guarded: ApiServer, ht
 )
 @pytest.mark.parametrize("verb", ["smart-initialize", "reconnect", "cleanup", "clear"])
 async def test_cross_site_posts_are_refused_before_the_manager(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager, headers: dict[str, str], verb: str
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession, headers: dict[str, str], verb: str
 ) -> None:
     status, body, _ = await call(http, "POST", f"{server.url}/api/whatsapp/{verb}", headers=headers)
     assert status == 403 and "cross-site" in body["error"]
@@ -396,7 +396,7 @@ async def test_cross_site_posts_are_refused_before_the_manager(
 
 
 async def test_same_origin_posts_are_accepted(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     headers = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
     status, _, _ = await call(http, "POST", f"{server.url}/api/whatsapp/cleanup", headers=headers)
@@ -404,7 +404,7 @@ async def test_same_origin_posts_are_accepted(
 
 
 async def test_without_a_token_a_foreign_host_name_is_refused(
-    server: ApiServer, http: aiohttp.ClientSession, manager: FakeManager
+    server: ApiServer, http: aiohttp.ClientSession, manager: FakeSession
 ) -> None:
     # DNS rebinding: evil.example resolved to 127.0.0.1 for a page the operator has open.
     headers = {"Host": f"evil.example:{server.port}"}

@@ -1,6 +1,6 @@
 """Every error the HTTP API sends is JSON ``{"ok": false, "success": false, "error": ...}``, also for requests
 aiohttp refuses before any handler runs (a request line too long, an unknown method), and none of them
-puts a traceback in watui's log. Real sockets on 127.0.0.1; a FakeManager behind the manager's interface."""
+puts a traceback in watui's log. Real sockets on 127.0.0.1; a FakeSession behind the manager's interface."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import logging
 
 import pytest
 
-from tests.api_helpers import FakeManager, connected_info, running_api
+from tests.api_helpers import connected_info, running_api
+from tests.support.fakes import FakeSession
 
 
 async def _raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -42,7 +43,7 @@ async def test_requests_refused_by_the_http_parser_get_json(
     request_bytes: bytes, status: int, needle: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with running_api(FakeManager(connected_info())) as api:
+    async with running_api(FakeSession(connected_info())) as api:
         got, headers, body = await _raw_exchange(api.port, request_bytes)
     assert got == status, body
     assert headers.get("content-type", "").startswith("application/json"), (headers, body)

@@ -1,4 +1,4 @@
-"""The diagnostics page in a real headless Chromium, served over a real socket from a FakeManager."""
+"""The diagnostics page in a real headless Chromium, served over a real socket from a FakeSession."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import Browser, Dialog, Page, async_playwright, expect
 
-from tests.api_helpers import QR_PAYLOAD, FakeManager, connected_info, running_api, unpaired_info, wait_for
+from tests.api_helpers import QR_PAYLOAD, connected_info, running_api, unpaired_info, wait_for
+from tests.support.fakes import FakeSession
 from watui.api.app import ApiServer
 from watui.core.errors import ActionUnavailable
-from watui.core.models import ConnectionState
+from watui.core.models import HINT_TAKEOVER, ConnectionState
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -45,18 +46,18 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 
 @pytest.fixture
-def manager() -> FakeManager:
-    return FakeManager(connected_info())
+def manager() -> FakeSession:
+    return FakeSession(connected_info())
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def server(manager: FakeManager) -> AsyncIterator[ApiServer]:
+async def server(manager: FakeSession) -> AsyncIterator[ApiServer]:
     async with running_api(manager) as api:
         yield api
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def guarded(manager: FakeManager) -> AsyncIterator[ApiServer]:
+async def guarded(manager: FakeSession) -> AsyncIterator[ApiServer]:
     async with running_api(manager, token=TOKEN) as api:
         yield api
 
@@ -82,14 +83,14 @@ async def test_the_page_shows_session_connection_and_recommendations(page: Page,
 
 
 async def test_the_page_follows_the_event_stream_and_shows_a_scannable_qr(
-    page: Page, server: ApiServer, manager: FakeManager
+    page: Page, server: ApiServer, manager: FakeSession
 ) -> None:
     await open_page(page, server)
     await expect(page.locator("#live")).to_have_attribute("data-live", "live")
     await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
     manager.set_info(unpaired_info())
-    manager.emit("state", state=ConnectionState.UNPAIRED)
-    manager.emit("qr", qr=QR_PAYLOAD)
+    manager.publish("state", state=ConnectionState.UNPAIRED)
+    manager.publish("qr", qr=QR_PAYLOAD)
     await expect(page.locator("#state")).to_have_text("UNPAIRED")
     await expect(page.locator("#recommendation-list")).to_contain_text("Scan the QR code")
     await expect(page.locator("#btn-init")).to_have_class("recommended")
@@ -102,12 +103,12 @@ async def test_the_page_follows_the_event_stream_and_shows_a_scannable_qr(
     await expect(page.locator("#events li").first).to_contain_text("qr new code")
     # Scanned: the QR goes away.
     manager.set_info(connected_info())
-    manager.emit("state", state=ConnectionState.CONNECTED)
+    manager.publish("state", state=ConnectionState.CONNECTED)
     await expect(page.locator("#state")).to_have_text("CONNECTED")
     await expect(page.locator("#qr-box")).to_be_hidden()
 
 
-async def test_a_button_press_reaches_the_manager(page: Page, server: ApiServer, manager: FakeManager) -> None:
+async def test_a_button_press_reaches_the_manager(page: Page, server: ApiServer, manager: FakeSession) -> None:
     await open_page(page, server)
     await expect(page.locator("#state")).to_have_text("CONNECTED")
     await page.click("#btn-reconnect")
@@ -116,7 +117,7 @@ async def test_a_button_press_reaches_the_manager(page: Page, server: ApiServer,
 
 
 async def test_clear_asks_first_and_does_nothing_when_dismissed(
-    page: Page, server: ApiServer, manager: FakeManager
+    page: Page, server: ApiServer, manager: FakeSession
 ) -> None:
     answers = iter([False, True])
     questions: list[str] = []
@@ -138,7 +139,7 @@ async def test_clear_asks_first_and_does_nothing_when_dismissed(
     assert "quarantine" in questions[0]
 
 
-async def test_a_refused_action_shows_why(page: Page, server: ApiServer, manager: FakeManager) -> None:
+async def test_a_refused_action_shows_why(page: Page, server: ApiServer, manager: FakeSession) -> None:
     manager.fail["cleanup"] = ActionUnavailable("cannot cleanup now: 'initialize' is running")
     await open_page(page, server)
     await page.click("#btn-cleanup")
@@ -147,7 +148,7 @@ async def test_a_refused_action_shows_why(page: Page, server: ApiServer, manager
 
 
 async def test_with_a_token_the_page_asks_for_it_then_works(
-    page: Page, guarded: ApiServer, manager: FakeManager
+    page: Page, guarded: ApiServer, manager: FakeSession
 ) -> None:
     await open_page(page, guarded)
     await expect(page.locator("#token-box")).to_be_visible()
@@ -174,7 +175,7 @@ async def test_a_token_in_the_fragment_is_taken_and_removed_from_the_address(pag
     await expect(page.locator("#token-box")).to_be_visible()
 
 
-async def test_a_wrong_token_keeps_asking(page: Page, guarded: ApiServer, manager: FakeManager) -> None:
+async def test_a_wrong_token_keeps_asking(page: Page, guarded: ApiServer, manager: FakeSession) -> None:
     await open_page(page, guarded, "#token=wrong")
     await expect(page.locator("#token-box")).to_be_visible()
     await expect(page.locator("#state")).to_have_text("…")
@@ -183,10 +184,10 @@ async def test_a_wrong_token_keeps_asking(page: Page, guarded: ApiServer, manage
 
 
 async def test_a_verb_that_cannot_act_is_greyed_out_with_the_reason(
-    page: Page, server: ApiServer, manager: FakeManager
+    page: Page, server: ApiServer, manager: FakeSession
 ) -> None:
     manager.busy_verb = "cleanup"
-    manager.unavailable = {"cleanup", "clear"}
+    manager.allowed -= {"cleanup", "clear"}
     await open_page(page, server)
     await expect(page.locator("#busy")).to_have_text("◌ running: cleanup — other actions wait for it")
     await expect(page.locator("#btn-clear")).to_be_disabled()
@@ -195,18 +196,29 @@ async def test_a_verb_that_cannot_act_is_greyed_out_with_the_reason(
     # The verb finished: the next event brings the buttons back.
     await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
     manager.busy_verb = None
-    manager.unavailable = set()
-    manager.emit("action", data={"verb": "cleanup", "phase": "done"})
+    manager.allowed |= {"cleanup", "clear"}
+    manager.publish("action", data={"verb": "cleanup", "phase": "done"})
     await expect(page.locator("#btn-clear")).to_be_enabled()
     await expect(page.locator("#busy")).to_be_hidden()
 
 
 async def test_an_alert_event_is_logged_with_its_rule_and_status(
-    page: Page, server: ApiServer, manager: FakeManager
+    page: Page, server: ApiServer, manager: FakeSession
 ) -> None:
     await open_page(page, server)
     await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
     data = {"alert": "qr_needed", "status": "firing", "session": "bot", "state": "UNPAIRED"}
-    manager.emit("alert", message="logged out: scan a new QR", data=data)
+    manager.publish("alert", message="logged out: scan a new QR", data=data)
     entry = page.locator("#events li[data-type=alert]").first
     await expect(entry).to_contain_text("alert ⚑ qr_needed firing: logged out: scan a new QR")
+
+
+async def test_a_conflict_says_how_to_take_over_in_the_pages_words(
+    page: Page, server: ApiServer, manager: FakeSession
+) -> None:
+    # The core gives the hint's kind, not words: the page names its own button (the dashboard its r key).
+    await open_page(page, server)
+    await wait_for(lambda: len(manager.streams) == 1, what="the page to subscribe")
+    manager.publish("error", message="WhatsApp is open in another window", data={"hint": HINT_TAKEOVER})
+    entry = page.locator("#events li[data-type=error]").first
+    await expect(entry).to_contain_text("error WhatsApp is open in another window; press Reconnect to take over")

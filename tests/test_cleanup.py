@@ -16,7 +16,8 @@ import pytest
 from watui.cli import main
 from watui.config import load_config
 from watui.core.disk.cleanup import CACHE_PATHS, remove_inside
-from watui.core.disk.store import MARKER, SessionStore
+from watui.core.disk.folders import MARKER
+from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError, UnsafePathError
 
 if TYPE_CHECKING:

@@ -95,6 +95,8 @@ def _config_keys() -> Iterator[tuple[str, str]]:
                 yield from (
                     (section, f"[[{section}.{f.name}]] {w.name}") for w in dataclasses.fields(cfg.WebhookSettings)
                 )
+            elif dataclasses.is_dataclass(hints[f.name]):
+                yield from ((section, f"{f.name}.{sub}") for sub in _fields(hints[f.name]))
             else:
                 yield section, f.name
 
@@ -132,6 +134,9 @@ def test_config_toml_has_exactly_the_keys_of_config_each_described() -> None:
             elif hints[name] == tuple[cfg.WebhookSettings, ...]:
                 tables.add(f"{section}.{name}")
                 expected |= {f"{section}.{name}.{sub}" for sub in _fields(cfg.WebhookSettings)}
+            elif dataclasses.is_dataclass(hints[name]):  # a table of its own: [messages.webhook]
+                tables.add(f"{section}.{name}")
+                expected |= {f"{section}.{name}.{sub}" for sub in _fields(hints[name])}
             else:
                 expected.add(f"{section}.{name}")
     examples = {

@@ -50,7 +50,7 @@ async def test_history_route_and_uptime_metrics(tmp_path: Path) -> None:
     manager = SessionManager(config)
     await manager.start()
     watchers = await start_watchers(config, manager)
-    server = await start_api(manager, host="127.0.0.1", port=0, token="")
+    server = await start_api(manager, host="127.0.0.1", port=0, token="", history=watchers)
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{server.url}/api/whatsapp/history?since=3h") as res:
@@ -125,7 +125,7 @@ async def test_a_locked_journal_is_an_error_event_and_a_line_in_info_until_it_is
     await manager.start()
     stream = manager.subscribe()
     watchers = await start_watchers(config, manager)
-    control = await start_control(manager, config, face="watch")
+    control = await start_control(manager, config, face="watch", history=watchers)
     try:
         event = await asyncio.wait_for(_next_error(stream), 10)
         assert f"cannot write the history {path}" in event.message and "locked" in event.message
@@ -186,7 +186,7 @@ async def test_an_unreadable_row_is_skipped_over_http_and_the_sampler_lives_on(t
     manager = SessionManager(config)
     await manager.start()
     watchers = await start_watchers(config, manager)
-    server = await start_api(manager, host="127.0.0.1", port=0, token="")
+    server = await start_api(manager, host="127.0.0.1", port=0, token="", history=watchers)
     try:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{server.url}/api/whatsapp/history?since=3h") as res:

@@ -38,17 +38,6 @@ HEADLESS_COMMANDS = (
     "watui.runtime",
 )
 
-# What a headless command loads today that it should not, and why. Each is an expected failure below (strict:
-# when the redesign removes it, the xpass fails and the entry must go).
-KNOWN_TODAY = {
-    "watui.cli_owner": (
-        "aiohttp.web",
-        "cli_owner imports api.control (the owner's socket server, aiohttp.web at its top) for socket_path and "
-        "socketless_owner; the redesign's cli/reach.py finds the owner through remote/ and api/paths.py, "
-        "which import no aiohttp.web",
-    ),
-}
-
 _PROBE = """
 import importlib, json, os, sys
 names, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -89,12 +78,13 @@ def modules_under(*parts: str) -> list[str]:
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
 CONTROLS = ["watui.tui.app", "watui.api.app"]
+REMOTE = modules_under("remote")  # the owner's clients: aiohttp's client, never its server
 
 
 @cache
 def loaded_faces() -> dict[str, list[str] | str]:
     """For every module checked here: the faces its import loaded (or why the import failed)."""
-    names = [*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS]
+    names = [*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE]
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(names), json.dumps(FACES)],
         capture_output=True,
@@ -130,16 +120,13 @@ def test_the_core_config_and_qr_load_no_face() -> None:
 
 
 def test_headless_commands_load_no_face() -> None:
-    known = {name: [face] for name, (face, _) in KNOWN_TODAY.items()}
-    assert offenders(HEADLESS_COMMANDS, FACES) == known  # nothing beyond what KNOWN_TODAY explains
+    assert offenders(HEADLESS_COMMANDS, FACES) == {}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(name, marks=pytest.mark.xfail(reason=why, strict=True)) for name, (_, why) in KNOWN_TODAY.items()],
-)
-def test_known_exception_is_gone(name: str) -> None:
-    assert offenders([name], FACES) == {}
+def test_the_remote_clients_load_no_face() -> None:
+    # cli_owner and the attached dashboard reach the owner through remote/ and api/paths.py, never the server.
+    assert len(REMOTE) >= 3  # remote/__init__, client, session
+    assert offenders(REMOTE, FACES) == {}
 
 
 def test_the_api_and_the_simulator_load_no_dashboard() -> None:
@@ -155,8 +142,6 @@ from watui.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """
 COMMANDS = ("info --json", "status", "history --json", "snapshots")
-# `watui info` and `watui status` go through cli_owner (see KNOWN_TODAY), so they load aiohttp.web too.
-THROUGH_THE_OWNER = ("info --json", "status")
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +177,6 @@ def test_a_headless_command_runs_without_the_dashboard(command_runs: dict[str, l
     assert [m for m in command_runs[command] if m in DASHBOARD] == []
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN_TODAY["watui.cli_owner"][1], strict=True))
-        if c in THROUGH_THE_OWNER
-        else c
-        for c in COMMANDS
-    ],
-)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_a_headless_command_runs_without_the_server(command_runs: dict[str, list[str]], command: str) -> None:
     assert "aiohttp.web" not in command_runs[command]

@@ -18,7 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.api_helpers import FakeManager, SseReader, running_api, wait_for
+from tests.api_helpers import SseReader, running_api, wait_for
+from tests.support.fakes import FakeSession
 from watui.config import Config, MessagesSettings, SessionSettings
 from watui.core.messages import NotLinked, State, StoreError
 from watui.core.messages.inbox import InboxRow, inbox_path
@@ -388,7 +389,7 @@ def test_the_port_values_survive_json_and_a_page_skips_nothing() -> None:
 
 
 # -- the HTTP face ----------------------------------------------------------------------------------------
-class MessagingManager(FakeManager):
+class MessagingManager(FakeSession):
     """The API's fake session, with a real messaging service on real files behind the MessagingPort."""
 
     def __init__(self, service: MessagingService) -> None:
@@ -410,7 +411,7 @@ async def test_the_http_messages_api_accepts_reads_and_refuses_clearly(tmp_path:
     service = s.service()
     await service.start()
     manager = MessagingManager(service)
-    assert isinstance(manager, MessagingPort) and not isinstance(FakeManager(), MessagingPort)
+    assert isinstance(manager, MessagingPort) and not isinstance(FakeSession(), MessagingPort)
     try:
         async with running_api(manager) as api, aiohttp.ClientSession() as http:
             url = f"{api.url}/api/whatsapp/messages"
@@ -462,7 +463,7 @@ async def test_the_events_stream_carries_message_and_ack_events_and_the_token_ru
 
     def publish(type_: Any, *, message: str = "", data: dict[str, Any] | None = None) -> None:
         s.events.append((type_, message, dict(data or {})))
-        manager.emit(type_, message=message, data=data or {})
+        manager.publish(type_, message=message, data=data or {})
 
     service = MessagingService(
         s.config, page=lambda: s.tab, wid=lambda: s.wid, logout_seen=lambda: False, subscribe=s.hub.subscribe,

@@ -27,10 +27,11 @@ from tests.conftest import ConfigWriter
 from tests.qr_decode import LIGHT, decode_ansi
 from tests.test_cli_live import WATUI, env_for, free_port, sim_call, wait_for_sim_state
 from tests.tui_helpers import connected_info, damaged_info, qr_info, reconnecting_info, screen_text
-from watui.api.client import RemoteManager, RemoteScanner, find_owner, info_from_json
 from watui.api.control import socket_path, start_control
 from watui.config import load_config
 from watui.core.models import SessionInfo
+from watui.remote.client import find_owner
+from watui.remote.session import RemoteScanner, RemoteSession
 from watui.tui.attached import AttachedApp
 
 
@@ -172,7 +173,7 @@ def detected_info() -> SessionInfo:
 def test_a_snapshot_survives_the_socket(make: Callable[[], SessionInfo]) -> None:
     """What an attached face rebuilds from the status JSON shows what the owner's snapshot shows."""
     info = make()
-    assert info_from_json(info.to_json()).to_json() == info.to_json()
+    assert SessionInfo.from_json(info.to_json()).to_json() == info.to_json()
 
 
 @pytest.mark.browser
@@ -377,7 +378,7 @@ async def test_the_owner_serves_only_peers_of_its_own_uid(tmp_path: Path, write_
 async def test_a_client_trusts_only_a_socket_of_its_own_uid(tmp_path: Path, write_config: ConfigWriter) -> None:
     """As any user: a client expecting another uid refuses the socket file (its owner) and, reached past
     that, the process serving it (SO_PEERCRED), before it sends a request."""
-    from watui.api.client import BASE, OwnerClient, OwnerRefused, _OwnersConnector
+    from watui.remote.client import BASE, OwnerClient, OwnerRefused, _OwnersConnector
 
     config = load_config(write_config(session_path=str(tmp_path / "s"), client_id="bot"))
     socket_path(config).parent.mkdir(mode=0o700)
@@ -426,9 +427,9 @@ while True:
 async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_config: ConfigWriter) -> None:
     """uid nobody makes the session folder first and listens at the owner's path: root's watui refuses
     the folder and the socket, by the file's owner and, were the file root's, by the peer's uid."""
-    from watui.api.client import OwnerRefused
     from watui.core.disk.store import SessionStore
     from watui.core.errors import UnsafePathError
+    from watui.remote.client import OwnerRefused
 
     nobody = pwd.getpwnam("nobody").pw_uid
     with tempfile.TemporaryDirectory(dir="/tmp") as folder:
@@ -468,7 +469,7 @@ async def attach(owner: Owner) -> AsyncIterator[AttachedApp]:
     client = await find_owner(config)
     assert client is not None
     async with client:
-        manager = RemoteManager(client, await client.status())
+        manager = RemoteSession(client, await client.status())
         yield AttachedApp(manager, simulator=RemoteScanner(client), session_root=config.session_root)
 
 

@@ -547,7 +547,7 @@ def test_a_malformed_sidecar_makes_the_snapshot_untrusted_and_crashes_nothing(
 _KILLED_RESTORE = """
 import os, signal, sys
 from watui.core.snapshots import restoring as sn
-from watui.core.disk import store
+from watui.core.disk.quarantine import Quarantine
 point = sys.argv[2]
 if point == "unpack":
     real_write, count = sn.write_member, []
@@ -558,12 +558,12 @@ if point == "unpack":
         real_write(target, data)
     sn.write_member = write
 else:
-    real_move = store.SessionStore._move_into_quarantine
+    real_move = Quarantine.move_in
     def move(self, folder):
         moved = real_move(self, folder)
         os.kill(os.getpid(), signal.SIGKILL)
         return moved
-    store.SessionStore._move_into_quarantine = move
+    Quarantine.move_in = move
 from watui.cli import main
 main(["restore", "--yes", "--config", sys.argv[1]])
 """

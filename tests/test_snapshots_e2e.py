@@ -311,13 +311,13 @@ async def test_the_api_says_when_snapshots_are_off(tmp_path: Path, sim: Simulato
 
 _KILLED_BETWEEN_RENAMES = """
 import os, signal, sys
-from watui.core.disk import store
-real_move = store.SessionStore._move_into_quarantine
+from watui.core.disk.quarantine import Quarantine
+real_move = Quarantine.move_in
 def move(self, folder):
     moved = real_move(self, folder)
     os.kill(os.getpid(), signal.SIGKILL)  # the profile moved aside, the restored one not yet in its place
     return moved
-store.SessionStore._move_into_quarantine = move
+Quarantine.move_in = move
 from watui.cli import main
 main(["restore", "--yes", "--config", sys.argv[1]])
 """

@@ -1,6 +1,7 @@
-"""The dashboard on a fake manager: every key, the greyed-out keys, the panels, the QR's three layouts.
+"""The dashboard on a fake session: every key, the greyed-out keys, the panels, the QR's three layouts.
 
-Fast (no browser): ``FakeManager`` stands in for the core and records what the keys asked of it.
+Fast (no browser): ``FakeSession`` (tests/support/fakes.py) stands in for the core and records what the
+keys asked of it.
 The real core and simulator are driven in ``test_tui_real.py``.
 """
 
@@ -12,10 +13,10 @@ from datetime import datetime
 
 import pytest
 from tui_helpers import (
+    DASHBOARD_RESULTS,
     FIXED_NOW,
     QR_PAYLOAD,
     SESSION_ROOT,
-    FakeManager,
     FakeSimulator,
     at,
     connected_info,
@@ -30,17 +31,18 @@ from tui_helpers import (
     screen_text,
 )
 
+from tests.support.fakes import FakeSession
 from watui.core.errors import ActionUnavailable
-from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
-from watui.tui.app import WatuiApp, build_app, qr_layout
+from watui.core.models import HINT_TAKEOVER, PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
+from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 
 
 def make_app(info: SessionInfo, *, simulator: FakeSimulator | None = None, auto: bool = False,
-             clock=fixed_clock) -> tuple[WatuiApp, FakeManager]:
-    manager = FakeManager(info)
-    return build_app(manager, simulator=simulator, clock=clock, auto_initialize=auto), manager
+             clock=fixed_clock) -> tuple[WatuiApp, FakeSession]:
+    manager = FakeSession(info, results=DASHBOARD_RESULTS)
+    return build_app(manager, config=manager.config, simulator=simulator, clock=clock, auto_initialize=auto), manager
 
 
 async def settle(pilot, app: WatuiApp) -> None:
@@ -58,7 +60,7 @@ async def test_opening_initializes_once_and_shows_progress_until_done() -> None:
     manager.gates["initialize"] = asyncio.Event()
     async with app.run_test() as pilot:
         await pilot.pause()
-        assert manager.calls == ["initialize"]
+        assert manager.verbs == ["initialize"]
         assert "Initializing…" in screen_text(app)
         assert app.check_action("reconnect", ()) is None  # greyed while initialize runs
         manager.gates["initialize"].set()
@@ -72,7 +74,7 @@ async def test_a_damaged_session_is_not_touched_on_opening() -> None:
     async with app.run_test() as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert manager.calls == []
+        assert manager.verbs == []
         assert "Valid  ✖ no: IndexedDB is corrupt" in text
         assert "[c] Session damaged (IndexedDB is corrupt): clear it" in text
 
@@ -83,7 +85,7 @@ async def test_a_session_held_by_another_process_is_not_touched_on_opening() -> 
     async with app.run_test() as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert manager.calls == []
+        assert manager.verbs == []
         assert "held by pid 1234 node" in text
         assert "pid 1234 (node) holds the session: stop it" in text
 
@@ -102,7 +104,7 @@ async def test_verb_keys_call_the_core_and_report(key: str, verb: str, shown: st
     async with app.run_test() as pilot:
         await pilot.press(key)
         await settle(pilot, app)
-        assert manager.calls == [verb]
+        assert manager.verbs == [verb]
         assert shown in screen_text(app)
 
 
@@ -115,12 +117,12 @@ async def test_clear_asks_first_and_names_the_quarantine() -> None:
         assert f"{SESSION_ROOT}/.quarantine/" in screen_text(app)
         await pilot.press("n")
         await settle(pilot, app)
-        assert manager.calls == []
+        assert manager.verbs == []
         await pilot.press("c")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot, app)
-        assert manager.calls == ["clear"]
+        assert manager.verbs == ["clear"]
         assert f"✔ Session moved to {SESSION_ROOT}/.quarantine/" in screen_text(app)
 
 
@@ -134,7 +136,7 @@ async def test_clear_keeps_the_session_on_escape_and_enter() -> None:
         await pilot.pause()
         await pilot.press("enter")  # the focused button is the safe one
         await settle(pilot, app)
-        assert manager.calls == []
+        assert manager.verbs == []
         assert not isinstance(app.screen, ConfirmClear)
 
 
@@ -148,7 +150,7 @@ async def test_keys_are_blocked_behind_a_modal() -> None:
         await pilot.press("r")
         await pilot.press("escape")
         await settle(pilot, app)
-        assert manager.calls == []
+        assert manager.verbs == []
         assert not isinstance(app.screen, HelpScreen)
 
 
@@ -202,7 +204,7 @@ async def test_keys_the_core_refuses_are_greyed_and_do_nothing() -> None:
         assert app.check_action("clear", ()) is None
         await pilot.press("r", "k", "c")
         await settle(pilot, app)
-        assert manager.calls == []
+        assert manager.verbs == []
         assert not isinstance(app.screen, ConfirmClear)
 
 
@@ -216,7 +218,7 @@ async def test_a_failing_verb_is_reported_and_the_dashboard_stays() -> None:
         assert app.is_running
         await pilot.press("k")
         await settle(pilot, app)
-        assert manager.calls == ["reconnect", "cleanup"]
+        assert manager.verbs == ["reconnect", "cleanup"]
 
 
 # -- what the panels show ---------------------------------------------------------------------------
@@ -233,6 +235,18 @@ async def test_events_update_the_panels_and_log_newest_first() -> None:
         assert "up 1h 02m" in text
         newest, older = text.index("12:00:02  ● CONNECTED"), text.index("12:00:00  ↻ reconnect attempt 3 in 7.0s")
         assert newest < older
+
+
+async def test_a_conflict_says_how_to_take_over_with_the_dashboards_key() -> None:
+    # The core gives the hint's kind (data["hint"]), not words: the dashboard says its own key.
+    app, manager = make_app(connected_info())
+    async with app.run_test(size=(120, 30)) as pilot:
+        conflict = replace(connected_info(), state=ConnectionState.CONFLICT)
+        message = "WhatsApp is open in another window"
+        manager.emit(event("error", conflict, 1, message=message, data={"hint": HINT_TAKEOVER}))
+        await pilot.pause()
+        await pilot.pause()
+        assert "✖ WhatsApp is open in another window; press r to take over" in screen_text(app)
 
 
 async def test_session_panel_shows_size_against_the_limit_and_the_lock() -> None:
@@ -324,12 +338,13 @@ async def test_works_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_build_app_takes_a_runtime() -> None:
     class Runtime:
         def __init__(self) -> None:
-            self.manager = FakeManager(empty_info())
+            self.manager = FakeSession(empty_info())
             self.simulator = FakeSimulator()
             self.config = self.manager.config
+            self.journal = None
 
     runtime = Runtime()
-    app = build_app(runtime)
+    app = build_app_for(runtime)
     assert app.manager is runtime.manager and app.simulator is runtime.simulator
     assert app.session_root == SESSION_ROOT
     assert isinstance(app.clock(), datetime)
@@ -348,16 +363,16 @@ async def test_command_palette_lists_the_keys_that_can_act() -> None:
 async def test_keys_can_be_remapped_from_config_by_binding_id() -> None:
     from watui.config import KeySettings
 
-    manager = FakeManager(connected_info())
+    manager = FakeSession(connected_info())
     manager.config = replace(manager.config, keys=KeySettings(reconnect="f5", quit="ctrl+q"))
-    app = build_app(manager, clock=fixed_clock, auto_initialize=False)
+    app = build_app(manager, config=manager.config, clock=fixed_clock, auto_initialize=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")  # no longer bound
         await settle(pilot, app)
-        assert manager.calls == []
+        assert manager.verbs == []
         await pilot.press("f5")
         await settle(pilot, app)
-        assert manager.calls == ["reconnect"]
+        assert manager.verbs == ["reconnect"]
         assert "f5" in screen_text(app).lower()  # the footer shows the key the operator chose
         await pilot.press("question_mark")
         await settle(pilot, app)

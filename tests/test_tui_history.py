@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_helpers import FakeManager, connected_info, event, fixed_clock
+from tui_helpers import connected_info, event, fixed_clock
 
+from tests.support.fakes import FakeSession
 from watui.core.journal.journal import Journal
 from watui.core.journal.report import read_report
 from watui.tui.app import WatuiApp
@@ -38,7 +39,7 @@ async def test_h_shows_uptime_the_strip_sparklines_and_the_incident(tmp_path: Pa
     async def source() -> dict:  # type: ignore[type-arg]
         return read_report(path, since_s=86400, down_after_s=60, gap_s=600, now=NOW)
 
-    app = WatuiApp(FakeManager(connected_info()), clock=fixed_clock, auto_initialize=False, history=source)
+    app = WatuiApp(FakeSession(connected_info()), clock=fixed_clock, auto_initialize=False, history=source)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("h")
         await pilot.pause()
@@ -65,7 +66,7 @@ def test_history_text_without_a_journal_says_so() -> None:
 
 
 async def test_the_alert_bar_shows_firing_alerts_and_hides_when_they_resolve() -> None:
-    manager = FakeManager(connected_info())
+    manager = FakeSession(connected_info())
     app = WatuiApp(manager, clock=fixed_clock, auto_initialize=False)
     async with app.run_test(size=(100, 30)) as pilot:
         bar = app.query_one(AlertBar)
@@ -98,7 +99,7 @@ async def test_the_view_shows_the_session_size_of_now_not_zero_for_a_session_mad
         login.mkdir(parents=True)
         (login / "000003.log").write_bytes(b"\1" * (1363149))  # 1.3 MB
         await manager.refresh_disk()
-        source = history_source(manager, config)
+        source = history_source(watchers, config)
         assert source is not None
         text = str(history_text(await source()))
     finally:

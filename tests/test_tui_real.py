@@ -1,6 +1,6 @@
 """The dashboard on the real core and the simulator (real Chromium, real sockets): every key, end to end.
 
-Built through ``session_runtime(config, demo=True)`` and ``build_app(runtime)``, exactly as ``watui --demo``
+Built through ``session_runtime(config, demo=True)`` and ``build_app_for(runtime)``, exactly as ``watui --demo``
 does; what is asserted is what the screen shows, the simulator's own state and the session on disk.
 """
 
@@ -15,7 +15,7 @@ from tui_helpers import decode_qr, idle, screen_text, wait_for
 
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
 from watui.runtime import Runtime, session_runtime
-from watui.tui.app import WatuiApp, build_app
+from watui.tui.app import WatuiApp, build_app_for
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 
@@ -56,7 +56,7 @@ async def connected(pilot, app: WatuiApp) -> str:
 
 
 async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
-    app = build_app(runtime)
+    app = build_app_for(runtime)
     assert runtime.simulator is not None
     async with app.run_test(size=SIZE) as pilot:
         # Opening initializes by itself: the simulator's QR is on screen and scans as its payload.
@@ -113,7 +113,7 @@ async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
 
 
 async def test_reconnecting_shows_attempts_and_comes_back(runtime: Runtime) -> None:
-    app = build_app(runtime)
+    app = build_app_for(runtime)
     assert runtime.simulator is not None
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, app, lambda t: bool(decode_qr(app)), 40, "a scannable QR")
@@ -130,7 +130,7 @@ async def test_reconnecting_shows_attempts_and_comes_back(runtime: Runtime) -> N
 
 async def test_quitting_closes_the_browser(tmp_path: Path) -> None:
     async with session_runtime(demo_test_config(tmp_path), demo=True) as rt:
-        app = build_app(rt)
+        app = build_app_for(rt)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, app, lambda t: "Browser   pid" in t, 40, "the browser's pid")
             pid = app.info.browser.pid if app.info.browser else None

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import pytest
 from tui_helpers import (
-    FakeManager,
     FakeSimulator,
     connected_info,
     damaged_info,
@@ -19,6 +18,7 @@ from tui_helpers import (
     reconnecting_info,
 )
 
+from tests.support.fakes import FakeSession
 from watui.core.models import SessionInfo
 from watui.tui.app import WatuiApp, build_app
 
@@ -32,7 +32,8 @@ STATES: dict[str, Callable[[], SessionInfo]] = {
 
 def app_for(state: str) -> WatuiApp:
     simulator = FakeSimulator() if state == "qr" else None
-    return build_app(FakeManager(STATES[state]()), simulator=simulator, clock=fixed_clock, auto_initialize=False)
+    session = FakeSession(STATES[state]())
+    return build_app(session, config=session.config, simulator=simulator, clock=fixed_clock, auto_initialize=False)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])

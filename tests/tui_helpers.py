@@ -1,8 +1,6 @@
-"""Test doubles and sample snapshots for the dashboard's fast tests.
-
-``FakeManager`` implements the part of ``SessionManager`` the TUI uses (the ``Manager`` protocol in
-``watui/tui/app.py``) and records every verb call; ``emit`` pushes an event to the App exactly as the
-core does. Snapshots use a fixed clock so screenshots are the same on every run.
+"""Sample snapshots and answers for the dashboard's fast tests, driven on tests/support/fakes.py's
+FakeSession (``emit`` pushes an event to the App exactly as the core does). Snapshots use a fixed clock so
+screenshots are the same on every run.
 """
 
 from __future__ import annotations
@@ -10,11 +8,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from tests.qr_decode import DARK, Theme, cells_from_strips, decode_cells
-from watui.config import Config, SessionSettings
+from tests.support.fakes import MB, SESSION_ROOT
 from watui.core.models import (
     PROBLEM_CORRUPT,
     PROBLEM_LOGIN_MISSING,
@@ -27,16 +24,13 @@ from watui.core.models import (
     Event,
     EventType,
     Health,
-    InitResult,
     LockInfo,
     SessionInfo,
 )
 
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-MB = 1024 * 1024
 # As long as WhatsApp's real login payloads (ref, public key, identity key, advertising secret).
 QR_PAYLOAD = "2@" + "Y" * 66 + "," + "k" * 43 + "=," + "Q" * 43 + "=," + "v" * 43 + "=,1"
-SESSION_ROOT = Path("/srv/watui/whatsapp-session-pro")
 
 
 def fixed_clock() -> datetime:
@@ -117,93 +111,15 @@ def event(kind: EventType, info: SessionInfo, seconds: float = 0, **fields: Any)
     return Event(type=kind, info=info, time=at(seconds), **fields)
 
 
-class FakeStream:
-    """An EventStream: an asyncio queue the App iterates; ``close`` ends the iteration."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.closed = False
-
-    def __aiter__(self) -> FakeStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        item = await self.queue.get()
-        if item is None:
-            raise StopAsyncIteration
-        return item
-
-    def close(self) -> None:
-        self.closed = True
-        self.queue.put_nowait(None)
-
-
-class FakeManager:
-    """Records verb calls; ``allowed`` says what ``can`` answers; ``gates`` hold a verb until set."""
-
-    def __init__(self, info: SessionInfo | None = None, session_root: Path = SESSION_ROOT) -> None:
-        self.config = Config(session=SessionSettings(session_path=str(session_root)))
-        self._info = info or empty_info()
-        self.allowed = {"initialize", "reconnect", "cleanup", "clear"}
-        self.calls: list[str] = []
-        self.streams: list[FakeStream] = []
-        self.gates: dict[str, asyncio.Event] = {}
-        self.fail: dict[str, Exception] = {}
-        self._busy: str | None = None
-
-    @property
-    def info(self) -> SessionInfo:
-        return self._info
-
-    @property
-    def busy(self) -> str | None:
-        return self._busy
-
-    def can(self, verb: str) -> bool:
-        return verb in self.allowed and self._busy is None
-
-    def subscribe(self) -> FakeStream:
-        stream = FakeStream()
-        self.streams.append(stream)
-        return stream
-
-    def emit(self, ev: Event) -> None:
-        """Publish like the core: new snapshot first, then the event to every subscriber."""
-        self._info = ev.info
-        for stream in self.streams:
-            stream.queue.put_nowait(ev)
-
-    async def _verb(self, verb: str) -> None:
-        self.calls.append(verb)
-        self._busy = verb
-        try:
-            if verb in self.gates:
-                await self.gates[verb].wait()
-            if verb in self.fail:
-                raise self.fail[verb]
-        finally:
-            self._busy = None
-
-    async def smart_initialize(self) -> InitResult:
-        await self._verb("initialize")
-        return InitResult(success=False, needs_qr=True, message="Scan the QR code", state=ConnectionState.UNPAIRED)
-
-    async def reconnect(self) -> InitResult:
-        await self._verb("reconnect")
-        return InitResult(success=True, needs_qr=False, message="Connected", state=ConnectionState.CONNECTED)
-
-    async def cleanup(self) -> CleanupReport:
-        await self._verb("cleanup")
-        return CleanupReport(freed_bytes=int(12.3 * MB), removed=("Default/Cache",))
-
-    async def clear(self, purge: bool = False) -> ClearReport:
-        await self._verb("clear")
-        moved = self.config.session_root / ".quarantine" / "session-20261127-120000"
-        return ClearReport(purged=purge, moved_to=moved, message=f"Session moved to {moved}")
-
-    async def refresh_disk(self) -> DiskReport:
-        await self._verb("refresh_disk")
-        return self._info.disk or disk()
+# The verbs' answers the dashboard's tests read on screen (the others are FakeSession's defaults).
+DASHBOARD_RESULTS: dict[str, Any] = {
+    "cleanup": CleanupReport(freed_bytes=int(12.3 * MB), removed=("Default/Cache",)),
+    "clear": ClearReport(
+        purged=False,
+        moved_to=SESSION_ROOT / ".quarantine" / "session-20261127-120000",
+        message=f"Session moved to {SESSION_ROOT / '.quarantine' / 'session-20261127-120000'}",
+    ),
+}
 
 
 class FakeSimulator:

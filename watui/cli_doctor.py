@@ -86,8 +86,8 @@ def _cannot_look(args: argparse.Namespace, why: str) -> int:
 
 
 def run_doctor_command(args: argparse.Namespace, config: Config) -> int:
-    from watui.api.client import OwnerClient
     from watui.cli_owner import owner_or_direct
+    from watui.remote.client import OwnerClient
 
     async def remote(client: OwnerClient) -> int:
         try:

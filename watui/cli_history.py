@@ -9,7 +9,8 @@ import sys
 from typing import Any
 
 from watui.config import Config
-from watui.core.journal.alerts import Dispatcher, channels_for, make_test_alert
+from watui.core.journal.alerts import make_test_alert
+from watui.core.journal.channels import Dispatcher, channels_for
 from watui.core.journal.journal import HistoryError, history_path
 from watui.core.journal.report import cell_glyph, duration_text, parse_since, ratio_text, read_report
 

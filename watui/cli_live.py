@@ -18,7 +18,14 @@ from watui.config import Config
 from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
 from watui.core.session.events import EventStream
 from watui.qr import qr_half_blocks
-from watui.runtime import STOP_SIGNALS, Runtime, reconnect_on_sigusr1, session_runtime, stop_on_signals
+from watui.runtime import (
+    STOP_SIGNALS,
+    Runtime,
+    headless_hints,
+    reconnect_on_sigusr1,
+    session_runtime,
+    stop_on_signals,
+)
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT, EXIT_INTERRUPTED = 0, 1, 3, 130
 
@@ -190,6 +197,7 @@ async def _print_events(events: EventStream, jsonl: bool, failed: asyncio.Event)
 
 
 def _event_line(event: Event, jsonl: bool) -> str:
+    event = event.shown(headless_hints("watch"))
     if jsonl:
         return json.dumps(event.to_json()) + "\n"
     stamp = event.time.astimezone().strftime("%H:%M:%S")

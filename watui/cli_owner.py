@@ -1,7 +1,7 @@
 """The CLI verbs that go through a running owner when one runs, and act directly otherwise.
 
 ``watui status``, ``reconnect``, ``takeover``, and the owner side of ``info``, ``clean``, ``clear`` and
-``init``. Each looks for the session's owner on its control socket first (``watui/api/client.py``); with
+``init``. Each looks for the session's owner on its control socket first (``watui/remote/``); with
 none it does the same thing in this process, with the same exit statuses. If the session is taken
 between the look and the act (an owner starting up), it waits for that owner's socket and asks it.
 """
@@ -18,17 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from watui import cli_disk
-from watui.api.client import (
-    OwnerClient,
-    find_owner,
-    info_from_json,
-    init_result_from_json,
-)
-from watui.api.control import not_a_socket, socket_path, socketless_owner
+from watui.api.paths import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
 from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError
 from watui.core.models import ConnectionState, InitResult, SessionInfo
+from watui.remote.client import OwnerClient, find_owner
+from watui.remote.session import info_from_json, init_result_from_json
 
 EXIT_OK, EXIT_FAIL, EXIT_QR_TIMEOUT = 0, 1, 3
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
@@ -157,7 +153,7 @@ def history_text(history: dict[str, Any]) -> str:
 # -- watui clean / clear ---------------------------------------------------------------------------
 def run_clean(args: argparse.Namespace, config: Config) -> int:
     async def remote(client: OwnerClient) -> int:
-        from watui.api.client import RemoteManager
+        from watui.remote.session import RemoteSession as RemoteManager
 
         manager = RemoteManager(client, await client.status())
         report = await manager.cleanup()  # the owner closes its browser, cleans, starts it again
@@ -169,7 +165,7 @@ def run_clean(args: argparse.Namespace, config: Config) -> int:
 
 def run_clear(args: argparse.Namespace, config: Config) -> int:
     async def remote(client: OwnerClient) -> int:
-        from watui.api.client import RemoteManager
+        from watui.remote.session import RemoteSession as RemoteManager
 
         manager = RemoteManager(client, await client.status())
         store = SessionStore(config)

@@ -20,7 +20,7 @@ from watui.core import snapshots as sn
 from watui.core.disk.store import SessionStore
 
 if TYPE_CHECKING:
-    from watui.api.client import OwnerClient
+    from watui.remote.client import OwnerClient
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -153,7 +153,7 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py)."""
+    """Alert rules' thresholds and their delivery channels (watui/core/journal/alerts.py, channels.py)."""
 
     enabled: bool = True
     down_after_s: float = 60.0
@@ -167,6 +167,27 @@ class AlertSettings:
     webhook: tuple[WebhookSettings, ...] = ()
 
 
+WEBHOOK_EVENTS = ("message", "ack")
+
+
+@dataclass(frozen=True)
+class MessageWebhookSettings:
+    """``[messages.webhook]``: incoming messages (and acks) POSTed to ``url``, signed with ``secret``
+    (watui/core/messages/webhook.py). ``url`` empty: off."""
+
+    url: str = ""
+    secret: str = ""
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    bodies: bool = True  # false: only the metadata (id, chat, sender, time, type, size), never the text
+    timeout_s: float = 10.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 300.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 @dataclass(frozen=True)
 class MessagesSettings:
     """The outbox and inbox (watui/core/messages/): sending paced so WhatsApp does not take it for spam."""
@@ -177,6 +198,7 @@ class MessagesSettings:
     min_gap_per_chat_s: float = 2.0
     keep_days: int = 30  # sent, failed and incoming messages older than this are removed
     max_queued: int = 1000  # a send beyond this many waiting messages is refused
+    webhook: MessageWebhookSettings = field(default_factory=MessageWebhookSettings)
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "messages.min_gap_per_chat_s": (0, 3600),
     "messages.keep_days": (1, 3650),
     "messages.max_queued": (1, 1_000_000),
+    "messages.webhook.timeout_s": (0.1, 600),
+    "messages.webhook.backoff_initial_s": (0.01, 3600),
+    "messages.webhook.backoff_max_s": (0.01, 86_400),
 }
 
 _SECTIONS: dict[str, type] = {
@@ -416,6 +441,8 @@ def _check_value(dotted: str, value: Any, hint: Any, origin: str) -> Any:
         return tuple(value)
     if hint == tuple[WebhookSettings, ...]:
         return _check_webhooks(dotted, value, where)
+    if hint is MessageWebhookSettings:
+        return _check_message_webhook(dotted, value, origin)
     if hint == Mapping[str, str]:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{where} must be a table of strings, got {value!r}")
@@ -451,6 +478,42 @@ def _check_webhooks(dotted: str, value: Any, where: str) -> tuple[WebhookSetting
     return tuple(hooks)
 
 
+def _check_message_webhook(dotted: str, value: Any, origin: str) -> MessageWebhookSettings:
+    """``[messages.webhook]``: each key checked as a top-level one is, then what they must say together."""
+    if isinstance(value, MessageWebhookSettings):  # re-checked after an environment override
+        value = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(value).items()}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{origin}: [{dotted}] must be a table, got {value!r}")
+    hints = get_type_hints(MessageWebhookSettings)
+    known = {f.name for f in fields(MessageWebhookSettings)}
+    values: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown key '{dotted}.{key}' (expected one of: {', '.join(sorted(known))})")
+        values[key] = _check_value(f"{dotted}.{key}", item, hints[key], origin)
+    hook = MessageWebhookSettings(**values)
+    where = f"{origin}: key '{dotted}"
+    if hook.url and not hook.url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}.url' must be an http:// or https:// URL (or empty: off), got {hook.url!r}")
+    if hook.url and not hook.secret:
+        raise ConfigError(
+            f"{where}.secret' must be set when url is (it signs every delivery, so the receiver can tell that "
+            "watui sent it): a long random string, e.g. from `openssl rand -hex 32`"
+        )
+    unknown = [e for e in hook.events if e not in WEBHOOK_EVENTS]
+    if unknown or len(set(hook.events)) != len(hook.events):
+        raise ConfigError(
+            f"{where}.events' must list each of {', '.join(map(repr, WEBHOOK_EVENTS))} at most once, "
+            f"got {list(hook.events)!r}"
+        )
+    if hook.backoff_initial_s > hook.backoff_max_s:
+        raise ConfigError(
+            f"{where}.backoff_initial_s' must be at most backoff_max_s ({hook.backoff_max_s:g}), "
+            f"got {hook.backoff_initial_s:g}"
+        )
+    return hook
+
+
 def _valid_keys(value: str) -> bool:
     names = value.split(",")
     return all(name and name == name.strip() and " " not in name and name != "escape" for name in names)
@@ -474,7 +537,12 @@ def apply_env(config: Config, environ: Mapping[str, str]) -> Config:
         hints = get_type_hints(type(current))
         is_text = len(parts) == 2 and hints.get(parts[1]) is str
         value = text if is_text else _parse_env_value(text)
-        if len(parts) == 3 and section == "whatsapp" and parts[1] in ("selectors", "modules", "pixels"):
+        if len(parts) == 3 and section == "messages" and parts[1] == "webhook":
+            hook = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(current.webhook).items()}
+            hints = get_type_hints(MessageWebhookSettings)
+            hook[parts[2]] = text if hints.get(parts[2]) is str else _parse_env_value(text)
+            new_section = _build_section(section, {**_section_dict(current), "webhook": hook}, origin)
+        elif len(parts) == 3 and section == "whatsapp" and parts[1] in ("selectors", "modules", "pixels"):
             table = dict(getattr(current, parts[1]))
             table[parts[2]] = text
             new_section = _build_section(section, {**_section_dict(current), parts[1]: table}, origin)

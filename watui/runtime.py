@@ -1,11 +1,13 @@
 """Wiring shared by every face: build the manager (and, with --demo, the simulator), start, shut down.
 
 ``async with session_runtime(config, demo=..., demo_port=..., face="watch") as rt`` gives ``rt.manager``
-(started, ownership taken) and ``rt.simulator`` (None unless demo). While the block runs the owner serves
-its API on the session's control socket (``watui/api/control.py``), so other watuis attach to it. Leaving
-the block shuts the browser down cleanly, closes the socket and stops the simulator, also on Ctrl-C.
-With ``[demo] sim = "HOST:PORT"`` (``--demo-sim``) the simulator is one already running there: watui
-checks that it answers, points the browser at it and leaves it running, as the real site outlives watui.
+(started, ownership taken; a SessionPort to the faces), ``rt.journal`` (the journal and the alert rules,
+the faces' HistoryPort, handed to each face rather than looked up) and ``rt.simulator`` (None unless
+demo). While the block runs the owner serves its API on the session's control socket
+(``watui/api/control.py``), so other watuis attach to it. Leaving the block shuts the browser down
+cleanly, closes the socket and stops the simulator, also on Ctrl-C. With ``[demo] sim = "HOST:PORT"``
+(``--demo-sim``) the simulator is one already running there: watui checks that it answers, points the
+browser at it and leaves it running, as the real site outlives watui.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.journal.service import Watchers, start_watchers
-from watui.core.models import ConnectionState
+from watui.core.models import HINT_TAKEOVER, ConnectionState
+from watui.core.ports import SessionPort
 from watui.core.session.manager import SessionManager
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ class Runtime:
     config: Config
     manager: SessionManager
     simulator: Simulator | SimClient | None = None
+    journal: Watchers | None = None  # the journal and alert rules (None only before they started)
 
 
 def demo_config(config: Config, port: int, host: str = "127.0.0.1") -> Config:
@@ -81,14 +85,20 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
+def headless_hints(face: str) -> dict[str, str]:
+    """A headless face's words for what the operator can do about an event (Event.shown): its SIGUSR1
+    (reconnect_on_sigusr1) where the dashboard has its r key, and for serve the API's verb too."""
+    extra = " or POST /api/whatsapp/reconnect" if face == "serve" else ""
+    return {
+        HINT_TAKEOVER: f"to take over: kill -USR1 {os.getpid()}{extra}, or set [whatsapp] takeover_on_conflict = true"
+    }
+
+
 def reconnect_on_sigusr1(manager: SessionManager, say: Callable[[str], None], face: str) -> set[asyncio.Task[Any]]:
     """SIGUSR1 runs the reconnect verb (takes over a conflict, else restarts the browser): the headless
-    faces' equivalent of the dashboard's r. Returns the set holding the running verb tasks."""
+    faces' equivalent of the dashboard's r (their events say so: headless_hints). Returns the set holding
+    the running verb tasks."""
     tasks: set[asyncio.Task[Any]] = set()
-    extra = " or POST /api/whatsapp/reconnect" if face == "serve" else ""
-    manager.takeover_hint = (
-        f"to take over: kill -USR1 {os.getpid()}{extra}, or set [whatsapp] takeover_on_conflict = true"
-    )
 
     async def run() -> None:
         taking_over = manager.info.state is ConnectionState.CONFLICT
@@ -179,8 +189,9 @@ async def session_runtime(
             face=face,
             simulator=simulator,
             on_problem=lambda why: manager.announce("error", message=why),
+            history=watchers,
         )
-        yield Runtime(config=config, manager=manager, simulator=simulator)
+        yield Runtime(config=config, manager=manager, simulator=simulator, journal=watchers)
     finally:
         await manager.shutdown()  # attached faces see the owner's last events, then the stream ends
         if control is not None:
@@ -189,3 +200,9 @@ async def session_runtime(
             await watchers.close()
         if own is not None:
             await own.close()
+
+
+if TYPE_CHECKING:
+
+    def _conforms(config: Config) -> SessionPort:
+        return SessionManager(config)  # mypy: the owner's session is the faces' SessionPort

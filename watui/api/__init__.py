@@ -2,7 +2,7 @@
 
 ``start_api(manager, host=..., port=..., token=...)`` serves one SessionManager (used by ``watui serve``
 and by the dashboard's ``watui --serve``); ``watui.api.cli.run_serve`` is the headless command. The same
-app is served on the owner's control socket (``watui.api.control``); ``watui.api.client`` is its client.
+app is served on the owner's control socket (``watui.api.control``); ``watui.remote`` is its client.
 """
 
 from __future__ import annotations

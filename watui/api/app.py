@@ -38,21 +38,28 @@ from watui.api.routes import (
 )
 from watui.api.security import auth_middleware, check_bind, same_origin_middleware
 from watui.api.sse import KEEPALIVE_S, _end_streams, events
-from watui.api.state import _STATE, ManagerLike, _ApiState
+from watui.api.state import _STATE, _ApiState
+from watui.core.ports import HistoryPort, SessionPort
 
 
 def build_app(
-    manager: ManagerLike, *, token: str = "", keepalive_s: float = KEEPALIVE_S, simulator: Any = None
+    manager: SessionPort,
+    *,
+    token: str = "",
+    keepalive_s: float = KEEPALIVE_S,
+    simulator: Any = None,
+    history: HistoryPort | None = None,
 ) -> web.Application:
+    """The API on ``manager``; ``history``: the owner's journal (the history route and uptime metrics)."""
     app = web.Application(
         middlewares=[errors_middleware, auth_middleware, same_origin_middleware],
         client_max_size=64 * 1024,  # the API takes tiny JSON bodies only
     )
-    state = _ApiState(manager=manager, token=token, keepalive_s=keepalive_s, simulator=simulator)
+    state = _ApiState(manager=manager, token=token, keepalive_s=keepalive_s, simulator=simulator, history=history)
     app[_STATE] = state
     app[_PAGE_KEY] = _load_page()
     app[_REGISTRY_KEY] = build_registry(lambda: manager.info)
-    add_history(app, manager, app[_REGISTRY_KEY])  # GET /api/whatsapp/history, uptime in /metrics
+    add_history(app, history, app[_REGISTRY_KEY])  # GET /api/whatsapp/history, uptime in /metrics
     app.router.add_get(f"{API}/session-info", session_info)
     app.router.add_post(f"{API}/smart-initialize", smart_initialize)
     app.router.add_post(f"{API}/reconnect", reconnect)
@@ -92,20 +99,21 @@ class ApiServer:
 
 
 async def start_api(
-    manager: ManagerLike,
+    manager: SessionPort,
     *,
     host: str,
     port: int,
     token: str,
     simulator: Any = None,
     keepalive_s: float = KEEPALIVE_S,
+    history: HistoryPort | None = None,
 ) -> ApiServer:
     """Serve ``manager`` on ``host:port`` (port 0: a free one). Raises ApiStartError when the address
     is unsafe without a token or cannot be bound."""
     check_bind(host, token)
     if not 0 <= port <= 65535:
         raise ApiStartError(f"API port must be 0-65535, got {port}")
-    app = build_app(manager, token=token, keepalive_s=keepalive_s, simulator=simulator)
+    app = build_app(manager, token=token, keepalive_s=keepalive_s, simulator=simulator, history=history)
     # handler_cancellation: a client that hangs up ends its event stream at once (verbs are shielded).
     # Short shutdown grace: open event streams are ended by on_shutdown.
     runner = _ApiRunner(app, access_log=None, shutdown_timeout=5.0, handler_cancellation=True)

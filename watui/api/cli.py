@@ -18,7 +18,7 @@ from watui.api.security import check_bind
 from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.models import Event, iso
-from watui.runtime import Runtime, reconnect_on_sigusr1, session_runtime, stop_on_signals
+from watui.runtime import Runtime, headless_hints, reconnect_on_sigusr1, session_runtime, stop_on_signals
 
 log = logging.getLogger("watui.api")
 
@@ -56,6 +56,7 @@ async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port:
             port=port,
             token=runtime.config.api.token,
             simulator=runtime.simulator,
+            history=runtime.journal,
         )
         try:
             await _run_until(stop, runtime, server)
@@ -108,6 +109,7 @@ async def _log_events(runtime: Runtime) -> None:
 
 def describe(event: Event) -> str:
     """One log line for an event: time, type, and what changed."""
+    event = event.shown(headless_hints("serve"))
     if event.type == "state":
         detail = (event.state or event.info.state).value
     elif event.type == "qr":

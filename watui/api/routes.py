@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 
 from watui.api.errors import _Refused
 from watui.api.metrics import CONTENT_TYPE_LATEST, render_metrics
-from watui.api.state import ManagerLike, _ApiState, _state
-from watui.core.journal.service import watchers_of
+from watui.api.state import _ApiState, _state
 from watui.core.models import SessionInfo, iso
+from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, HistoryPort, SessionPort
 
 _T = TypeVar("_T")
 
@@ -62,21 +62,22 @@ async def _json_options(request: web.Request, allowed: dict[str, type]) -> dict[
 VERBS = ("initialize", "reconnect", "cleanup", "clear")
 
 
-def status_json(manager: ManagerLike) -> dict[str, Any]:
+def status_json(manager: SessionPort, history: HistoryPort | None = None) -> dict[str, Any]:
     """The status JSON of DESIGN.md, plus ``actions``: the verb running now and which verbs can act
     (so a page can grey out what cannot act instead of letting it fail)."""
     out = {
         **manager.get_detailed_session_info(),
         "actions": {"busy": manager.busy, "available": {verb: manager.can(verb) for verb in VERBS}},
     }
-    watchers = watchers_of(manager)
-    if watchers is not None and watchers.history is not None:
-        out["history"] = watchers.history.status()  # the journal's health: a line in watui info
+    journal = history.status() if history is not None else None
+    if journal is not None:
+        out["history"] = journal  # the journal's health: a line in watui info
     return out
 
 
 async def session_info(request: web.Request) -> web.Response:
-    return web.json_response(status_json(_state(request).manager))
+    state = _state(request)
+    return web.json_response(status_json(state.manager, state.history))
 
 
 async def smart_initialize(request: web.Request) -> web.Response:
@@ -111,10 +112,9 @@ async def backup(request: web.Request) -> web.Response:
     """Take an encrypted login snapshot now (the manager's ``backup``)."""
     state = _state(request)
     await _json_options(request, {})
-    take = getattr(state.manager, "backup", None)
-    if take is None:
+    if BACKUP not in state.manager.capabilities:
         raise _Refused(501, "this watui does not take snapshots")
-    snap = await _run_verb(state, take())
+    snap = await _run_verb(state, state.manager.backup())
     return web.json_response({"success": True, "snapshot": snap.to_json()})
 
 
@@ -122,19 +122,18 @@ async def doctor(request: web.Request) -> web.Response:
     """``watui doctor`` through the owner: every probe of every channel on the page it shows now."""
     state = _state(request)
     await _json_options(request, {})
-    run = getattr(state.manager, "doctor", None)
-    if run is None:
+    if DOCTOR not in state.manager.capabilities:
         raise _Refused(501, "this watui does not run the doctor")
-    report = await _run_verb(state, run())
+    report = await _run_verb(state, state.manager.doctor())
     return web.json_response(report.to_json())
 
 
 async def snapshots(request: web.Request) -> web.Response:
     """The session's snapshots (time, size, account, verified, revoked); no key needed."""
-    listing = getattr(_state(request).manager, "snapshots", None)
-    if listing is None:
+    manager = _state(request).manager
+    if SNAPSHOTS not in manager.capabilities:
         raise _Refused(501, "this watui does not take snapshots")
-    return web.json_response(await listing())
+    return web.json_response(await manager.snapshots())
 
 
 def _current_qr(request: web.Request) -> segno.QRCode:

@@ -1,53 +1,23 @@
-"""What the handlers share: the ManagerLike protocol they serve and the per-app state."""
+"""What the handlers share: the per-app state (the SessionPort they serve, the journal, the token...)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
-from watui.core.models import CleanupReport, ClearReport, Event, InitResult, SessionInfo
-
-
-class EventSource(Protocol):
-    def __aiter__(self) -> AsyncIterator[Event]: ...
-
-    def close(self) -> None: ...
-
-
-class ManagerLike(Protocol):
-    """What the HTTP face uses of ``watui.core.session.manager.SessionManager``."""
-
-    @property
-    def info(self) -> SessionInfo: ...
-
-    def subscribe(self) -> EventSource: ...
-
-    def get_detailed_session_info(self) -> dict[str, Any]: ...
-
-    @property
-    def busy(self) -> str | None: ...
-
-    def can(self, verb: str) -> bool: ...
-
-    async def smart_initialize(self) -> InitResult: ...
-
-    async def reconnect(self) -> InitResult: ...
-
-    async def cleanup(self) -> CleanupReport: ...
-
-    async def clear(self, purge: bool = False) -> ClearReport: ...
+from watui.core.ports import EventSource, HistoryPort, SessionPort
 
 
 @dataclass
 class _ApiState:
-    manager: ManagerLike
+    manager: SessionPort
     token: str
     keepalive_s: float
     simulator: Any = None
+    history: HistoryPort | None = None  # the owner's journal, handed over by the runtime
     streams: set[EventSource] = field(default_factory=set)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 

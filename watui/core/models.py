@@ -1,15 +1,19 @@
 """Plain data shared by the core and its faces: connection states, disk reports, status snapshots, events.
 
-No I/O here. Every snapshot is a frozen dataclass; ``to_json()`` gives the status JSON of DESIGN.md.
+No I/O here. Every snapshot is a frozen dataclass; ``to_json()`` gives the status JSON of DESIGN.md and
+``from_json()`` reads it back (a face of a remote owner: watui/remote/); ``from_json(x.to_json())`` gives
+the same JSON again (tests/test_models_json.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+
+MIB = 1024 * 1024
 
 
 def now_utc() -> datetime:
@@ -18,6 +22,11 @@ def now_utc() -> datetime:
 
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z") if moment else None
+
+
+def from_iso(value: Any) -> datetime | None:
+    """``iso()`` read back: None for a missing or empty time."""
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 class ConnectionState(StrEnum):
@@ -88,6 +97,12 @@ class LockInfo:
             return {"pid": self.pid, "name": self.name}
         return self.kind
 
+    @classmethod
+    def from_json(cls, value: Any) -> LockInfo:
+        if isinstance(value, dict):
+            return cls("live", value.get("pid"), value.get("name"))
+        return cls(value) if value in ("none", "stale") else cls()
+
 
 # Problem codes a DiskReport may carry, most serious first.
 PROBLEM_MISSING = "missing"
@@ -116,12 +131,31 @@ class DiskReport:
 
     @property
     def size_mb(self) -> float:
-        return round(self.size_bytes / (1024 * 1024), 1)
+        return round(self.size_bytes / MIB, 1)
 
     @property
     def is_damaged(self) -> bool:
         """Corrupt or missing login: only a clear (quarantine) and a new QR fix it."""
         return PROBLEM_CORRUPT in self.problems or PROBLEM_LOGIN_MISSING in self.problems
+
+    @classmethod
+    def from_json(cls, session: dict[str, Any]) -> DiskReport | None:
+        """The status JSON's ``session`` part (``SessionInfo.to_json()``) back; None when it names no folder."""
+        if not session.get("path"):
+            return None
+        return cls(
+            path=Path(session["path"]),
+            exists=bool(session.get("exists")),
+            is_valid=bool(session.get("isValid")),
+            validation_details=str(session.get("validationDetails", "")),
+            size_bytes=int(session.get("sizeBytes", 0)),
+            file_count=int(session.get("fileCount", 0)),
+            reclaimable_bytes=int(session.get("reclaimableBytes", 0)),
+            max_bytes=int(float(session.get("maxSizeMB", 0)) * MIB),
+            lock=LockInfo.from_json(session.get("lock")),
+            problems=tuple(session.get("problems") or ()),
+            checked_at=from_iso(session.get("checkedAt")) or datetime.now().astimezone(),
+        )
 
 
 @dataclass(frozen=True)
@@ -134,11 +168,20 @@ class CleanupReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "freedBytes": self.freed_bytes,
-            "freedMB": round(self.freed_bytes / (1024 * 1024), 1),
+            "freedMB": round(self.freed_bytes / MIB, 1),
             "removed": list(self.removed),
             "movedAside": list(self.moved_aside),
             "message": self.message,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CleanupReport:
+        return cls(
+            freed_bytes=int(data.get("freedBytes", 0)),
+            removed=tuple(data.get("removed") or ()),
+            moved_aside=tuple(data.get("movedAside") or ()),
+            message=str(data.get("message", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,6 +196,15 @@ class ClearReport:
             "movedTo": str(self.moved_to) if self.moved_to else None,
             "message": self.message,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClearReport:
+        moved = data.get("movedTo")
+        return cls(
+            purged=bool(data.get("purged")),
+            moved_to=Path(moved) if moved else None,
+            message=str(data.get("message", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -179,6 +231,18 @@ class InitResult:
                 else None
             ),
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InitResult:
+        quarantined = data.get("quarantined") or {}
+        return cls(
+            success=bool(data.get("success")),
+            needs_qr=bool(data.get("needsQR")),
+            message=str(data.get("message", "")),
+            state=ConnectionState(data.get("state", "UNLAUNCHED")),
+            quarantined_to=Path(quarantined["movedTo"]) if quarantined.get("movedTo") else None,
+            quarantine_reason=quarantined.get("reason"),
+        )
 
 
 @dataclass(frozen=True)
@@ -260,7 +324,7 @@ class SessionInfo:
         if disk is not None:
             session.update(
                 sizeBytes=disk.size_bytes,
-                maxSizeMB=round(disk.max_bytes / (1024 * 1024), 1),
+                maxSizeMB=round(disk.max_bytes / MIB, 1),
                 fileCount=disk.file_count,
                 reclaimableBytes=disk.reclaimable_bytes,
                 lock=disk.lock.to_json(),
@@ -288,7 +352,7 @@ class SessionInfo:
                 "browser": (
                     {
                         "pid": browser.pid,
-                        "rssMB": round(browser.rss_bytes / (1024 * 1024), 1),
+                        "rssMB": round(browser.rss_bytes / MIB, 1),
                         "cpuPercent": browser.cpu_percent,
                         "processes": browser.processes,
                         "executable": browser.executable,
@@ -310,6 +374,53 @@ class SessionInfo:
             },
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, demo: bool = False) -> SessionInfo:
+        """The status JSON (``to_json()``) as a snapshot again, for faces of a remote owner. What the JSON
+        does not carry (``demo``, the QR's rotation count, ``updated_at``) takes its default."""
+        session, conn = data.get("session") or {}, data.get("connection") or {}
+        health = conn.get("health") or {}
+        account = conn.get("account")
+        browser = conn.get("browser")
+        snapshots = data.get("snapshots") or {}
+        return cls(
+            state=ConnectionState(conn.get("state", "UNLAUNCHED")),
+            disk=DiskReport.from_json(session),
+            health=Health(
+                is_healthy=bool(health.get("isHealthy")),
+                reconnect_attempts=int(health.get("reconnectAttempts", 0)),
+                last_check_at=from_iso(health.get("lastCheckAt")),
+                next_retry_at=from_iso(health.get("nextRetryAt")),
+                reason=str(health.get("reason", "")),
+            ),
+            account=Account(account.get("name"), account.get("number")) if account else None,
+            browser=(
+                BrowserProcess(
+                    pid=int(browser["pid"]),
+                    rss_bytes=int(float(browser.get("rssMB", 0)) * MIB),
+                    cpu_percent=float(browser.get("cpuPercent", 0.0)),
+                    processes=int(browser.get("processes", 1)),
+                    executable=browser.get("executable"),
+                )
+                if browser
+                else None
+            ),
+            qr=conn.get("qr"),
+            qr_expires_at=from_iso(conn.get("qrExpiresAt")),
+            last_connected_at=from_iso(conn.get("lastConnectedAt")),
+            connected_since=from_iso(conn.get("connectedSince")),
+            message=str(conn.get("message", "")),
+            demo=demo,
+            detection=conn.get("detection"),
+            evidence=conn.get("evidence"),
+            snapshots_on=bool(snapshots.get("enabled")),
+            last_snapshot_at=from_iso(snapshots.get("lastAt")),
+        )
+
+
+# ``data["hint"]`` of an event: what the operator can do about it, which each face says in its own words
+# (Event.shown): the dashboard's key, a headless face's signal, a page's button.
+HINT_TAKEOVER = "takeover"  # take the session over from the other window (a conflict)
 
 EventType = Literal[
     "state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised", "recycle", "message", "ack"
@@ -358,3 +469,35 @@ class Event:
         if self.data:
             out.update(self.data)
         return out
+
+    def shown(self, hints: dict[str, str]) -> Event:
+        """This event as a face shows it: a ``hint`` in its data becomes the face's words for it (``hints``:
+        kind -> words), after the message; the hint's kind itself is not shown."""
+        kind = self.data.get("hint")
+        if kind is None:
+            return self
+        words = hints.get(str(kind))
+        data = {k: v for k, v in self.data.items() if k != "hint"}
+        return replace(self, message=f"{self.message}; {words}" if words else self.message, data=data)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], info: SessionInfo) -> Event:
+        """An event as ``to_json()`` sent it; ``info`` is the snapshot after it (the wire carries none).
+        ``state`` and ``qr`` are the event's own fields only in a state and a qr event: elsewhere they are
+        its data (an alert's ``state``, say)."""
+        kind = data["type"]
+        own = _EVENT_FIELDS | _OWN_FIELDS.get(kind, frozenset())
+        state = data.get("state") if kind == "state" else None
+        return cls(
+            type=kind,
+            info=info,
+            message=str(data.get("message", "")),
+            state=ConnectionState(state) if state else None,
+            qr=data.get("qr") if kind == "qr" else None,
+            data={k: v for k, v in data.items() if k not in own},
+            time=from_iso(data.get("time")) or datetime.now().astimezone(),
+        )
+
+
+_EVENT_FIELDS = frozenset({"time", "type", "message"})
+_OWN_FIELDS = {"state": frozenset({"state"}), "qr": frozenset({"qr"})}

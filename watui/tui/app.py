@@ -4,7 +4,10 @@ Data flows one way. One worker consumes ``manager.subscribe()`` and posts each e
 snapshot as a :class:`SessionChanged` message; its handler assigns the App's reactives in one
 ``batch_update`` and the panels receive them by data binding. Verbs run in workers (one group each,
 ``exit_on_error=False``) that end by posting :class:`ActionFinished`. The only timer ticks the clock
-once a second for countdowns and uptime. :func:`build_app` is the one factory, for the CLI and the tests.
+once a second for countdowns and uptime. :func:`build_app` is the one factory, for the CLI and the tests
+(:func:`build_app_for` hands it what a runtime holds). The App drives any SessionPort (watui/core/ports.py):
+the owner's session, a remote owner's (watui/tui/attached.py), a test's fake; the optional keys follow the
+session's declared ``capabilities``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -26,10 +29,10 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.journal.journal import history_path
 from watui.core.journal.report import read_report
-from watui.core.journal.service import watchers_of
 from watui.core.models import (
     PROBLEM_LOCKED,
     CleanupReport,
@@ -39,6 +42,7 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
+from watui.core.ports import BACKUP, EventSource, HistoryPort, SessionPort, SnapshotTaken
 from watui.tui.messages import ActionFinished, SessionChanged
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -59,25 +63,24 @@ CHROME_ROWS = 2  # header and footer
 QR_SIDE_PADDING = 2  # one column either side of the code
 
 
-class Manager(Protocol):
-    """What the dashboard needs of ``watui.core.session.manager.SessionManager`` (tests pass a fake)."""
-
-    @property
-    def info(self) -> SessionInfo: ...
-    @property
-    def busy(self) -> str | None: ...
-    def can(self, verb: str) -> bool: ...
-    def subscribe(self) -> Any: ...
-    async def smart_initialize(self) -> InitResult: ...
-    async def reconnect(self) -> InitResult: ...
-    async def cleanup(self) -> CleanupReport: ...
-    async def clear(self, purge: bool = False) -> ClearReport: ...
-
-
 class Scanner(Protocol):
     """The simulator's part the ``s`` key uses."""
 
     async def scan(self) -> Any: ...
+
+
+class RuntimeParts(Protocol):
+    """What a runtime hands the dashboard (watui/runtime.py's Runtime): the session, its config, the
+    simulator of a demo and the owner's journal."""
+
+    @property
+    def manager(self) -> SessionPort: ...
+    @property
+    def config(self) -> Config: ...
+    @property
+    def simulator(self) -> Scanner | None: ...
+    @property
+    def journal(self) -> HistoryPort | None: ...
 
 
 def local_now() -> datetime:
@@ -136,8 +139,9 @@ def describe_result(verb: str, result: object) -> tuple[str, str]:
         return "good", result.message or f"Session {'deleted' if result.purged else 'moved'}{where}"
     if verb == "scan":
         return "good", "QR scanned on the simulator"
-    if verb == "backup" and hasattr(result, "id"):
-        return "good", f"Snapshot {getattr(result, 'id', '')} taken and verified ({getattr(result, 'path', '')})"
+    if verb == "backup":  # the session's backup() answers a SnapshotTaken
+        snap = cast(SnapshotTaken, result)
+        return "good", f"Snapshot {snap.id} taken and verified ({snap.path})"
     return "good", f"{verb} done"
 
 
@@ -164,7 +168,7 @@ class Body(Horizontal):
 
 
 class WatuiApp(App[int]):
-    """The live dashboard on one SessionManager."""
+    """The live dashboard on one session (a SessionPort)."""
 
     CSS_PATH = "watui.tcss"
     TITLE = "watui"
@@ -199,7 +203,7 @@ class WatuiApp(App[int]):
 
     def __init__(
         self,
-        manager: Manager,
+        manager: SessionPort,
         *,
         simulator: Scanner | None = None,
         clock: Clock | None = None,
@@ -217,7 +221,7 @@ class WatuiApp(App[int]):
         self.auto_initialize = auto_initialize
         self.api_address = api_address
         self._own_verbs: set[str] = set()
-        self._stream: Any = None
+        self._stream: EventSource | None = None
         self._body: Body | None = None
         self._layout_key: object = None
         self.set_reactive(WatuiApp.now, self.clock())
@@ -355,7 +359,7 @@ class WatuiApp(App[int]):
         if action in ACTION_VERBS:
             return True if self._verb_enabled(action) else None
         if action == "backup":  # hidden while snapshots are off (no key configured)
-            if not self.info.snapshots_on or not hasattr(self.manager, "backup"):
+            if not self.info.snapshots_on or BACKUP not in self.manager.capabilities:
                 return False
             return True if self._current_busy() in (None, "scan") and "backup" not in self._own_verbs else None
         if action == "scan":
@@ -397,9 +401,8 @@ class WatuiApp(App[int]):
             self._start("scan", self.simulator.scan)
 
     def action_backup(self) -> None:
-        take = getattr(self.manager, "backup", None)
-        if take is not None:
-            self._start("backup", take)
+        if BACKUP in self.manager.capabilities:
+            self._start("backup", self.manager.backup)
 
     def action_toggle_log(self) -> None:
         self.show_log = not self.show_log
@@ -449,38 +452,50 @@ class WatuiApp(App[int]):
 
 
 def build_app(
-    runtime_or_manager: Any,
+    manager: SessionPort,
+    *,
+    config: Config | None = None,
+    history: HistoryPort | None = None,
     simulator: Scanner | None = None,
     clock: Clock | None = None,
-    *,
     auto_initialize: bool = True,
     api_address: str | None = None,
 ) -> WatuiApp:
-    """The one way to build the dashboard: from a ``Runtime`` (CLI) or a manager (tests)."""
-    manager = getattr(runtime_or_manager, "manager", runtime_or_manager)
-    if simulator is None:
-        simulator = getattr(runtime_or_manager, "simulator", None)
-    config = getattr(runtime_or_manager, "config", None) or getattr(manager, "config", None)
-    session_root = config.session_root if config is not None else None
+    """The one way to build the dashboard on a session: ``config`` names its folder and remaps keys,
+    ``history`` is the owner's journal (else the history screen reads the file)."""
     app = WatuiApp(
         manager,
         simulator=simulator,
         clock=clock,
-        session_root=session_root,
+        session_root=config.session_root if config is not None else None,
         auto_initialize=auto_initialize,
         api_address=api_address,
-        history=history_source(manager, config),
+        history=history_source(history, config),
     )
     if config is not None and config.keys.remapped():
         app.set_keymap(config.keys.remapped())  # [keys] in config.toml, by binding id
     return app
 
 
-def history_source(manager: Any, config: Any) -> HistorySource | None:
+def build_app_for(
+    runtime: RuntimeParts, *, clock: Clock | None = None, auto_initialize: bool = True, api_address: str | None = None
+) -> WatuiApp:
+    """The dashboard on what a runtime holds (the CLI's ``watui``, and the tests of it)."""
+    return build_app(
+        runtime.manager,
+        config=runtime.config,
+        history=runtime.journal,
+        simulator=runtime.simulator,
+        clock=clock,
+        auto_initialize=auto_initialize,
+        api_address=api_address,
+    )
+
+
+def history_source(history: HistoryPort | None, config: Config | None) -> HistorySource | None:
     """The journal of the session this dashboard shows: the live one of the owner process, else the file."""
-    watchers = watchers_of(manager)
-    if watchers is not None and watchers.history is not None:
-        live = watchers.history
+    if history is not None:
+        live = history
 
         async def live_report() -> dict[str, Any]:
             live.sample_now()  # the view ends at the session as it is now, not as of the last sample
@@ -490,14 +505,15 @@ def history_source(manager: Any, config: Any) -> HistorySource | None:
     if config is None:
         return None
     path = history_path(config)
+    known = config
 
     async def read() -> dict[str, Any]:
         return await asyncio.to_thread(
             read_report,
             path,
             since_s=86400.0,
-            down_after_s=config.alerts.down_after_s,
-            gap_s=float(config.history.sample_interval_s),
+            down_after_s=known.alerts.down_after_s,
+            gap_s=float(known.history.sample_interval_s),
         )
 
     return read

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from watui.api.client import RemoteManager, RemoteScanner
+from watui.remote.session import RemoteScanner, RemoteSession
 from watui.tui.app import WatuiApp
 from watui.tui.messages import SessionChanged
 from watui.tui.screens.help import HelpScreen
@@ -23,7 +23,7 @@ ATTACHED_MEANINGS = {
 
 
 class AttachedApp(WatuiApp):
-    """The dashboard on a :class:`RemoteManager` (another process owns the session)."""
+    """The dashboard on a :class:`RemoteSession` (another process owns the session)."""
 
     # The same keys; q's footer says what it does here (the owner keeps running).
     BINDINGS = [
@@ -32,7 +32,7 @@ class AttachedApp(WatuiApp):
     ]
 
     def __init__(
-        self, manager: RemoteManager, *, simulator: RemoteScanner | None = None, session_root: Path | None = None
+        self, manager: RemoteSession, *, simulator: RemoteScanner | None = None, session_root: Path | None = None
     ) -> None:
         super().__init__(manager, simulator=simulator, session_root=session_root, auto_initialize=False)
         self.remote = manager

@@ -33,7 +33,7 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
             # it listens; after it exits, i takes the session over again.
             attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
             if attached is None:
-                from watui.api.control import socketless_owner
+                from watui.api.paths import socketless_owner
                 from watui.core.disk.store import SessionStore
 
                 pid = SessionStore(config).owner_pid()
@@ -45,7 +45,9 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
 async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) -> int | str | None:
     """Attach to the session's running owner: None when none runs, TAKE_OVER when the operator took the
     session over after the owner exited (the caller then starts it here), else the exit code."""
-    from watui.api.client import RemoteManager, RemoteScanner, find_owner
+    from watui.remote.client import find_owner
+    from watui.remote.session import RemoteScanner
+    from watui.remote.session import RemoteSession as RemoteManager
     from watui.tui.attached import AttachedApp
 
     loop = asyncio.get_running_loop()
@@ -75,7 +77,7 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
     from watui.api.cli import serve_address
     from watui.api.security import check_bind
     from watui.runtime import session_runtime
-    from watui.tui.app import build_app
+    from watui.tui.app import build_app_for
 
     address = None
     if getattr(args, "serve", False):
@@ -86,10 +88,15 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
         if address is not None:
             host, port = address
             api = await start_api(
-                runtime.manager, host=host, port=port, token=config.api.token, simulator=runtime.simulator
+                runtime.manager,
+                host=host,
+                port=port,
+                token=config.api.token,
+                simulator=runtime.simulator,
+                history=runtime.journal,
             )
         try:
-            app = build_app(runtime, api_address=api.url if api is not None else None)
+            app = build_app_for(runtime, api_address=api.url if api is not None else None)
             await app.run_async()
         finally:
             if api is not None:

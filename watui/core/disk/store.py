@@ -26,14 +26,13 @@ import fcntl
 import logging
 import os
 import re
-import stat
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from watui.config import Config
 from watui.core.disk import cleanup as cl
 from watui.core.disk import leveldb
+from watui.core.disk.folders import MARKER, list_dir, looks_like_session_root, make_private_dirs, private_folder_problem
 from watui.core.disk.locks import (
     _OWNER_PID_WIDTH,
     OwnerLock,
@@ -46,6 +45,7 @@ from watui.core.disk.locks import (
     read_lock,
 )
 from watui.core.disk.login import stored_login
+from watui.core.disk.quarantine import Quarantine
 from watui.core.durable import fsync_dir
 from watui.core.errors import SessionBusyError, UnsafePathError
 from watui.core.models import (
@@ -64,9 +64,6 @@ from watui.core.models import (
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-MARKER = ".watui-session"
-QUARANTINE = ".quarantine"
-OLD_SESSION_PREFIX = "whatsapp-session"
 
 
 class SessionStore:
@@ -76,6 +73,7 @@ class SessionStore:
         self.profile: Path = config.profile_dir
         # Whose folders these must be (the effective uid; a test gives another to run its checks as anyone).
         self.uid = os.geteuid() if uid is None else uid
+        self.quarantined = Quarantine(self.root, config.session.quarantine_keep)
 
     @property
     def max_bytes(self) -> int:
@@ -83,7 +81,7 @@ class SessionStore:
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.root / QUARANTINE
+        return self.quarantined.dir
 
     # -- reading -----------------------------------------------------------------------------------
     def inspect(self, own_pids: frozenset[int] = frozenset()) -> DiskReport:
@@ -202,7 +200,7 @@ class SessionStore:
         problem = private_folder_problem(real, self.uid)
         if problem:
             raise UnsafePathError(f"[session] session_path {problem}")
-        if not _looks_like_session_root(real):
+        if not looks_like_session_root(real):
             raise UnsafePathError(
                 f"{where} holds neither a session (session-*) nor watui's marker file ({MARKER}): "
                 "refusing to touch it; point session_path at a folder of its own"
@@ -211,7 +209,7 @@ class SessionStore:
     def ensure_root(self) -> None:
         """Check the root is safe, create it (0700) with watui's marker file if missing."""
         self.check_root()
-        _make_private_dirs(self.root)
+        make_private_dirs(self.root)
         self.check_root()  # again: another user may have made the folder between the check and mkdir
         marker = self.root / MARKER
         if not marker.exists():
@@ -236,7 +234,7 @@ class SessionStore:
         if own_pids:
             notes.append("the browser is running: nothing removed from the profile (stop it for a full clean)")
         elif self.profile.is_dir():
-            notes += self._cut_torn_tails()
+            notes += self.quarantined.cut_torn_tails(self.profile)
             removal = cl.remove_items(self.profile, cl.scan_profile(self.profile).removable)
             if lock.kind == "stale":
                 removal = _merge(removal, self._remove_lock_files())
@@ -247,7 +245,7 @@ class SessionStore:
                     )
                     log.warning("%s: %s", self.profile, note)
                     notes.append(note)
-        moved, move_notes = self._move_aside_old_sessions()
+        moved, move_notes = self.quarantined.move_aside_old_sessions()
         notes += move_notes
         notes += [f"could not remove {item}" for item in removal.failed]
         notes += self._other_sessions_note()
@@ -263,7 +261,7 @@ class SessionStore:
         self._refuse_if_held(self.lock_info(), frozenset())
         if not os.path.lexists(self.profile):
             raise FileNotFoundError(f"no session to quarantine: {self.profile} does not exist")
-        dest = self._move_into_quarantine(self.profile)
+        dest = self.quarantined.move_in(self.profile)
         self._after_quarantine(dest, reason or "watui clear")
         return dest
 
@@ -275,7 +273,7 @@ class SessionStore:
         self._refuse_if_held(self.lock_info(), frozenset())
         if not cl.is_inside(self.root, folder) or folder.parent != self.profile.parent:
             raise UnsafePathError(f"refusing to put {folder} in place of {self.profile}: it is not beside it")
-        moved = self._move_into_quarantine(self.profile) if os.path.lexists(self.profile) else None
+        moved = self.quarantined.move_in(self.profile) if os.path.lexists(self.profile) else None
         try:
             os.rename(folder, self.profile)
         except BaseException:
@@ -296,7 +294,7 @@ class SessionStore:
         (it is a plaintext copy of a login). What was done, one note each."""
         notes: list[str] = []
         profile = self.profile.name
-        for entry in _list_dir(self.root):
+        for entry in list_dir(self.root):
             if not (entry.name.startswith(f".{profile}.restore-") and entry.is_dir(follow_symlinks=False)):
                 continue
             path = Path(entry.path)
@@ -317,7 +315,7 @@ class SessionStore:
                 f"moved here by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\nfrom: {self.profile}\n"
                 f"reason: {reason}\nto restore: move this folder back to {self.profile}\n"
             )
-        self._prune_quarantine(self.profile.name)
+        self.quarantined.prune(self.profile.name)
 
     def clear(self, purge: bool = False) -> ClearReport:
         """Quarantine the profile (or delete it with ``purge``) so the next start needs a QR scan."""
@@ -355,14 +353,14 @@ class SessionStore:
         """Where copies of a missing profile are: an unfinished restore, the newest quarantined copy."""
         profile = self.profile.name
         notes = []
-        ready = sorted(e.name for e in _list_dir(self.root) if e.name.startswith(f".{profile}.restore-ready-"))
+        ready = sorted(e.name for e in list_dir(self.root) if e.name.startswith(f".{profile}.restore-ready-"))
         if ready:
             notes.append(
                 f"an interrupted restore left {self.root / ready[-1]}: 'watui clean' or 'watui init' finishes it"
             )
         pattern = re.compile(rf"^{re.escape(profile)}-(\d{{8}}-\d{{6}})(?:-(\d+))?$")
         copies = []
-        for entry in _list_dir(self.quarantine_dir):
+        for entry in list_dir(self.quarantine_dir):
             match = pattern.match(entry.name)
             if match:
                 copies.append((match.group(1), int(match.group(2) or 1), entry.name))
@@ -402,101 +400,10 @@ class SessionStore:
                     removed.append(name)
         return cl.Removal(0, tuple(removed), ())
 
-    def _cut_torn_tails(self) -> list[str]:
-        """Cut each login log whose last write was cut short (a crash mid-write) back to its last whole
-        record, the way LevelDB reads it, before Chromium opens the folder: Chromium appends to its last
-        log, after the torn bytes, and the next read of that log fails its checksum. The cut bytes are
-        kept in ``.quarantine/<profile>-torn-<time>/`` (fsync'd before the log is cut)."""
-        notes: list[str] = []
-        dest: Path | None = None
-        for rel in cl.LOGIN_LEVELDBS:
-            try:
-                torn = leveldb.torn_tails(self.profile / rel)
-            except (leveldb.Damage, OSError):
-                continue  # damage is for inspect to report and init to quarantine, never to cut
-            for tail in torn:
-                with open(tail.path, "r+b") as log_file:
-                    data = log_file.read()
-                    if len(data) != tail.size:
-                        continue  # written since it was read: not ours to cut
-                    if dest is None:
-                        dest = self._quarantine_dest(f"{self.profile.name}-torn")
-                        _make_private_dirs(dest)
-                    kept = dest / rel / tail.path.name
-                    _write_durably(kept, data[tail.keep :], self.root)
-                    log_file.truncate(tail.keep)
-                    os.fsync(log_file.fileno())
-                note = (
-                    f"cut the torn last write of {rel}/{tail.path.name} back to its last whole record "
-                    f"({tail.size - tail.keep} bytes kept in {kept})"
-                )
-                log.warning("%s: %s", self.profile, note)
-                notes.append(note)
-        if dest is not None:
-            with contextlib.suppress(OSError):
-                (dest / "WATUI-QUARANTINE.txt").write_text(
-                    f"cut by watui at {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from {self.profile}\n"
-                    "Each file holds the bytes cut from the end of the LevelDB log of the same name (a write cut "
-                    "short by a crash, which LevelDB does not read).\nTo put them back, with the browser stopped: "
-                    "cat <this file> >> <the log>\n"
-                )
-            self._prune_quarantine(f"{self.profile.name}-torn")
-        return notes
-
-    def _quarantine_dest(self, name: str) -> Path:
-        """A new name ``<name>-<YYYYmmdd-HHMMSS>[-N]`` in the quarantine folder (which is created)."""
-        _make_private_dirs(self.quarantine_dir)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        base = f"{name}-{stamp}"
-        # Same second as an earlier move: number it after the highest one, even if older ones were pruned,
-        # so the order of the names stays the order of the moves.
-        taken = [_copy_number(e.name, base) for e in _list_dir(self.quarantine_dir)]
-        highest = max((n for n in taken if n is not None), default=0)
-        return self.quarantine_dir / (base if highest == 0 else f"{base}-{highest + 1}")
-
-    def _move_into_quarantine(self, folder: Path) -> Path:
-        dest = self._quarantine_dest(folder.name)
-        if not (cl.is_inside(self.root, folder) and cl.is_inside(self.root, dest)):
-            raise UnsafePathError(f"refusing to move {folder}: it is not inside {self.root}")
-        if os.path.lexists(dest):
-            raise FileExistsError(f"{dest} already exists")
-        os.rename(folder, dest)
-        return dest
-
-    def _prune_quarantine(self, name: str) -> list[Path]:
-        """Delete all but the newest ``quarantine_keep`` quarantined copies of ``name``."""
-        pattern = re.compile(rf"^{re.escape(name)}-(\d{{8}}-\d{{6}})(?:-(\d+))?$")
-        found: list[tuple[str, int, Path]] = []
-        for entry in _list_dir(self.quarantine_dir):
-            match = pattern.match(entry.name)
-            if match and entry.is_dir(follow_symlinks=False):
-                found.append((match.group(1), int(match.group(2) or 1), Path(entry.path)))
-        found.sort(reverse=True)
-        doomed = [path for _, _, path in found[self.config.session.quarantine_keep :]]
-        for path in doomed:
-            cl.remove_inside(self.quarantine_dir, path)
-        return doomed
-
-    def _move_aside_old_sessions(self) -> tuple[list[str], list[str]]:
-        """Old seed-era folders (``whatsapp-session*``) inside session_path go to quarantine, whole,
-        unless a live browser still uses them. Returns (moved, notes)."""
-        moved: list[str] = []
-        notes: list[str] = []
-        for entry in _list_dir(self.root):
-            if not (entry.name.startswith(OLD_SESSION_PREFIX) and entry.is_dir(follow_symlinks=False)):
-                continue
-            held = _held_inside(Path(entry.path))
-            if held is not None:
-                notes.append(f"old session folder {entry.name} left in place: {_describe_live_lock(held)}")
-                continue
-            dest = self._move_into_quarantine(Path(entry.path))
-            moved.append(f"{entry.name} -> {QUARANTINE}/{dest.name}")
-        return moved, notes
-
     def _other_sessions_note(self) -> list[str]:
         others = sorted(
             e.name
-            for e in _list_dir(self.root)
+            for e in list_dir(self.root)
             if e.name.startswith("session") and e.name != self.profile.name and e.is_dir(follow_symlinks=False)
         )
         if not others:
@@ -507,107 +414,10 @@ class SessionStore:
 # -- module helpers --------------------------------------------------------------------------------
 
 
-def _held_inside(folder: Path) -> LockInfo | None:
-    """A live lock on ``folder`` or on a LocalAuth session folder in it, if any."""
-    candidates = [folder] + [Path(e.path) for e in _list_dir(folder) if e.name.startswith("session")]
-    for candidate in candidates:
-        lock = read_lock(candidate)
-        if lock.kind == "live":
-            return lock
-    return None
-
-
 def leveldb_damage(folder: Path) -> str | None:
     """Why LevelDB could not read ``folder`` as written, or None when it is sound (or absent: not our call).
     Checks CURRENT, parses the MANIFEST and verifies the checksums of the live logs and tables."""
     return leveldb.damage(folder)
-
-
-def _copy_number(name: str, base: str) -> int | None:
-    """1 for ``base`` itself, N for ``base-N``, None for any other name."""
-    if name == base:
-        return 1
-    suffix = name[len(base) + 1 :] if name.startswith(base + "-") else ""
-    return int(suffix) if suffix.isdigit() else None
-
-
-def private_folder_problem(folder: Path, uid: int) -> str | None:
-    """Why ``folder`` (an existing folder) is not private to ``uid``: another uid owns it, or group or
-    others may write it (so may replace what watui keeps there); None when it is private. One line, with
-    its fix: ``<path>: owned by uid N, expected M; fix: chown M <path>``."""
-    st = os.stat(folder)
-    if st.st_uid != uid:
-        fix = f"chown {uid} {folder} (or run watui as uid {st.st_uid})"
-        return f"{folder}: owned by uid {st.st_uid}, expected {uid}; fix: {fix}"
-    if st.st_mode & 0o022:
-        mode = stat.S_IMODE(st.st_mode)
-        return f"{folder}: writable by group or others (mode {mode:o}); fix: chmod go-w {folder}"
-    return None
-
-
-def check_private_folder(folder: Path, key: str, uid: int | None = None) -> None:
-    """UnsafePathError naming ``key`` when an existing ``folder`` is not private to ``uid`` (default: ours)."""
-    if not folder.is_dir():
-        return
-    problem = private_folder_problem(Path(os.path.realpath(folder)), os.geteuid() if uid is None else uid)
-    if problem:
-        raise UnsafePathError(f"{key} {problem}")
-
-
-def _looks_like_session_root(folder: Path) -> bool:
-    """An empty folder, one with watui's marker, or one holding a LocalAuth session folder."""
-    entries = list(_list_dir(folder))
-    if not entries:
-        return True
-    for entry in entries:
-        if entry.name == MARKER:
-            return True
-        is_session = entry.name == "session" or entry.name.startswith("session-")
-        if is_session and entry.is_dir():
-            return True
-    return False
-
-
-def _list_dir(folder: Path) -> Iterable[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
-
-def _make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and missing parents with mode 0700 (sessions hold login keys)."""
-    missing = []
-    current = folder
-    while not os.path.lexists(current):
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-
-
-def _write_durably(path: Path, data: bytes, top: Path) -> None:
-    """Write a new file, fsync it and every folder from its own up to ``top``, so it outlives a crash."""
-    _make_private_dirs(path.parent)
-    # Owner-only and never over an existing file: the bytes may hold the login's keys.
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    folder = path.parent
-    while True:
-        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        if folder == top or folder == folder.parent:
-            return
-        folder = folder.parent
 
 
 def _merge(a: cl.Removal, b: cl.Removal) -> cl.Removal:

@@ -3,8 +3,8 @@
 Both only subscribe to the manager's event stream; the manager knows nothing of them. An alert is
 published back into the stream with ``manager.announce("alert", ...)``, so every face (``watch
 --jsonl``, the API's events, the dashboard) and the journal see it like any other event.
-``session_runtime`` starts them for every face; ``watchers_of(manager)`` finds them (the API's
-history route and uptime metrics).
+``session_runtime`` starts them for every face and hands them to the faces (``Runtime.journal``): they
+read them through ``HistoryPort`` (watui/core/ports.py), which :class:`Watchers` implements.
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
-from watui.core.journal.alerts import Alert, AlertRules, Delivery, Dispatcher, channels_for
+from watui.core.journal.alerts import Alert, AlertRules
+from watui.core.journal.channels import Delivery, Dispatcher, channels_for
 from watui.core.journal.history import History
 from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
+from watui.core.journal.report import read_report
 from watui.core.models import Event
+from watui.core.ports import HistoryPort
 
 if TYPE_CHECKING:
     from watui.core.session.events import EventStream
@@ -28,17 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
-_BY_MANAGER: weakref.WeakKeyDictionary[SessionManager, Watchers] = weakref.WeakKeyDictionary()
-
-
-def watchers_of(manager: object) -> Watchers | None:
-    try:
-        return _BY_MANAGER.get(manager)  # type: ignore[call-overload]
-    except TypeError:
-        return None
 
 
 class Watchers:
+    """The journal and the alert rules of one owner; what the faces read of them is HistoryPort's."""
+
     def __init__(self, config: Config, manager: SessionManager) -> None:
         self.config = config
         self.manager = manager
@@ -70,7 +66,33 @@ class Watchers:
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
             self._tasks.append(asyncio.create_task(self._tick(), name="watui-alert-tick"))
-        _BY_MANAGER[self.manager] = self
+
+    # -- what the faces read (HistoryPort) -------------------------------------------------------
+    def status(self) -> dict[str, Any] | None:
+        return self.history.status() if self.history is not None else None
+
+    def uptime(self) -> dict[str, Any]:
+        return self.history.uptime if self.history is not None else {}
+
+    def firing(self) -> list[str] | None:
+        return list(self.rules.firing()) if self.rules is not None else None
+
+    def sample_now(self) -> None:
+        if self.history is not None:
+            self.history.sample_now()
+
+    async def report(self, since_s: float) -> dict[str, Any]:
+        """The live journal's report; with the journal off, the file as an earlier run left it."""
+        if self.history is not None:
+            return await self.history.report(since_s)
+        config = self.config
+        return await asyncio.to_thread(
+            read_report,
+            history_path(config),
+            since_s=since_s,
+            down_after_s=config.alerts.down_after_s,
+            gap_s=float(config.history.sample_interval_s),
+        )
 
     async def _consume(self, stream: EventStream) -> None:
         async for event in stream:
@@ -152,3 +174,9 @@ async def start_watchers(config: Config, manager: SessionManager) -> Watchers:
     watchers = Watchers(config, manager)
     await watchers.start()
     return watchers
+
+
+if TYPE_CHECKING:
+
+    def _conforms(config: Config, manager: SessionManager) -> HistoryPort:
+        return Watchers(config, manager)  # mypy: the journal service is the faces' HistoryPort

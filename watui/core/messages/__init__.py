@@ -41,6 +41,10 @@ logout fails what it has waiting ("logged out"); a different account scanned lat
 the chat); announce it after that. Consumers read by ``seq`` (only growing, never reused), and named
 cursors are stored for those that must resume (webhooks: at least once, in order). ``keep_days`` bounds it.
 
+**Webhook** (``webhook.py``): incoming messages, and the outbox's ack log (a trigger writes each change to
+sent, delivered, read or failed), POSTed signed to ``[messages.webhook] url``, each cursor moved only after
+a 2xx; its own task, each POST in a daemon thread.
+
 Bodies are never logged: the rows' repr leaves them out, and ``to_json(bodies=False)`` is the default.
 
 **From the event loop.** Cheap, call directly: ``normalise_to``, ``plan_next``, ``new_message_id``, the

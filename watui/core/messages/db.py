@@ -24,6 +24,27 @@ from watui.core.messages.errors import StoreDamaged, StoreError, damaged, store_
 T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+# Named cursors of the consumers that must resume where they stopped (the webhook), kept in the file they
+# read: a file moved aside takes its cursors with it, and a fresh one starts them afresh.
+CURSORS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL, updated_at REAL NOT NULL)"
+)
+
+
+def read_cursor(conn: sqlite3.Connection, name: str) -> int | None:
+    """The stored cursor ``name`` (None: never stored)."""
+    found = conn.execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone()
+    return int(found[0]) if found else None
+
+
+def write_cursor(conn: sqlite3.Connection, name: str, seq: int, at: float) -> int:
+    """Move cursor ``name`` forward to ``seq`` (never back: a late answer cannot undo a later one); where it is."""
+    conn.execute(
+        "INSERT INTO cursors (name, seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+        " SET seq = MAX(seq, excluded.seq), updated_at = excluded.updated_at",
+        (name, seq, at),
+    )
+    return int(conn.execute("SELECT seq FROM cursors WHERE name = ?", (name,)).fetchone()[0])
 
 
 class Database:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from watui.config import Config
-from watui.core.messages.db import Database, open_db
+from watui.core.messages.db import Database, open_db, read_cursor
 from watui.core.messages.errors import MessageError
 
 WHAT = "inbox"
@@ -182,6 +182,19 @@ class Inbox:
         found = self.db.read("read", lambda conn: conn.execute("SELECT seq FROM cursors WHERE name = ?", (name,))
                              .fetchone())  # fmt: skip
         return int(found[0]) if found else 0
+
+    def stored_cursor(self, name: str) -> int | None:
+        """The stored cursor of consumer ``name``; None when it never stored one (a first run)."""
+        _check_name(name)
+        return self.db.read("read", lambda conn: read_cursor(conn, name))
+
+    def pending(self, after: int) -> tuple[int, float | None]:
+        """How many messages have ``seq > after`` and when the oldest of them was received (None: none)."""
+        count, oldest = self.db.read(
+            "read", lambda conn: conn.execute("SELECT COUNT(*), MIN(received_at) FROM inbox WHERE seq > ?", (after,))
+            .fetchone(),
+        )  # fmt: skip
+        return int(count), oldest
 
     def set_cursor(self, name: str, seq: int, now: float | None = None) -> int:
         """Consumer ``name`` has handled everything up to ``seq``. A cursor only moves forward (a late answer

@@ -19,7 +19,7 @@ from typing import Any
 
 from watui.config import Config, MessagesSettings
 from watui.core.messages.address import normalise_to
-from watui.core.messages.db import Database, open_db
+from watui.core.messages.db import CURSORS_SCHEMA, Database, open_db, read_cursor, write_cursor
 from watui.core.messages.errors import OutboxFull, SendRefused
 from watui.core.messages.pacing import Head, Pace, Plan, plan_next
 
@@ -66,8 +66,26 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, state, chat, seq);
 CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (account, chat, claimed_at);
 CREATE INDEX IF NOT EXISTS outbox_last ON outbox (account, claimed_at);
 CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_at);
-CREATE INDEX IF NOT EXISTS outbox_updated ON outbox (updated_at)
-"""
+CREATE INDEX IF NOT EXISTS outbox_updated ON outbox (updated_at);
+-- The ack log: one row per change of a message to sent, delivered, read or failed, written by the trigger in
+-- the transaction of the change itself, whichever method makes it. The webhook reads it by cursor.
+CREATE TABLE IF NOT EXISTS acks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS acks_at ON acks (at);
+CREATE TRIGGER IF NOT EXISTS outbox_acks AFTER UPDATE OF state ON outbox
+WHEN NEW.state IS NOT OLD.state AND NEW.state IN ('sent', 'delivered', 'read', 'failed')
+BEGIN
+    INSERT INTO acks (id, account, chat, state, reason, at)
+    VALUES (NEW.id, NEW.account, NEW.chat, NEW.state, NEW.reason, NEW.updated_at);
+END;
+""" + CURSORS_SCHEMA
 _COLUMNS = (
     "seq, id, account, chat, body, key, state, reason, attempts, accepted_at, expires_at, claimed_at, sent_at, "
     "acked_at, updated_at"
@@ -122,6 +140,19 @@ class OutboxRow:
         if bodies:
             out["body"] = self.body
         return out
+
+
+@dataclass(frozen=True)
+class AckEvent:
+    """One row of the ack log: message ``id`` became ``state`` at ``at``. ``seq`` only grows."""
+
+    seq: int
+    id: str
+    account: str
+    chat: str
+    state: State
+    reason: str | None
+    at: float
 
 
 def _row(values: tuple[Any, ...]) -> OutboxRow:
@@ -352,12 +383,14 @@ class Outbox:
         """Remove finished messages (sent, acked, failed) older than ``keep_days``; never waiting ones."""
         at = self.clock() if now is None else now
         cutoff = at - self.settings.keep_days * 86400.0
-        return self.db.write(
-            "prune",
-            lambda conn: conn.execute(
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM acks WHERE at < ?", (cutoff,))
+            return conn.execute(
                 "DELETE FROM outbox WHERE updated_at < ? AND state NOT IN (?, ?)", (cutoff, *PENDING)
-            ).rowcount,
-        )
+            ).rowcount
+
+        return self.db.write("prune", work)
 
     # -- reading -----------------------------------------------------------------------------------------
 
@@ -384,6 +417,44 @@ class Outbox:
             args.extend(wanted)
         sql = f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         return self.db.read("read", lambda conn: [_row(v) for v in conn.execute(sql, (*args, limit))])
+
+    # -- the ack log (read by cursor: the webhook) ----------------------------------------------------------
+
+    def acks(self, after: int = 0, limit: int = 100) -> list[AckEvent]:
+        """Ack log rows with ``seq > after``, oldest first."""
+        return self.db.read(
+            "read",
+            lambda conn: [
+                AckEvent(seq, id_, account, chat, State(state), reason, at)
+                for seq, id_, account, chat, state, reason, at in conn.execute(
+                    "SELECT seq, id, account, chat, state, reason, at FROM acks WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, limit),
+                )
+            ],
+        )
+
+    def last_ack_seq(self) -> int:
+        """The newest ack log seq ever given (0: none)."""
+        return self.db.read(
+            "read",
+            lambda conn: (conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'acks'").fetchone() or (0,))[0],
+        )
+
+    def acks_pending(self, after: int) -> tuple[int, float | None]:
+        """How many ack log rows have ``seq > after`` and the time of the oldest (None: none)."""
+        count, oldest = self.db.read(
+            "read", lambda conn: conn.execute("SELECT COUNT(*), MIN(at) FROM acks WHERE seq > ?", (after,)).fetchone()
+        )
+        return int(count), oldest
+
+    def ack_cursor(self, name: str) -> int | None:
+        """The stored ack log cursor of consumer ``name``; None when it never stored one."""
+        return self.db.read("read", lambda conn: read_cursor(conn, name))
+
+    def set_ack_cursor(self, name: str, seq: int, now: float | None = None) -> int:
+        """Consumer ``name`` has handled the ack log up to ``seq`` (forward only); where it is now."""
+        at = self.clock() if now is None else now
+        return self.db.write("store a cursor in", lambda conn: write_cursor(conn, name, seq, at))
 
     # -- the event loop's twins (the same methods, run in a thread) ---------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from watui.core.disk.store import check_private_folder
+from watui.core.disk.folders import check_private_folder
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import ConnectionState, now_utc
 from watui.core.snapshots import Keeper, Snapshot, SnapshotError, list_snapshots, snapshot_dir, status_line

@@ -30,6 +30,7 @@ from watui.core.errors import ActionUnavailable, InitFailed, WatuiError, first_l
 from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage
 from watui.core.messages.service import MessagingService
 from watui.core.models import (
+    HINT_TAKEOVER,
     STATE_MESSAGES,
     CleanupReport,
     ClearReport,
@@ -42,6 +43,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
+from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, Capability
 from watui.core.session.autosnap import AutoSnap
 from watui.core.session.events import EventHub, EventStream
 from watui.core.session.launch import LaunchGate
@@ -85,9 +87,6 @@ class SessionManager:
         self._takeover: asyncio.Task[None] | None = None
         self._stopping = False
         self._disk_lock = asyncio.Lock()
-        # How the face running this manager lets the operator take over a conflict (the dashboard's key;
-        # headless faces set their signal or API verb).
-        self.takeover_hint = "press r to take over"
         self._autosnap = AutoSnap(self)
         self._liveness = Liveness(self)
         self._verbs = Verbs(self)
@@ -141,6 +140,9 @@ class SessionManager:
     def subscribe(self) -> EventStream:
         """A new stream of every Event from now on."""
         return self._events.subscribe()
+
+    # Every optional ability of the port: the owner takes and lists snapshots and runs the doctor.
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR})
 
     @property
     def busy(self) -> str | None:
@@ -445,7 +447,8 @@ class SessionManager:
             self._publish("action", message=f"conflict: taking over in {delay:g} s (takeover_on_conflict)")
             self._takeover = asyncio.create_task(self._delayed_takeover(delay))
         else:
-            self._publish("error", message=f"WhatsApp is open in another window; {self.takeover_hint}")
+            # How to take over is each face's to say (its key, signal or route): the hint, not words.
+            self._publish("error", message="WhatsApp is open in another window", data={"hint": HINT_TAKEOVER})
 
     async def _delayed_takeover(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -83,6 +83,24 @@ class Snapshot:
             "problem": self.problem or None,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        """``to_json()`` read back (a snapshot the owner took for a client: watui/remote/session.py)."""
+        return cls(
+            id=str(data["id"]),
+            path=Path(data["path"]),
+            created_at=str(data.get("createdAt", "")),
+            bytes=int(data.get("bytes", 0)),
+            plain_bytes=int(data.get("plainBytes", 0)),
+            files=int(data.get("files", 0)),
+            account=data.get("account"),
+            verified=bool(data.get("verified")),
+            verified_by=str(data.get("verifiedBy") or ""),
+            source=str(data.get("source") or ""),
+            revoked=bool(data.get("revoked")),
+            problem=str(data.get("problem") or ""),
+        )
+
 
 def list_snapshots(config: Config) -> list[Snapshot]:
     """This session's snapshots, newest first (no key needed)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyrage
 
 from watui.config import Config, ConfigError
-from watui.core.disk.store import private_folder_problem
+from watui.core.disk.folders import private_folder_problem
 from watui.core.snapshots.atomic import _atomic_write, _bytes_of
 
 

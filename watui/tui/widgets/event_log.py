@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from watui.core.models import Event, now_utc
+from watui.core.models import HINT_TAKEOVER, Event, now_utc
 
 MAX_ENTRIES = 200  # enough to read back a reconnect storm; older lines are dropped
 
@@ -33,8 +33,13 @@ def _action_entry(event: Event) -> LogEntry:
     return LogEntry(event.time, text)
 
 
+# The dashboard's words for what the operator can do about an event (Event.shown).
+HINTS = {HINT_TAKEOVER: "press r to take over"}
+
+
 def entry_for(event: Event) -> LogEntry | None:
     """The line an event deserves, or None for routine samples (health checks, disk scans) without news."""
+    event = event.shown(HINTS)
     if event.type == "state":
         state = event.state or event.info.state
         text = f"{state.glyph} {state.value}" + (f": {event.message}" if event.message else "")

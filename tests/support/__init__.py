@@ -1,0 +1,1 @@
+"""Shared test support: fakes behind the core's ports (fakes.py)."""
