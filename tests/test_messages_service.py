@@ -18,8 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.alert_helpers import receiver
 from tests.api_helpers import SseReader, running_api, wait_for
 from tests.support.fakes import FakeSession
+from tests.webhook_helpers import SECRET, fast
 from watui.config import Config, MessagesSettings, SessionSettings
 from watui.core.messages import NotLinked, State, StoreError
 from watui.core.messages.inbox import InboxRow, inbox_path
@@ -494,6 +496,30 @@ async def test_the_events_stream_carries_message_and_ack_events_and_the_token_ru
                 assert all("body" not in k and "yo" not in json.dumps(k) for k in kinds)
     finally:
         await service.stop()
+
+
+async def test_with_a_webhook_url_the_service_delivers_incoming_messages_and_acks(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with receiver(secret=SECRET) as rec:
+        base = config_in(tmp_path)
+        s = Session(replace(base, messages=replace(base.messages, webhook=fast(rec.url))), on_disk=WID)
+        service = s.service()
+        await service.start()
+        try:
+            assert service.webhook is not None
+            s.tab, s.wid = FakeTab(), WID
+            s.state(S.CONNECTED)
+            sent = await service.send_text(CONTACT, "out")
+            await wait_for(lambda: bool(s.tab and s.tab.sent), what="the send")
+            assert s.tab is not None
+            await s.tab.push({"kind": "incoming", "id": "3A99", "chat": CONTACT, "type": "chat", "body": "in"})
+            await wait_for(lambda: len(rec.requests) >= 2, what="two deliveries")
+        finally:
+            await service.stop()
+    got = {(r.json["event"], r.json["id"]) for r in rec.requests}
+    assert {("ack", sent.id), ("message", "3A99")} <= got
+    assert all(r.status == 200 for r in rec.requests)  # signed with the secret
 
 
 def test_the_journal_keeps_no_message_event() -> None:

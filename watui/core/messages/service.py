@@ -21,6 +21,9 @@ outbox row moved. Events carry ids, chats, statuses and sizes, never a body.
 
 **Logout.** The phone removed this linked device: what the account had queued fails ("logged out").
 
+**Webhook.** With ``[messages.webhook] url``, the :class:`WebhookDeliverer` (webhook.py) runs beside, from
+the same files, woken at each incoming message and each ack.
+
 **Disk.** A file that cannot be opened or written (full, read-only, damaged) is a :class:`StoreError` naming
 it: an ``error`` event, a refused send (never an id for what is not on disk), and the session runs on.
 """
@@ -46,6 +49,7 @@ from watui.core.messages.outbox import PENDING, Outbox, OutboxRow, State, outbox
 from watui.core.messages.page import DEFAULT_MESSAGING_MODULES, Ack, PageMessaging, TabLike, page_script
 from watui.core.messages.port import DEFAULT_LIMIT, Cursor, Message, MessagePage, check_limit, page_of
 from watui.core.messages.sender import Sender
+from watui.core.messages.webhook import WebhookDeliverer, deliverer_for
 from watui.core.models import ConnectionState, Event
 
 log = logging.getLogger(__name__)
@@ -111,6 +115,8 @@ class MessagingService:
         self.inbox: Inbox | None = None
         self.problems: dict[str, StoreError] = {}  # "outbox"/"inbox" -> why it cannot be used
         self.account: str | None = None  # the account the sender last ran for
+        self.webhook: WebhookDeliverer | None = None  # with [messages.webhook] url: delivers from the files
+        self._delivering: asyncio.Task[None] | None = None
         self._adapter: PageMessaging | None = None
         self._sender: Sender | None = None
         self._sending: asyncio.Task[None] | None = None
@@ -139,6 +145,10 @@ class MessagingService:
             with contextlib.suppress(StoreError):
                 await asyncio.to_thread(store.prune)
         await asyncio.to_thread(page_script)  # read page.js once, off the loop (adapters are made on it)
+        if self.inbox is not None:
+            self.webhook = deliverer_for(self.config, self.inbox, self.outbox)
+            if self.webhook is not None:
+                self._delivering = asyncio.create_task(self._deliver(self.webhook), name="watui-webhook")
         self._stream = self._subscribe()
         self._watch = asyncio.create_task(self._follow(self._stream), name="watui-messages")
 
@@ -152,6 +162,10 @@ class MessagingService:
                 await self._watch
         async with self._lock:
             await self._stop_sender()
+        if self.webhook is not None and self._delivering is not None:
+            self.webhook.close()  # returns soon even with a POST in flight (its cursor is not moved)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._delivering, 5)
         for store in (self.outbox, self.inbox):
             if store is not None:
                 await asyncio.to_thread(store.close)
@@ -270,6 +284,16 @@ class MessagingService:
         except Exception as exc:
             log.warning("the sender stopped: %s", first_line(exc))
 
+    async def _deliver(self, webhook: WebhookDeliverer) -> None:
+        try:
+            await webhook.run()
+        except asyncio.CancelledError:
+            raise
+        except StoreError as exc:  # WebhookBusy (another deliverer on this inbox) is one too
+            self._problem("inbox", exc)
+        except Exception as exc:
+            log.warning("the webhook stopped: %s", first_line(exc))
+
     async def _stop_sender(self) -> None:
         task, self._sending, self._sender = self._sending, None, None
         if task is not None and not task.done():
@@ -313,6 +337,8 @@ class MessagingService:
             return
         if row is not None:  # None: a message already kept (the page pushes what it has at each load)
             self._publish("message", data=_event_data(Message.from_inbox(row)))
+            if self.webhook is not None:
+                self.webhook.wake()
 
     async def _on_ack(self, ack: Ack) -> None:
         outbox = self.outbox
@@ -342,6 +368,8 @@ class MessagingService:
         while len(self._announced) > _SEEN_ACKS:
             self._announced.popitem(last=False)
         self._publish("ack", data=_event_data(Message.from_outbox(row)))
+        if self.webhook is not None:
+            self.webhook.wake()  # the outbox's ack log has a new row (queued has none: a wake for nothing)
 
     # -- the files -----------------------------------------------------------------------------------------
     def _need(self, what: str, store: Any) -> Any:
