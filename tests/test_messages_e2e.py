@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.messaging_e2e_helpers import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
+from watui.core.messages.port import Message, MessagePage
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +61,12 @@ def test_100_messages_posted_to_the_owner_reach_the_contacts_once_each_in_order(
     wait_until(lambda: owner.message(first)["status"] == "read", "read")
     assert owner.message(first)["ackedAt"] >= owner.message(first)["sentAt"]
     assert owner.message(accepted[1]["id"])["status"] == "sent"  # frozen: still only the server's
+    # What the owner answers is what a remote client rebuilds (MessagingPort's JSON), field for field.
+    read = Message.from_json(owner.message(first))
+    assert (read.id, read.status, read.chat, read.size) == (first, "read", f"{CONTACTS[0]}@c.us", len("message 0"))
+    assert Message.from_json(read.to_json()) == read
+    _status, listing = owner.api("GET", "/api/whatsapp/messages?limit=1000")
+    assert [m.id for m in MessagePage.from_json(listing).messages] == [m["id"] for m in accepted]
 
     # The events stream said so, with ids and sizes, never a body.
     wait_until(lambda: ("read", first) in {(e.get("status"), e.get("id")) for e in owner.events()}, "the read event")
