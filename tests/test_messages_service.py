@@ -529,3 +529,16 @@ def test_the_journal_keeps_no_message_event() -> None:
 
 
 
+
+
+def test_watch_prints_a_line_per_message_event_with_its_id_and_never_its_text() -> None:
+    from watui.cli_live import _event_line
+
+    info = SessionInfo(state=S.CONNECTED)
+    got = Event(type="message", info=info, data={"id": "3A01", "direction": "in", "chat": CONTACT,
+                                                 "status": "received", "size": 6})  # fmt: skip
+    failed = Event(type="ack", info=info, data={"id": "3EB0AA", "direction": "out", "chat": CONTACT,
+                                                "status": "failed", "size": 2, "reason": "expired"})  # fmt: skip
+    assert _event_line(got, False).endswith(f" ✉ received 3A01 from {CONTACT} (6 chars)\n")
+    assert _event_line(failed, False).endswith(f" ✉ failed 3EB0AA to {CONTACT}: expired\n")
+    assert json.loads(_event_line(failed, True))["status"] == "failed"
