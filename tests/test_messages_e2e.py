@@ -3,7 +3,8 @@ POSTed to the owner's control socket, and what the contacts received counted in 
 
 Real processes, real sockets, a real Chromium, real signals: kill -9 of watui and of Chromium with a send
 in flight (Chromium stopped with SIGSTOP, so the send is certainly cut after its claim was committed),
-the site down while sends are accepted, contacts writing while watui is stopped. The pace is lifted to
+the site down while sends are accepted, contacts writing while watui is stopped, a phone logout with
+messages waiting. The pace is lifted to
 600 a minute in the test config (one every 0.1 s), so a batch takes seconds.
 """
 
@@ -175,3 +176,22 @@ def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_res
     assert again["messages"] == []
     events = [e for e in owner.events() if e["type"] == "message"]
     assert len(events) == 4 and not any("away" in json.dumps(e) for e in events)
+
+
+SLOW = """
+[messages]
+max_per_minute = 1
+min_gap_per_chat_s = 0
+"""
+
+
+def test_a_phone_logout_fails_what_is_queued_and_a_send_after_it_is_refused(tmp_path: Path, site: Site) -> None:
+    with connected_owner(tmp_path / "slow", site, SLOW) as owner:  # one send a minute: the rest waits
+        first, *waiting = (owner.send(CONTACTS[0], f"paced {n}")["id"] for n in range(3))
+        wait_until(lambda: _ids(site.received()) == [first], "the first send")
+        site.call("/__sim/logout", "POST")
+        wait_until(lambda: {owner.message(i)["status"] for i in waiting} == {"failed"}, "the queue failed")
+        assert {owner.message(i)["reason"] for i in waiting} == {"logged out"}
+        status, answer = owner.api("POST", "/api/whatsapp/messages", {"to": CONTACTS[0], "text": "after"})
+        assert status == 409 and "scan the QR" in answer["error"]
+        assert _ids(site.received()) == [first]
