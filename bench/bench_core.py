@@ -49,8 +49,8 @@ async def timed_initialize(manager: SessionManager) -> tuple[float, InitResult]:
 
 def browser_tree(manager: SessionManager) -> list[psutil.Process]:
     """Every Chromium process of the manager's browser (blocking: psutil)."""
-    assert manager._driver is not None and manager._driver.pid is not None
-    main = psutil.Process(manager._driver.pid)
+    assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+    main = psutil.Process(manager.slot.driver.pid)
     return [main, *main.children(recursive=True)]
 
 
@@ -77,7 +77,7 @@ async def one_round(folder: Path) -> dict[str, float]:
             await rec.state(S.CONNECTED, 30)
             await asyncio.sleep(0.5)
 
-            pid = manager._driver.pid if manager._driver else None
+            pid = manager.slot.driver.pid if manager.slot.driver else None
             assert pid is not None
             t0 = time.perf_counter()
             os.kill(pid, signal.SIGKILL)

@@ -39,8 +39,8 @@ GOALS = {
 
 
 def child_with(manager: SessionManager, flag: str) -> psutil.Process:
-    assert manager._driver is not None and manager._driver.pid is not None
-    for proc in psutil.Process(manager._driver.pid).children(recursive=True):
+    assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+    for proc in psutil.Process(manager.slot.driver.pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if flag in proc.cmdline():
                 return proc
@@ -60,8 +60,8 @@ async def run(folder: Path) -> dict[str, float]:
             await rec.state(S.CONNECTED)
             await asyncio.sleep(3)
 
-            assert manager._driver is not None and manager._driver.driver_pid is not None
-            driver = psutil.Process(manager._driver.driver_pid)
+            assert manager.slot.driver is not None and manager.slot.driver.driver_pid is not None
+            driver = psutil.Process(manager.slot.driver.driver_pid)
             t0 = time.perf_counter()
             driver.send_signal(signal.SIGSTOP)
             try:
@@ -89,9 +89,9 @@ async def run(folder: Path) -> dict[str, float]:
             await asyncio.sleep(3)
 
             await sim.slow(12000)
-            assert manager._driver is not None and manager._driver.pid is not None
+            assert manager.slot.driver is not None and manager.slot.driver.pid is not None
             t0 = time.perf_counter()
-            os.kill(manager._driver.pid, signal.SIGKILL)
+            os.kill(manager.slot.driver.pid, signal.SIGKILL)
             await rec.until(lambda i: i.state is not S.CONNECTED, 10)
             await rec.state(S.CONNECTED, 120)
             figures["kill -9 with a 12 s site to CONNECTED"] = time.perf_counter() - t0

@@ -46,7 +46,7 @@ async def cold_start_to_qr(config: Config) -> tuple[float, float | None, int]:
         await manager.smart_initialize()
         await rec.until(lambda i: i.qr is not None, 30, "the QR")
         took = time.perf_counter() - t0
-        driver = manager._driver
+        driver = manager.slot.driver
         assert driver is not None
         decode = None
         if manager.info.detection == "pixels":

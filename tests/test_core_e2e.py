@@ -66,13 +66,13 @@ async def test_kill_9_of_the_browser_comes_back_connected_by_itself(tmp_path: Pa
     async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
         await connect_fresh(manager, rec, sim)
         await asyncio.sleep(0.5)
-        old_pid = manager._driver.pid if manager._driver else None
+        old_pid = manager.slot.driver.pid if manager.slot.driver else None
         assert old_pid is not None and psutil.pid_exists(old_pid)
         os.kill(old_pid, signal.SIGKILL)
         await rec.until(lambda i: i.state is not S.CONNECTED, 10, "the loss to be noticed")
         info = await rec.state(S.CONNECTED, 30)
         assert S.RECONNECTING in rec.states()
-        new_pid = manager._driver.pid if manager._driver else None
+        new_pid = manager.slot.driver.pid if manager.slot.driver else None
         assert new_pid is not None and new_pid != old_pid
         assert info.health.reconnect_attempts == 0  # reset once connected
 
@@ -80,13 +80,13 @@ async def test_kill_9_of_the_browser_comes_back_connected_by_itself(tmp_path: Pa
 async def test_dropped_connection_is_detected_and_recovered(tmp_path: Path, sim: Simulator) -> None:
     async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
         await connect_fresh(manager, rec, sim)
-        pid = manager._driver.pid if manager._driver else None
+        pid = manager.slot.driver.pid if manager.slot.driver else None
         scans = sim.state()["scans"]
         await sim.stall()  # the page gives up: it never reconnects by itself, only a reload helps
         await rec.state(S.TIMEOUT, 10)
         info = await rec.state(S.CONNECTED, 30)
         assert rec.states()[-3:] == [S.TIMEOUT, S.RECONNECTING, S.CONNECTED]  # watui reloaded the page
-        assert manager._driver is not None and manager._driver.pid == pid  # a reload, not a new browser
+        assert manager.slot.driver is not None and manager.slot.driver.pid == pid  # a reload, not a new browser
         assert info.qr is None and sim.state()["scans"] == scans  # same login, no new scan
 
 
@@ -141,8 +141,8 @@ async def test_conflict_with_takeover_presses_use_here(tmp_path: Path, sim: Simu
 async def test_another_tab_in_watuis_browser_is_not_the_session(tmp_path: Path, sim: Simulator) -> None:
     async with started_manager(sim_config(tmp_path, sim)) as (manager, rec):
         await connect_fresh(manager, rec, sim)
-        assert manager._driver is not None and manager._driver._context is not None
-        other = await manager._driver._context.new_page()  # a second WhatsApp Web tab in watui's browser
+        assert manager.slot.driver is not None and manager.slot.driver._context is not None
+        other = await manager.slot.driver._context.new_page()  # a second WhatsApp Web tab in watui's browser
         await other.goto("https://web.whatsapp.com/")
         # That tab is told the login is open in another window (watui's own tab).
         await other.wait_for_function(
@@ -153,7 +153,7 @@ async def test_another_tab_in_watuis_browser_is_not_the_session(tmp_path: Path, 
         assert manager.info.state is S.CONNECTED and S.CONFLICT not in rec.states()
         await other.close()
         # A frame inside watui's own tab is not the session either (the init script runs in it too).
-        own = manager._driver._page
+        own = manager.slot.driver._page
         assert own is not None
         await own.evaluate("document.body.append(Object.assign(document.createElement('iframe'), {src: '/'}))")
         frame = await (await own.wait_for_selector("iframe")).content_frame()
@@ -277,8 +277,8 @@ async def test_verbs_that_cannot_act_are_refused_with_the_reason(tmp_path: Path,
 
 def browser_tree(manager: SessionManager) -> list[psutil.Process]:
     """Every Chromium process on the manager's profile: the main one, its children, and any other."""
-    assert manager._driver is not None and manager._driver.pid is not None
-    main = psutil.Process(manager._driver.pid)
+    assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+    main = psutil.Process(manager.slot.driver.pid)
     procs = {p.pid: p for p in [main, *main.children(recursive=True)]}
     procs.update((p.pid, p) for p in find_browser_processes(manager.config.profile_dir))
     return list(procs.values())
@@ -301,7 +301,7 @@ async def test_a_frozen_browser_is_noticed_by_the_heartbeat_and_replaced(tmp_pat
             for proc in frozen:
                 with contextlib.suppress(psutil.Error):
                     proc.send_signal(signal.SIGCONT)
-        new_pid = manager._driver.pid if manager._driver else None
+        new_pid = manager.slot.driver.pid if manager.slot.driver else None
         assert new_pid is not None and new_pid != frozen_pid
         assert not psutil.pid_exists(frozen_pid) or psutil.Process(frozen_pid).status() == psutil.STATUS_ZOMBIE
         assert info.qr is None  # same login, no new scan

@@ -38,20 +38,20 @@ async def _settle(manager: SessionManager) -> None:
     for task in list(manager._tasks):
         task.cancel()
     await asyncio.gather(*manager._tasks, return_exceptions=True)
-    await manager._recovery.cancel()
+    await manager.recovery.cancel()
 
 
 @pytest.mark.parametrize("wa_state", BLOCKING)
 async def test_every_blocking_state_stops_the_session_instead_of_reloading(tmp_path: Path, wa_state: str) -> None:
     manager = _manager(tmp_path)
-    manager._want_running = True
+    manager.intent.want_running = True
     manager._on_report(PageReport(S.CONNECTED, detection="modules"))
     state, message = map_state(wa_state)
     manager._on_report(PageReport(state, detection="modules", message=message))
     try:
         info = manager.info
         assert info.state is S.BLOCKED and wa_state in info.message
-        assert not manager._recovery.running and not manager._want_running  # nothing reloads it
+        assert not manager.recovery.running and not manager.intent.want_running  # nothing reloads it
         assert "press r" not in info.message.lower()
     finally:
         await _settle(manager)
@@ -74,9 +74,9 @@ async def test_the_attempt_count_faces_read_is_the_attempt_in_progress(tmp_path:
         during.append(seen[-1].info.health.reconnect_attempts)
         raise InitFailed("WhatsApp Web did not load within 45 s")
 
-    manager._launch = site_not_answering  # type: ignore[method-assign]
-    manager._want_running = True
-    await asyncio.wait_for(manager._recover("browser closed"), 10)  # as after a kill -9: no browser
+    manager.slot.launch = site_not_answering  # type: ignore[method-assign]
+    manager.intent.want_running = True
+    await asyncio.wait_for(manager.recovery.run("browser closed"), 10)  # as after a kill -9: no browser
     stream.close()
     collector.cancel()
     assert during == [1, 2, 3]
@@ -86,7 +86,7 @@ async def test_the_attempt_count_faces_read_is_the_attempt_in_progress(tmp_path:
 async def test_the_evidence_of_an_unrecognised_page_goes_once_connected(tmp_path: Path) -> None:
     manager = _manager(tmp_path)
     folder = str(tmp_path / "diagnostics" / "20261201T080000.000000Z")
-    manager._info = replace(manager.info, evidence=folder, state=S.UNRECOGNISED)
+    manager.state.update(evidence=folder, state=S.UNRECOGNISED)
     assert manager.get_detailed_session_info()["connection"]["evidence"] == folder
     manager._on_report(PageReport(S.CONNECTED, detection="dom"))
     try:
@@ -104,23 +104,21 @@ async def test_a_browser_older_than_recycle_every_h_is_recycled(
     manager = SessionManager(config)
     recycled: list[str] = []
 
-    async def recycle(self: liveness.Liveness, reason: str = "asked") -> InitResult:
+    async def recycle(self: liveness.Recycler, reason: str = "asked") -> InitResult:
         recycled.append(reason)
         self.note_launched()  # a new browser: young again
         return InitResult(True, False, "connected", S.CONNECTED)
 
     monkeypatch.setattr(liveness, "SAMPLE_INTERVAL_S", 0.01)
-    monkeypatch.setattr(liveness.Liveness, "recycle", recycle)
-    monkeypatch.setattr(liveness.Liveness, "_heartbeat_loop", _idle_loop)
-    monkeypatch.setattr(liveness.Liveness, "_health_loop", _idle_loop)
-    loops = manager._liveness.start()
+    monkeypatch.setattr(liveness.Recycler, "recycle", recycle)
+    loops = [asyncio.create_task(manager.recycler.run())]
     try:
-        manager._info = replace(manager.info, state=S.CONNECTED)
-        manager._liveness.note_launched()
+        manager.state.update(state=S.CONNECTED)
+        manager.recycler.note_launched()
         await asyncio.sleep(0.1)
         assert recycled == []  # young: kept
         loop = asyncio.get_running_loop()
-        manager._liveness._launched_at = loop.time() - 2.5 * 3600  # as after 2.5 h of running
+        manager.recycler.note_launched(loop.time() - 2.5 * 3600)  # as after 2.5 h of running
         for _ in range(100):
             if recycled:
                 break
@@ -131,7 +129,3 @@ async def test_a_browser_older_than_recycle_every_h_is_recycled(
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
     assert len(recycled) == 1 and "recycle_every_h = 2" in recycled[0], recycled
-
-
-async def _idle_loop(self: liveness.Liveness) -> None:
-    await asyncio.Event().wait()

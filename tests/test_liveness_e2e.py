@@ -35,8 +35,8 @@ def gone(pid: int) -> bool:
 
 def browser_child(manager: SessionManager, flag: str) -> psutil.Process:
     """The browser's child process whose command line has ``flag`` (a Chromium service)."""
-    assert manager._driver is not None and manager._driver.pid is not None
-    for proc in psutil.Process(manager._driver.pid).children(recursive=True):
+    assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+    for proc in psutil.Process(manager.slot.driver.pid).children(recursive=True):
         with contextlib.suppress(psutil.Error):
             if flag in proc.cmdline():
                 return proc
@@ -70,10 +70,10 @@ async def test_a_stopped_playwright_driver_is_killed_with_its_browser_and_the_se
     config = sim_config(tmp_path, sim, heartbeat_timeout_ms=3000)
     async with started_manager(config) as (manager, rec):
         await connect(manager, rec, sim)
-        assert manager._driver is not None and manager._driver.driver_pid is not None
-        driver = psutil.Process(manager._driver.driver_pid)
+        assert manager.slot.driver is not None and manager.slot.driver.driver_pid is not None
+        driver = psutil.Process(manager.slot.driver.driver_pid)
         assert "run-driver" in driver.cmdline() and driver.ppid() == os.getpid()
-        old_browser = manager._driver.pid
+        old_browser = manager.slot.driver.pid
         assert old_browser is not None
         scans = sim.state()["scans"]
         with stopped(driver):  # every call to the browser goes through it: nothing answers now
@@ -83,8 +83,8 @@ async def test_a_stopped_playwright_driver_is_killed_with_its_browser_and_the_se
             assert gone(driver.pid), driver.status()
             assert gone(old_browser)
         assert info.qr is None and sim.state()["scans"] == scans  # same login, no new scan
-        assert manager._driver is not None and manager._driver.driver_pid not in (None, driver.pid)
-        new_driver = manager._driver.driver_pid
+        assert manager.slot.driver is not None and manager.slot.driver.driver_pid not in (None, driver.pid)
+        new_driver = manager.slot.driver.driver_pid
     assert new_driver is not None and gone(new_driver)  # the manager's own stop leaves no driver behind
 
 
@@ -95,8 +95,8 @@ async def test_a_site_slower_than_the_heartbeat_is_waited_for_during_recovery(tm
     async with started_manager(config) as (manager, rec):
         await connect(manager, rec, sim)
         await sim.slow(4000)
-        assert manager._driver is not None and manager._driver.pid is not None
-        os.kill(manager._driver.pid, signal.SIGKILL)
+        assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+        os.kill(manager.slot.driver.pid, signal.SIGKILL)
         await rec.until(lambda i: i.state is not S.CONNECTED, 10, "the loss to be noticed")
         await rec.state(S.CONNECTED, 40)
         replaced = [e.message for e in rec.events if "not answering" in e.message]
@@ -152,13 +152,13 @@ async def test_a_browser_cut_off_from_the_network_is_restarted_not_reloaded_for_
     async with started_manager(config) as (manager, rec):
         await connect(manager, rec, sim)
         network = browser_child(manager, "--utility-sub-type=network.mojom.NetworkService")
-        old_browser = manager._driver.pid if manager._driver else None
+        old_browser = manager.slot.driver.pid if manager.slot.driver else None
         await sim.stall()  # the page gives up on its connection: only watui's recovery brings it back
         await rec.state(S.TIMEOUT, 10)
         with stopped(network):  # within the first attempt's grace, before it reloads
             info = await rec.state(S.CONNECTED, 60)
             assert gone(network.pid)
-        assert manager._driver is not None and manager._driver.pid != old_browser
+        assert manager.slot.driver is not None and manager.slot.driver.pid != old_browser
         assert info.qr is None
         assert any("does not answer: restarting it" in e.message for e in rec.events if e.type == "state")
 
@@ -195,14 +195,14 @@ async def test_a_driver_stopped_during_a_page_load_does_not_hold_the_recovery_fo
     async with started_manager(config) as (manager, rec):
         await connect(manager, rec, sim)
         await sim.slow(120_000)
-        assert manager._driver is not None and manager._driver.pid is not None
-        os.kill(manager._driver.pid, signal.SIGKILL)
+        assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+        os.kill(manager.slot.driver.pid, signal.SIGKILL)
         for _ in range(400):  # the new browser's load of the slow page is pending (not an event: polled)
-            if manager._driver is not None and manager._driver.navigating:
+            if manager.slot.driver is not None and manager.slot.driver.navigating:
                 break
             await asyncio.sleep(0.05)
-        assert manager._driver is not None and manager._driver.driver_pid is not None
-        driver = psutil.Process(manager._driver.driver_pid)
+        assert manager.slot.driver is not None and manager.slot.driver.driver_pid is not None
+        driver = psutil.Process(manager.slot.driver.driver_pid)
         with stopped(driver):
             await sim.slow(0)
             await rec.state(S.CONNECTED, 40)

@@ -16,6 +16,7 @@ from tests.core_helpers import sim_config, started_manager
 from watui.config import Config
 from watui.core.models import ConnectionState as S
 from watui.core.session.manager import SessionManager
+from watui.core.session.recovery import Recovery
 from watui.sim.server import Simulator
 
 
@@ -46,12 +47,12 @@ async def test_a_programming_error_is_not_retried(tmp_path: Path, monkeypatch: p
     manager = SessionManager(config)
     calls: list[int] = []
 
-    async def broken_attempt(self: SessionManager, attempt: int, reason: str) -> bool:
+    async def broken_attempt(self: Recovery, attempt: int, reason: str) -> bool:
         calls.append(attempt)
         raise TypeError("'NoneType' object is not callable")
 
-    monkeypatch.setattr(SessionManager, "_recover_once", broken_attempt)
-    await asyncio.wait_for(manager._recover("WhatsApp Web lost its connection"), 10)
+    monkeypatch.setattr(Recovery, "attempt", broken_attempt)
+    await asyncio.wait_for(manager.recovery.run("WhatsApp Web lost its connection"), 10)
     assert calls == [1]
     assert manager.info.state is S.FAILED
     assert "internal error" in manager.info.message and "TypeError" in manager.info.message, manager.info.message

@@ -25,14 +25,14 @@ async def test_a_browser_above_the_memory_threshold_is_recycled_without_a_scan(t
         await rec.state(S.CONNECTED)
         scans = sim.state()["scans"]
         linked = len(rec.events)
-        old_pid = manager._driver.pid if manager._driver else None
+        old_pid = manager.slot.driver.pid if manager.slot.driver else None
         await rec.until(lambda _: any(e.type == "recycle" for e in rec.events), 30, "a recycle event")
         event = next(e for e in rec.events if e.type == "recycle")
         assert "recycle_above_mb = 1" in event.data["reason"]
         assert event.data["mb_before"] > 1 and event.data["mb_after"] is not None
         assert event.data["state"] == "CONNECTED"
         assert manager.info.state is S.CONNECTED
-        assert manager._driver is not None and manager._driver.pid != old_pid  # a new browser
+        assert manager.slot.driver is not None and manager.slot.driver.pid != old_pid  # a new browser
         await asyncio.sleep(6)  # past the next check: at most once per recycle_min_interval_s
         restarts = [e for e in rec.events if e.type == "action" and e.data == {"verb": "reconnect", "phase": "start"}]
         assert len(restarts) == 1

@@ -337,7 +337,7 @@ async def test_the_run_record_of_a_connection_is_written_even_when_watui_stops_a
     config = session_layout.config()
     manager = SessionManager(config)
     await manager.start()
-    manager._autosnap.on_connected("15550002222:1@c.us")  # what the page said it is connected as
+    manager.autosnap.on_connected("15550002222:1@c.us")  # what the page said it is connected as
     await manager.shutdown()
     record = sn.read_record(config)
     assert record.connected and record.account == "15550002222:1@c.us"

@@ -123,8 +123,8 @@ async def test_a_profile_lost_while_watui_runs_comes_back_without_a_scan_and_is_
         await connect_fresh(manager, rec, sim)  # as watch does: the operator wants a session
         await _wait_for(rec, "backup")
         scans = sim.state()["scans"]
-        assert manager._driver is not None and manager._driver.pid is not None
-        browser = psutil.Process(manager._driver.pid)
+        assert manager.slot.driver is not None and manager.slot.driver.pid is not None
+        browser = psutil.Process(manager.slot.driver.pid)
         tree = [browser, *browser.children(recursive=True)]
         for proc in tree:
             proc.suspend()  # SIGSTOP: nothing of it writes into the profile while it goes

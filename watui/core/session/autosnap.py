@@ -4,25 +4,24 @@ Snapshots themselves (encryption, the copy, retention) are watui/core/snapshots/
 module decides when: a snapshot once the login has settled after connecting and then every ``every_h``,
 one on demand (``backup``), a restore before a QR (at most once per launch run; the launch gate,
 watui/core/session/launch.py, asks for it), and marking snapshots revoked when the phone logs this device out or a
-restored login turns out dead. ``AutoSnap`` holds a reference to its
-manager: it reads the manager's snapshot and publishes through it.
+restored login turns out dead. ``AutoSnap`` is handed the session's store, state and browser slot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
+from watui.config import Config
 from watui.core.disk.folders import check_private_folder
+from watui.core.disk.store import SessionStore
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import ConnectionState, now_utc
+from watui.core.session.browser_slot import BrowserSlot
+from watui.core.session.state import SessionState
 from watui.core.snapshots import Keeper, Snapshot, SnapshotError, list_snapshots, snapshot_dir, status_line
-
-if TYPE_CHECKING:
-    from watui.core.session.manager import SessionManager
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,24 @@ T = TypeVar("T")
 
 
 class AutoSnap:
-    """The snapshot schedule, ``backup``, and restore-before-QR of one manager."""
+    """The snapshot schedule, ``backup``, and restore-before-QR of one session."""
 
-    def __init__(self, manager: SessionManager) -> None:
-        self._m = manager
-        self.config = manager.config
+    def __init__(
+        self,
+        config: Config,
+        store: SessionStore,
+        state: SessionState,
+        slot: BrowserSlot,
+        *,
+        refresh_disk: Callable[[], Awaitable[object]],
+        spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._state = state
+        self._slot = slot
+        self._refresh_disk = refresh_disk
+        self._spawn = spawn
         self._keeper: Keeper | None = None  # None until start; off when no key is configured
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -46,13 +58,12 @@ class AutoSnap:
 
     async def start(self) -> None:
         """Read the key (ConfigError: a bad key) and the newest snapshot's time."""
-        m = self._m
-        self._keeper = await asyncio.to_thread(Keeper, self.config, m.store)
+        self._keeper = await asyncio.to_thread(Keeper, self.config, self._store)
         if self._keeper.enabled:
             # Whoever may write the snapshot folder may plant a snapshot for restore: ours alone, or refused.
-            await asyncio.to_thread(check_private_folder, snapshot_dir(self.config), "[snapshots] dir", m.store.uid)
+            await asyncio.to_thread(check_private_folder, snapshot_dir(self.config), "[snapshots] dir", self._store.uid)
             newest = await asyncio.to_thread(self._keeper.newest_at)
-            m._info = replace(m._info, snapshots_on=True, last_snapshot_at=newest)
+            self._state.update(snapshots_on=True, last_snapshot_at=newest)
 
     @property
     def busy(self) -> bool:
@@ -62,21 +73,21 @@ class AutoSnap:
     # -- on demand ---------------------------------------------------------------------------------
     async def backup(self) -> Snapshot:
         """Take an encrypted snapshot of the login now (copied the way LevelDB reads it when the browser runs)."""
-        m = self._m
         keeper = self._keeper
         if keeper is None or not keeper.enabled:
             raise ActionUnavailable("cannot back up: snapshots are off (no key in [snapshots]; run 'watui keygen')")
         async with self._lock:
-            live = m._driver is not None and m._driver.running
+            live = self._slot.running
             try:
                 snap = await asyncio.to_thread(keeper.take, "live" if live else "closed")
             except (SnapshotError, OSError) as exc:
                 log.error("snapshot failed: %s", exc)
-                m._publish("error", message=f"snapshot failed: {exc}", data={"verb": "backup", "phase": "failed"})
+                data = {"verb": "backup", "phase": "failed"}
+                self._state.publish("error", message=f"snapshot failed: {exc}", data=data)
                 raise
         self.last_snapshot = snap
-        m._info = replace(m._info, last_snapshot_at=now_utc())
-        m._publish(
+        self._state.update(last_snapshot_at=now_utc())
+        self._state.publish(
             "action",
             message=f"snapshot {snap.id} taken ({snap.bytes // 1024} KB, {snap.account or 'unknown account'})",
             data={"verb": "backup", "phase": "done", "snapshot": snap.to_json()},
@@ -106,9 +117,8 @@ class AutoSnap:
         """Restore the newest verified snapshot of the last connected account, once per launch run (an
         initialize, a recovery), when the last run was connected and no logout or clear came after. The
         snapshot restored, or None."""
-        m = self._m
         keeper = self._keeper
-        if keeper is None or self._restore_tried or m.logout_seen:
+        if keeper is None or self._restore_tried or self._state.page.logout_seen:
             return None
         self._restore_tried = True
         if await self._finish_interrupted_restore(notes):
@@ -117,22 +127,22 @@ class AutoSnap:
         if snap is None:
             return None
         if close_first:
-            await m._close_browser()
+            await self._slot.close()
         try:
             report = await asyncio.to_thread(keeper.restore, snap, f"restore before QR: {why}")
         except (WatuiError, OSError) as exc:
-            m._publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
+            self._state.publish("error", message=f"restore of snapshot {snap.id} failed: {exc}")
             return None
         restored = report.snapshot  # an older one when the newest did not decrypt or verify
         notes.append(f"restored snapshot {restored.id} before asking for a QR ({why})")
-        m._publish(
+        self._state.publish(
             "action",
             message=f"{why}: {report.message}",
             data={"verb": "restore", "phase": "done", "reason": why, "snapshot": restored.to_json(),
                   "quarantinedTo": str(report.quarantined_to) if report.quarantined_to else None,
                   "skipped": list(report.skipped)},
         )  # fmt: skip
-        await m.refresh_disk()
+        await self._refresh_disk()
         return report.snapshot
 
     async def note_dead(self, snap: Snapshot, notes: list[str]) -> None:
@@ -146,25 +156,25 @@ class AutoSnap:
         )
         notes.append(message)
         data = {"verb": "revoke", "phase": "done", "snapshots": revoked, "reason": "dead login"}
-        self._m._publish("action", message=message, data=data)
+        self._state.publish("action", message=message, data=data)
 
     async def _finish_interrupted_restore(self, notes: list[str]) -> bool:
         """A restore that died between its two renames left a verified login beside the missing profile:
         put it in place (and remove what a restore that died earlier left). Whether the profile came back."""
-        m = self._m
-        had_profile = m.store.profile.exists()
+        store = self._store
+        had_profile = store.profile.exists()
         try:
-            done = await asyncio.to_thread(m.store.restore_leftovers)
+            done = await asyncio.to_thread(store.restore_leftovers)
         except (WatuiError, OSError) as exc:
             log.warning("could not settle what an interrupted restore left: %s", exc)
             return False
-        if had_profile or not m.store.profile.is_dir():
+        if had_profile or not store.profile.is_dir():
             return False
         notes.extend(done)
-        m._publish(
+        self._state.publish(
             "action", message="; ".join(done), data={"verb": "restore", "phase": "done", "reason": "interrupted"}
         )
-        await m.refresh_disk()
+        await self._refresh_disk()
         return True
 
     # -- what the session tells us -----------------------------------------------------------------
@@ -178,7 +188,7 @@ class AutoSnap:
         if not self._keeper.enabled:
             return
         if self._task is None or self._task.done():
-            self._task = self._m._spawn(self._snapshot_loop())
+            self._task = self._spawn(self._snapshot_loop())
 
     def record(self, write: Coroutine[Any, Any, Any]) -> None:
         """Run ``write`` (of the run record) to its end, even when watui stops right after (``watui init``)."""
@@ -197,7 +207,7 @@ class AutoSnap:
             return
         revoked = await self._note(self._keeper.note_logout, "the logout")
         if revoked:
-            self._m._publish(
+            self._state.publish(
                 "action",
                 message=f"logged out from the phone: {len(revoked)} snapshot(s) of this account marked revoked",
                 data={"verb": "revoke", "phase": "done", "snapshots": revoked},
@@ -212,18 +222,18 @@ class AutoSnap:
             where = exc.filename or self.config.session_root
             message = f"could not note {what} in {where}: {exc.strerror or exc}"
             log.warning("%s", message)
-            self._m._publish("error", message=message)
+            self._state.publish("error", message=message)
             return None
 
     async def _snapshot_loop(self) -> None:
         """Once the login has settled (CONNECTED for settle_s: WhatsApp Web writes it late), then every every_h."""
         assert self._keeper is not None
-        m = self._m
+        st = self._state
         settle = self.config.snapshots.settle_s
-        while m._info.state is S.CONNECTED:
-            since = m._info.connected_since
+        while st.info.state is S.CONNECTED:
+            since = st.info.connected_since
             await asyncio.sleep(settle)
-            if m._info.state is not S.CONNECTED or m._info.connected_since != since:
+            if st.info.state is not S.CONNECTED or st.info.connected_since != since:
                 continue
             due = await asyncio.to_thread(self._keeper.seconds_until_due)
             if due > 0:

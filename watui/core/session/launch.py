@@ -8,33 +8,45 @@ watui/core/browser/contract.py); any other QR on a session that was connected is
 snapshot is restored and the browser started once more. A restored login that still asks for a QR is
 dead (logged out while watui was not looking): its snapshot is revoked and nothing is restored by itself
 again until the next login, so the next start neither restores it again nor quarantines a blank profile.
-A run (an initialize, a recovery) restores at most once. ``LaunchGate`` holds a reference to its manager
-and acts through the manager's own steps.
+A run (an initialize, a recovery) restores at most once. ``LaunchGate`` is handed the session's state,
+browser slot, snapshots and store.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError
 from watui.core.models import ConnectionState, DiskReport
+from watui.core.session.autosnap import AutoSnap
+from watui.core.session.browser_slot import BrowserSlot
+from watui.core.session.machine import QR_STATES
+from watui.core.session.state import SessionState
 from watui.core.snapshots import Snapshot
 
-if TYPE_CHECKING:
-    from watui.core.session.manager import SessionManager
-
 S = ConnectionState
-QR_STATES = frozenset({S.UNPAIRED, S.UNPAIRED_IDLE})
 NO_LOGIN_AFTER_CONNECTED = "the login came up logged out although the last run was connected"
 
 
 class LaunchGate:
-    """Validate → quarantine damage → restore before a QR → launch, for every launch of one manager."""
+    """Validate → quarantine damage → restore before a QR → launch, for every launch of one session."""
 
-    def __init__(self, manager: SessionManager) -> None:
-        self._m = manager
+    def __init__(
+        self,
+        state: SessionState,
+        slot: BrowserSlot,
+        autosnap: AutoSnap,
+        store: SessionStore,
+        refresh_disk: Callable[[], Awaitable[DiskReport]],
+    ) -> None:
+        self._state = state
+        self._slot = slot
+        self._autosnap = autosnap
+        self._store = store
+        self._refresh_disk = refresh_disk
         self.quarantined: tuple[Path, str] | None = None  # a damaged profile moved aside in this run
         self._restored: Snapshot | None = None  # the snapshot restored in this run
 
@@ -42,22 +54,20 @@ class LaunchGate:
         """An initialize or a recovery run starts: it may quarantine and restore (once) again."""
         self.quarantined = None
         self._restored = None
-        self._m._autosnap.new_initialize()
+        self._autosnap.new_initialize()
 
     async def open(self, notes: list[str]) -> ConnectionState | None:
         """Check the disk, start the browser on it and wait for the page to settle (None: it did not)."""
-        m = self._m
         await self.prepare(notes)
-        await m._launch()
-        state = await m._wait_settled(m._load_timeout_s)
+        await self._slot.launch()
+        state = await self._slot.wait_settled(self._slot.load_timeout_s)
         return await self.settled(state, notes)
 
     async def prepare(self, notes: list[str]) -> DiskReport:
         """The browser is stopped: refuse a profile another process holds, quarantine a damaged one, and
         restore a snapshot when no profile is left to start on."""
-        m = self._m
-        await m._close_browser()
-        disk = await m.refresh_disk()
+        await self._slot.close()
+        disk = await self._refresh_disk()
         if disk.lock.kind == "live":
             raise SessionBusyError(
                 f"session {disk.path} is in use by {disk.lock.name or 'a process'} (pid {disk.lock.pid}); "
@@ -67,37 +77,40 @@ class LaunchGate:
             )
         why = disk.validation_details
         if disk.is_damaged:  # corrupt LevelDB or a half-deleted login: only a snapshot or a new QR fixes it
-            moved = await asyncio.to_thread(m.store.quarantine, why)
+            moved = await asyncio.to_thread(self._store.quarantine, why)
             self.quarantined = (moved, why)
             notes.append(f"damaged session moved to {moved}: {why}")
-            m._publish("error", message=f"damaged session quarantined to {moved}")
+            self._state.publish("error", message=f"damaged session quarantined to {moved}")
         elif not disk.exists:
             why = "no session on disk"
         else:
             return disk
         await self._restore(notes, why)
-        return m._info.disk or disk
+        return self._state.info.disk or disk
 
     async def settled(self, state: ConnectionState | None, notes: list[str]) -> ConnectionState | None:
         """The page settled in ``state``: a QR the page did not call a logout is answered with the
         snapshot (restored, then the browser started again), or, when it was restored already, by
         revoking it. The state the page settled in at the end."""
-        m = self._m
-        if state not in QR_STATES or m.logout_seen:
+        if state not in QR_STATES or self._logout_seen:
             return state
         if self._restored is not None:
-            await m._autosnap.note_dead(self._restored, notes)
+            await self._autosnap.note_dead(self._restored, notes)
             return state
         if not await self._restore(notes, NO_LOGIN_AFTER_CONNECTED, close_first=True):
             return state
-        await m._launch()
-        state = await m._wait_settled(m._load_timeout_s)
-        if state in QR_STATES and not m.logout_seen and self._restored is not None:
-            await m._autosnap.note_dead(self._restored, notes)
+        await self._slot.launch()
+        state = await self._slot.wait_settled(self._slot.load_timeout_s)
+        if state in QR_STATES and not self._logout_seen and self._restored is not None:
+            await self._autosnap.note_dead(self._restored, notes)
         return state
 
+    @property
+    def _logout_seen(self) -> bool:
+        return self._state.page.logout_seen
+
     async def _restore(self, notes: list[str], why: str, close_first: bool = False) -> bool:
-        snap = await self._m._autosnap.restore_before_qr(notes, why, close_first=close_first)
+        snap = await self._autosnap.restore_before_qr(notes, why, close_first=close_first)
         if snap is not None:
             self._restored = snap
         return snap is not None
