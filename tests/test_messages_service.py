@@ -29,6 +29,7 @@ from watui.core.messages.outbox import OutboxRow, outbox_path
 from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, page_of
 from watui.core.messages.service import MessagingService, account_of
 from watui.core.models import ConnectionState, Event, EventType, SessionInfo
+from watui.core.ports import MESSAGES
 from watui.core.session.events import EventHub
 
 S = ConnectionState
@@ -395,7 +396,7 @@ class MessagingManager(FakeSession):
     """The API's fake session, with a real messaging service on real files behind the MessagingPort."""
 
     def __init__(self, service: MessagingService) -> None:
-        super().__init__()
+        super().__init__(capabilities=frozenset({MESSAGES}))
         self.service = service
 
     async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
@@ -413,8 +414,14 @@ async def test_the_http_messages_api_accepts_reads_and_refuses_clearly(tmp_path:
     service = s.service()
     await service.start()
     manager = MessagingManager(service)
-    assert isinstance(manager, MessagingPort) and not isinstance(FakeSession(), MessagingPort)
+    _port: MessagingPort = manager  # mypy: the fake with MESSAGES is a MessagingPort
     try:
+        async with (
+            running_api(FakeSession()) as api,  # no MESSAGES declared
+            aiohttp.ClientSession() as http,
+            http.post(f"{api.url}/api/whatsapp/messages", json={"to": CONTACT, "text": "x"}) as resp,
+        ):
+            assert resp.status == 501 and "does not send" in (await resp.json())["error"]
         async with running_api(manager) as api, aiohttp.ClientSession() as http:
             url = f"{api.url}/api/whatsapp/messages"
             async with http.post(url, json={"to": "+1 555 000 2001", "text": "hi", "key": "k"}) as resp:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -26,6 +26,7 @@ from watui.api.state import _state
 from watui.core.messages.errors import MessageError, NotLinked, OutboxFull, StoreError
 from watui.core.messages.outbox import MAX_BODY
 from watui.core.messages.port import DEFAULT_LIMIT, MessagingPort
+from watui.core.ports import MESSAGES as MESSAGING
 
 MESSAGES = f"{API}/messages"
 # A text of MAX_BODY characters, each up to 6 bytes as a JSON escape, and room for the other fields.
@@ -41,10 +42,10 @@ def add_messages(app: web.Application) -> None:
 
 
 def _port(request: web.Request) -> MessagingPort:
-    manager: Any = _state(request).manager
-    if not isinstance(manager, MessagingPort):
+    manager = _state(request).manager
+    if MESSAGING not in manager.capabilities:  # the declared ability, never a probe of the object
         raise _Refused(501, "this session does not send or receive messages (no messaging service)")
-    return manager
+    return cast(MessagingPort, manager)  # the capability says: the session is a MessagingPort too
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

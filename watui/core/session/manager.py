@@ -36,7 +36,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, Capability
+from watui.core.ports import BACKUP, DOCTOR, MESSAGES, SNAPSHOTS, Capability
 from watui.core.session import machine
 from watui.core.session.autosnap import AutoSnap
 from watui.core.session.browser_slot import BrowserSlot
@@ -164,8 +164,9 @@ class SessionManager:
         """A new stream of every Event from now on."""
         return self.state.subscribe()
 
-    # Every optional ability of the port: the owner takes and lists snapshots and runs the doctor.
-    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR})
+    # Every optional ability of the port: the owner takes and lists snapshots, runs the doctor, and sends
+    # and receives messages ([messaging hook], its MessagingPort methods below).
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR, MESSAGES})
 
     @property
     def busy(self) -> str | None:
