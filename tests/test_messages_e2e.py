@@ -105,9 +105,7 @@ def _kill_with_a_send_in_flight(owner: Owner, site: Site, batch: int, kill: Call
     return accepted
 
 
-def test_kill_9_of_watui_with_a_send_in_flight_then_a_restart_sends_each_exactly_once(
-    owner: Owner, site: Site
-) -> None:
+def test_kill_9_of_watui_with_a_send_in_flight_then_a_restart_sends_each_exactly_once(owner: Owner, site: Site) -> None:
     def kill() -> None:
         owner.kill9()
         owner.signal_browsers(signal.SIGKILL)  # the frozen browser it left
@@ -151,9 +149,7 @@ def test_sends_accepted_while_the_site_is_down_go_when_it_is_back(owner: Owner, 
     assert _ids(site.received()) == [*accepted, first["id"]]
 
 
-def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_restart(
-    owner: Owner, site: Site
-) -> None:
+def test_messages_written_while_watui_was_stopped_are_in_its_inbox_after_the_restart(owner: Owner, site: Site) -> None:
     site.call("/__sim/incoming", "POST", {"from": CONTACTS[1], "text": "before"})
     wait_until(lambda: any(e["type"] == "message" for e in owner.events()), "the first message event")
     owner.kill9()

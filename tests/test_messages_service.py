@@ -205,6 +205,7 @@ async def test_a_message_past_its_time_to_live_while_nothing_sends_fails_expired
     try:
         queued = await service.send_text(CONTACT, "too late")
         now[0] += 61
+
         def expired() -> bool:
             row = service.outbox.get(queued.id) if service.outbox is not None else None
             return row is not None and row.state is State.FAILED
@@ -533,9 +534,6 @@ def test_the_journal_keeps_no_message_event() -> None:
     from watui.core.journal.history import JOURNALED
 
     assert not {"message", "ack"} & JOURNALED  # bodies never, and not even the ids: the inbox has them
-
-
-
 
 
 def test_watch_prints_a_line_per_message_event_with_its_id_and_never_its_text() -> None:
