@@ -10,6 +10,7 @@ messages waiting. The pace is lifted to
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
@@ -19,8 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.messaging_e2e_helpers import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
+from tests.messaging_e2e_helpers import CONTACTS, SOCKET, Owner, Site, connected_owner, running_site, wait_until
 from watui.core.messages.port import Message, MessagePage
+from watui.core.ports import MESSAGES
+from watui.remote.client import OwnerClient
+from watui.remote.session import RemoteSession
 
 pytestmark = pytest.mark.browser
 
@@ -69,11 +73,27 @@ def test_100_messages_posted_to_the_owner_reach_the_contacts_once_each_in_order(
     _status, listing = owner.api("GET", "/api/whatsapp/messages?limit=1000")
     assert [m.id for m in MessagePage.from_json(listing).messages] == [m["id"] for m in accepted]
 
+    # Another watui process drives the same port through the owner (RemoteSession over the socket).
+    async def remotely() -> tuple[Message, Message | None, Message | None, MessagePage, MessagePage]:
+        async with OwnerClient(owner.cwd / SOCKET) as client:
+            await client.hello()
+            remote = RemoteSession(client, await client.status())
+            assert MESSAGES in remote.capabilities
+            sent = await remote.send_text(f"+{CONTACTS[1]}", "from another process", key="remote-1")
+            head = await remote.messages()  # the first 100, then what came after them
+            rest = await remote.messages(since=head.cursor)
+            return sent, await remote.message(sent.id), await remote.message("3EB0UNKNOWN"), head, rest
+
+    sent, again, unknown, head, rest = asyncio.run(remotely())
+    assert (sent.status, again and again.id, unknown) == ("queued", sent.id, None)
+    assert [m.id for m in head.messages] == [m["id"] for m in accepted] and [m.id for m in rest.messages] == [sent.id]
+    wait_until(lambda: _ids(site.received())[-1:] == [sent.id], "the remote send at the contact")
+
     # The events stream said so, with ids and sizes, never a body.
     wait_until(lambda: ("read", first) in {(e.get("status"), e.get("id")) for e in owner.events()}, "the read event")
     acks = [e for e in owner.events() if e["type"] == "ack"]
     assert [e["status"] for e in acks if e["id"] == first] == ["queued", "sent", "delivered", "read"]
-    assert {e["id"] for e in acks if e["status"] == "sent"} == {m["id"] for m in accepted}
+    assert {e["id"] for e in acks if e["status"] == "sent"} == {m["id"] for m in accepted} | {sent.id}
     assert not any("message 1" in json.dumps(e) for e in owner.events())
 
 
