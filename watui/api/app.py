@@ -16,6 +16,7 @@ from aiohttp import web
 
 from watui.api.errors import ApiStartError, _ApiRunner, errors_middleware
 from watui.api.history import add_history
+from watui.api.messages import add_messages
 from watui.api.metrics import build_registry
 from watui.api.page import _PAGE_KEY, _load_page, diagnostics_page, root_redirect
 from watui.api.paths import API, PAGE
@@ -67,6 +68,7 @@ def build_app(
     app.router.add_post(f"{API}/backup", backup)
     app.router.add_post(f"{API}/doctor", doctor)
     app.router.add_get(f"{API}/snapshots", snapshots)
+    add_messages(app)  # POST/GET /api/whatsapp/messages, GET /api/whatsapp/messages/{id}
     app.router.add_get(f"{API}/events", events, allow_head=False)  # HEAD would subscribe forever
     app.router.add_get(f"{API}/qr.svg", qr_svg)
     app.router.add_get(f"{API}/qr.png", qr_png)

@@ -204,6 +204,10 @@ def _event_line(event: Event, jsonl: bool) -> str:
         "state": f"{event.info.state.glyph} {event.state.value if event.state else ''}",
         "qr": "QR code" if event.qr else "QR gone",
         "alert": f"⚑ {event.data.get('alert')} {event.data.get('status')}",
+        # messaging: ids, chats and sizes, never a text (watui/core/messages/service.py)
+        "message": f"✉ received {event.data.get('id')} from {event.data.get('chat')} ({event.data.get('size')} chars)",
+        "ack": f"✉ {event.data.get('status')} {event.data.get('id')} to {event.data.get('chat')}"
+        + (f": {event.data['reason']}" if event.data.get("reason") else ""),
     }.get(event.type, event.type)
     message = f" — {event.message}" if event.message else ""
     return f"{stamp} {what}{message}\n"

@@ -422,7 +422,9 @@ class SessionInfo:
 # (Event.shown): the dashboard's key, a headless face's signal, a page's button.
 HINT_TAKEOVER = "takeover"  # take the session over from the other window (a conflict)
 
-EventType = Literal["state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised", "recycle"]
+EventType = Literal[
+    "state", "qr", "retry", "health", "error", "disk", "action", "alert", "unrecognised", "recycle", "message", "ack"
+]
 
 
 @dataclass(frozen=True)
@@ -436,6 +438,9 @@ class Event:
     verb started or finished (``data``: verb, phase). ``unrecognised``: no channel recognised the page
     (``data``: evidence folder).
     ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/journal/alerts.py).
+    ``message``: an incoming message, once committed to the inbox; ``ack``: an outgoing message's status
+    changed (queued, sent, delivered, read, failed). Both carry ``data``: id, direction, chat, status, size
+    (watui/core/messages/service.py), never a body; neither is kept in the history journal.
     ``info`` always carries the snapshot after the event.
     """
 

@@ -17,10 +17,12 @@ from typing import Any, Literal, Protocol
 from watui.core.models import CleanupReport, ClearReport, Event, InitResult, SessionInfo
 
 # The optional abilities a session may declare in ``capabilities``.
-Capability = Literal["backup", "snapshots", "doctor"]
+Capability = Literal["backup", "snapshots", "doctor", "messages"]
 BACKUP: Capability = "backup"  # take an encrypted login snapshot now (``backup``)
 SNAPSHOTS: Capability = "snapshots"  # list the session's snapshots (``snapshots``)
 DOCTOR: Capability = "doctor"  # probe the page the owner's browser shows now (``doctor``)
+# send and receive messages: the session is a MessagingPort too (watui/core/messages/port.py)
+MESSAGES: Capability = "messages"
 
 
 class EventSource(Protocol):
@@ -64,7 +66,7 @@ class SessionPort(Protocol):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        """The optional abilities this session has (BACKUP, SNAPSHOTS, DOCTOR)."""
+        """The optional abilities this session has (BACKUP, SNAPSHOTS, DOCTOR, MESSAGES)."""
         ...
 
     def can(self, verb: str) -> bool:

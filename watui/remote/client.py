@@ -144,9 +144,12 @@ class OwnerClient:
         """``watui watch (pid 123)``."""
         return f"watui {self.owner.get('face', '?')} (pid {self.owner.get('pid', '?')})"
 
-    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """One call; a JSON error of the API becomes ActionUnavailable (its one line). A read answers
-        within READ_TIMEOUT_S or the owner counts as gone (hung); a verb takes as long as it takes."""
+    async def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, missing: bool = False
+    ) -> Any:
+        """One call; a JSON error of the API becomes ActionUnavailable (its one line), but a 404 with
+        ``missing`` is None (a message id the owner does not know). A read answers within READ_TIMEOUT_S or
+        the owner counts as gone (hung); a verb takes as long as it takes."""
         reading: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=READ_TIMEOUT_S)} if method == "GET" else {}
         try:
             async with self._http().request(method, BASE + path, json=body, **reading) as response:
@@ -167,6 +170,8 @@ class OwnerClient:
             raise OwnerGone(f"{self.label} sent an answer that is not a JSON object on {self.path}")
         if response.status == 403:
             raise OwnerRefused(f"{self.path}: {data.get('error', 'refused')}")
+        if response.status == 404 and missing:
+            return None
         if response.status >= 400:
             raise ActionUnavailable(str(data.get("error", f"HTTP {response.status}")))
         return data

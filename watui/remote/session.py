@@ -10,14 +10,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from watui.api.paths import API
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import CleanupReport, ClearReport, ConnectionState, Event, InitResult, SessionInfo
-from watui.core.ports import BACKUP, SNAPSHOTS, Capability, JsonReport, SessionPort
+from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport, SessionPort
 from watui.remote.client import OwnerClient, OwnerRefused
 
 if TYPE_CHECKING:
+    from watui.core.messages.port import Message, MessagePage, MessagingPort
     from watui.core.snapshots.catalog import Snapshot
 
 
@@ -70,9 +72,9 @@ class RemoteStream:
 class RemoteSession:
     """The session of a running owner, answered by it over its socket (the verbs run there)."""
 
-    # The owner takes and lists snapshots for its clients (POST /backup, GET /snapshots); its doctor is
-    # `watui doctor`'s, which reads the owner's JSON itself.
-    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS})
+    # The owner takes and lists snapshots for its clients (POST /backup, GET /snapshots) and sends and
+    # receives messages (/messages); its doctor is `watui doctor`'s, which reads the owner's JSON itself.
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, MESSAGES})
 
     def __init__(self, client: OwnerClient, status: dict[str, Any]) -> None:
         self.client = client
@@ -137,6 +139,26 @@ class RemoteSession:
     async def doctor(self) -> JsonReport:
         raise ActionUnavailable("the doctor runs through the owner with 'watui doctor'")
 
+    # -- MESSAGES: the owner's MessagingPort (watui/core/messages/port.py), rebuilt from its JSON --------
+    # (watui.core.messages is imported by the calls: attaching a dashboard needs none of it)
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
+        from watui.core.messages.port import Message
+
+        body: dict[str, Any] = {"to": to, "text": text, **({"key": key} if key is not None else {})}
+        return Message.from_json(await self.client.request("POST", f"{API}/messages", body))
+
+    async def message(self, message_id: str) -> Message | None:
+        from watui.core.messages.port import Message
+
+        data = await self.client.request("GET", f"{API}/messages/{quote(message_id, safe='')}", missing=True)
+        return None if data is None else Message.from_json(data)
+
+    async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
+        from watui.core.messages.port import MessagePage
+
+        query = urlencode({"since": since or "", "limit": limit, "bodies": int(bodies)})
+        return MessagePage.from_json(await self.client.request("GET", f"{API}/messages?{query}"))
+
 
 class RemoteScanner:
     """The demo's ``s`` key through the owner's ``/api/demo/scan``."""
@@ -152,3 +174,6 @@ if TYPE_CHECKING:
 
     def _conforms(client: OwnerClient) -> SessionPort:
         return RemoteSession(client, {})  # mypy: RemoteSession is a SessionPort
+
+    def _sends(client: OwnerClient) -> MessagingPort:
+        return RemoteSession(client, {})  # mypy: RemoteSession is a MessagingPort (its MESSAGES)

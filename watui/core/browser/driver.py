@@ -107,6 +107,11 @@ class BrowserDriver:
     def running(self) -> bool:
         return self._context is not None
 
+    @property
+    def page(self) -> Page | None:
+        """watui's own WhatsApp Web tab (None: no browser): the messaging service sends through it."""
+        return self._page
+
     async def launch(self) -> None:
         """Start Chromium on the profile, ready to ``open()`` WhatsApp Web."""
         executable = find_browser(self.config.browser.executable, headless=self.config.browser.headless)

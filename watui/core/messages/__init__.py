@@ -10,15 +10,17 @@ line naming it, and only when asked (``move_damaged=True``) is it moved aside to
 **A send's states** (``outbox.State``), one row each, in the order accepted::
 
     accept ─► queued ─► claimed ─► sent ─► delivered ─► read
-                │          │  ▲
+                │          │  ▲       │
                 │          └──┘ released (certainly not sent: back in its place, same id)
-                └──────────┴─► failed(reason): expired, logged out, refused by the page
+                └──────────┴──────────┴─► failed(reason): expired, logged out, refused by the page,
+                                          or a "failed" ack (WhatsApp's -1) on one already sent
 
 - *accept* normalises the address, makes the WhatsApp message id (``3EB0`` + 18 hex digits, the shape
   WhatsApp Web and the phones make; watui makes it, so it is on disk before the page is ever involved),
   and commits the row before returning it. An idempotency key given twice returns the first row.
 - *claimed* is committed before the page is asked to send, and means "the page may have sent this".
-- *sent* when the page took it; *delivered*, *read* from the acks (forward only).
+- *sent* when the page took it; *delivered*, *read* from the acks (forward only). A "failed" ack
+  (WhatsApp's ERROR, -1) fails a claimed or sent message (``record_failed_ack``), never a delivered one.
 
 **Exactly once.** The page is asked to send a message only after its claim is committed, and always with
 the id recorded at accept. A crash (kill -9 of watui or of Chromium) can therefore leave a message only
@@ -55,6 +57,8 @@ from watui.core.messages.address import normalise_to
 from watui.core.messages.errors import (
     AddressError,
     MessageError,
+    NotLinked,
+    OutboxFull,
     SenderBusy,
     SendRefused,
     StoreDamaged,
@@ -72,7 +76,9 @@ __all__ = [
     "InboxRow",
     "Incoming",
     "MessageError",
+    "NotLinked",
     "NotSent",
+    "OutboxFull",
     "Outbox",
     "OutboxRow",
     "Pace",

@@ -23,6 +23,18 @@ class SendRefused(MessageError):
     """A send that was not accepted (nothing was written, no id came back): the reason says why."""
 
 
+class OutboxFull(SendRefused):
+    """The outbox holds ``[messages] max_queued`` messages waiting: try again after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotLinked(SendRefused):
+    """No account is linked to the session (never scanned, or logged out): there is no one to send from."""
+
+
 class StoreError(WatuiError):
     """The outbox or inbox file cannot be used (disk full, read-only, unreadable): one line naming it.
 

@@ -163,6 +163,12 @@ class Inbox:
         sql += " ORDER BY seq LIMIT ?"
         return self.db.read("read", lambda conn: [_row(v) for v in conn.execute(sql, (*args, limit))])
 
+    def get(self, message_id: str) -> InboxRow | None:
+        """The newest stored message with this WhatsApp id (ids are unique within a chat)."""
+        sql = f"SELECT {_COLUMNS} FROM inbox WHERE id = ? ORDER BY seq DESC LIMIT 1"
+        found = self.db.read("read", lambda conn: conn.execute(sql, (message_id,)).fetchone())
+        return _row(found) if found else None
+
     def last_seq(self) -> int:
         """The newest seq ever given (0: none), pruned or not: where a consumer that wants only new ones starts."""
         return self.db.read(

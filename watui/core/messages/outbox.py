@@ -20,7 +20,7 @@ from typing import Any
 from watui.config import Config, MessagesSettings
 from watui.core.messages.address import normalise_to
 from watui.core.messages.db import CURSORS_SCHEMA, Database, open_db, read_cursor, write_cursor
-from watui.core.messages.errors import SendRefused
+from watui.core.messages.errors import OutboxFull, SendRefused
 from watui.core.messages.pacing import Head, Pace, Plan, plan_next
 
 MAX_BODY = 65536  # WhatsApp's own limit for a text message, in characters
@@ -232,9 +232,10 @@ class Outbox:
                 "SELECT COUNT(*) FROM outbox WHERE account = ? AND state IN (?, ?)", (account, *PENDING)
             ).fetchone()[0]
             if waiting >= self.settings.max_queued:
-                raise SendRefused(
+                raise OutboxFull(
                     f"the outbox already holds {waiting} messages waiting to be sent ([messages] max_queued): "
-                    "try again later"
+                    "try again later",
+                    self.pace.gap_s,  # one leaves the queue about this often
                 )
             values = (new_message_id(), account, chat, body, key, State.QUEUED.value, at, at + ttl, at)
             cursor = conn.execute(
@@ -342,6 +343,17 @@ class Outbox:
 
         return self.db.write("record an ack in", work)
 
+    def record_failed_ack(self, message_id: str, reason: str, now: float | None = None) -> OutboxRow | None:
+        """WhatsApp said a message it had taken failed (ack -1, ERROR): claimed or sent -> failed with
+        ``reason``. Not one delivered or read (a later ack outranks it), nor one failed already."""
+        at = self.clock() if now is None else now
+        return self._update(
+            "UPDATE outbox SET state = ?, reason = ?, acked_at = ?, updated_at = ?"
+            " WHERE id = ? AND claimed_at IS NOT NULL AND state IN (?, ?)",
+            (State.FAILED.value, reason, at, at, message_id, State.CLAIMED.value, State.SENT.value),
+            message_id,
+        )
+
     # -- housekeeping -------------------------------------------------------------------------------------
 
     def expire(self, now: float | None = None) -> int:
@@ -384,6 +396,14 @@ class Outbox:
 
     def get(self, message_id: str) -> OutboxRow | None:
         return self.db.read("read", lambda conn: self._get(conn, "id", message_id))
+
+    def after(self, seq: int, limit: int = 100) -> list[OutboxRow]:
+        """Messages accepted after ``seq`` (of every account), in the order accepted: a reader's next page."""
+        return self.db.read(
+            "read",
+            lambda conn: [_row(v) for v in conn.execute(
+                f"SELECT {_COLUMNS} FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))],
+        )  # fmt: skip
 
     def rows(self, account: str | None = None, states: Iterable[State] = (), limit: int = 1000) -> list[OutboxRow]:
         """Messages in the order accepted, optionally of one account and in some states."""
@@ -451,6 +471,9 @@ class Outbox:
 
     async def record_ack_async(self, message_id: str, ack: State | str) -> OutboxRow | None:
         return await asyncio.to_thread(self.record_ack, message_id, ack)
+
+    async def record_failed_ack_async(self, message_id: str, reason: str) -> OutboxRow | None:
+        return await asyncio.to_thread(self.record_failed_ack, message_id, reason)
 
     async def logout_async(self, account: str) -> int:
         return await asyncio.to_thread(self.logout, account)

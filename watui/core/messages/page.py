@@ -31,6 +31,7 @@ handed to it; :meth:`PageMessaging.install` is called once per tab, before or af
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -115,11 +116,16 @@ def check_modules(values: Mapping[str, str]) -> str | None:
     return None
 
 
+@functools.cache
+def _page_source() -> str:
+    """page.js, read once (an adapter is made on the event loop at each new tab)."""
+    return resources.files("watui.core.messages").joinpath("page.js").read_text(encoding="utf-8")
+
+
 def page_script(binding: str = BINDING, modules: Mapping[str, str] | None = None) -> str:
     """The page script with its binding name and module table filled in."""
     table = {**DEFAULT_MESSAGING_MODULES, **(modules or {})}
-    source = resources.files("watui.core.messages").joinpath("page.js").read_text(encoding="utf-8")
-    return source.replace("__BINDING__", json.dumps(binding)).replace("__MODULES__", json.dumps(table))
+    return _page_source().replace("__BINDING__", json.dumps(binding)).replace("__MODULES__", json.dumps(table))
 
 
 class PageMessaging:

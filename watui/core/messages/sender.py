@@ -67,8 +67,10 @@ class Sender:
         *,
         clock: Callable[[], float] = time.time,
         retry_s: float = RETRY_S,
+        on_change: Callable[[OutboxRow], None] | None = None,
     ) -> None:
         self.outbox = outbox
+        self.on_change = on_change  # told each row the sender moved to sent or failed (after its commit)
         self.retry_s = retry_s
         self.adapter = adapter
         self.account = account
@@ -88,11 +90,11 @@ class Sender:
         for message in await asyncio.to_thread(self.outbox.claimed, self.account):
             answer = await self.adapter.find(message.chat, message.id)
             if answer is Found.FOUND:
-                await asyncio.to_thread(self.outbox.mark_sent, message.id, self.clock())
+                self._changed(await asyncio.to_thread(self.outbox.mark_sent, message.id, self.clock()))
             elif answer is Found.NOT_FOUND:
                 now = self.clock()
                 if now >= message.expires_at:
-                    await asyncio.to_thread(self.outbox.fail, message.id, EXPIRED, now)
+                    self._changed(await asyncio.to_thread(self.outbox.fail, message.id, EXPIRED, now))
                 else:
                     await asyncio.to_thread(self.outbox.release, message.id, now)
             else:
@@ -141,14 +143,21 @@ class Sender:
             await self.adapter.send(message)
         except NotSent as refused:
             if refused.permanent:
-                await asyncio.to_thread(self.outbox.fail, message.id, refused.reason, self.clock())
+                self._changed(await asyncio.to_thread(self.outbox.fail, message.id, refused.reason, self.clock()))
             else:
                 await asyncio.to_thread(self.outbox.release, message.id, self.clock())
             return
         except BaseException:
             self._unsure = True  # it may have gone: check before anything else goes to that chat
             raise
-        await asyncio.to_thread(self.outbox.mark_sent, message.id, self.clock())
+        self._changed(await asyncio.to_thread(self.outbox.mark_sent, message.id, self.clock()))
+
+    def _changed(self, row: OutboxRow | None) -> None:
+        if row is not None and self.on_change is not None:
+            try:
+                self.on_change(row)
+            except Exception as exc:  # a listener's bug must not stop the sending
+                log.warning("the sender's listener failed: %s", first_line(exc))
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable
+from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage
+from watui.core.messages.service import MessagingService
 from watui.core.models import (
     CleanupReport,
     ClearReport,
@@ -34,7 +36,7 @@ from watui.core.models import (
     SessionInfo,
     now_utc,
 )
-from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, Capability
+from watui.core.ports import BACKUP, DOCTOR, MESSAGES, SNAPSHOTS, Capability
 from watui.core.session import machine
 from watui.core.session.autosnap import AutoSnap
 from watui.core.session.browser_slot import BrowserSlot
@@ -95,8 +97,14 @@ class SessionManager:
         self.recycler = Recycler(
             config.browser, st, self.slot, quiet=self._quiet, reconnect=lambda: self._verbs.shared_run("reconnect")
         )
+        # [messaging hook 1/4] narrow callables, never the manager (watui/core/messages/service.py)
+        self.messaging = MessagingService(
+            config, page=lambda: self.slot.driver.page if self.slot.driver is not None else None,
+            wid=lambda: self.state.page.wid, logout_seen=lambda: self.state.page.logout_seen,
+            subscribe=self.subscribe, publish=self.announce,
+        )  # fmt: skip
         # What shutdown undoes, last first: the events end, the ownership goes, the browser closes; the
-        # loops started by start() are cancelled before these.
+        # loops started by start() and the messaging are stopped before these.
         self._stack = contextlib.AsyncExitStack()
         self._stack.callback(st.hub.close_all)
         self._stack.push_async_callback(self._release_owner)
@@ -119,6 +127,8 @@ class SessionManager:
         for name, run in loops.items():
             self._loops.append(asyncio.create_task(run(), name=f"watui-{name}"))
             self._stack.push_async_callback(_cancel, self._loops[-1])
+        await self.messaging.start()  # [messaging hook 2/4]
+        self._stack.push_async_callback(self.messaging.stop)  # [messaging hook 3/4] stopped before the browser
 
     async def shutdown(self) -> None:
         """Close the browser cleanly (the profile survives), stop loops, release ownership."""
@@ -154,8 +164,9 @@ class SessionManager:
         """A new stream of every Event from now on."""
         return self.state.subscribe()
 
-    # Every optional ability of the port: the owner takes and lists snapshots and runs the doctor.
-    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR})
+    # Every optional ability of the port: the owner takes and lists snapshots, runs the doctor, and sends
+    # and receives messages ([messaging hook], its MessagingPort methods below).
+    capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, DOCTOR, MESSAGES})
 
     @property
     def busy(self) -> str | None:
@@ -210,6 +221,17 @@ class SessionManager:
         self.state.update(disk=report, updated_at=now_utc())
         self.state.publish("disk")
         return report
+
+    # -- [messaging hook 4/4] MessagingPort (watui/core/messages/port.py), by the messaging service -------
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
+        """Accept a text into the outbox (committed before the id comes back); sent when CONNECTED."""
+        return await self.messaging.send_text(to, text, key=key)
+
+    async def message(self, message_id: str) -> Message | None:
+        return await self.messaging.message(message_id)
+
+    async def messages(self, since: str | None = None, limit: int = DEFAULT_LIMIT, bodies: bool = False) -> MessagePage:
+        return await self.messaging.messages(since, limit, bodies)
 
     # -- doctor (watui/core/doctor.py) ------------------------------------------------------------
     async def doctor(self) -> DoctorReport:

@@ -1,0 +1,236 @@
+"""MessagingPort: what a face (HTTP, CLI, a Python client) asks of a session's messaging, and its JSON.
+
+Three calls, the same in the owner and in a remote client of it:
+
+- ``send_text(to, text, key=None)`` accepts a text into the outbox (committed before it returns) and gives
+  back the accepted :class:`Message` (its WhatsApp id, status ``queued``; the same ``key`` again: the first
+  message, as it is now);
+- ``message(id)``: that message now (its status, reason, and ack times), None when the id is unknown;
+- ``messages(since=CURSOR, limit, bodies=False)``: incoming and outgoing messages accepted or received after
+  the cursor, newest last, and the cursor to ask from next (:class:`MessagePage`). A cursor is opaque text;
+  ``""`` (or None) is the beginning of what is kept.
+
+Each value has ``to_json`` and ``from_json`` (``from_json(x.to_json()) == x``), so a remote client rebuilds
+exactly what the owner answered. Bodies appear in JSON only when asked (``bodies=True``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from watui.core.messages.errors import MessageError
+from watui.core.messages.inbox import InboxRow
+from watui.core.messages.outbox import OutboxRow
+
+Direction = Literal["out", "in"]
+RECEIVED = "received"  # the status of an incoming message
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+_DIRECTIONS: dict[str, Direction] = {"out": "out", "in": "in"}
+_CURSOR = re.compile(r"^(\d{1,18})-(\d{1,18})$")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a reader is: the last outbox seq and the last inbox seq it has seen. Text: ``"<out>-<in>"``."""
+
+    out_seq: int = 0
+    in_seq: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.out_seq}-{self.in_seq}"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Cursor:
+        """The cursor ``value`` (None or "" : the beginning); MessageError naming it when it is not one."""
+        if value is None or value == "" or value == "0":
+            return cls()
+        found = _CURSOR.match(value) if isinstance(value, str) else None
+        if found is None:
+            raise MessageError(f"since: expected a cursor given by an earlier answer (like '12-5'), got {value!r:.60}")
+        return cls(int(found[1]), int(found[2]))
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message, outgoing (``direction="out"``) or incoming (``"in"``). Times are Unix seconds.
+
+    ``status``: an outgoing message's outbox state (queued, claimed, sent, delivered, read, failed), with
+    ``reason`` when failed; ``"received"`` for an incoming one. ``size``: the text's length in characters.
+    ``body`` is None unless bodies were asked for (it is never logged)."""
+
+    id: str
+    direction: Direction
+    chat: str
+    status: str
+    size: int
+    account: str = ""
+    key: str | None = None
+    reason: str | None = None
+    sender: str | None = None  # incoming, in a group: who wrote it
+    kind: str = "chat"
+    accepted_at: float | None = None  # outgoing: when it was accepted into the outbox
+    sent_at: float | None = None  # outgoing: when WhatsApp's server took it
+    acked_at: float | None = None  # outgoing: the time of its latest ack (delivered, read)
+    expires_at: float | None = None  # outgoing: it fails "expired" if not sent by then
+    received_at: float | None = None  # incoming: when watui committed it to the inbox
+    t: float | None = None  # incoming: WhatsApp's timestamp
+    body: str | None = field(default=None, repr=False)
+
+    @property
+    def time(self) -> float:
+        """When it entered watui (accepted or received): the order of a page of messages."""
+        return (self.accepted_at if self.direction == "out" else self.received_at) or 0.0
+
+    @classmethod
+    def from_outbox(cls, row: OutboxRow, bodies: bool = False) -> Message:
+        return cls(
+            id=row.id, direction="out", chat=row.chat, status=row.state.value, size=len(row.body),
+            account=row.account, key=row.key, reason=row.reason, accepted_at=row.accepted_at,
+            sent_at=row.sent_at, acked_at=row.acked_at, expires_at=row.expires_at,
+            body=row.body if bodies else None,
+        )  # fmt: skip
+
+    @classmethod
+    def from_inbox(cls, row: InboxRow, bodies: bool = False) -> Message:
+        return cls(
+            id=row.id, direction="in", chat=row.chat, status=RECEIVED, size=len(row.body), account=row.account,
+            sender=row.sender, kind=row.kind, received_at=row.received_at, t=row.t,
+            body=row.body if bodies else None,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "direction": self.direction,
+            "chat": self.chat,
+            "status": self.status,
+            "size": self.size,
+            "account": self.account,
+            "kind": self.kind,
+        }
+        optional = {
+            "key": self.key,
+            "reason": self.reason,
+            "sender": self.sender,
+            "acceptedAt": self.accepted_at,
+            "sentAt": self.sent_at,
+            "ackedAt": self.acked_at,
+            "expiresAt": self.expires_at,
+            "receivedAt": self.received_at,
+            "t": self.t,
+            "body": self.body,
+        }
+        out.update({name: value for name, value in optional.items() if value is not None})
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Message:
+        """The message ``to_json`` wrote; ValueError naming the field when ``data`` is not one."""
+        raw = _text(data, "direction")
+        if raw not in _DIRECTIONS:
+            raise ValueError(f"message: direction must be 'out' or 'in', got {raw!r}")
+        direction = _DIRECTIONS[raw]
+        size = data.get("size")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise ValueError(f"message: size must be a whole number, got {size!r}")
+        return cls(
+            id=_text(data, "id"), direction=direction, chat=_text(data, "chat"), status=_text(data, "status"),
+            size=size, account=str(data.get("account") or ""), key=_maybe_text(data, "key"),
+            reason=_maybe_text(data, "reason"), sender=_maybe_text(data, "sender"),
+            kind=str(data.get("kind") or "chat"), accepted_at=_maybe_time(data, "acceptedAt"),
+            sent_at=_maybe_time(data, "sentAt"), acked_at=_maybe_time(data, "ackedAt"),
+            expires_at=_maybe_time(data, "expiresAt"), received_at=_maybe_time(data, "receivedAt"),
+            t=_maybe_time(data, "t"), body=_maybe_text(data, "body"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """Messages after a cursor, oldest first (newest last), and the cursor to ask from next time (the same
+    cursor back when nothing was new)."""
+
+    messages: tuple[Message, ...]
+    cursor: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"messages": [m.to_json() for m in self.messages], "cursor": self.cursor}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MessagePage:
+        items = data.get("messages")
+        if not isinstance(items, list):
+            raise ValueError(f"messages: expected a list, got {type(items).__name__}")
+        cursor = _text(data, "cursor")
+        Cursor.parse(cursor)
+        return cls(tuple(Message.from_json(item) for item in items), cursor)
+
+
+def page_of(
+    outgoing: list[OutboxRow], incoming: list[InboxRow], since: Cursor, limit: int, bodies: bool = False
+) -> MessagePage:
+    """Merge the outbox rows and inbox rows read after ``since`` (each list in its seq order) into one page
+    of at most ``limit``, by the time each entered watui. The next cursor is the last seq taken of each: what
+    was left out of a list all comes after what was taken of it, so nothing is skipped."""
+    # heapq.merge keeps each list's own order (seq), whatever the clock did: a later seq never comes first.
+    merged = list(
+        itertools.islice(
+            heapq.merge(
+                [(row.accepted_at, 0, row.seq, Message.from_outbox(row, bodies)) for row in outgoing],
+                [(row.received_at, 1, row.seq, Message.from_inbox(row, bodies)) for row in incoming],
+                key=lambda item: (item[0], item[1]),
+            ),
+            limit,
+        )
+    )
+    out_seq = max([since.out_seq, *(seq for _, side, seq, _m in merged if side == 0)])
+    in_seq = max([since.in_seq, *(seq for _, side, seq, _m in merged if side == 1)])
+    return MessagePage(tuple(item[3] for item in merged), str(Cursor(out_seq, in_seq)))
+
+
+def check_limit(value: object) -> int:
+    """``limit`` as asked (1 to MAX_LIMIT); MessageError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise MessageError(f"limit: expected a whole number from 1 to {MAX_LIMIT}, got {value!r:.40}")
+    return value
+
+
+@runtime_checkable
+class MessagingPort(Protocol):
+    """A session that sends and receives messages (the owner's SessionManager, a remote client of it)."""
+
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message: ...
+
+    async def message(self, message_id: str) -> Message | None: ...
+
+    async def messages(
+        self, since: str | None = None, limit: int = DEFAULT_LIMIT, bodies: bool = False
+    ) -> MessagePage: ...
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"message: {name} must be text, got {value!r:.40}")
+    return value
+
+
+def _maybe_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"message: {name} must be text or absent, got {value!r:.40}")
+    return value
+
+
+def _maybe_time(data: Mapping[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"message: {name} must be a time in seconds, got {value!r:.40}")
+    return float(value)
