@@ -102,6 +102,17 @@ def new_message_id() -> str:
 
 
 @dataclass(frozen=True)
+class OutboxCounts:
+    """The outbox in figures: ``queued`` and ``sending`` (claimed) now, ``sent`` and ``failed`` since a time."""
+
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    oldest_pending_at: float | None = None  # when the oldest message not yet sent was accepted
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     """One message of the outbox. Its repr never shows the body (logs must not hold what people wrote)."""
 
@@ -417,6 +428,33 @@ class Outbox:
             args.extend(wanted)
         sql = f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
         return self.db.read("read", lambda conn: [_row(v) for v in conn.execute(sql, (*args, limit))])
+
+    def counts(self, since: float) -> OutboxCounts:
+        """What the outbox holds now (queued, claimed) and what it did since ``since`` (sent, failed)."""
+
+        def work(conn: sqlite3.Connection) -> OutboxCounts:
+            now_rows = dict(
+                conn.execute(
+                    "SELECT state, COUNT(*) FROM outbox WHERE state IN (?, ?) GROUP BY state",
+                    (State.QUEUED.value, State.CLAIMED.value),
+                ).fetchall()
+            )
+            sent = conn.execute("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?", (since,)).fetchone()[0]
+            failed = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE state = ? AND updated_at >= ?", (State.FAILED.value, since)
+            ).fetchone()[0]
+            oldest = conn.execute(
+                "SELECT MIN(accepted_at) FROM outbox WHERE state IN (?, ?)", (State.QUEUED.value, State.CLAIMED.value)
+            ).fetchone()[0]
+            return OutboxCounts(
+                queued=int(now_rows.get(State.QUEUED.value, 0)),
+                sending=int(now_rows.get(State.CLAIMED.value, 0)),
+                sent=int(sent),
+                failed=int(failed),
+                oldest_pending_at=oldest,
+            )
+
+        return self.db.read("count", work)
 
     # -- the ack log (read by cursor: the webhook) ----------------------------------------------------------
 
