@@ -25,7 +25,8 @@ from tests.webhook_helpers import SECRET, fast
 from watui.config import Config, MessagesSettings, SessionSettings
 from watui.core.messages import NotLinked, State, StoreError
 from watui.core.messages.inbox import InboxRow, Incoming, inbox_path
-from watui.core.messages.outbox import OutboxRow, outbox_path
+from watui.core.messages.outbox import outbox_path
+from watui.core.messages.outbox_rows import OutboxRow
 from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, Traffic, page_of
 from watui.core.messages.service import MessagingService, account_of
 from watui.core.models import ConnectionState, Event, EventType, SessionInfo

@@ -27,7 +27,7 @@ from typing import Any
 from watui.config import MessageWebhookSettings
 from watui.core.journal.channels import _redact, sign  # the alert webhooks' signature and URL redaction
 from watui.core.messages.inbox import InboxRow
-from watui.core.messages.outbox import AckEvent
+from watui.core.messages.outbox_rows import AckEvent
 
 USER_AGENT = "watui-messages/1"
 REASON_CHARS = 200
