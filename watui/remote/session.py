@@ -19,7 +19,7 @@ from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport
 from watui.remote.client import OwnerClient, OwnerRefused
 
 if TYPE_CHECKING:
-    from watui.core.messages.port import Message, MessagePage, MessagingPort
+    from watui.core.messages.port import Message, MessagePage, MessagingPort, Traffic
     from watui.core.snapshots.catalog import Snapshot
 
 
@@ -158,6 +158,11 @@ class RemoteSession:
 
         query = urlencode({"since": since or "", "limit": limit, "bodies": int(bodies)})
         return MessagePage.from_json(await self.client.request("GET", f"{API}/messages?{query}"))
+
+    async def traffic(self) -> Traffic:
+        from watui.core.messages.port import Traffic
+
+        return Traffic.from_json(await self.client.request("GET", f"{API}/traffic"))
 
 
 class RemoteScanner:
