@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from watui.cli import reach
-from watui.cli.reach import OfflineSession, Reached, session_for
+from watui.cli.reach import Reached, session_for
 from watui.config import Config, load_config
 from watui.core.errors import SessionBusyError
 from watui.core.models import SessionInfo
+from watui.core.session.offline import OfflineSession
 from watui.remote.session import RemoteSession
 
 

@@ -2,7 +2,7 @@
 
 ``session_for(config, act, start=...)`` runs ``act`` once on a :class:`Reached`: the running owner's session
 over its control socket (``watui/remote/``), else one made here — started (``start``: the face's
-``session_runtime``) or, with no ``start``, the session on disk alone (:class:`OfflineSession`, no browser).
+``session_runtime``) or, with no ``start``, the session on disk alone (``core/session/offline.py``, no browser).
 If the session is taken between the look and the act (an owner starting up), it waits for that owner's
 socket and runs ``act`` there: that race is handled here and nowhere else.
 
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,20 +23,15 @@ from watui.api.paths import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
-    PROBLEM_LOCKED,
     CleanupReport,
     ClearReport,
-    ConnectionState,
-    DiskReport,
     InitResult,
     SessionInfo,
 )
 from watui.core.ports import EventSource, SnapshotTaken
-from watui.present import lock_text
 
 if TYPE_CHECKING:
     from watui.core.disk.store import SessionStore
-    from watui.core.snapshots import Snapshot
     from watui.remote.client import OwnerClient
     from watui.remote.session import RemoteScanner, RemoteSession
     from watui.runtime import Runtime
@@ -47,7 +41,7 @@ OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen y
 
 class Session(Protocol):
     """What a command asks of a session, wherever it runs: the part of the core's SessionPort that the session
-    on disk alone (:class:`OfflineSession`) has too."""
+    on disk alone (``OfflineSession``) has too."""
 
     @property
     def info(self) -> SessionInfo: ...
@@ -139,6 +133,8 @@ async def session_on(config: Config, act: Act, *, start: Start | None = None) ->
 
 async def _here(config: Config, act: Act, start: Start | None) -> int:
     if start is None:
+        from watui.core.session.offline import OfflineSession  # the disk's code only when acting on it
+
         return await act(Reached(config, OfflineSession(config)))
     async with start() as runtime:
         return await act(Reached(runtime.config, runtime.manager, runtime=runtime))
@@ -199,90 +195,7 @@ def unreachable_owner(config: Config, pid: int) -> dict[str, Any]:
     return {"socket": True, "problem": f"{path}: not answering", "line": f"watui (pid {pid}) not answering"}
 
 
-class OfflineSession:
-    """The session on disk alone, no browser: its info is the store's inspection; cleanup and clear take
-    watui's owner lock first, so they refuse while another watui runs the session."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.store = disk_store(config)
-        self._info: SessionInfo | None = None
-        self.owner_pid: int | None = None  # the watui holding the owner lock, as found with ``info``
-
-    @property
-    def info(self) -> SessionInfo:
-        """The disk as found at the first look (read then, not before: clean and clear need none)."""
-        if self._info is None:
-            self.owner_pid = owner = self.store.owner_pid()
-            # A browser started by a running watui is that watui's: its lock is not a problem.
-            report = self.store.inspect(frozenset({owner}) if owner and owner > 0 else frozenset())
-            message = offline_message(report, owner)
-            self._info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=message)
-        return self._info
-
-    def subscribe(self) -> EventSource:
-        raise NotImplementedError("the session on disk has no events")
-
-    async def smart_initialize(self) -> InitResult:
-        raise NotImplementedError("the session on disk starts no browser")
-
-    async def reconnect(self) -> InitResult:
-        raise NotImplementedError("the session on disk starts no browser")
-
-    async def cleanup(self) -> CleanupReport:
-        def cleanup() -> CleanupReport:
-            with owner_lock(self.store):
-                return self.store.cleanup()
-
-        return await asyncio.to_thread(cleanup)
-
-    async def clear(self, purge: bool = False) -> ClearReport:
-        def clear() -> ClearReport:
-            from watui.core import snapshots
-
-            with owner_lock(self.store):
-                report = self.store.clear(purge=purge)
-                snapshots.note_cleared(self.config)  # cleared on purpose: no automatic restore until the next login
-            return report
-
-        return await asyncio.to_thread(clear)
-
-    async def backup(self) -> Snapshot:
-        """A snapshot taken here, as an owner takes one (its run record too); safe beside a browser on the
-        profile (copied the way LevelDB reads it)."""
-
-        def take() -> Snapshot:
-            from watui.core import snapshots as sn
-
-            self.store.check_root()
-            running = self.store.owner_pid() or self.store.lock_info().kind == "live"
-            return sn.Keeper(self.config, self.store).take("live" if running else "closed")
-
-        return await asyncio.to_thread(take)
-
-
-@contextlib.contextmanager
-def owner_lock(store: SessionStore) -> Iterator[None]:
-    """Hold watui's owner lock of the session, so no other watui runs it meanwhile (SessionBusyError when one
-    does); none is taken when there is no session root yet."""
-    owner = store.acquire_owner() if store.root.exists() else None
-    try:
-        yield
-    finally:
-        if owner is not None:
-            owner.release()
-
-
 def disk_store(config: Config) -> SessionStore:
     from watui.core.disk.store import SessionStore  # the disk's code only for the commands that read it
 
     return SessionStore(config)
-
-
-def offline_message(report: DiskReport, owner: int | None) -> str:
-    if owner:
-        shown = owner if owner > 0 else "unknown"
-        return f"offline view: a running watui (pid {shown}) owns this session"
-    if report.lock.kind == "live" and PROBLEM_LOCKED in report.problems:
-        return f"offline view: the profile is open in {lock_text(report.lock)}"
-    return "offline view: no browser started"

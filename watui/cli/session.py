@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from watui.cli import reach
 from watui.cli.base import Command, Exit
 from watui.cli.output import ask_consent, one_line_os_errors, print_json, row
-from watui.cli.reach import OfflineSession, Reached, on_session
+from watui.cli.reach import Reached, on_session
 from watui.config import Config, ConfigError
 from watui.core.advice import Advice, Kind, advise
 from watui.core.errors import BrowserNotFoundError
@@ -29,6 +29,9 @@ from watui.core.models import (
     SessionInfo,
 )
 from watui.present import lock_text, size
+
+if TYPE_CHECKING:
+    from watui.core.session.offline import OfflineSession
 
 if TYPE_CHECKING:
     from watui.core.disk.store import SessionStore
@@ -60,6 +63,8 @@ async def info(reached: Reached, args: argparse.Namespace) -> int:
 
 
 def _offline(reached: Reached) -> OfflineSession:
+    from watui.core.session.offline import OfflineSession
+
     assert isinstance(reached.session, OfflineSession)  # no owner and nothing started: the disk alone
     return reached.session
 

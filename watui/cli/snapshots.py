@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from watui.cli.base import Command, Exit
 from watui.cli.output import ask_consent, one_line_os_errors, row
-from watui.cli.reach import Reached, on_session, owner_lock
+from watui.cli.reach import Reached, on_session
 from watui.config import Config, ConfigError
 from watui.present import size
 
@@ -104,6 +104,7 @@ def list_snapshots(args: argparse.Namespace, config: Config) -> int:
 def restore(args: argparse.Namespace, config: Config) -> int:
     from watui.core import snapshots as sn
     from watui.core.disk.store import SessionStore
+    from watui.core.session.offline import owner_lock
 
     keys = _keys_or_off(config)
     store = SessionStore(config)
