@@ -594,7 +594,7 @@ def test_the_journal_keeps_no_message_event() -> None:
 
 
 def test_watch_prints_a_line_per_message_event_with_its_id_and_never_its_text() -> None:
-    from watui.cli_live import _event_line
+    from watui.cli.live import _event_line
 
     info = SessionInfo(state=S.CONNECTED)
     got = Event(type="message", info=info, data={"id": "3A01", "direction": "in", "chat": CONTACT,

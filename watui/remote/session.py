@@ -165,12 +165,6 @@ class RemoteSession:
         return Traffic.from_json(await self.client.request("GET", f"{API}/traffic"))
 
 
-# The CLI's names for the decoders until its rewrite (watui/cli/, REDESIGN §5.4 step 5) calls the models'
-# from_json itself: bindings, not copies.
-info_from_json = SessionInfo.from_json
-init_result_from_json = InitResult.from_json
-
-
 class RemoteScanner:
     """The demo's ``s`` key through the owner's ``/api/demo/scan``."""
 
