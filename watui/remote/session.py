@@ -16,7 +16,7 @@ from watui.api.paths import API
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import CleanupReport, ClearReport, ConnectionState, Event, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport, SessionPort
-from watui.remote.client import OwnerClient, OwnerRefused
+from watui.remote.client import ApiClient, OwnerClient, OwnerRefused
 
 if TYPE_CHECKING:
     from watui.core.messages.port import Message, MessagePage, MessagingPort
@@ -76,7 +76,7 @@ class RemoteSession:
     # receives messages (/messages); its doctor is `watui doctor`'s, which reads the owner's JSON itself.
     capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, MESSAGES})
 
-    def __init__(self, client: OwnerClient, status: dict[str, Any]) -> None:
+    def __init__(self, client: ApiClient, status: dict[str, Any]) -> None:
         self.client = client
         self.owner_gone = False
         self._actions: dict[str, Any] = {}
