@@ -21,7 +21,7 @@ from tests.api_helpers import running_api, wait_for
 from tests.test_messages_service import CONTACT, WID, FakeTab, MessagingManager, Session, config_in
 from watui.api.control import ControlServer, start_control
 from watui.api.paths import socket_path
-from watui.client import Client, Message, OwnerNotRunning, Refused, WaitTimeout
+from watui.client import Client, Message, MessageFailed, OwnerNotRunning, Refused, WaitTimeout
 from watui.core.messages.service import MessagingService
 from watui.core.models import ConnectionState
 
@@ -152,9 +152,9 @@ async def test_wait_returns_at_the_ack_asked_for_and_fails_with_the_reason(tmp_p
         failing = asyncio.create_task(wa.wait(other.id, "read", timeout=10))
         await asyncio.sleep(0.2)
         await owner.ack(other.id, -1, "failed")
-        with pytest.raises(Exception, match=rf"message {other.id} to {CONTACT} failed: .*failed") as failed:
+        with pytest.raises(MessageFailed, match=rf"message {other.id} to {CONTACT} failed: .*failed") as failed:
             await failing
-        assert type(failed.value).__name__ == "MessageFailed" and failed.value.message.status == "failed"
+        assert failed.value.message.status == "failed" and failed.value.reason == failed.value.message.reason
         with pytest.raises(Refused, match="no message '3EB0NOPE'") as unknown:
             await wa.wait("3EB0NOPE", "sent", timeout=1)
         assert unknown.value.status == 404
