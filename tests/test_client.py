@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -219,3 +220,11 @@ async def test_a_serve_url_with_its_token(tmp_path: Path) -> None:
             assert wrong.value.status == 401
     finally:
         await owner.stop()
+
+
+def test_the_echo_bot_of_the_docs_is_the_example_the_e2e_test_runs_and_at_most_20_lines() -> None:
+    root = Path(__file__).resolve().parent.parent
+    code = (root / "examples" / "echo_bot.py").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "python-client.md").read_text(), re.S)
+    assert code in blocks
+    assert len(code.splitlines()) <= 20
