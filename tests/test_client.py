@@ -24,7 +24,7 @@ from watui.api.control import ControlServer, start_control
 from watui.api.paths import socket_path
 from watui.client import Client, Message, MessageFailed, OwnerNotRunning, Refused, WaitTimeout
 from watui.core.messages.service import MessagingService
-from watui.core.models import ConnectionState
+from watui.core.models import ConnectionState, Event
 
 S = ConnectionState
 
@@ -161,6 +161,41 @@ async def test_wait_returns_at_the_ack_asked_for_and_fails_with_the_reason(tmp_p
         assert unknown.value.status == 404
         with pytest.raises(ValueError, match="ack: expected"):
             await wa.wait(sent.id, "seen", timeout=1)  # type: ignore[arg-type]
+
+
+async def test_wait_waits_through_an_owner_restart(tmp_path: Path) -> None:
+    async with running_owner(tmp_path) as owner, Client.connect(owner.config) as wa:
+        sent = await wa.send_text(CONTACT, "hello")
+        await wa.wait(sent.id, "sent", timeout=10)
+        waiting = asyncio.create_task(wa.wait(sent.id, "read", timeout=20))
+        await asyncio.sleep(0.2)
+        await owner.stop()
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # the owner away is no answer
+        await owner.start()
+        await owner.serve()
+        await owner.ack(sent.id, 3, "read")
+        assert (await waiting).status == "read"
+
+
+async def test_events_come_with_their_data_and_end_saying_the_owner_went(tmp_path: Path) -> None:
+    async with running_owner(tmp_path) as owner, Client.connect(owner.config) as wa:
+        seen: list[Event] = []
+
+        async def follow() -> None:
+            async for event in wa.events():
+                seen.append(event)
+
+        reader = asyncio.create_task(follow())
+        await asyncio.sleep(0.2)  # subscribed
+        await owner.incoming("3A09", "psst")
+        await wait_for(lambda: any(e.type == "message" for e in seen), what="the message event")
+        event = next(e for e in seen if e.type == "message")
+        assert (event.data["id"], event.data["size"], event.info.state) == ("3A09", 4, S.UNLAUNCHED)
+        assert "body" not in event.data
+        await owner.stop()
+        with pytest.raises(OwnerNotRunning, match="events stream .* ended"):
+            await asyncio.wait_for(reader, 10)
 
 
 async def test_without_an_owner_connect_says_how_to_start_one(tmp_path: Path) -> None:

@@ -283,6 +283,8 @@ class _Changes:
                     self._queue.put_nowait(data)
         except Refused as exc:  # a wrong token, another uid: no reconnect mends that
             self._failed = exc
+        except OwnerNotRunning:
+            pass  # gone before the stream opened: the end says so
         finally:
             self._queue.put_nowait(None)
 
