@@ -33,7 +33,7 @@ from watui.api.paths import socket_path
 from watui.config import Config, load_config
 from watui.core.messages.port import MAX_LIMIT, Message, MessagePage
 from watui.core.models import Event, SessionInfo
-from watui.remote.client import ApiClient, OwnerGone, ServeClient, find_owner
+from watui.remote.client import ApiClient, OwnerClient, OwnerGone, ServeClient, find_owner
 from watui.remote.errors import ClientError, MessageFailed, OwnerNotRunning, Refused, WaitTimeout
 from watui.remote.session import RemoteSession
 
@@ -121,8 +121,9 @@ class Client:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         last: Message | None = None
+        again = False
         while True:
-            changes = await self._changes(deadline, f"message {message_id} to be {ack}")
+            changes = await self._changes(deadline, f"message {message_id} to be {ack}", again)
             try:
                 while True:
                     last = await self._reached(message_id, ack)
@@ -136,7 +137,7 @@ class Client:
                             last,
                         )
             except OwnerGone:
-                continue  # the owner went away: wait for the next one and read again
+                again = True  # the owner went away: wait for the next one and read again
             finally:
                 changes.close()
 
@@ -169,20 +170,26 @@ class Client:
             yield Event.from_json(data, self._session.info)
         raise OwnerGone(f"{self._api.label} stopped: its events stream on {self._api.where} ended")
 
-    async def _changes(self, deadline: float | None, waiting_for: str) -> _Changes:
+    async def _changes(self, deadline: float | None, waiting_for: str, again: bool = False) -> _Changes:
         """An open events stream (the owner has subscribed it), after as many reconnects as it takes, with
-        backoff; WaitTimeout when ``deadline`` passes first."""
+        backoff; WaitTimeout when ``deadline`` passes first. ``again``: the owner went away since the last
+        one, so the one found now is asked who it is (its pid names it in errors)."""
         loop = asyncio.get_running_loop()
         delay = RECONNECT_FIRST_S
         while True:
             changes = _Changes(self._api, self._tasks)
             try:
                 await changes.open()
+                if again and isinstance(self._api, OwnerClient):
+                    await self._api.hello()
                 return changes
             except OwnerGone as exc:
                 changes.close()
                 if deadline is not None and loop.time() + delay > deadline:
                     raise WaitTimeout(f"still waiting for {waiting_for}: {exc}") from None
+            except BaseException:
+                changes.close()
+                raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
 
@@ -220,8 +227,9 @@ class MessageFeed:
         if self.cursor == "now":
             self.cursor = await client._end()
         loop = asyncio.get_running_loop()
+        again = False
         while True:
-            changes = await client._changes(None, "the owner")
+            changes = await client._changes(None, "the owner", again)
             try:
                 while True:
                     page = await client._session.messages(self.cursor, MAX_LIMIT, self._bodies)
@@ -231,7 +239,7 @@ class MessageFeed:
                     if not page.messages:  # nothing more now: until the next message or accepted send
                         await _next_wakeup(changes, None, _new_message, loop)
             except OwnerGone:
-                continue  # the owner went away: reconnect, and read on from the cursor
+                again = True  # the owner went away: reconnect, and read on from the cursor
             finally:
                 changes.close()
 
