@@ -159,6 +159,9 @@ async def test_wait_returns_at_the_ack_asked_for_and_fails_with_the_reason(tmp_p
         with pytest.raises(Refused, match="no message '3EB0NOPE'") as unknown:
             await wa.wait("3EB0NOPE", "sent", timeout=1)
         assert unknown.value.status == 404
+        await owner.incoming("3A05", "hi")
+        with pytest.raises(ValueError, match="3A05 is an incoming message: only an outgoing one has acks"):
+            await wa.wait("3A05", "sent", timeout=1)
         with pytest.raises(ValueError, match="ack: expected"):
             await wa.wait(sent.id, "seen", timeout=1)  # type: ignore[arg-type]
 

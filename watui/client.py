@@ -82,10 +82,16 @@ class Client:
         demo's session, as ``watui --demo``), or the ``watui serve`` at ``url`` with its ``token``.
         OwnerNotRunning (with how to start one) when none answers; Refused when the socket or the process
         serving it is another user's, or the token is wrong."""
-        api = await (_serve(url, token) if url is not None else _owner(config, demo))
+        api = ServeClient(url, token) if url is not None else await _owner(config, demo)
         tasks: set[asyncio.Task[None]] = set()
         try:
-            yield cls(api, RemoteSession(api, await api.status()), tasks)
+            try:
+                status = await api.status()
+            except OwnerGone as exc:
+                if url is None:
+                    raise
+                raise OwnerNotRunning(f"{exc}; start it there with 'watui serve' (and [api] token set)") from None
+            yield cls(api, RemoteSession(api, status), tasks)
         finally:
             await _close(api, tasks)
 
@@ -120,31 +126,32 @@ class Client:
             raise ValueError(f"ack: expected 'sent', 'delivered' or 'read', got {ack!r}")
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        last: Message | None = None
         again = False
         while True:
             changes = await self._changes(deadline, f"message {message_id} to be {ack}", again)
             try:
                 while True:
-                    last = await self._reached(message_id, ack)
+                    last = await self._reached(message_id)
                     if _rank(last) >= _RANK[ack]:
                         return last
-                    await _next_wakeup(changes, deadline, lambda e: e.get("id") == message_id, loop)
-                    if deadline is not None and loop.time() >= deadline:
+                    if deadline is not None and loop.time() >= deadline:  # after a last read
                         raise WaitTimeout(
                             f"message {message_id} is {last.status}, not yet {ack}, after {timeout:g} s "
                             "(it is on disk and still goes)",
                             last,
                         )
+                    await _next_wakeup(changes, deadline, lambda e: e.get("id") == message_id, loop)
             except OwnerGone:
                 again = True  # the owner went away: wait for the next one and read again
             finally:
                 changes.close()
 
-    async def _reached(self, message_id: str, ack: str) -> Message:
+    async def _reached(self, message_id: str) -> Message:
         found = await self._session.message(message_id)
         if found is None:
             raise Refused(f"no message {message_id!r:.80} in the outbox or the inbox", 404)
+        if found.direction == "in":
+            raise ValueError(f"message {message_id} is an incoming message: only an outgoing one has acks")
         if found.status == "failed":
             raise MessageFailed(found)
         return found
@@ -316,19 +323,6 @@ class _Changes:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-
-
-async def _serve(url: str, token: str | None) -> ApiClient:
-    api = ServeClient(url, token)
-    try:
-        await api.status()
-    except OwnerGone as exc:
-        await api.close()
-        raise OwnerNotRunning(f"{exc}; start it there with 'watui serve' (and [api] token set)") from None
-    except BaseException:
-        await api.close()
-        raise
-    return api
 
 
 async def _owner(config: Config | str | os.PathLike[str] | None, demo: bool) -> ApiClient:
