@@ -24,9 +24,10 @@ from tests.support.fakes import FakeSession
 from tests.webhook_helpers import SECRET, fast
 from watui.config import Config, MessagesSettings, SessionSettings
 from watui.core.messages import NotLinked, State, StoreError
-from watui.core.messages.inbox import InboxRow, inbox_path
-from watui.core.messages.outbox import OutboxRow, outbox_path
-from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, page_of
+from watui.core.messages.inbox import InboxRow, Incoming, inbox_path
+from watui.core.messages.outbox import outbox_path
+from watui.core.messages.outbox_rows import OutboxRow
+from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, Traffic, page_of
 from watui.core.messages.service import MessagingService, account_of
 from watui.core.models import ConnectionState, Event, EventType, SessionInfo
 from watui.core.ports import MESSAGES
@@ -408,6 +409,62 @@ class MessagingManager(FakeSession):
 
     async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
         return await self.service.messages(since, limit, bodies)
+
+    async def traffic(self) -> Traffic:
+        return await self.service.traffic()
+
+
+async def test_traffic_counts_what_waits_went_failed_and_came_and_the_http_face_says_it(tmp_path: Path) -> None:
+    """What the dashboard, the metrics and the alerts read: the outbox now, the last hour, the newest in."""
+    now = [1_800_000_000.0]
+    s = Session(config_in(tmp_path), on_disk=WID)
+    service = MessagingService(
+        s.config, page=lambda: s.tab, wid=lambda: s.wid, logout_seen=lambda: s.logged_out,
+        subscribe=s.hub.subscribe, publish=s.publish, stored_account=lambda: s.on_disk, clock=lambda: now[0],
+    )  # fmt: skip
+    await service.start()
+    try:
+        assert await service.traffic() == Traffic(at=now[0])
+        old = await service.send_text(CONTACT, "sent long ago")
+        assert service.outbox is not None and service.inbox is not None
+        service.outbox.claim_next(ACCOUNT, now[0])
+        service.outbox.mark_sent(old.id, now[0])
+        now[0] += 2 * 3600  # two hours later: that send is out of the last hour
+        first = await service.send_text(CONTACT, "waits")
+        now[0] += 60
+        for text in ("goes", "fails", "waits too"):
+            await service.send_text("15550002002", text)
+        accepted_at = now[0]
+        now[0] += 10  # past the pacing's gap before each claim
+        went = service.outbox.claim_next(ACCOUNT, now[0])
+        assert went is not None and went.id == first.id
+        service.outbox.mark_sent(went.id, now[0])
+        now[0] += 10
+        claimed = service.outbox.claim_next(ACCOUNT, now[0])  # sending: claimed, not yet confirmed
+        assert claimed is not None and claimed.body == "goes"
+        queued = [m for m in (await service.messages()).messages if m.status == "queued"]
+        service.outbox.fail(queued[0].id, "refused by the page", now[0])
+        service.inbox.record_incoming(Incoming(ACCOUNT, CONTACT, "3A01", "hi", t=now[0]), now[0])
+        traffic = await service.traffic()
+        assert (traffic.queued, traffic.sending, traffic.sent, traffic.failed, traffic.received) == (1, 1, 1, 1, 1)
+        assert traffic.oldest_pending_at == accepted_at  # "goes" and "waits too", accepted together
+        assert traffic.last_received_at == now[0] and traffic.webhook is False
+        assert Traffic.from_json(json.loads(json.dumps(traffic.to_json()))) == traffic
+        async with (
+            running_api(MessagingManager(service)) as api,
+            aiohttp.ClientSession() as http,
+            http.get(f"{api.url}/api/whatsapp/traffic") as resp,
+        ):
+            assert resp.status == 200
+            assert Traffic.from_json(await resp.json()) == traffic
+        async with (
+            running_api(FakeSession()) as api,  # no MESSAGES declared
+            aiohttp.ClientSession() as http,
+            http.get(f"{api.url}/api/whatsapp/traffic") as resp,
+        ):
+            assert resp.status == 501
+    finally:
+        await service.stop()
 
 
 async def test_the_http_messages_api_accepts_reads_and_refuses_clearly(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from watui.config import Config, SessionSettings
 from watui.core.errors import ActionUnavailable
+from watui.core.messages.port import Message, MessagePage, Traffic
 from watui.core.models import (
     CleanupReport,
     ClearReport,
@@ -184,6 +185,28 @@ class FakeSession:
         self._able("doctor")
         report: JsonReport = await self._verb("doctor")
         return report
+
+
+    # -- messaging (MESSAGES): scripted like the verbs; ``results["send_text"]`` etc. are the answers --------
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
+        self._able("messages")
+        message: Message = await self._verb("send_text", to=to, text=text, key=key)
+        return message
+
+    async def message(self, message_id: str) -> Message | None:
+        self._able("messages")
+        found: Message | None = await self._verb("message", message_id=message_id)
+        return found
+
+    async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
+        self._able("messages")
+        page: MessagePage | None = await self._verb("messages", since=since, limit=limit, bodies=bodies)
+        return page if page is not None else MessagePage((), since or "0-0")
+
+    async def traffic(self) -> Traffic:
+        self._able("messages")
+        traffic: Traffic | None = await self._verb("traffic")
+        return traffic if traffic is not None else Traffic(at=0.0)
 
 
 _: SessionPort = FakeSession()  # mypy: the fake is a SessionPort

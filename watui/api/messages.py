@@ -4,7 +4,9 @@
   ``status: "queued"``): it is in the outbox on disk, and goes when the session is CONNECTED;
 - ``GET /api/whatsapp/messages/{id}`` -> that message now (status, reason, sentAt, ackedAt), 404 unknown;
 - ``GET /api/whatsapp/messages?since=CURSOR&limit=N&bodies=1`` -> ``{"messages": [...], "cursor"}``,
-  incoming and outgoing after the cursor, newest last.
+  incoming and outgoing after the cursor, newest last;
+- ``GET /api/whatsapp/traffic`` -> whether messages flow, in figures (the outbox now, the last hour's sent,
+  failed and received, the webhook's backlog).
 
 Errors, JSON as every other: a bad body or field 400 naming it; a body over :data:`MAX_REQUEST` 413; no
 account linked 409; a full outbox 429 with ``Retry-After``; an outbox or inbox file that cannot be used 503
@@ -22,6 +24,7 @@ from aiohttp import web
 
 from watui.api.errors import _Refused
 from watui.api.paths import MESSAGES_PATH as MESSAGES
+from watui.api.paths import TRAFFIC_PATH as TRAFFIC
 from watui.api.state import _state
 from watui.core.messages.errors import MessageError, NotLinked, OutboxFull, StoreError
 from watui.core.messages.outbox import MAX_BODY
@@ -38,6 +41,7 @@ def add_messages(app: web.Application) -> None:
     app.router.add_post(MESSAGES, send_message)
     app.router.add_get(MESSAGES, list_messages)
     app.router.add_get(MESSAGES + "/{id}", get_message)
+    app.router.add_get(TRAFFIC, get_traffic)
 
 
 def _port(request: web.Request) -> MessagingPort:
@@ -127,3 +131,12 @@ async def list_messages(request: web.Request) -> web.Response:
     except (MessageError, StoreError) as exc:
         raise _refusal(exc) from None
     return web.json_response(page.to_json())
+
+
+async def get_traffic(request: web.Request) -> web.Response:
+    port = _port(request)
+    try:
+        traffic = await port.traffic()
+    except (MessageError, StoreError) as exc:
+        raise _refusal(exc) from None
+    return web.json_response(traffic.to_json())

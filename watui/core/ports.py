@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from watui.core.messages.port import MessagingPort
 from watui.core.models import CleanupReport, ClearReport, Event, InitResult, SessionInfo
 
 # The optional abilities a session may declare in ``capabilities``.
@@ -51,8 +52,9 @@ class JsonReport(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-class SessionPort(Protocol):
-    """One WhatsApp Web session as every face sees it: the latest snapshot, its events, the verbs."""
+class SessionPort(MessagingPort, Protocol):
+    """One WhatsApp Web session as every face sees it: the latest snapshot, its events, the verbs, and its
+    messaging (MessagingPort: send_text, message, messages, traffic; they act only with MESSAGES declared)."""
 
     @property
     def info(self) -> SessionInfo:
@@ -98,8 +100,6 @@ class SessionPort(Protocol):
     async def doctor(self) -> JsonReport:
         """DOCTOR: every probe of every channel on the page shown now."""
         ...
-
-    # Messaging (issue 18): MessagingPort (watui/core/messages/port.py) joins SessionPort here.
 
 
 class HistoryPort(Protocol):

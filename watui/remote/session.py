@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from watui.api.paths import API, MESSAGES_PATH
+from watui.api.paths import API, MESSAGES_PATH, TRAFFIC_PATH
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import CleanupReport, ClearReport, ConnectionState, Event, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport, SessionPort
 from watui.remote.client import ApiClient, OwnerClient, OwnerRefused
 
 if TYPE_CHECKING:
-    from watui.core.messages.port import Message, MessagePage, MessagingPort
+    from watui.core.messages.port import Message, MessagePage, MessagingPort, Traffic
     from watui.core.snapshots.catalog import Snapshot
 
 
@@ -158,6 +158,11 @@ class RemoteSession:
 
         query = urlencode({"since": since or "", "limit": limit, "bodies": int(bodies)})
         return MessagePage.from_json(await self.client.request("GET", f"{MESSAGES_PATH}?{query}"))
+
+    async def traffic(self) -> Traffic:
+        from watui.core.messages.port import Traffic
+
+        return Traffic.from_json(await self.client.request("GET", TRAFFIC_PATH))
 
 
 # The CLI's names for the decoders until its rewrite (watui/cli/, REDESIGN §5.4 step 5) calls the models'

@@ -176,6 +176,17 @@ class Inbox:
             lambda conn: (conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone() or (0,))[0],
         )
 
+    def counts(self, since: float) -> tuple[int, float | None]:
+        """How many messages were received since ``since``, and when the newest of all was (None: none)."""
+        count, newest = self.db.read(
+            "count",
+            lambda conn: conn.execute(
+                "SELECT (SELECT COUNT(*) FROM inbox WHERE received_at >= ?), (SELECT MAX(received_at) FROM inbox)",
+                (since,),
+            ).fetchone(),
+        )
+        return int(count), newest
+
     def cursor(self, name: str) -> int:
         """The stored cursor of consumer ``name`` (0: it has read nothing)."""
         _check_name(name)

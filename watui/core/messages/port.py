@@ -8,7 +8,8 @@ Three calls, the same in the owner and in a remote client of it:
 - ``message(id)``: that message now (its status, reason, and ack times), None when the id is unknown;
 - ``messages(since=CURSOR, limit, bodies=False)``: incoming and outgoing messages accepted or received after
   the cursor, newest last, and the cursor to ask from next (:class:`MessagePage`). A cursor is opaque text;
-  ``""`` (or None) is the beginning of what is kept.
+  ``""`` (or None) is the beginning of what is kept;
+- ``traffic()``: whether messages flow, in figures (:class:`Traffic`): for the dashboard, metrics, alerts.
 
 Each value has ``to_json`` and ``from_json`` (``from_json(x.to_json()) == x``), so a remote client rebuilds
 exactly what the owner answered. Bodies appear in JSON only when asked (``bodies=True``).
@@ -25,7 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from watui.core.messages.errors import MessageError
 from watui.core.messages.inbox import InboxRow
-from watui.core.messages.outbox import OutboxRow
+from watui.core.messages.outbox_rows import OutboxRow
 
 Direction = Literal["out", "in"]
 RECEIVED = "received"  # the status of an incoming message
@@ -171,6 +172,69 @@ class MessagePage:
         return cls(tuple(Message.from_json(item) for item in items), cursor)
 
 
+TRAFFIC_WINDOW_S = 3600.0  # "in the last hour": what the dashboard, metrics and alerts count
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Whether messages flow, in figures: the outbox now (``queued``, ``sending``: claimed, its send not yet
+    confirmed; ``oldest_pending_at``: when the oldest of them was accepted), what went and came in the last
+    :data:`TRAFFIC_WINDOW_S` (``sent``, ``failed``, ``received``), when the newest incoming message arrived,
+    and the webhook's backlog (``webhook`` False: no ``[messages.webhook] url``). Times are Unix seconds,
+    ``at`` when the figures were read."""
+
+    at: float
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    received: int = 0
+    oldest_pending_at: float | None = None
+    last_received_at: float | None = None
+    webhook: bool = False
+    webhook_backlog: int = 0
+    webhook_oldest_at: float | None = None
+    webhook_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "windowS": TRAFFIC_WINDOW_S,
+            "queued": self.queued,
+            "sending": self.sending,
+            "sent": self.sent,
+            "failed": self.failed,
+            "received": self.received,
+            "oldestPendingAt": self.oldest_pending_at,
+            "lastReceivedAt": self.last_received_at,
+            "webhook": self.webhook,
+            "webhookBacklog": self.webhook_backlog,
+            "webhookOldestAt": self.webhook_oldest_at,
+            "webhookError": self.webhook_error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Traffic:
+        """The figures ``to_json`` wrote; ValueError naming the field when ``data`` is not them."""
+
+        def count(name: str) -> int:
+            value = data.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"traffic: {name} must be a whole number, got {value!r}")
+            return value
+
+        at = _maybe_time(data, "at")
+        if at is None:
+            raise ValueError("traffic: at is required (a time)")
+        return cls(
+            at=at, queued=count("queued"), sending=count("sending"), sent=count("sent"), failed=count("failed"),
+            received=count("received"), oldest_pending_at=_maybe_time(data, "oldestPendingAt"),
+            last_received_at=_maybe_time(data, "lastReceivedAt"), webhook=bool(data.get("webhook", False)),
+            webhook_backlog=count("webhookBacklog"), webhook_oldest_at=_maybe_time(data, "webhookOldestAt"),
+            webhook_error=_maybe_text(data, "webhookError"),
+        )  # fmt: skip
+
+
 def page_of(
     outgoing: list[OutboxRow], incoming: list[InboxRow], since: Cursor, limit: int, bodies: bool = False
 ) -> MessagePage:
@@ -211,6 +275,10 @@ class MessagingPort(Protocol):
     async def messages(
         self, since: str | None = None, limit: int = DEFAULT_LIMIT, bodies: bool = False
     ) -> MessagePage: ...
+
+    async def traffic(self) -> Traffic:
+        """Whether messages flow: the outbox now, the last hour's counts, the webhook's backlog."""
+        ...
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:

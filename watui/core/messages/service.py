@@ -45,9 +45,19 @@ from watui.core.errors import first_line
 from watui.core.messages.address import normalise_to
 from watui.core.messages.errors import AddressError, NotLinked, StoreError
 from watui.core.messages.inbox import Inbox, Incoming, inbox_path
-from watui.core.messages.outbox import PENDING, Outbox, OutboxRow, State, outbox_path
+from watui.core.messages.outbox import Outbox, outbox_path
+from watui.core.messages.outbox_rows import PENDING, OutboxRow, State
 from watui.core.messages.page import DEFAULT_MESSAGING_MODULES, Ack, PageMessaging, TabLike, page_script
-from watui.core.messages.port import DEFAULT_LIMIT, Cursor, Message, MessagePage, check_limit, page_of
+from watui.core.messages.port import (
+    DEFAULT_LIMIT,
+    TRAFFIC_WINDOW_S,
+    Cursor,
+    Message,
+    MessagePage,
+    Traffic,
+    check_limit,
+    page_of,
+)
 from watui.core.messages.sender import Sender
 from watui.core.messages.webhook import WebhookDeliverer, deliverer_for
 from watui.core.models import ConnectionState, Event
@@ -210,6 +220,23 @@ class MessagingService:
         outgoing = await asyncio.to_thread(outbox.after, cursor.out_seq, limit)
         incoming = await inbox.read_async(cursor.in_seq, limit)
         return page_of(outgoing, incoming, cursor, limit, bodies)
+
+    async def traffic(self) -> Traffic:
+        """The outbox now, the last hour's sent/failed/received, the webhook's backlog (read off the loop)."""
+        now = self._clock()
+        since = now - TRAFFIC_WINDOW_S
+        outbox, inbox = self._need("outbox", self.outbox), self._need("inbox", self.inbox)
+        out = await asyncio.to_thread(outbox.counts, since)
+        received, last_received = await asyncio.to_thread(inbox.counts, since)
+        hook = self.webhook
+        status = hook.status if hook is not None else None
+        backlog = await hook.backlog() if hook is not None else None
+        return Traffic(
+            at=now, queued=out.queued, sending=out.sending, sent=out.sent, failed=out.failed, received=received,
+            oldest_pending_at=out.oldest_pending_at, last_received_at=last_received, webhook=hook is not None,
+            webhook_backlog=backlog.count if backlog else 0, webhook_oldest_at=backlog.oldest_at if backlog else None,
+            webhook_error=status.last_error if status is not None and status.failing_since is not None else None,
+        )  # fmt: skip
 
     # -- following the session -----------------------------------------------------------------------------
     async def _follow(self, stream: EventSource) -> None:

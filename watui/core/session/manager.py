@@ -18,12 +18,13 @@ from collections.abc import Coroutine
 from typing import Any
 
 from watui.config import Config
-from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.browser.contract import PageReport
+from watui.core.browser.driver import BrowserDriver
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable
-from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage
+from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage, Traffic
 from watui.core.messages.service import MessagingService
 from watui.core.models import (
     CleanupReport,
@@ -232,6 +233,9 @@ class SessionManager:
 
     async def messages(self, since: str | None = None, limit: int = DEFAULT_LIMIT, bodies: bool = False) -> MessagePage:
         return await self.messaging.messages(since, limit, bodies)
+
+    async def traffic(self) -> Traffic:
+        return await self.messaging.traffic()
 
     # -- doctor (watui/core/doctor.py) ------------------------------------------------------------
     async def doctor(self) -> DoctorReport:
