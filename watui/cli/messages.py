@@ -38,12 +38,12 @@ WEBHOOK_TEST = "webhook-test"
 
 
 # -- reaching the owner ---------------------------------------------------------------------------------
-def _flags(args: argparse.Namespace, config: Config) -> str:
+def _flags(args: argparse.Namespace) -> str:
     """The global options that name this session, to repeat in a hint (`watui --demo watch`)."""
     flags = " --demo" if args.demo else ""
     if args.demo_sim:
         flags += f" --demo-sim {args.demo_sim}"
-    return flags + (f" --config {config.source}" if config.source is not None else "")
+    return flags + (f" --config {args.config}" if args.config else "")  # as given: a found one needs none
 
 
 def no_owner_line(args: argparse.Namespace, config: Config) -> str:
@@ -51,7 +51,7 @@ def no_owner_line(args: argparse.Namespace, config: Config) -> str:
     pid = reach.disk_store(config).owner_pid()
     if pid is not None:  # a watui holds the session but serves no socket: say why, as `watui status` does
         return f"watui {args.command}: {reach.unreachable_owner(config, pid)['problem']}"
-    flags = _flags(args, config)
+    flags = _flags(args)
     return (
         f"watui {args.command}: no watui runs the session {config.profile_dir}; start one with "
         f"'watui{flags} watch' (or 'watui{flags} serve', or the systemd unit of docs/server.md): "
