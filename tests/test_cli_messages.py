@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -28,6 +29,8 @@ from watui.core.messages.outbox_rows import OutboxRow, State
 from watui.core.messages.port import Cursor, Message, page_of
 
 WATUI = (sys.executable, "-m", "watui")
+# As from a shell: stdout to a pipe is block-buffered unless the command flushes (a follower must, per line).
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
 
 
 def write_config(folder: Path, extra: str = "") -> Path:
@@ -57,7 +60,7 @@ async def owner_on(tmp_path: Path) -> AsyncIterator[tuple[Owner, Path]]:
 async def watui(toml: Path, *argv: str, stdin: bytes = b"", timeout: float = 30) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         *WATUI, "--config", str(toml), *argv,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
@@ -185,7 +188,7 @@ async def test_messages_follow_prints_each_new_one_through_an_owner_restart_unti
         await owner.incoming("3A01", "before")
         proc = await asyncio.create_subprocess_exec(
             *WATUI, "--config", str(toml), "messages", "--follow", "--json", "--since", "now",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
         )  # fmt: skip
         assert proc.stdout is not None
         try:
@@ -198,9 +201,14 @@ async def test_messages_follow_prints_each_new_one_through_an_owner_restart_unti
             await asyncio.sleep(0.5)
             await owner.start()
             await owner.incoming("3A03", "while the owner was away")
+            await owner.incoming("3A04", "and another")  # read in one page after the restart
             await owner.serve()
             second = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
-            assert second["id"] == "3A03" and Cursor.parse(second["cursor"]) != Cursor.parse(first["cursor"])
+            third = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
+            assert [second["id"], third["id"]] == ["3A03", "3A04"]
+            # Each line's cursor is right after it, even mid-page: a bot stopped after 3A03 resumes at 3A04.
+            code, out, _ = await watui(toml, "messages", "--json", "--since", second["cursor"])
+            assert [json.loads(line)["id"] for line in out.splitlines()] == ["3A04"]
             proc.send_signal(signal.SIGINT)
             assert await asyncio.wait_for(proc.wait(), 15) == 130
             assert await proc.stdout.read() == b""  # nothing twice

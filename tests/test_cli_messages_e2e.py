@@ -110,8 +110,9 @@ def test_messages_lists_what_went_and_came_and_follow_goes_on_through_a_restart(
     assert "hello from the shell" in [m.get("body") for m in listing if m["direction"] == "out"]
     assert [m["body"] for m in listing if m["direction"] == "in"] == ["hi watui"]
 
+    shell = {name: value for name, value in owner.env.items() if name != "PYTHONUNBUFFERED"}  # a pipe buffers
     follow = subprocess.Popen([*WATUI, "--demo", "messages", "--follow", "--json", "--since", listing[-1]["cursor"]],
-                              cwd=owner.cwd, env=owner.env, text=True, stdout=subprocess.PIPE,
+                              cwd=owner.cwd, env=shell, text=True, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)  # fmt: skip
     try:
         lines = Lines(follow)
