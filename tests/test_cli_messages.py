@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -266,3 +267,9 @@ async def test_webhook_test_says_what_the_receiver_answered(tmp_path: Path) -> N
     assert code == 1 and out.startswith("✗ http://127.0.0.1:") and "connection refused" in out
     code, out, err = await watui(write_config(tmp_path / "none"), "messages", "webhook-test")
     assert (code, out) == (2, "") and "no webhook: set [messages.webhook] url" in one_line(err)
+
+
+def test_the_shell_bot_of_the_docs_is_the_example_the_e2e_test_runs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    code = (root / "examples" / "shell_bot.sh").read_text()
+    assert code in re.findall(r"```sh\n(.*?)```", (root / "docs" / "messaging.md").read_text(), re.S)

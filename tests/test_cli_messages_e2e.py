@@ -7,6 +7,7 @@ messages POSTed to `/__sim/incoming`. One site and one owner for the module (the
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from tests.messaging_e2e_helpers import CONTACTS, Owner, Site, connected_owner, 
 
 pytestmark = pytest.mark.browser
 WATUI = (sys.executable, "-m", "watui")
+SHELL_BOT = Path(__file__).resolve().parent.parent / "examples" / "shell_bot.sh"
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +144,28 @@ def _listing(owner: Owner) -> list[dict[str, Any]]:
     done = watui(owner, "messages", "--json", "--bodies")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_the_shell_bot_of_the_docs_answers_each_text_once(owner: Owner, site: Site) -> None:
+    bin_dir = Path(sys.executable).parent  # where `watui` is installed beside this python
+    env = {**owner.env, "PATH": f"{bin_dir}:{owner.env.get('PATH', '')}", "WATUI": "watui --demo"}
+    env.pop("PYTHONUNBUFFERED", None)
+    bot = subprocess.Popen(["sh", str(SHELL_BOT)], cwd=owner.cwd, env=env, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    try:
+        time.sleep(2.0)  # following: `--since now` is taken when it starts
+        site.call("/__sim/incoming", "POST", {"from": CONTACTS[0], "text": "ping"})
+        wait_until(lambda: _at_contacts(site, "echo: ping"), "the bot's answer")
+        site.call("/__sim/incoming", "POST", {"from": CONTACTS[1], "text": "two\nlines"})
+        wait_until(lambda: _at_contacts(site, "echo: two\nlines"), "the bot's second answer")
+        time.sleep(1.0)  # a repeat would show now
+        echoes = [(m["to"], m["body"]) for m in site.received() if m["body"].startswith("echo: ")]
+        assert echoes == [(f"{CONTACTS[0]}@c.us", "echo: ping"), (f"{CONTACTS[1]}@c.us", "echo: two\nlines")]
+        assert bot.poll() is None
+        saved = (owner.cwd / "bot.cursor").read_text().strip()
+        after = watui(owner, "messages", "--json", "--since", saved)
+        assert [json.loads(line)["body"] for line in after.stdout.splitlines()] in ([], ["echo: two\nlines"])
+    finally:
+        os.killpg(bot.pid, signal.SIGTERM)
+        _out, err = bot.communicate(timeout=30)
+    assert "Traceback" not in err, err
