@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -273,3 +274,12 @@ def test_the_shell_bot_of_the_docs_is_the_example_the_e2e_test_runs() -> None:
     root = Path(__file__).resolve().parent.parent
     code = (root / "examples" / "shell_bot.sh").read_text()
     assert code in re.findall(r"```sh\n(.*?)```", (root / "docs" / "messaging.md").read_text(), re.S)
+
+
+def test_send_and_messages_load_neither_the_dashboard_nor_a_server() -> None:
+    probe = (
+        "import sys, watui.cli.messages, watui.client, watui.cli.signals, watui.core.messages.webhook_post\n"
+        "print(','.join(m for m in ('textual', 'rich', 'aiohttp.web') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == ""
