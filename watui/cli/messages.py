@@ -324,7 +324,8 @@ def _messages_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         type=int,
         default=None,
-        help=f"at most the N newest (default: all those of --since; without --since the newest {DEFAULT_LIST})",
+        help=f"at most the N newest (default: all those of --since; without --since the newest {DEFAULT_LIST}); "
+        "with --follow, of those there at the start",
     )
 
 
