@@ -26,9 +26,11 @@ from tests.test_client import Owner
 from tests.test_messages_service import ACCOUNT, CONTACT
 from watui.cli.messages import message_line
 from watui.config import load_config
+from watui.core.disk.store import SessionStore
 from watui.core.messages.inbox import InboxRow
 from watui.core.messages.outbox_rows import OutboxRow, State
 from watui.core.messages.port import Cursor, Message, page_of
+from watui.core.session.offline import owner_lock
 
 WATUI = (sys.executable, "-m", "watui")
 # As from a shell: stdout to a pipe is block-buffered unless the command flushes (a follower must, per line).
@@ -283,3 +285,15 @@ def test_send_and_messages_load_neither_the_dashboard_nor_a_server() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == ""
+
+
+async def test_a_watui_that_holds_the_session_but_serves_no_socket_is_named_not_mistaken_for_none(
+    tmp_path: Path,
+) -> None:
+    toml = write_config(tmp_path)
+    store = SessionStore(load_config(toml))
+    store.root.mkdir(parents=True)
+    with owner_lock(store):  # this process owns the session, as a watui whose socket could not be served
+        code, out, err = await watui(toml, "send", CONTACT, "hi")  # waits for a starting owner's socket first
+    assert (code, out) == (1, "")
+    assert f"watui (pid {os.getpid()}) runs but serves no control socket: no socket at " in one_line(err)
