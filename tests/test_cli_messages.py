@@ -116,12 +116,23 @@ async def test_send_wait_exits_0_at_the_ack_3_when_not_yet_and_1_with_the_reason
         assert code == 3 and late["status"] in ("sent", "claimed", "queued")
         assert "not yet read, after 0.5 s" in one_line(err) and "still goes" in err
 
-        failing = asyncio.create_task(watui(toml, "send", CONTACT, "this one fails", "--wait", "read"))
-        await wait_for(lambda: len(sent_by(owner)) == 3, what="the third send")
+        proc = await asyncio.create_subprocess_exec(
+            *WATUI, "--config", str(toml), "send", CONTACT, "stop waiting", "--wait", "read",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
+        )  # fmt: skip
+        await wait_for(lambda: len(sent_by(owner)) == 3, what="the interrupted one's send")
         await asyncio.sleep(0.3)
-        await owner.ack(sent_by(owner)[2][0], -1, "failed")
+        proc.send_signal(signal.SIGINT)
+        out_b, err_b = await asyncio.wait_for(proc.communicate(), 15)
+        assert proc.returncode == 130 and out_b.decode().strip() == sent_by(owner)[2][0]
+        assert "stopped waiting; message " in one_line(err_b.decode()) and "still goes" in err_b.decode()
+
+        failing = asyncio.create_task(watui(toml, "send", CONTACT, "this one fails", "--wait", "read"))
+        await wait_for(lambda: len(sent_by(owner)) == 4, what="the fourth send")
+        await asyncio.sleep(0.3)
+        await owner.ack(sent_by(owner)[3][0], -1, "failed")
         code, out, err = await failing
-        assert code == 1 and out.strip() == sent_by(owner)[2][0]
+        assert code == 1 and out.strip() == sent_by(owner)[3][0]
         assert one_line(err).startswith(f"watui send: message {out.strip()} to {CONTACT} failed: ")
 
 

@@ -149,6 +149,9 @@ async def _send(wa: Client, args: argparse.Namespace, text: str) -> int:
         _print_sent(exc.message, args, id_printed=True)
         print(f"watui send: {exc}", file=sys.stderr)
         return Exit.FAIL
+    except asyncio.CancelledError:  # Ctrl-C, SIGTERM: the wait stops, the message does not
+        print(f"watui send: stopped waiting; message {sent.id} is on disk and still goes", file=sys.stderr)
+        raise
     except WaitTimeout as exc:
         _print_sent(exc.message or sent, args, id_printed=True)
         still = "" if exc.message is not None else " (it is on disk: it goes once the session is connected)"
