@@ -29,7 +29,7 @@ from watui.core.models import ConnectionState, Event
 from watui.tui.app import WatuiApp, build_app
 from watui.tui.screens.help import HelpScreen
 from watui.tui.screens.recent_messages import RECENT, RecentMessagesScreen, last_seq, messages_text, recent_page
-from watui.tui.widgets.traffic_panel import TrafficView, traffic_text
+from watui.tui.widgets.traffic_panel import TrafficPanel, TrafficView, traffic_text
 
 
 def make_app(session: FakeSession) -> WatuiApp:
@@ -198,6 +198,7 @@ async def test_without_messages_there_is_no_panel_no_key_and_no_reading() -> Non
         assert isinstance(app.screen, HelpScreen)
         assert "recent messages" not in screen_text(app) and "Traffic" not in screen_text(app)
         assert session.verbs == []
+        assert not app.query(TrafficPanel)
 
 
 async def test_the_help_lists_m_and_the_traffic_panel_with_messages() -> None:
@@ -263,6 +264,14 @@ async def test_t_shows_the_texts_by_asking_for_the_bodies_and_hides_them_again()
         await pilot.press("t")
         text = await until(pilot, app, lambda t: "shipped" not in t, "the texts hidden")
         assert "t shows the texts" in text and "✓✓ delivered" in text
+        # Shown and hidden again while the read with the texts hangs: they stay hidden when it ends.
+        gate = session.gates["messages"] = asyncio.Event()
+        await pilot.press("t")
+        await pilot.pause(0.1)
+        await pilot.press("t")
+        gate.set()
+        await pilot.pause(0.3)
+        assert "shipped" not in screen_text(app) and "✓✓ delivered" in screen_text(app)
 
 
 async def test_the_open_screen_follows_new_messages_and_acks() -> None:
@@ -288,10 +297,13 @@ async def test_events_during_a_read_are_applied_after_it_in_order() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("m")
         await pilot.pause(0.1)
+        reads = session.verbs.count("messages")
         # While the first read hangs: message 4 is sent, then read, and a new one comes in.
         session.announce(replace(KEPT[3], status="sent"))
         session.announce(replace(KEPT[3], status="read"))
         session.announce(incoming(6))
+        await pilot.pause(0.2)
+        assert session.verbs.count("messages") == reads  # one read at a time: the events wait for it
         gate.set()
         text = await until(pilot, app, lambda t: "11:50:06" in t, "the message that came during the read")
         assert "11:50:04  → 15550002001@c.us         ✓✓ read" in text

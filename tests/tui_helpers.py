@@ -207,7 +207,11 @@ class MessagesFake(FakeSession):
         side.append(message)
 
     async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
+        page = self._page(since, limit, bodies)  # read first: a read that hangs (gates) answers what it saw
         await self._verb("messages", since=since, limit=limit, bodies=bodies)  # recorded; gates and fail apply
+        return page
+
+    def _page(self, since: str | None, limit: int, bodies: bool) -> MessagePage:
         cursor = Cursor.parse(since)
         merged = list(itertools.islice(heapq.merge(
             [(m.time, 0, seq, m) for seq, m in enumerate(self.sides["out"], 1) if seq > cursor.out_seq],
