@@ -24,6 +24,7 @@ from tui_helpers import (
 )
 
 from tests.support.fakes import FakeSession
+from watui.config import KeySettings
 from watui.core.messages.port import Traffic
 from watui.core.models import ConnectionState, Event
 from watui.tui.app import WatuiApp, build_app
@@ -348,3 +349,14 @@ def test_each_status_has_a_glyph_and_a_word() -> None:
     rows = [replace(outgoing(1), status=status) for status in ("claimed", "sent", "bounced")]
     lines = messages_text(rows, fixed_clock(), False).plain.splitlines()[1:]
     assert ["◔ sending" in lines[0], "✓ sent" in lines[1], "? bounced" in lines[2]] == [True, True, True]
+
+
+async def test_the_messages_key_is_remapped_from_the_config() -> None:
+    session = MessagesFake(connected_info(), KEPT)
+    config = replace(session.config, keys=KeySettings(messages="f6"))
+    app = build_app(session, config=config, clock=fixed_clock, auto_initialize=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, app, lambda t: "Traffic (f6: messages)" in t, "the panel's title with the key")
+        await pilot.press("f6")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, RecentMessagesScreen)
