@@ -2,7 +2,7 @@
 
 No I/O here. Every snapshot is a frozen dataclass; ``to_json()`` gives the status JSON of DESIGN.md and
 ``from_json()`` reads it back (a face of a remote owner: watui/remote/); ``from_json(x.to_json())`` gives
-the same JSON again (tests/test_models_json.py).
+the same JSON again (tests/unit/test_models_json.py).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 
 from watui.core.journal.journal import Row, Sample, _read
 from watui.core.models import ConnectionState
+from watui.present import cell_glyph
 
 CONNECTED = ConnectionState.CONNECTED.value
 UNLAUNCHED = ConnectionState.UNLAUNCHED.value
@@ -188,32 +189,6 @@ def strip(segs: list[Segment], now: float, cells: int = STRIP_CELLS, span_s: flo
         out.append({"start": _iso(start), "up": ratio})
         text.append(cell_glyph(ratio))
     return {"cellS": width, "cells": out, "text": "".join(text)}
-
-
-def cell_glyph(ratio: float | None) -> str:
-    if ratio is None:
-        return "·"
-    if ratio >= 0.99:
-        return "█"
-    if ratio <= 0.01:
-        return "░"
-    return "▒"
-
-
-def ratio_text(figures: dict[str, Any]) -> str:
-    """An uptime figure of the report for people: "99.95 %", or "no data"."""
-    ratio = figures.get("ratio")
-    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
-
-
-def duration_text(seconds: float) -> str:
-    """A duration for people: "45 s", "3 min 05 s", "2 h 07 min"."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: float) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from textual.widgets import Static
 from watui.core.errors import first_line
 from watui.core.messages.port import MAX_LIMIT, Cursor, Message, MessagePage, MessagingPort
 from watui.core.models import Event
-from watui.tui.widgets.format import clock_time
+from watui.present import clock_time
 
 RECENT = 100  # messages shown (the screen scrolls)
 _PAST_EVERY_SEQ = 10**18 - 1  # the largest seq a cursor holds: a side read from there is empty

@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from watui.core.messages.port import Traffic
 from watui.core.models import now_utc
+from watui.present import ago
 from watui.tui.widgets.rows import Row, label_rows
 
 LABEL_WIDTH = 9
@@ -31,16 +32,10 @@ class TrafficView:
     error: str | None = None
 
 
-def ago(seconds: float) -> str:
-    """How old something is, in one unit: ``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+def age(since: float, now: datetime) -> str:
+    """How long ago ``since`` (Unix seconds) was, in one unit: ``45 s``, ``12 min``, ``3.5 h`` (never
+    negative: the owner's clock may be a little ahead of this one)."""
+    return ago(max(0.0, now.timestamp() - since))
 
 
 def _count(out: Text, glyph: str, number: int, word: str, style: str) -> None:
@@ -55,7 +50,7 @@ def outbox_text(figures: Traffic, now: datetime, room: int = 80) -> Text:
     out.append(" · ")
     _count(out, "◔", figures.sending, "sending", "yellow")
     if (figures.queued or figures.sending) and figures.oldest_pending_at is not None:
-        _if_room(out, f" · oldest {ago(now.timestamp() - figures.oldest_pending_at)}", room)
+        _if_room(out, f" · oldest {age(figures.oldest_pending_at, now)}", room)
     return out
 
 
@@ -91,7 +86,7 @@ def webhook_text(figures: Traffic, now: datetime, room: int = 80) -> Text:
     if waiting:
         out = Text(f"webhook ⚠ {waiting} waiting", style="yellow")
         if figures.webhook_oldest_at is not None:
-            _if_room(out, f", oldest {ago(now.timestamp() - figures.webhook_oldest_at)}", room)
+            _if_room(out, f", oldest {age(figures.webhook_oldest_at, now)}", room)
         return out
     return Text("webhook ✔ 0 waiting", style="green")
 
@@ -99,7 +94,7 @@ def webhook_text(figures: Traffic, now: datetime, room: int = 80) -> Text:
 def incoming_text(figures: Traffic, now: datetime, room: int = 80) -> Text:
     """``last 3 min ago · webhook ✔ 0 waiting`` (``none yet`` before the first incoming message)."""
     last = figures.last_received_at
-    out = Text("none yet" if last is None else f"last {ago(now.timestamp() - last)} ago")
+    out = Text("none yet" if last is None else f"last {age(last, now)} ago")
     out.append(" · ")
     out.append(webhook_text(figures, now, room - out.cell_len))
     return out
