@@ -99,6 +99,9 @@ def test_the_traffic_panel_gives_up_a_detail_before_cutting_a_count() -> None:
     narrow = traffic_text(TrafficView(BUSY_TRAFFIC), fixed_clock(), width=46).plain.splitlines()
     assert narrow[0] == "Outbox   ◌ 2 queued · ◔ 1 sending"  # "oldest 12 s" would not fit
     assert narrow[2] == "Incoming last 3 min ago · webhook ⚠ 3 waiting"
+    narrower = traffic_text(TrafficView(BUSY_TRAFFIC), fixed_clock(), width=42).plain.splitlines()
+    assert narrower[1:] == ["Last 1 h ✓41 sent ✖2 failed ↓17 received", "Incoming 3 min ago · webhook ⚠ 3 waiting"]
+    assert all(len(line) <= 42 for line in narrower)  # beside the QR at its narrowest: no count cut
 
 
 async def test_the_panel_shows_the_figures_at_80x24() -> None:
