@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from watui.tui.screens.recent_messages import RECENT
+
 HELP_TEXT = """\
 Keys
 {keys}
@@ -38,7 +40,7 @@ KEY_HELP = (
     ("scan", "scan the QR (only with --demo, on the simulator)"),
     ("log", "show or hide the event log"),
     ("history", "history: uptime, the last 24 h, incidents, size and memory"),
-    ("messages", "recent messages: the last 100 in and out, metadata only (t shows the texts)"),
+    ("messages", f"recent messages: the last {RECENT} in and out, metadata only (t shows the texts)"),
     ("backup", "backup: an encrypted snapshot of the login now (when [snapshots] has a key)"),
     ("help", "this help"),
     ("quit", "quit (closes the browser cleanly; the session stays on disk)"),
