@@ -12,7 +12,7 @@ from watui.config import Config
 from watui.core.journal.alerts import make_test_alert
 from watui.core.journal.channels import Dispatcher, channels_for
 from watui.core.journal.journal import HistoryError, history_path
-from watui.core.journal.report import cell_glyph, duration_text, parse_since, ratio_text, read_report
+from watui.core.journal.report import cell_glyph, duration_text, messages_lines, parse_since, ratio_text, read_report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +61,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
         f"Last 24 h  [{report['strip']['text']}]  now",
         f"           {cell_glyph(1.0)} connected  {cell_glyph(0.5)} partly down  {cell_glyph(0.0)} down  "
         f"{cell_glyph(None)} watui not running",
+        *messages_lines(report),
     ]
     incidents = report["incidents"]
     lines.append(f"Incidents: {len(incidents)}")
