@@ -277,7 +277,8 @@ def messages_per_hour(hours: Iterable[MessageHour]) -> dict[str, Any]:
     """The messages of the window: the totals, and per UTC hour that had any (oldest first)."""
     rows = [h for h in hours if h.sent or h.received or h.failed]
     per_hour = [{"hour": _iso(h.hour), "sent": h.sent, "received": h.received, "failed": h.failed} for h in rows]
-    total = {name: sum(row[name] for row in per_hour) for name in ("sent", "received", "failed")}
+    total = {"sent": sum(h.sent for h in rows), "received": sum(h.received for h in rows),
+             "failed": sum(h.failed for h in rows)}  # fmt: skip
     return {"total": total, "perHour": per_hour}
 
 
