@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 # The events after which the messaging figures may have changed (the outbox, the inbox, the state).
 TRAFFIC_EVENTS = frozenset({"message", "ack", "state"})
+TRAFFIC_GAP_S = 0.5  # reads asked back to back (a burst of sends) start at most this often
 
 
 class Watchers:
@@ -152,13 +153,16 @@ class Watchers:
         assert self.rules is not None
         while True:
             self._traffic_again = False
+            started = time.monotonic()
             try:
                 figures = await read()
-            except Exception as exc:  # the outbox not open yet (starting), a disk error: said once, tried again
+            except Exception as exc:
+                # The outbox not open (watui starting or stopping), a disk error (the messaging service says
+                # that one itself, as an error event): logged once, tried again at the next event or tick.
                 message = f"alerts: cannot read the messaging figures: {exc}"
                 if message != self._traffic_error:
                     self._traffic_error = message
-                    log.warning("%s", message)
+                    log.info("%s", message)
             else:
                 self._traffic_error = None
                 for alert in self.rules.on_traffic(figures, self.manager.info):
@@ -166,6 +170,7 @@ class Watchers:
                 self._remember()
             if not self._traffic_again:
                 return
+            await asyncio.sleep(max(0.0, TRAFFIC_GAP_S - (time.monotonic() - started)))
 
     def _remember(self) -> None:
         """Keep the rules' memory in the journal when it changed (off the loop, in order, latest wins)."""
