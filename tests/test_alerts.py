@@ -480,7 +480,7 @@ def test_alert_and_history_config_mistakes_name_the_key(tmp_path: Path, text: st
 
 
 def test_watch_prints_an_alert_with_its_rule_and_status() -> None:
-    from watui.cli_live import _event_line
+    from watui.cli.live import _event_line
 
     data = {"alert": "qr_needed", "status": "firing", "session": "bot", "state": "UNPAIRED"}
     ev = Event("alert", SessionInfo(state=S.UNPAIRED), message="logged out: scan a new QR", data=data)

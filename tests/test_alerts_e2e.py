@@ -15,7 +15,7 @@ import pytest
 
 from tests.alert_helpers import Receiver, receiver
 from tests.core_helpers import Recorder, sim_config
-from watui.cli_live import _event_line
+from watui.cli.live import _event_line
 from watui.config import AlertSettings, Config, WebhookSettings
 from watui.core.journal.journal import history_path
 from watui.core.journal.report import read_report

@@ -120,7 +120,7 @@ def test_clean_refuses_while_another_watui_owns_the_session(
 ) -> None:
     # This owner never answers on a control socket (an older watui): after the wait for one that is
     # starting up, the verbs are refused as before.
-    monkeypatch.setattr("watui.cli_owner.OWNER_STARTUP_WAIT_S", 0.2)
+    monkeypatch.setattr("watui.cli.reach.OWNER_STARTUP_WAIT_S", 0.2)
     (session_layout.profile / "Default" / "x.tmp").write_bytes(b"x")
     for command in (["clean"], ["clear", "--yes"]):
         code, out, err = run(capsys, *command, "--config", str(session_layout.config_path))

@@ -56,12 +56,11 @@ def test_doctor_usage_mistake_exits_2(tmp_path: Path) -> None:
 def test_doctor_on_a_session_held_without_a_socket_says_so_in_json_with_its_own_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from watui import cli_owner
-    from watui.cli import main
+    from watui.cli import main, reach
     from watui.config import load_config
     from watui.core.disk.store import SessionStore
 
-    monkeypatch.setattr(cli_owner, "OWNER_STARTUP_WAIT_S", 0.5)
+    monkeypatch.setattr(reach, "OWNER_STARTUP_WAIT_S", 0.5)
     config = tmp_path / "config.toml"
     config.write_text('[session]\nsession_path = "s"\n')
     with SessionStore(load_config(config)).acquire_owner():  # an owner that serves no socket

@@ -119,12 +119,12 @@ def test_init_refuses_a_timeout_that_is_not_a_positive_finite_number(
 def test_any_os_error_that_reaches_the_command_line_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from watui import cli_disk
+    from watui.cli.session import CLEAN
 
     def disk_full(*_args: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cli_disk, "run_clean", disk_full)
+    monkeypatch.setattr(CLEAN, "run", disk_full)
     config = tmp_path / "config.toml"
     config.write_text('[session]\nsession_path = "s"\n')
     code, _, err = _run(capsys, "clean", "--config", str(config))

@@ -24,19 +24,27 @@ PACKAGE = Path(watui.__file__).parent
 FACES = ("textual", "rich", "aiohttp.web")
 DASHBOARD = ("textual", "rich")
 
-# The commands that never show the dashboard: status, info, clean, clear, reconnect, takeover, init (cli_owner),
-# watch (cli_live), keygen/backup/snapshots/restore (cli_snapshots), history/alerts (cli_history), doctor; and
-# watui.cli itself, which parses every command line before it knows which one it runs.
+# The commands that never show the dashboard: status, info, clean, clear, reconnect, takeover (cli.session), init
+# and watch (cli.live), keygen/backup/snapshots/restore (cli.snapshots), history/alerts (cli.history), doctor, and
+# what they share (reach, output, signals, base); and watui.cli itself, which parses every command line before it
+# knows which one it runs. (cli.serve and cli.dashboard load their face only when they run.)
 HEADLESS_COMMANDS = (
     "watui.cli",
-    "watui.cli_disk",
-    "watui.cli_doctor",
-    "watui.cli_history",
-    "watui.cli_live",
-    "watui.cli_owner",
-    "watui.cli_snapshots",
+    "watui.cli.base",
+    "watui.cli.doctor",
+    "watui.cli.history",
+    "watui.cli.live",
+    "watui.cli.output",
+    "watui.cli.reach",
+    "watui.cli.session",
+    "watui.cli.signals",
+    "watui.cli.snapshots",
+    "watui.present",
     "watui.runtime",
 )
+
+# Reaching a running owner (`watui status`, `info`, ... beside `watui watch`) loads its client, not its server.
+OWNER_CLIENTS = ("watui.cli.reach", "watui.api.paths")
 
 _PROBE = """
 import importlib, json, os, sys
@@ -78,7 +86,8 @@ def modules_under(*parts: str) -> list[str]:
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
 CONTROLS = ["watui.tui.app", "watui.api.app"]
-REMOTE = modules_under("remote")  # the owner's clients: aiohttp's client, never its server
+# The owner's clients, and the public one built on them: aiohttp's client, never its server.
+REMOTE = [*modules_under("remote"), "watui.client"]
 
 
 @cache
@@ -124,9 +133,14 @@ def test_headless_commands_load_no_face() -> None:
 
 
 def test_the_remote_clients_load_no_face() -> None:
-    # cli_owner and the attached dashboard reach the owner through remote/ and api/paths.py, never the server.
-    assert len(REMOTE) >= 3  # remote/__init__, client, session
+    # cli/reach.py and the attached dashboard reach the owner through remote/ and api/paths.py, never the server.
+    assert len(REMOTE) >= 5  # remote/__init__, client, errors, session; watui.client
     assert offenders(REMOTE, FACES) == {}
+
+
+@pytest.mark.parametrize("name", OWNER_CLIENTS)
+def test_reaching_the_owner_loads_no_server(name: str) -> None:
+    assert offenders([name], FACES) == {}
 
 
 def test_the_api_and_the_simulator_load_no_dashboard() -> None:

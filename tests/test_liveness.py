@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from watui.config import Config
-from watui.core.browser.contract import map_state
-from watui.core.browser.driver import PageReport
+from watui.core.browser.contract import PageReport, map_state
 from watui.core.errors import InitFailed
 from watui.core.models import ConnectionState as S
 from watui.core.models import Event, InitResult

@@ -25,7 +25,8 @@ from tests.webhook_helpers import SECRET, fast
 from watui.config import Config, MessagesSettings, SessionSettings
 from watui.core.messages import NotLinked, State, StoreError
 from watui.core.messages.inbox import InboxRow, Incoming, inbox_path
-from watui.core.messages.outbox import OutboxRow, outbox_path
+from watui.core.messages.outbox import outbox_path
+from watui.core.messages.outbox_rows import OutboxRow
 from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, Traffic, page_of
 from watui.core.messages.service import MessagingService, account_of
 from watui.core.models import ConnectionState, Event, EventType, SessionInfo
@@ -594,7 +595,7 @@ def test_the_journal_keeps_no_message_event() -> None:
 
 
 def test_watch_prints_a_line_per_message_event_with_its_id_and_never_its_text() -> None:
-    from watui.cli_live import _event_line
+    from watui.cli.live import _event_line
 
     info = SessionInfo(state=S.CONNECTED)
     got = Event(type="message", info=info, data={"id": "3A01", "direction": "in", "chat": CONTACT,

@@ -465,7 +465,7 @@ async def test_a_socket_another_user_serves_at_the_owner_path_is_refused(write_c
 # -- the attached dashboard ---------------------------------------------------------------------------
 @asynccontextmanager
 async def attach(owner: Owner) -> AsyncIterator[AttachedApp]:
-    """The dashboard as `watui --demo` builds it on a session `owner` runs (see watui/tui/launch.py)."""
+    """The dashboard as `watui --demo` builds it on a session `owner` runs (see watui/cli/dashboard.py)."""
     config = load_config(None).for_demo()
     client = await find_owner(config)
     assert client is not None
@@ -569,8 +569,9 @@ async def test_a_second_demo_on_the_same_port_finds_the_session_taken_not_the_po
 def test_a_dashboard_that_loses_the_take_over_attaches_to_the_winner_and_can_take_over_again(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from watui.cli import dashboard as launch
+    from watui.cli import reach
     from watui.core.errors import SessionBusyError
-    from watui.tui import launch
 
     calls: list[str] = []
     attaches = iter([launch.TAKE_OVER, launch.TAKE_OVER])  # i; once the winner has exited too, i again
@@ -589,6 +590,6 @@ def test_a_dashboard_that_loses_the_take_over_attaches_to_the_winner_and_can_tak
 
     monkeypatch.setattr(launch, "attach", attach)
     monkeypatch.setattr(launch, "dashboard", dashboard)
-    code = launch.run_dashboard(None, None)  # type: ignore[arg-type]
+    code = launch.run(None, None)  # type: ignore[arg-type]
     assert code == 0
-    assert calls == ["attach 0", "own", f"attach {launch.OWNER_STARTUP_WAIT_S:g}", "own"]
+    assert calls == ["attach 0", "own", f"attach {reach.OWNER_STARTUP_WAIT_S:g}", "own"]

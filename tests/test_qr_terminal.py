@@ -17,7 +17,7 @@ def print_qr_on_a_pty(payload: str) -> str:
     """What ``print_qr`` writes to a real terminal (a pty as its stdout), escapes included."""
     master, slave = os.openpty()
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    script = "import sys; from watui.cli_live import print_qr; print_qr(sys.argv[1], sys.stdout)"
+    script = "import sys; from watui.cli.output import print_qr; print_qr(sys.argv[1], sys.stdout)"
     proc = subprocess.Popen([sys.executable, "-c", script, payload], stdout=slave, env=env)
     os.close(slave)
     chunks = []

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from watui.core.browser.driver import PageReport
+from watui.core.browser.contract import PageReport
 from watui.core.models import Account, ConnectionState, Health, SessionInfo
 from watui.core.session import machine
 from watui.core.session.machine import Context, PageMemory, on_report

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from watui.cli import main
-from watui.core.disk.store import SessionStore, _mb_over
+from watui.core.disk.store import SessionStore
 from watui.core.errors import SessionBusyError
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -30,6 +30,7 @@ from watui.core.models import (
     DiskReport,
     SessionInfo,
 )
+from watui.present import mb_over
 
 if TYPE_CHECKING:
     from conftest import LockSetter, SessionLayout
@@ -179,9 +180,9 @@ def test_too_large_compares_the_right_way_round(session_layout: SessionLayout) -
 
 def test_too_large_message_never_reads_as_equal() -> None:
     mib = 1024 * 1024
-    assert _mb_over(250 * mib, 200) == "250MB"
-    assert _mb_over(200 * mib + 300 * 1024, 200) == "200.3MB"
-    assert _mb_over(200 * mib + 1, 200) == f"{200 * mib + 1} bytes"
+    assert mb_over(250 * mib, 200) == "250MB"
+    assert mb_over(200 * mib + 300 * 1024, 200) == "200.3MB"
+    assert mb_over(200 * mib + 1, 200) == f"{200 * mib + 1} bytes"
 
 
 def test_live_lock_names_pid_and_process(

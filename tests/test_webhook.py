@@ -31,15 +31,8 @@ from tests.alert_helpers import Receiver, receiver
 from tests.webhook_helpers import SECRET, fast
 from watui.config import ConfigError, MessagesSettings, MessageWebhookSettings, apply_env, build_config
 from watui.core.messages import Inbox, Incoming, Outbox
-from watui.core.messages.webhook import (
-    CURSOR,
-    Answer,
-    WebhookBusy,
-    WebhookDeliverer,
-    _NotDelivered,
-    deliverer_for,
-    test_delivery,
-)
+from watui.core.messages.webhook import CURSOR, WebhookBusy, WebhookDeliverer, _NotDelivered, deliverer_for
+from watui.core.messages.webhook_post import Answer, test_delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "15550001111@c.us"

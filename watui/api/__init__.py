@@ -1,7 +1,7 @@
 """The HTTP face: the seed system's JSON API, live events, QR images, metrics and the diagnostics page.
 
 ``start_api(manager, host=..., port=..., token=...)`` serves one SessionManager (used by ``watui serve``
-and by the dashboard's ``watui --serve``); ``watui.api.cli.run_serve`` is the headless command. The same
+and by the dashboard's ``watui --serve``); the headless command is ``watui/cli/serve.py``. The same
 app is served on the owner's control socket (``watui.api.control``); ``watui.remote`` is its client.
 """
 

@@ -23,15 +23,14 @@ from typing import Any, cast
 from aiohttp import web
 
 from watui.api.errors import _Refused
-from watui.api.paths import API
+from watui.api.paths import MESSAGES_PATH as MESSAGES
+from watui.api.paths import TRAFFIC_PATH as TRAFFIC
 from watui.api.state import _state
 from watui.core.messages.errors import MessageError, NotLinked, OutboxFull, StoreError
 from watui.core.messages.outbox import MAX_BODY
 from watui.core.messages.port import DEFAULT_LIMIT, MessagingPort
 from watui.core.ports import MESSAGES as MESSAGING
 
-MESSAGES = f"{API}/messages"
-TRAFFIC = f"{API}/traffic"
 # A text of MAX_BODY characters, each up to 6 bytes as a JSON escape, and room for the other fields.
 MAX_REQUEST = MAX_BODY * 6 + 4096
 _FIELDS: dict[str, type] = {"to": str, "text": str, "key": str}

@@ -1,5 +1,6 @@
-"""The API's paths, the one copy for the server and its clients: the HTTP paths (API, PAGE, OWNER_PATH) and
-the owner's control socket (where it is, how a long path is reached, who is at the other end).
+"""The API's paths, the one copy for the server and its clients: the HTTP paths (API, PAGE, OWNER_PATH,
+MESSAGES_PATH, TRAFFIC_PATH) and the owner's control socket (where it is, how a long path is reached, who is at
+the other end).
 
 No aiohttp here: the clients (watui/remote/) and the CLI import it without loading the server.
 """
@@ -20,6 +21,8 @@ from watui.config import Config
 API = "/api/whatsapp"
 PAGE = "/whatsapp-diagnostics"
 OWNER_PATH = "/api/owner"
+MESSAGES_PATH = f"{API}/messages"  # POST a send, GET ?since=CURSOR, GET /{id} (api/messages.py; remote/session.py)
+TRAFFIC_PATH = f"{API}/traffic"  # GET: the messaging figures now (api/messages.py; remote/session.py)
 
 # AF_UNIX paths are limited to 108 bytes with the terminating NUL.
 MAX_SOCKET_PATH = 107

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from watui.config import Config
-from watui.core.browser.contract import CHANNELS
-from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.browser.contract import CHANNELS, PageReport
+from watui.core.browser.driver import BrowserDriver
 from watui.core.disk.evidence import save_evidence
 from watui.core.disk.store import SessionStore
 from watui.core.models import ConnectionState

@@ -1,10 +1,12 @@
-"""A client of a running owner's API over its control socket (aiohttp's client, ``UnixConnector``).
+"""A client of a running owner's API over its control socket (aiohttp's client, ``UnixConnector``), or of
+``watui serve`` over HTTP with its bearer token.
 
 ``find_owner(config)`` answers the owner of ``config``'s session, or None when no watui serves it (no
 socket, or a dead owner's socket that refuses connections). :class:`OwnerClient` is the HTTP API seen
 from another process; it trusts only a socket file of its own uid served by a process of its own uid
-(:func:`socket_file_refusal`, :func:`owner_refusal`). ``watui/remote/session.py`` turns it into a
-SessionPort, so one face code path drives a local or a remote session.
+(:func:`socket_file_refusal`, :func:`owner_refusal`). :class:`ServeClient` is the same API at a serve URL
+(the token is its check). ``watui/remote/session.py`` turns either into a SessionPort, so one face code
+path drives a local or a remote session; ``watui/client.py`` is the public Python client on them.
 """
 
 from __future__ import annotations
@@ -22,23 +24,28 @@ import aiohttp
 
 from watui.api.paths import API, OWNER_PATH, peer_uid, reachable, socket_path
 from watui.config import Config
-from watui.core.errors import ActionUnavailable, WatuiError
+from watui.core.errors import ActionUnavailable
+from watui.remote.errors import OwnerNotRunning, Refused
 
 BASE = "http://localhost"  # the Host a Unix-socket request carries; loopback for the API's Host check
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 5.0  # the owner answers reads at once; slower means it hangs
 
 
-class OwnerGone(WatuiError):
+class OwnerGone(OwnerNotRunning):
     """The owner stopped answering (it exited, or was killed) while a client used it."""
 
     exit_code = 1
 
 
-class OwnerRefused(WatuiError):
+class OwnerRefused(Refused):
     """The control socket is there but this process may not use it (another uid): one line, exit 1."""
 
     exit_code = 1
+
+
+class OwnerAnswered(Refused, ActionUnavailable):
+    """The owner answered a call with an HTTP error (its JSON ``error``, the status, ``Retry-After``)."""
 
 
 # -- the trust checks ---------------------------------------------------------------------------
@@ -91,23 +98,123 @@ class _OwnersConnector(aiohttp.UnixConnector):
         return proto
 
 
-class OwnerClient:
-    """The owner's HTTP API over its Unix socket. Use as ``async with``; ``owner`` is the owner's
-    ``{"pid", "face", "demo"}``. It trusts only a socket file of ``uid`` (default: this process's
-    effective uid) served by a process of ``uid``: anyone else listening there is refused (OwnerRefused)."""
+class ApiClient:
+    """The owner's HTTP API, as :class:`OwnerClient` (its socket) and :class:`ServeClient` (a serve URL)
+    reach it. Use as ``async with``. ``where`` names the place in every error."""
 
-    def __init__(self, path: Path, uid: int | None = None) -> None:
-        self.path = path
-        self.uid = os.geteuid() if uid is None else uid
+    base = BASE
+
+    def __init__(self, where: str) -> None:
+        self.where = where
         self.owner: dict[str, Any] = {}
         self._session: aiohttp.ClientSession | None = None
-        self._address = contextlib.ExitStack()
 
-    async def __aenter__(self) -> OwnerClient:
+    async def __aenter__(self) -> ApiClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def label(self) -> str:
+        """``watui watch (pid 123)``."""
+        return f"watui {self.owner.get('face', '?')} (pid {self.owner.get('pid', '?')})"
+
+    async def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, missing: bool = False
+    ) -> Any:
+        """One call; a JSON error of the API becomes OwnerAnswered (its one line, its status), but a 404 with
+        ``missing`` is None (a message id the owner does not know). A read answers within READ_TIMEOUT_S or
+        the owner counts as gone (hung); a verb takes as long as it takes."""
+        reading: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=READ_TIMEOUT_S)} if method == "GET" else {}
+        try:
+            async with self._http().request(method, self.base + path, json=body, **reading) as response:
+                data = await response.json(content_type=None)
+        except TimeoutError:
+            raise OwnerGone(f"{self.label} did not answer within {READ_TIMEOUT_S:g} s on {self.where}") from None
+        except aiohttp.ClientConnectorError as exc:
+            if exc.os_error.errno in (errno.EACCES, errno.EPERM):
+                raise OwnerRefused(
+                    f"{self.where}: permission denied: run watui as the user that runs this session"
+                ) from None
+            raise OwnerGone(f"no watui answers on {self.where}: {exc.os_error.strerror}") from None
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise OwnerGone(f"{self.label} stopped answering on {self.where}: {exc}") from None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise OwnerGone(f"{self.label} sent an answer that is not a JSON object on {self.where}")
+        if response.status == 404 and missing:
+            return None
+        if response.status >= 400:
+            raise self._refusal(response, data)
+        return data
+
+    def _refusal(self, response: aiohttp.ClientResponse, data: Any) -> Refused:
+        reason = str(data.get("error", f"HTTP {response.status}")) if isinstance(data, dict) else ""
+        if response.status == 403:
+            return OwnerRefused(f"{self.where}: {reason or 'refused'}", 403)
+        retry_after: float | None = None
+        with contextlib.suppress(ValueError):
+            retry_after = float(response.headers.get("Retry-After", ""))
+        return OwnerAnswered(reason or f"HTTP {response.status}", response.status, retry_after)
+
+    async def hello(self) -> dict[str, Any]:
+        self.owner = await self.request("GET", OWNER_PATH)
+        return self.owner
+
+    async def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request("GET", f"{API}/session-info")
+        return data
+
+    async def verb(self, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = await self.request("POST", f"{API}/{name}", body)
+        return data
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The owner's SSE stream, one JSON object per event (the first a ``snapshot``); ends when the
+        owner closes it or goes away. An HTTP refusal (a wrong token, another uid) raises it."""
+        try:
+            async with self._http().get(self.base + f"{API}/events") as response:
+                if response.status >= 400:
+                    try:
+                        data = await response.json(content_type=None)
+                    except ValueError:
+                        data = None
+                    raise self._refusal(response, data)
+                lines: list[str] = []
+                async for raw in response.content:
+                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                    if line.startswith("data:"):
+                        lines.append(line[5:].lstrip())
+                    elif not line and lines:
+                        yield json.loads("\n".join(lines))
+                        lines = []
+        except (TimeoutError, aiohttp.ClientError, ConnectionError, ValueError):
+            return  # the owner went away mid-stream (kill -9 leaves a half-sent chunk)
+
+
+class OwnerClient(ApiClient):
+    """The owner's HTTP API over its Unix socket; ``owner`` is the owner's ``{"pid", "face", "demo"}``
+    (after ``hello``). It trusts only a socket file of ``uid`` (default: this process's effective uid) served
+    by a process of ``uid``: anyone else listening there is refused (OwnerRefused)."""
+
+    def __init__(self, path: Path, uid: int | None = None) -> None:
+        super().__init__(str(path))
+        self.path = path
+        self.uid = os.geteuid() if uid is None else uid
+        self._address = contextlib.ExitStack()
+
+    async def __aenter__(self) -> OwnerClient:
+        return self
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -134,77 +241,33 @@ class OwnerClient:
         return self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await super().close()
         self._address.close()
+
+
+class ServeClient(ApiClient):
+    """The API of ``watui serve`` at ``url`` (``http://host:port``), with its bearer ``token`` when set.
+    No socket, so no uid to check: the token is the check (``watui serve`` refuses a non-loopback bind
+    without one)."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        super().__init__(url.rstrip("/"))
+        self.base = self.where
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def __aenter__(self) -> ServeClient:
+        return self
 
     @property
     def label(self) -> str:
-        """``watui watch (pid 123)``."""
-        return f"watui {self.owner.get('face', '?')} (pid {self.owner.get('pid', '?')})"
+        return f"watui serve at {self.where}"
 
-    async def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, *, missing: bool = False
-    ) -> Any:
-        """One call; a JSON error of the API becomes ActionUnavailable (its one line), but a 404 with
-        ``missing`` is None (a message id the owner does not know). A read answers within READ_TIMEOUT_S or
-        the owner counts as gone (hung); a verb takes as long as it takes."""
-        reading: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=READ_TIMEOUT_S)} if method == "GET" else {}
-        try:
-            async with self._http().request(method, BASE + path, json=body, **reading) as response:
-                data = await response.json(content_type=None)
-        except TimeoutError:
-            raise OwnerGone(f"{self.label} did not answer within {READ_TIMEOUT_S:g} s on {self.path}") from None
-        except aiohttp.ClientConnectorError as exc:
-            if exc.os_error.errno in (errno.EACCES, errno.EPERM):
-                raise OwnerRefused(
-                    f"{self.path}: permission denied: run watui as the user that runs this session"
-                ) from None
-            raise OwnerGone(f"no watui answers on {self.path}: {exc.os_error.strerror}") from None
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            raise OwnerGone(f"{self.label} stopped answering on {self.path}: {exc}") from None
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise OwnerGone(f"{self.label} sent an answer that is not a JSON object on {self.path}")
-        if response.status == 403:
-            raise OwnerRefused(f"{self.path}: {data.get('error', 'refused')}")
-        if response.status == 404 and missing:
-            return None
-        if response.status >= 400:
-            raise ActionUnavailable(str(data.get("error", f"HTTP {response.status}")))
-        return data
-
-    async def hello(self) -> dict[str, Any]:
-        self.owner = await self.request("GET", OWNER_PATH)
-        return self.owner
-
-    async def status(self) -> dict[str, Any]:
-        data: dict[str, Any] = await self.request("GET", f"{API}/session-info")
-        return data
-
-    async def verb(self, name: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = await self.request("POST", f"{API}/{name}", body)
-        return data
-
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """The owner's SSE stream, one JSON object per event (the first a ``snapshot``); ends when the
-        owner closes it or goes away."""
-        try:
-            async with self._http().get(BASE + f"{API}/events") as response:
-                if response.status == 403:
-                    raise OwnerRefused(f"{self.path}: refused")
-                data: list[str] = []
-                async for raw in response.content:
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if line.startswith("data:"):
-                        data.append(line[5:].lstrip())
-                    elif not line and data:
-                        yield json.loads("\n".join(data))
-                        data = []
-        except (TimeoutError, aiohttp.ClientError, ConnectionError, ValueError):
-            return  # the owner went away mid-stream (kill -9 leaves a half-sent chunk)
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+            )
+        return self._session
 
 
 async def find_owner(config: Config, uid: int | None = None) -> OwnerClient | None:

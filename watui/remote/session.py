@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from watui.api.paths import API
+from watui.api.paths import API, MESSAGES_PATH, TRAFFIC_PATH
 from watui.core.errors import ActionUnavailable, WatuiError
 from watui.core.models import CleanupReport, ClearReport, ConnectionState, Event, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport, SessionPort
-from watui.remote.client import OwnerClient, OwnerRefused
+from watui.remote.client import ApiClient, OwnerClient, OwnerRefused
 
 if TYPE_CHECKING:
     from watui.core.messages.port import Message, MessagePage, MessagingPort, Traffic
@@ -76,7 +76,7 @@ class RemoteSession:
     # receives messages (/messages); its doctor is `watui doctor`'s, which reads the owner's JSON itself.
     capabilities: frozenset[Capability] = frozenset({BACKUP, SNAPSHOTS, MESSAGES})
 
-    def __init__(self, client: OwnerClient, status: dict[str, Any]) -> None:
+    def __init__(self, client: ApiClient, status: dict[str, Any]) -> None:
         self.client = client
         self.owner_gone = False
         self._actions: dict[str, Any] = {}
@@ -145,30 +145,24 @@ class RemoteSession:
         from watui.core.messages.port import Message
 
         body: dict[str, Any] = {"to": to, "text": text, **({"key": key} if key is not None else {})}
-        return Message.from_json(await self.client.request("POST", f"{API}/messages", body))
+        return Message.from_json(await self.client.request("POST", MESSAGES_PATH, body))
 
     async def message(self, message_id: str) -> Message | None:
         from watui.core.messages.port import Message
 
-        data = await self.client.request("GET", f"{API}/messages/{quote(message_id, safe='')}", missing=True)
+        data = await self.client.request("GET", f"{MESSAGES_PATH}/{quote(message_id, safe='')}", missing=True)
         return None if data is None else Message.from_json(data)
 
     async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
         from watui.core.messages.port import MessagePage
 
         query = urlencode({"since": since or "", "limit": limit, "bodies": int(bodies)})
-        return MessagePage.from_json(await self.client.request("GET", f"{API}/messages?{query}"))
+        return MessagePage.from_json(await self.client.request("GET", f"{MESSAGES_PATH}?{query}"))
 
     async def traffic(self) -> Traffic:
         from watui.core.messages.port import Traffic
 
-        return Traffic.from_json(await self.client.request("GET", f"{API}/traffic"))
-
-
-# The CLI's names for the decoders until its rewrite (watui/cli/, REDESIGN §5.4 step 5) calls the models'
-# from_json itself: bindings, not copies.
-info_from_json = SessionInfo.from_json
-init_result_from_json = InitResult.from_json
+        return Traffic.from_json(await self.client.request("GET", TRAFFIC_PATH))
 
 
 class RemoteScanner:

@@ -43,6 +43,7 @@ from watui.core.models import (
     SessionInfo,
 )
 from watui.core.ports import BACKUP, EventSource, HistoryPort, SessionPort, SnapshotTaken
+from watui.present import megabytes
 from watui.tui.messages import ActionFinished, SessionChanged
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -50,7 +51,6 @@ from watui.tui.screens.history import HistoryScreen, HistorySource
 from watui.tui.widgets.alert_bar import AlertBar, FiringAlert, firing_after
 from watui.tui.widgets.connection_panel import ConnectionPanel
 from watui.tui.widgets.event_log import MAX_ENTRIES, EventLog, LogEntry, entry_for
-from watui.tui.widgets.format import megabytes
 from watui.tui.widgets.qr_code import CAPTION_ROWS, QRPane, qr_cells
 from watui.tui.widgets.recommendations import Recommendations
 from watui.tui.widgets.session_panel import SessionPanel

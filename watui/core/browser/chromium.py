@@ -10,17 +10,23 @@ half the memory of full Chromium and a faster start.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 
 from watui.config import Config
-from watui.core.errors import BrowserNotFoundError
+from watui.core.errors import BrowserNotFoundError, first_line
+from watui.core.models import BrowserProcess
+
+log = logging.getLogger("watui.core.browser.driver")  # read_driver_death speaks for the driver
 
 SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 # Debian's /usr/bin/chromium-headless-shell is a shell script that does not exec: a shell would stay
@@ -126,6 +132,48 @@ def _proportional_memory(proc: psutil.Process) -> int:
     except psutil.AccessDenied:
         return int(proc.memory_info().rss)
 
+class ProcessTree:
+    """Samples of a browser's process tree. CPU is measured since the previous sample, so the same
+    ``psutil.Process`` of each pid is kept from one sample to the next (a new one has no baseline and
+    reads 0.0). Blocking: call off the loop."""
+
+    def __init__(self) -> None:
+        self._processes: dict[int, psutil.Process] = {}
+        self._lock = threading.Lock()
+
+    def sample(self, pid: int | None, executable: Path | None = None) -> BrowserProcess | None:
+        """pid, memory (proportional set size) and CPU of ``pid`` and its children; None when it is gone."""
+        if pid is None:
+            return None
+        with self._lock:  # two samples never overlap (the baselines are shared)
+            try:
+                main = self._processes.get(pid) or psutil.Process(pid)
+                procs = [main, *main.children(recursive=True)]
+            except psutil.Error:
+                return None
+            kept = {proc.pid: self._processes.get(proc.pid, proc) for proc in procs}
+            self._processes = kept
+            rss = 0
+            cpu = 0.0
+            for proc in kept.values():
+                with contextlib.suppress(psutil.Error):
+                    rss += _proportional_memory(proc)
+                    cpu += proc.cpu_percent(interval=None)
+        exe = str(executable) if executable else None
+        return BrowserProcess(pid=pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(kept), executable=exe)
+
+
+def own_pids_of(pid: int | None) -> frozenset[int]:
+    """``pid`` and its children's (empty for None)."""
+    if pid is None:
+        return frozenset()
+    try:
+        main = psutil.Process(pid)
+        return frozenset([pid, *(c.pid for c in main.children(recursive=True))])
+    except psutil.Error:
+        return frozenset([pid])
+
+
 def _tree(pid: int | None) -> list[psutil.Process]:
     if pid is None:
         return []
@@ -183,6 +231,22 @@ def _driver_of(browser_pid: int | None) -> int | None:
     except psutil.Error:
         return None
     return None
+
+
+def read_driver_death(starter: object) -> None:
+    """Playwright sets an exception on a future that nobody awaits once its driver process dies (a SIGTERM
+    to watui's whole process group: systemd's default KillMode, ``timeout``); asyncio then prints it at
+    exit as "Future exception was never retrieved". The calls in flight fail with it anyway and watui's
+    stop goes on: read it here. (Playwright keeps the future private: look for it, never fail.)"""
+    transport = getattr(getattr(starter, "_client", None), "_transport", None)
+    future = getattr(transport, "on_error_future", None)
+    if isinstance(future, asyncio.Future):
+        future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.info("the Playwright driver stopped: %s", first_line(future.exception()))
 
 
 def main(argv: list[str]) -> int:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 
-from watui.core.models import ConnectionState
+from watui.core.models import Account, ConnectionState
 
 S = ConnectionState
 
@@ -203,3 +204,17 @@ OUTLINE_JS = _script("outline.js")
 
 # The injected page script; observer_script fills its %(name)s slots with Python's % formatting.
 _OBSERVER_JS = _script("observer.js")
+
+
+@dataclass(frozen=True)
+class PageReport:
+    """What the page says about itself, and which channel (``detection``) recognised it (None: none)."""
+
+    state: ConnectionState
+    qr: str | None = None
+    account: Account | None = None
+    detection: str | None = None
+    message: str = ""
+    # WhatsApp logged this page out (its own logout, not a profile that held no login): a QR is a logout only then.
+    logged_out: bool = False
+    wid: str | None = None  # the linked account as the page stores it (``last-wid-md``), e.g. "15550001234:1@c.us"

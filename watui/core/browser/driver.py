@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import zxingcpp
 from PIL import Image
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
@@ -28,16 +25,18 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from watui.config import Config
 from watui.core.browser import contract
 from watui.core.browser.chromium import (
+    ProcessTree,
     _driver_of,
     _kill_tree,
-    _proportional_memory,
     _stopped,
     find_browser,
     find_browser_processes,
     launch_args,
+    own_pids_of,
+    read_driver_death,
 )
+from watui.core.browser.contract import PageReport
 from watui.core.disk.evidence import Evidence
-from watui.core.errors import first_line
 from watui.core.models import Account, BrowserProcess, ConnectionState
 
 log = logging.getLogger(__name__)
@@ -48,20 +47,6 @@ STOP_TIMEOUT_S = 3.0  # the Playwright driver answers its stop at once, unless i
 # The driver enforces page.goto's own timeout: a hung or stopped driver would never time out. Our bound.
 GOTO_SLACK_S = 5.0
 PIXEL_DECODE_INTERVAL_S = 1.0  # at most one screenshot-and-decode of the QR a second
-
-
-@dataclass(frozen=True)
-class PageReport:
-    """What the page says about itself, and which channel (``detection``) recognised it (None: none)."""
-
-    state: ConnectionState
-    qr: str | None = None
-    account: Account | None = None
-    detection: str | None = None
-    message: str = ""
-    # WhatsApp logged this page out (its own logout, not a profile that held no login): a QR is a logout only then.
-    logged_out: bool = False
-    wid: str | None = None  # the linked account as the page stores it (``last-wid-md``), e.g. "15550001234:1@c.us"
 
 
 def decode_qr(png: bytes) -> str | None:
@@ -94,8 +79,7 @@ class BrowserDriver:
         self.driver_pid: int | None = None  # the Playwright driver (node) this browser answers through
         self._navigations = 0  # page loads watui started that have not committed yet
         self.navigated_at = 0.0  # loop time the last of them ended
-        self._processes: dict[int, psutil.Process] = {}  # kept across samples: CPU baselines
-        self._sample_lock = threading.Lock()
+        self._tree = ProcessTree()  # the samples' CPU baselines
         self.detection: str | None = None  # the channel of the newest report
         self.executable: Path | None = None
         self._raw: dict[str, Any] | None = None  # the newest report as the page sent it
@@ -121,7 +105,7 @@ class BrowserDriver:
         self._closing = False
         starter = async_playwright()
         self._playwright = await starter.start()
-        _read_driver_death(starter)
+        read_driver_death(starter)
         try:
             self._context = await self._playwright.chromium.launch_persistent_context(
                 str(profile),
@@ -281,42 +265,12 @@ class BrowserDriver:
             await asyncio.to_thread(_kill_tree, None, driver_pid)
 
     def sample(self) -> BrowserProcess | None:
-        """pid, memory and CPU of the browser and its children. Blocking: call off the loop.
-
-        CPU is measured since the previous sample, so the same ``psutil.Process`` of each pid is kept
-        from one sample to the next (a new one has no baseline and reads 0.0).
-        """
-        pid = self.pid
-        if pid is None:
-            return None
-        with self._sample_lock:  # two samples never overlap (the baselines are shared)
-            try:
-                main = self._processes.get(pid) or psutil.Process(pid)
-                procs = [main, *main.children(recursive=True)]
-            except psutil.Error:
-                return None
-            kept = {proc.pid: self._processes.get(proc.pid, proc) for proc in procs}
-            self._processes = kept
-            rss = 0
-            cpu = 0.0
-            for proc in kept.values():
-                with contextlib.suppress(psutil.Error):
-                    rss += _proportional_memory(proc)
-                    cpu += proc.cpu_percent(interval=None)
-        exe = str(self.executable) if self.executable else None
-        return BrowserProcess(
-            pid=pid, rss_bytes=rss, cpu_percent=round(cpu, 1), processes=len(kept), executable=exe
-        )
+        """pid, memory and CPU of the browser and its children. Blocking: call off the loop."""
+        return self._tree.sample(self.pid, self.executable)
 
     def own_pids(self) -> frozenset[int]:
         """The browser's pids, so the store does not take our own lock for a foreign one."""
-        if self.pid is None:
-            return frozenset()
-        try:
-            main = psutil.Process(self.pid)
-            return frozenset([self.pid, *(c.pid for c in main.children(recursive=True))])
-        except psutil.Error:
-            return frozenset([self.pid])
+        return own_pids_of(self.pid)
 
     # -- internals ---------------------------------------------------------------------------------
     def _require_page(self) -> Page:
@@ -451,22 +405,6 @@ class BrowserDriver:
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
-
-
-def _read_driver_death(starter: object) -> None:
-    """Playwright sets an exception on a future that nobody awaits once its driver process dies (a SIGTERM
-    to watui's whole process group: systemd's default KillMode, ``timeout``); asyncio then prints it at
-    exit as "Future exception was never retrieved". The calls in flight fail with it anyway and watui's
-    stop goes on: read it here. (Playwright keeps the future private: look for it, never fail.)"""
-    transport = getattr(getattr(starter, "_client", None), "_transport", None)
-    future = getattr(transport, "on_error_future", None)
-    if isinstance(future, asyncio.Future):
-        future.add_done_callback(_retrieve)
-
-
-def _retrieve(future: asyncio.Future[object]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.info("the Playwright driver stopped: %s", first_line(future.exception()))
 
 
 # The heartbeat's question. Any answer of the network counts, an error too (the site down is the page's

@@ -60,6 +60,7 @@ from watui.core.models import (
     DiskReport,
     LockInfo,
 )
+from watui.present import mb_figure, mb_over
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class SessionStore:
             detail = "; ".join(reason for _, reason in problems)
         else:
             detail = (
-                f"Session valid: {_mb(scan.size_bytes)}MB of {self.config.session.max_session_size_mb}MB, "
+                f"Session valid: {mb_figure(scan.size_bytes)}MB of {self.config.session.max_session_size_mb}MB, "
                 "WhatsApp login stored"
             )
         if lock.kind == "stale":
@@ -153,9 +154,9 @@ class SessionStore:
 
     def _too_large(self, size: int, reclaimable: int) -> str:
         cap = self.config.session.max_session_size_mb
-        text = f"Session too large: {_mb_over(size, cap)} > {cap}MB"
+        text = f"Session too large: {mb_over(size, cap)} > {cap}MB"
         if reclaimable:
-            text += f" (watui clean would free {_mb(reclaimable)}MB)"
+            text += f" (watui clean would free {mb_figure(reclaimable)}MB)"
         return text
 
     def lock_info(self, own_pids: frozenset[int] = frozenset()) -> LockInfo:
@@ -249,7 +250,7 @@ class SessionStore:
         notes += move_notes
         notes += [f"could not remove {item}" for item in removal.failed]
         notes += self._other_sessions_note()
-        summary = f"freed {_mb(removal.freed_bytes)}MB ({len(removal.removed)} items removed)"
+        summary = f"freed {mb_figure(removal.freed_bytes)}MB ({len(removal.removed)} items removed)"
         if moved:
             summary += f"; moved {len(moved)} old session folder(s) into {self.quarantine_dir}"
         message = "; ".join([summary, *notes])
@@ -422,18 +423,3 @@ def leveldb_damage(folder: Path) -> str | None:
 
 def _merge(a: cl.Removal, b: cl.Removal) -> cl.Removal:
     return cl.Removal(a.freed_bytes + b.freed_bytes, a.removed + b.removed, a.failed + b.failed)
-
-
-def _mb(size: int) -> str:
-    """Megabytes for people: whole when large, one decimal when small."""
-    value = size / MIB
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def _mb_over(size: int, cap_mb: int) -> str:
-    """``size`` in MB with just enough decimals that it reads as larger than ``cap_mb``."""
-    for digits in (0, 1, 2):
-        text = f"{size / MIB:.{digits}f}"
-        if float(text) > cap_mb:
-            return f"{text}MB"
-    return f"{size} bytes"

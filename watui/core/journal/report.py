@@ -18,6 +18,7 @@ from typing import Any
 
 from watui.core.journal.journal import MessageHour, Row, Sample, _read, read_message_hours
 from watui.core.models import ConnectionState
+from watui.present import cell_glyph
 
 CONNECTED = ConnectionState.CONNECTED.value
 UNLAUNCHED = ConnectionState.UNLAUNCHED.value
@@ -190,32 +191,6 @@ def strip(segs: list[Segment], now: float, cells: int = STRIP_CELLS, span_s: flo
     return {"cellS": width, "cells": out, "text": "".join(text)}
 
 
-def cell_glyph(ratio: float | None) -> str:
-    if ratio is None:
-        return "·"
-    if ratio >= 0.99:
-        return "█"
-    if ratio <= 0.01:
-        return "░"
-    return "▒"
-
-
-def ratio_text(figures: dict[str, Any]) -> str:
-    """An uptime figure of the report for people: "99.95 %", or "no data"."""
-    ratio = figures.get("ratio")
-    return "no data" if ratio is None else f"{ratio * 100:.2f} %"
-
-
-def duration_text(seconds: float) -> str:
-    """A duration for people: "45 s", "3 min 05 s", "2 h 07 min"."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def per_day(rows: list[Row], segs: list[Segment], incs: list[Incident], since: float) -> list[dict[str, Any]]:
     """Per UTC day: drops (CONNECTED lost, not by watui's own stop), reconnect attempts retried, incidents started."""
     days: dict[str, dict[str, Any]] = {}
@@ -280,28 +255,6 @@ def messages_per_hour(hours: Iterable[MessageHour]) -> dict[str, Any]:
     total = {"sent": sum(h.sent for h in rows), "received": sum(h.received for h in rows),
              "failed": sum(h.failed for h in rows)}  # fmt: skip
     return {"total": total, "perHour": per_hour}
-
-
-MESSAGE_HOURS_SHOWN = 24
-
-
-def messages_lines(report: dict[str, Any]) -> list[str]:
-    """``watui history``'s lines of the messages: the totals, then one line per hour that had any (the
-    newest :data:`MESSAGE_HOURS_SHOWN` of them; ``--json`` has them all)."""
-    messages = report.get("messages")
-    if not messages:
-        return []
-    total = messages["total"]
-    lines = [f"Messages sent / received / failed: {total['sent']} / {total['received']} / {total['failed']}"]
-    hours = messages["perHour"]
-    if hours:
-        lines.append("Per hour (UTC): sent / received / failed")
-        if len(hours) > MESSAGE_HOURS_SHOWN:
-            lines.append(f"  ({len(hours) - MESSAGE_HOURS_SHOWN} earlier hour(s) with messages: see --json)")
-        for hour in hours[-MESSAGE_HOURS_SHOWN:]:
-            when = hour["hour"].replace("T", " ")[:16]
-            lines.append(f"  {when}  {hour['sent']:>5} / {hour['received']:>5} / {hour['failed']:>4}")
-    return lines
 
 
 def analyse(

@@ -65,7 +65,8 @@ from watui.core.messages.errors import (
     StoreError,
 )
 from watui.core.messages.inbox import Inbox, InboxRow, Incoming, inbox_path
-from watui.core.messages.outbox import Outbox, OutboxRow, State, new_message_id, outbox_path
+from watui.core.messages.outbox import Outbox, outbox_path
+from watui.core.messages.outbox_rows import OutboxRow, State, new_message_id
 from watui.core.messages.pacing import Pace, Plan, plan_next
 from watui.core.messages.sender import Found, NotSent, PageAdapter, Sender
 

@@ -8,19 +8,31 @@ The package docstring (``watui/core/messages/__init__.py``) tells the states and
 from __future__ import annotations
 
 import asyncio
-import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from watui.config import Config, MessagesSettings
 from watui.core.messages.address import normalise_to
-from watui.core.messages.db import CURSORS_SCHEMA, Database, open_db, read_cursor, write_cursor
+from watui.core.messages.db import Database, open_db, read_cursor, write_cursor
 from watui.core.messages.errors import OutboxFull, SendRefused
+from watui.core.messages.outbox_rows import (
+    ACK_RANK,
+    COLUMNS,
+    EXPIRED,
+    LOGGED_OUT,
+    LOGGED_OUT_UNCONFIRMED,
+    PENDING,
+    SCHEMA,
+    AckEvent,
+    OutboxCounts,
+    OutboxRow,
+    State,
+    new_message_id,
+    row_of,
+)
 from watui.core.messages.pacing import Head, Pace, Plan, plan_next
 
 MAX_BODY = 65536  # WhatsApp's own limit for a text message, in characters
@@ -28,148 +40,8 @@ MAX_KEY = 200
 WHAT = "outbox"
 
 
-class State(StrEnum):
-    QUEUED = "queued"  # accepted, waiting for its turn
-    CLAIMED = "claimed"  # the page may have been asked to send it: never sent again before a check
-    SENT = "sent"  # the page took it (or the check found it in the chat)
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"  # with a reason: expired, logged out, refused by the page, ...
-
-
-PENDING = (State.QUEUED, State.CLAIMED)
-_ACK_RANK = {State.CLAIMED: 0, State.SENT: 1, State.DELIVERED: 2, State.READ: 3}
-EXPIRED = "expired"
-LOGGED_OUT = "logged out"
-LOGGED_OUT_UNCONFIRMED = "logged out before the send was confirmed (it may have been sent)"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    account TEXT NOT NULL,
-    chat TEXT NOT NULL,
-    body TEXT NOT NULL,
-    key TEXT,
-    state TEXT NOT NULL,
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    accepted_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    claimed_at REAL,
-    sent_at REAL,
-    acked_at REAL,
-    updated_at REAL NOT NULL,
-    UNIQUE (account, key)
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (account, state, chat, seq);
-CREATE INDEX IF NOT EXISTS outbox_claims ON outbox (account, chat, claimed_at);
-CREATE INDEX IF NOT EXISTS outbox_last ON outbox (account, claimed_at);
-CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_at);
-CREATE INDEX IF NOT EXISTS outbox_updated ON outbox (updated_at);
--- The ack log: one row per change of a message to sent, delivered, read or failed, written by the trigger in
--- the transaction of the change itself, whichever method makes it. The webhook reads it by cursor.
-CREATE TABLE IF NOT EXISTS acks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    account TEXT NOT NULL,
-    chat TEXT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS acks_at ON acks (at);
-CREATE TRIGGER IF NOT EXISTS outbox_acks AFTER UPDATE OF state ON outbox
-WHEN NEW.state IS NOT OLD.state AND NEW.state IN ('sent', 'delivered', 'read', 'failed')
-BEGIN
-    INSERT INTO acks (id, account, chat, state, reason, at)
-    VALUES (NEW.id, NEW.account, NEW.chat, NEW.state, NEW.reason, NEW.updated_at);
-END;
-""" + CURSORS_SCHEMA
-_COLUMNS = (
-    "seq, id, account, chat, body, key, state, reason, attempts, accepted_at, expires_at, claimed_at, sent_at, "
-    "acked_at, updated_at"
-)
-
-
 def outbox_path(config: Config) -> Path:
     return config.session_root / f".watui-{config.session.client_id}.outbox.sqlite"
-
-
-def new_message_id() -> str:
-    """A WhatsApp message id of the shape WhatsApp Web and the phone apps make: ``3EB0`` + 18 hex digits."""
-    return "3EB0" + secrets.token_hex(9).upper()
-
-
-@dataclass(frozen=True)
-class OutboxCounts:
-    """The outbox in figures: ``queued`` and ``sending`` (claimed) now, ``sent`` and ``failed`` since a time."""
-
-    queued: int = 0
-    sending: int = 0
-    sent: int = 0
-    failed: int = 0
-    oldest_pending_at: float | None = None  # when the oldest message not yet sent was accepted
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One message of the outbox. Its repr never shows the body (logs must not hold what people wrote)."""
-
-    seq: int
-    id: str  # the WhatsApp message id, made by watui at accept
-    account: str  # the account (wid) it is sent from; no other account ever sends it
-    chat: str
-    body: str = field(repr=False)
-    key: str | None = None
-    state: State = State.QUEUED
-    reason: str | None = None
-    attempts: int = 0
-    accepted_at: float = 0.0
-    expires_at: float = 0.0
-    claimed_at: float | None = None
-    sent_at: float | None = None
-    acked_at: float | None = None
-    updated_at: float = 0.0
-
-    def to_json(self, bodies: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "seq": self.seq,
-            "account": self.account,
-            "chat": self.chat,
-            "key": self.key,
-            "state": self.state.value,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "acceptedAt": self.accepted_at,
-            "expiresAt": self.expires_at,
-            "claimedAt": self.claimed_at,
-            "sentAt": self.sent_at,
-            "ackedAt": self.acked_at,
-        }
-        if bodies:
-            out["body"] = self.body
-        return out
-
-
-@dataclass(frozen=True)
-class AckEvent:
-    """One row of the ack log: message ``id`` became ``state`` at ``at``. ``seq`` only grows."""
-
-    seq: int
-    id: str
-    account: str
-    chat: str
-    state: State
-    reason: str | None
-    at: float
-
-
-def _row(values: tuple[Any, ...]) -> OutboxRow:
-    fields_ = list(values)
-    fields_[6] = State(fields_[6])
-    return OutboxRow(*fields_)
 
 
 class Outbox:
@@ -191,7 +63,7 @@ class Outbox:
         move_damaged: bool = False,
     ) -> Outbox:
         """Open or create the file. Raises StoreDamaged (file left as it is) unless ``move_damaged``."""
-        return cls(open_db(path, WHAT, _SCHEMA, move_damaged=move_damaged), settings or MessagesSettings(), clock)
+        return cls(open_db(path, WHAT, SCHEMA, move_damaged=move_damaged), settings or MessagesSettings(), clock)
 
     @property
     def path(self) -> Path:
@@ -232,10 +104,10 @@ class Outbox:
         def work(conn: sqlite3.Connection) -> OutboxRow:
             if key is not None:
                 found = conn.execute(
-                    f"SELECT {_COLUMNS} FROM outbox WHERE account = ? AND key = ?", (account, key)
+                    f"SELECT {COLUMNS} FROM outbox WHERE account = ? AND key = ?", (account, key)
                 ).fetchone()
                 if found is not None:
-                    row = _row(found)
+                    row = row_of(found)
                     if row.chat != chat or row.body != body:
                         raise SendRefused(f"key: {key!r:.60} was already used for another message ({row.id})")
                     return row
@@ -296,9 +168,9 @@ class Outbox:
         return self.db.read(
             "read",
             lambda conn: [
-                _row(v)
+                row_of(v)
                 for v in conn.execute(
-                    f"SELECT {_COLUMNS} FROM outbox WHERE account = ? AND state = ? ORDER BY seq",
+                    f"SELECT {COLUMNS} FROM outbox WHERE account = ? AND state = ? ORDER BY seq",
                     (account, State.CLAIMED.value),
                 )
             ],
@@ -341,7 +213,7 @@ class Outbox:
         if state not in (State.SENT, State.DELIVERED, State.READ):
             raise ValueError(f"ack: expected sent, delivered or read, got {ack!r}")
         at = self.clock() if now is None else now
-        lower = [s.value for s, rank in _ACK_RANK.items() if rank < _ACK_RANK[state]]
+        lower = [s.value for s, rank in ACK_RANK.items() if rank < ACK_RANK[state]]
 
         def work(conn: sqlite3.Connection) -> OutboxRow | None:
             conn.execute(
@@ -412,8 +284,8 @@ class Outbox:
         """Messages accepted after ``seq`` (of every account), in the order accepted: a reader's next page."""
         return self.db.read(
             "read",
-            lambda conn: [_row(v) for v in conn.execute(
-                f"SELECT {_COLUMNS} FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))],
+            lambda conn: [row_of(v) for v in conn.execute(
+                f"SELECT {COLUMNS} FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))],
         )  # fmt: skip
 
     def rows(self, account: str | None = None, states: Iterable[State] = (), limit: int = 1000) -> list[OutboxRow]:
@@ -426,8 +298,8 @@ class Outbox:
         if wanted:
             where.append(f"state IN ({', '.join('?' * len(wanted))})")
             args.extend(wanted)
-        sql = f"SELECT {_COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
-        return self.db.read("read", lambda conn: [_row(v) for v in conn.execute(sql, (*args, limit))])
+        sql = f"SELECT {COLUMNS} FROM outbox WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"
+        return self.db.read("read", lambda conn: [row_of(v) for v in conn.execute(sql, (*args, limit))])
 
     def counts(self, since: float) -> OutboxCounts:
         """What the outbox holds now (queued, claimed) and what it did since ``since`` (sent, failed)."""
@@ -545,8 +417,8 @@ class Outbox:
         ).rowcount
 
     def _get(self, conn: sqlite3.Connection, column: str, value: object) -> OutboxRow | None:
-        found = conn.execute(f"SELECT {_COLUMNS} FROM outbox WHERE {column} = ?", (value,)).fetchone()
-        return _row(found) if found else None
+        found = conn.execute(f"SELECT {COLUMNS} FROM outbox WHERE {column} = ?", (value,)).fetchone()
+        return row_of(found) if found else None
 
     def _update(self, sql: str, args: tuple[Any, ...], message_id: str) -> OutboxRow | None:
         def work(conn: sqlite3.Connection) -> OutboxRow | None:

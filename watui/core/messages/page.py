@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 from watui.core.errors import first_line
 from watui.core.messages.inbox import Incoming
-from watui.core.messages.outbox import OutboxRow, State
+from watui.core.messages.outbox_rows import OutboxRow, State
 from watui.core.messages.sender import Found, NotSent
 
 log = logging.getLogger(__name__)

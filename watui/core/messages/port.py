@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from watui.core.messages.errors import MessageError
 from watui.core.messages.inbox import InboxRow
-from watui.core.messages.outbox import OutboxRow
+from watui.core.messages.outbox_rows import OutboxRow
 
 Direction = Literal["out", "in"]
 RECEIVED = "received"  # the status of an incoming message

@@ -27,7 +27,8 @@ from typing import Protocol
 
 from watui.core.errors import first_line
 from watui.core.messages.errors import SenderBusy, store_error
-from watui.core.messages.outbox import EXPIRED, Outbox, OutboxRow
+from watui.core.messages.outbox import Outbox
+from watui.core.messages.outbox_rows import EXPIRED, OutboxRow
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0  # after a send whose outcome is unknown, or a check the page could not answer

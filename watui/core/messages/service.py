@@ -45,7 +45,8 @@ from watui.core.errors import first_line
 from watui.core.messages.address import normalise_to
 from watui.core.messages.errors import AddressError, NotLinked, StoreError
 from watui.core.messages.inbox import Inbox, Incoming, inbox_path
-from watui.core.messages.outbox import PENDING, Outbox, OutboxRow, State, outbox_path
+from watui.core.messages.outbox import Outbox, outbox_path
+from watui.core.messages.outbox_rows import PENDING, OutboxRow, State
 from watui.core.messages.page import DEFAULT_MESSAGING_MODULES, Ack, PageMessaging, TabLike, page_script
 from watui.core.messages.port import (
     DEFAULT_LIMIT,

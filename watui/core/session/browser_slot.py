@@ -16,7 +16,8 @@ from typing import Any
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from watui.config import Config
-from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.browser.contract import PageReport
+from watui.core.browser.driver import BrowserDriver
 from watui.core.disk.evidence import save_evidence
 from watui.core.errors import InitFailed, WatuiError, first_line
 from watui.core.models import ConnectionState

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from watui.core.browser.driver import PageReport
+from watui.core.browser.contract import PageReport
 from watui.core.models import HINT_TAKEOVER, STATE_MESSAGES, ConnectionState, Event, EventType, SessionInfo
 
 S = ConnectionState

@@ -18,7 +18,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from watui.config import Config
-from watui.core.browser.driver import BrowserDriver, PageReport
+from watui.core.browser.contract import PageReport
+from watui.core.browser.driver import BrowserDriver
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page

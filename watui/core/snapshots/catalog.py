@@ -16,6 +16,7 @@ from watui.config import Config, ConfigError
 from watui.core.errors import WatuiError
 from watui.core.snapshots.atomic import _atomic_write, _bytes_of
 from watui.core.snapshots.keys import load_keys
+from watui.present import ago
 
 SUFFIX = ".tar.gz.age"
 
@@ -287,14 +288,4 @@ def status_line(config: Config) -> str:
     mark = "verified" if newest.verified else "NOT verified"
     if newest.revoked:
         mark += ", revoked"
-    return f"on, {len(snaps)} in {where}; newest {newest.id} ({_ago(newest.age_s())} ago, {mark})"
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+    return f"on, {len(snaps)} in {where}; newest {newest.id} ({ago(newest.age_s())} ago, {mark})"

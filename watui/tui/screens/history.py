@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from watui.core.journal.report import duration_text, ratio_text
+from watui.present import duration_words, ratio_text
 
 HistorySource = Callable[[], Awaitable[dict[str, Any]]]
 SPARK = "▁▂▃▄▅▆▇█"
@@ -60,7 +60,7 @@ def history_text(report: dict[str, Any]) -> Text:
     out.append(f"\nIncidents: {len(incidents)}\n", style="bold")
     for inc in reversed(incidents):
         end = "ongoing" if inc["ongoing"] else "resolved" if inc["resolved"] else "watui stopped"
-        out.append(f"  {_local(inc['start'])}  {duration_text(inc['durationS']):>12}  {end:<14}{inc['cause']}\n")
+        out.append(f"  {_local(inc['start'])}  {duration_words(inc['durationS']):>12}  {end:<14}{inc['cause']}\n")
     return out
 
 

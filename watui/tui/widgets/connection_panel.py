@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from watui.core.models import ConnectionState, SessionInfo, now_utc
-from watui.tui.widgets.format import clock_time, duration, megabytes, uptime
+from watui.present import clock_time, duration, megabytes, uptime
 from watui.tui.widgets.rows import Row, label_rows
 
 LABEL_WIDTH = 10

@@ -22,8 +22,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from watui.core.models import SessionInfo, now_utc
+from watui.present import clock_time, duration
 from watui.qr import qr_half_blocks
-from watui.tui.widgets.format import clock_time, duration
 
 QR_STYLE = Style(color=Color.from_rgb(0, 0, 0), bgcolor=Color.from_rgb(255, 255, 255))
 CAPTION_ROWS = 2  # the expiry line and the how-to-scan line under the code

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.reactive import reactive
 
-from watui.core.models import PROBLEM_LOCKED, PROBLEM_TOO_LARGE, ConnectionState, SessionInfo
-from watui.tui.widgets.format import megabytes
+from watui.core import advice as core_advice
+from watui.core.advice import Kind
+from watui.core.models import SessionInfo
+from watui.present import megabytes
 from watui.tui.widgets.rows import SnapshotPanel
 
 
@@ -19,69 +21,53 @@ class Advice:
     urgent: bool = False
 
 
-SCANNING = (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE, ConnectionState.PAIRING)
-
-
-def _scan_advice(info: SessionInfo, demo: bool) -> Advice:
-    if info.state is ConnectionState.PAIRING:
+def _line(advice: core_advice.Advice, info: SessionInfo, demo: bool) -> Advice:
+    """One piece of the core's advice in the dashboard's words, with the key that acts on it."""
+    kind, disk = advice.kind, info.disk
+    if kind is Kind.UNRECOGNISED:
+        where = f"; evidence in {advice.reason}" if advice.reason else ""
+        return Advice("", f"watui does not recognise the page{where}: run 'watui doctor'", urgent=True)
+    if kind is Kind.BLOCKED:
+        return Advice("", advice.reason or "WhatsApp refuses this session", urgent=True)
+    if kind is Kind.SCANNED:
         return Advice("", "Scanned: loading the chats")
-    if info.qr is None or info.qr_gave_up:
+    if kind is Kind.INITIALIZE:
         return Advice("i", "No login yet: initialize to get a QR code")
-    if demo:
-        return Advice("s", "Scan the QR: s scans it on the simulator")
-    return Advice("", "Scan the QR with your phone (Linked devices › Link a device)")
-
-
-RECOVERING = (ConnectionState.RECONNECTING, ConnectionState.TIMEOUT)
+    if kind is Kind.SCAN:
+        if demo:
+            return Advice("s", "Scan the QR: s scans it on the simulator")
+        return Advice("", "Scan the QR with your phone (Linked devices › Link a device)")
+    if kind is Kind.CLEAR:
+        return Advice("c", f"Session damaged ({advice.reason}): clear it, then scan a new QR", urgent=True)
+    if kind is Kind.RECONNECTING:
+        return Advice("r", f"watui is reconnecting by itself ({advice.reason}): retry now")
+    if kind is Kind.START:
+        return Advice("i", "Valid session, not connected: start the browser on it")
+    if kind is Kind.RECONNECT:
+        return Advice("r", "Valid session, not connected: reconnect it")
+    if kind is Kind.CLEAN:
+        freed = f" (frees {megabytes(advice.frees)})" if advice.frees else ""
+        return Advice("k", f"Session over its size limit: clean the caches{freed}")
+    if kind is Kind.STALE_LOCK:
+        return Advice("k", "A dead process left a lock: clean removes it")
+    if kind is Kind.STOP_HOLDER:
+        assert disk is not None  # the core finds a holder only in a disk report
+        return Advice("", f"pid {disk.lock.pid} ({disk.lock.name or '?'}) holds the session: stop it")
+    if kind is Kind.GAVE_UP:
+        return Advice("r", f"watui gave up: {advice.reason or 'see the log'}; reconnect to try again")
+    if kind is Kind.HEALTHY:
+        return Advice("", "Nothing to do: connected and healthy")
+    return Advice("", "Connected; waiting for the next health check")
 
 
 def advise(info: SessionInfo, demo: bool) -> list[Advice]:
-    """Most serious first; an empty session gets a QR, a damaged one a clear, a valid one a reconnect."""
+    """The core's advice (:func:`watui.core.advice.advise`), one line per key: clean offered once, say, for an
+    oversized profile that also has a stale lock."""
     out: list[Advice] = []
-    disk = info.disk
-    if info.state is ConnectionState.UNRECOGNISED:
-        where = f"; evidence in {info.evidence}" if info.evidence else ""
-        out.append(Advice("", f"watui does not recognise the page{where}: run 'watui doctor'", urgent=True))
-        return out
-    if info.state is ConnectionState.BLOCKED:
-        out.append(Advice("", info.message or "WhatsApp refuses this session", urgent=True))
-        return out
-    if info.state in SCANNING:
-        # Mid-login the folder has no login yet by nature: scanning, not clearing, is the cure.
-        out.append(_scan_advice(info, demo))
-    elif info.should_clear_session and disk is not None and not info.state.is_connected:
-        # (Connected means the login works, whatever a disk check made mid-write says.)
-        why = disk.validation_details or "damaged"
-        out.append(Advice("c", f"Session damaged ({why}): clear it, then scan a new QR", urgent=True))
-    elif info.needs_qr_scan:
-        out.append(_scan_advice(info, demo))
-    elif info.should_reconnect and info.state in RECOVERING:
-        # watui is already on it: say so, so the operator does not think it waits for a key.
-        attempts = info.health.reconnect_attempts
-        which = f"attempt {attempts}" if attempts else "its first attempt"
-        out.append(Advice("r", f"watui is reconnecting by itself ({which}): retry now"))
-    elif info.should_reconnect:
-        key = "i" if info.state is ConnectionState.UNLAUNCHED else "r"
-        verb = "start the browser on it" if key == "i" else "reconnect it"
-        out.append(Advice(key, f"Valid session, not connected: {verb}"))
-    if disk is not None and PROBLEM_TOO_LARGE in disk.problems:
-        freed = f" (frees {megabytes(disk.reclaimable_bytes)})" if disk.reclaimable_bytes else ""
-        out.append(Advice("k", f"Session over its size limit: clean the caches{freed}"))
-    elif disk is not None and disk.lock.kind == "stale":
-        out.append(Advice("k", "A dead process left a lock: clean removes it"))
-    if disk is not None and PROBLEM_LOCKED in disk.problems and not info.state.is_connected:
-        out.append(Advice("", f"pid {disk.lock.pid} ({disk.lock.name or '?'}) holds the session: stop it"))
-    if info.state is ConnectionState.FAILED and not out:
-        out.append(Advice("r", f"watui gave up: {info.message or 'see the log'}; reconnect to try again"))
-    if not out and info.state.is_connected:
-        out.append(
-            Advice(
-                "",
-                "Nothing to do: connected and healthy"
-                if info.health.is_healthy
-                else "Connected; waiting for the next health check",
-            )
-        )
+    for advice in core_advice.advise(info):
+        line = _line(advice, info, demo)
+        if not line.key or line.key not in {o.key for o in out}:
+            out.append(line)
     return out
 
 

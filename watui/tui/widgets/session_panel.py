@@ -6,24 +6,11 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from watui.core.models import PROBLEM_LOCKED, PROBLEM_NO_LOGIN, DiskReport
-from watui.tui.widgets.format import bar, megabytes, shorten_path
+from watui.core.models import PROBLEM_NO_LOGIN, DiskReport
+from watui.present import ago, bar, lock_short, megabytes, shorten_path
 from watui.tui.widgets.rows import Row, SnapshotPanel, label_rows
 
 LABEL_WIDTH = 7
-
-
-def lock_text(disk: DiskReport) -> str:
-    """Who holds the profile: the words say whether watui may take it."""
-    lock = disk.lock
-    if lock.kind == "live" and PROBLEM_LOCKED not in disk.problems:
-        return f"watui's browser (pid {lock.pid})"  # the store reports only a foreign holder as a problem
-    if lock.kind == "live":
-        owner = f" {lock.name}" if lock.name else ""
-        return f"held by pid {lock.pid}{owner}"
-    if lock.kind == "stale":
-        return f"stale (pid {lock.pid} gone)" if lock.pid else "stale"
-    return "free"
 
 
 def size_text(disk: DiskReport, width: int) -> Text:
@@ -50,15 +37,7 @@ def snapshot_text(on: bool, last_at: datetime | None, now: datetime | None = Non
     if last_at is None:
         return Text("none yet (b: take one)", style="yellow")
     seconds = max(0.0, ((now or datetime.now(UTC)) - last_at).total_seconds())
-    if seconds < 120:
-        age = f"{seconds:.0f} s"
-    elif seconds < 7200:
-        age = f"{seconds / 60:.0f} min"
-    elif seconds < 172800:
-        age = f"{seconds / 3600:.1f} h"
-    else:
-        age = f"{seconds / 86400:.1f} d"
-    return Text(f"✔ {age} ago")
+    return Text(f"✔ {ago(seconds)} ago")
 
 
 def session_rows(disk: DiskReport | None, width: int, connected: bool = False) -> list[Row]:
@@ -87,7 +66,7 @@ def session_rows(disk: DiskReport | None, width: int, connected: bool = False) -
         ("Valid", valid),
         ("Size", size_text(disk, value_width)),
         ("Files", files),
-        ("Lock", lock_text(disk)),
+        ("Lock", lock_short(disk)),
         ("Path", shorten_path(str(disk.path), value_width)),
     ]
 

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from watui.core.models import now_utc
-from watui.tui.widgets.format import duration
+from watui.present import duration
 
 SPINNER = "◐◓◑◒"
 VERB_LABEL = {

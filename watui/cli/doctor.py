@@ -10,19 +10,34 @@ that cannot probe for it, or the owner's browser is not running): one line, and 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from watui.cli.base import Command, Exit
+from watui.cli.reach import Reached, on_session
 from watui.config import Config
-from watui.core.doctor import DoctorReport, run_doctor
 from watui.core.errors import ActionUnavailable, SessionBusyError
 
-EXIT_CANNOT_LOOK = 4
+if TYPE_CHECKING:
+    from watui.core.doctor import DoctorReport
+
+
+async def doctor(reached: Reached, args: argparse.Namespace) -> int:
+    """Probe the page of the owner's browser when a watui runs the session, else of a browser of its own."""
+    if reached.owner is None:
+        report = await _doctor(reached.config, bool(args.demo), args.demo_port)
+        return _answer(args, report.to_json())
+    try:
+        probed = await reached.owner.verb("doctor")
+    except ActionUnavailable as exc:
+        return _cannot_look(args, f"{reached.label} owns this session: {exc}")
+    return _answer(args, {**probed, "owner": reached.owner_json()}, reached.label)
 
 
 async def _doctor(config: Config, demo: bool, demo_port: int | None) -> DoctorReport:
+    from watui.core.doctor import run_doctor  # the browser's code only when the doctor runs
+
     if not demo:
         return await run_doctor(config)
     from watui.runtime import SimulatorError, demo_config, running_simulator
@@ -73,7 +88,7 @@ def _answer(args: argparse.Namespace, report: dict[str, Any], via: str | None = 
         if via:
             print(f"probed by {via} on the page its browser shows")
     sys.stdout.flush()
-    return 0 if report.get("recognised") else 1
+    return Exit.OK if report.get("recognised") else Exit.FAIL
 
 
 def _cannot_look(args: argparse.Namespace, why: str) -> int:
@@ -82,26 +97,19 @@ def _cannot_look(args: argparse.Namespace, why: str) -> int:
         print(json.dumps({"recognised": None, "error": why}, indent=1))
         sys.stdout.flush()
     print(f"watui doctor: {why}", file=sys.stderr)
-    return EXIT_CANNOT_LOOK
+    return Exit.CANNOT_LOOK
 
 
-def run_doctor_command(args: argparse.Namespace, config: Config) -> int:
-    from watui.cli_owner import owner_or_direct
-    from watui.remote.client import OwnerClient
-
-    async def remote(client: OwnerClient) -> int:
-        try:
-            report = await client.verb("doctor")
-        except ActionUnavailable as exc:
-            return _cannot_look(args, f"{client.label} owns this session: {exc}")
-        owner = {"pid": client.owner.get("pid"), "face": client.owner.get("face")}
-        return _answer(args, {**report, "owner": owner}, client.label)
-
-    def direct() -> int:
-        report = asyncio.run(_doctor(config, bool(args.demo), args.demo_port))
-        return _answer(args, report.to_json())
-
+def _doctor_command(args: argparse.Namespace, config: Config) -> int:
     try:
-        return owner_or_direct(config, remote, direct)
+        return on_session(doctor)(args, config)
     except SessionBusyError as exc:
         return _cannot_look(args, str(exc))
+
+
+DOCTOR = Command(
+    "doctor",
+    "Does watui recognise WhatsApp Web here? Runs every probe; keeps the evidence.",
+    _doctor_command,
+    json="print the probes and conclusions as JSON",
+)

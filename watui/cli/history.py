@@ -8,16 +8,15 @@ import json
 import sys
 from typing import Any
 
+from watui.cli.base import Command, Exit
 from watui.config import Config
-from watui.core.journal.alerts import make_test_alert
-from watui.core.journal.channels import Dispatcher, channels_for
-from watui.core.journal.journal import HistoryError, history_path
-from watui.core.journal.report import cell_glyph, duration_text, messages_lines, parse_since, ratio_text, read_report
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from watui.present import cell_glyph, duration_words, messages_lines, ratio_text
 
 
-def run_history(args: argparse.Namespace, config: Config) -> int:
+def history(args: argparse.Namespace, config: Config) -> int:
+    from watui.core.journal.journal import HistoryError, history_path
+    from watui.core.journal.report import parse_since, read_report
+
     try:
         since_s = parse_since(args.since)
     except ValueError:
@@ -25,7 +24,7 @@ def run_history(args: argparse.Namespace, config: Config) -> int:
             f"watui history: --since must be a duration such as 30m, 24h or 7d (at most 3650d), got {args.since!r}",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return Exit.USAGE
     if args.demo:  # --demo keeps its own session folder, and so its own journal
         from watui.runtime import demo_config
 
@@ -40,12 +39,12 @@ def run_history(args: argparse.Namespace, config: Config) -> int:
         )
     except HistoryError as exc:
         print(f"watui: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return Exit.FAIL
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
         sys.stdout.write(format_report(report, args.since))
-    return EXIT_OK
+    return Exit.OK
 
 
 def format_report(report: dict[str, Any], since: str) -> str:
@@ -67,7 +66,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
     lines.append(f"Incidents: {len(incidents)}")
     for inc in incidents:
         end = "ongoing" if inc["ongoing"] else ("resolved" if inc["resolved"] else "watui stopped")
-        lines.append(f"  {inc['start']}  {duration_text(inc['durationS']):>14}  {end:<14} {inc['cause']}")
+        lines.append(f"  {inc['start']}  {duration_words(inc['durationS']):>14}  {end:<14} {inc['cause']}")
     if report["perDay"]:
         lines.append("Per day (UTC): drops / reconnect retries / incidents")
         for day in report["perDay"]:
@@ -89,7 +88,10 @@ def format_report(report: dict[str, Any], since: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_alerts(args: argparse.Namespace, config: Config) -> int:
+def send_test_alerts(args: argparse.Namespace, config: Config) -> int:
+    from watui.core.journal.alerts import make_test_alert
+    from watui.core.journal.channels import Dispatcher, channels_for
+
     channels = channels_for(config.alerts)
     if not channels:
         print(
@@ -97,7 +99,7 @@ def run_alerts(args: argparse.Namespace, config: Config) -> int:
             f"[[alerts.webhook]] in {config.source or 'config.toml'})",
             file=sys.stderr,
         )
-        return EXIT_FAIL
+        return Exit.FAIL
     results = asyncio.run(Dispatcher(channels).deliver(make_test_alert(config)))
     if args.json:
         sys.stdout.write(json.dumps({"ok": all(r.ok for r in results), "channels": [r.to_json() for r in results]}))
@@ -105,4 +107,24 @@ def run_alerts(args: argparse.Namespace, config: Config) -> int:
     else:
         for result in results:
             print(f"{'✓' if result.ok else '?' if result.unknown else '✗'} {result.channel}: {result.detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+    return Exit.OK if all(r.ok for r in results) else Exit.FAIL
+
+
+HISTORY = Command(
+    "history",
+    "What happened to the session: incidents, uptime, reconnects, size and memory.",
+    history,
+    lambda parser: parser.add_argument(
+        "--since", default="24h", metavar="DURATION", help="how far back: 30m, 24h, 7d (default: 24h)"
+    ),
+    json="print the report as JSON",
+)
+ALERTS = Command(
+    "alerts",
+    "Alert channels: `watui alerts test` sends a test alert through each one.",
+    send_test_alerts,
+    lambda parser: parser.add_argument(
+        "action", choices=["test"], help="test: send a test alert and say which channel worked"
+    ),
+    json="print the results as JSON",
+)

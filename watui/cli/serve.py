@@ -11,14 +11,16 @@ import asyncio
 import contextlib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from watui.api.app import ApiServer, start_api
-from watui.api.errors import ApiStartError
-from watui.api.security import check_bind
+from watui.cli.base import Command, Exit
 from watui.config import Config
 from watui.core.errors import WatuiError
 from watui.core.models import Event, iso
-from watui.runtime import Runtime, headless_hints, reconnect_on_sigusr1, session_runtime, stop_on_signals
+
+if TYPE_CHECKING:
+    from watui.api.app import ApiServer
+    from watui.runtime import Runtime
 
 log = logging.getLogger("watui.api")
 
@@ -30,23 +32,25 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def serve_address(args: argparse.Namespace, config: Config) -> tuple[str, int]:
-    host = getattr(args, "host", None) or config.api.host
-    port = getattr(args, "port", None)
-    port = config.api.port if port is None else port
+def checked_address(args: argparse.Namespace, config: Config) -> tuple[str, int]:
+    """Where to serve the API (``--host``/``--port``, else ``[api]``), refused before anything starts when it is
+    not a port or not safe to bind without a token."""
+    from watui.api.errors import ApiStartError
+    from watui.api.security import check_bind
+
+    host = args.host or config.api.host
+    port = config.api.port if args.port is None else args.port
     if not 0 <= port <= 65535:
         raise ApiStartError(f"--port must be 0-65535, got {port}")
+    check_bind(host, config.api.token)
     return host, port
 
 
-def run_serve(args: argparse.Namespace, config: Config) -> int:
-    host, port = serve_address(args, config)
-    check_bind(host, config.api.token)  # before a browser or a lock is taken
-    logging.basicConfig(level=logging.WARNING, format="watui: %(name)s: %(message)s")
-    return asyncio.run(_serve(config, host, port, demo=args.demo, demo_port=args.demo_port))
-
-
 async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port: int | None) -> int:
+    from watui.api.app import start_api
+    from watui.cli.signals import stop_on_signals
+    from watui.runtime import session_runtime
+
     stop = asyncio.Event()
     stop_on_signals(stop)
     async with session_runtime(config, demo=demo, demo_port=demo_port, face="serve") as runtime:
@@ -63,7 +67,7 @@ async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port:
         finally:
             await server.close()
     say("watui serve: stopped; the session is kept on disk")
-    return 0
+    return Exit.OK
 
 
 async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -> None:
@@ -77,6 +81,8 @@ async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -
         asyncio.create_task(_log_events(runtime)),
         asyncio.create_task(_initialize(runtime)),
     ]
+    from watui.cli.signals import reconnect_on_sigusr1
+
     verbs = reconnect_on_sigusr1(runtime.manager, say, "serve")
     try:
         await stop.wait()
@@ -109,6 +115,8 @@ async def _log_events(runtime: Runtime) -> None:
 
 def describe(event: Event) -> str:
     """One log line for an event: time, type, and what changed."""
+    from watui.cli.signals import headless_hints
+
     event = event.shown(headless_hints("serve"))
     if event.type == "state":
         detail = (event.state or event.info.state).value
@@ -118,3 +126,19 @@ def describe(event: Event) -> str:
         detail = " ".join(f"{k}={v}" for k, v in event.data.items())
     parts = [iso(event.time) or "", event.type, detail, event.message]
     return " ".join(p for p in parts if p)
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="address to bind (default: [api] host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: [api] port, 3000)")
+
+
+def _serve_command(args: argparse.Namespace, config: Config) -> int:
+    host, port = checked_address(args, config)  # before a browser or a lock is taken
+    logging.basicConfig(level=logging.WARNING, format="watui: %(name)s: %(message)s")
+    return asyncio.run(_serve(config, host, port, demo=args.demo, demo_port=args.demo_port))
+
+
+SERVE = Command(
+    "serve", "Keep the session connected and serve the HTTP API and diagnostics page.", _serve_command, _options
+)

@@ -13,7 +13,8 @@ import argparse
 import asyncio
 import sys
 
-from watui.cli_owner import OWNER_STARTUP_WAIT_S
+from watui.cli import reach
+from watui.cli.base import Exit
 from watui.config import Config
 from watui.core.errors import SessionBusyError
 
@@ -21,7 +22,16 @@ from watui.core.errors import SessionBusyError
 TAKE_OVER = "take over"
 
 
-def run_dashboard(args: argparse.Namespace, config: Config) -> int:
+def prepare_parser(parser: argparse.ArgumentParser) -> None:
+    """The dashboard's options, on the top-level parser (``watui`` with no command is the dashboard)."""
+    parser.add_argument(
+        "--serve", action="store_true", help="with the dashboard: also serve the HTTP API in the same process"
+    )
+    parser.add_argument("--host", default=None, help="with --serve: the API's address (default: [api] host)")
+    parser.add_argument("--port", type=int, default=None, help="with --serve: the API's port (default: [api] port)")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
     attached = asyncio.run(attach(args, config))
     while True:
         if isinstance(attached, int):
@@ -31,38 +41,25 @@ def run_dashboard(args: argparse.Namespace, config: Config) -> int:
         except SessionBusyError as exc:
             # An owner was starting as we looked (another dashboard won the take-over): attach to it once
             # it listens; after it exits, i takes the session over again.
-            attached = asyncio.run(attach(args, config, wait_s=OWNER_STARTUP_WAIT_S))
+            attached = asyncio.run(attach(args, config, wait_s=reach.OWNER_STARTUP_WAIT_S))
             if attached is None:
-                from watui.api.paths import socketless_owner
-                from watui.core.disk.store import SessionStore
-
-                pid = SessionStore(config).owner_pid()
-                if pid is None:
-                    raise
-                raise SessionBusyError(f"{exc}; {socketless_owner(config, pid)}", exc.pid, exc.name) from None
+                raise reach.still_busy(config, exc) from None
 
 
 async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) -> int | str | None:
     """Attach to the session's running owner: None when none runs, TAKE_OVER when the operator took the
     session over after the owner exited (the caller then starts it here), else the exit code."""
-    from watui.remote.client import find_owner
-    from watui.remote.session import RemoteScanner
-    from watui.remote.session import RemoteSession as RemoteManager
     from watui.tui.attached import AttachedApp
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_s
-    while (client := await find_owner(config)) is None:
-        if loop.time() >= deadline:
-            return None
-        await asyncio.sleep(0.2)
+    client = await reach.find_owner_within(config, wait_s)
+    if client is None:
+        return None
     async with client:
-        if getattr(args, "serve", False):
+        if args.serve:
             print(f"watui: --serve: {client.label} owns this session; run 'watui serve' there", file=sys.stderr)
-            return 2
-        manager = RemoteManager(client, await client.status())
-        scanner = RemoteScanner(client) if client.owner.get("demo") else None
-        app = AttachedApp(manager, simulator=scanner, session_root=config.session_root)
+            return Exit.USAGE
+        session = await reach.remote_session(client)
+        app = AttachedApp(session, simulator=reach.scanner(client), session_root=config.session_root)
         if config.keys.remapped():
             app.set_keymap(config.keys.remapped())  # [keys] in config.toml, as for the owning dashboard
         await app.run_async()
@@ -74,15 +71,12 @@ async def attach(args: argparse.Namespace, config: Config, wait_s: float = 0.0) 
 async def dashboard(args: argparse.Namespace, config: Config) -> int:
     # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
     from watui.api.app import start_api
-    from watui.api.cli import serve_address
-    from watui.api.security import check_bind
+    from watui.cli.serve import checked_address
     from watui.runtime import session_runtime
     from watui.tui.app import build_app_for
 
-    address = None
-    if getattr(args, "serve", False):
-        address = serve_address(args, config)
-        check_bind(address[0], config.api.token)  # refuse before a browser or the session lock is taken
+    # --serve: refuse a bad address before a browser or the session lock is taken
+    address = checked_address(args, config) if args.serve else None
     async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="dashboard") as runtime:
         api = None
         if address is not None:
