@@ -260,6 +260,7 @@ class _Quiet:
 
     info = SessionInfo()
     busy = None
+    capabilities: frozenset[str] = frozenset()  # no optional ability (the API asks before it offers one)
 
     def can(self, verb: str) -> bool:
         return False
