@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.alert_helpers import Receiver, receiver
-from tests.messaging_e2e_helpers import CONFIG, CONTACTS, SOCKET, Owner, Site, _UnixHTTP, connected_owner, running_site
-from tests.messaging_e2e_helpers import wait_until as wait
+from tests.support.alert_receiver import Receiver, receiver
+from tests.support.messaging_e2e import CONFIG, CONTACTS, SOCKET, Owner, Site, _UnixHTTP, connected_owner, running_site
+from tests.support.messaging_e2e import wait_until as wait
 
 pytestmark = pytest.mark.browser
 SECRET = "stuck-secret"

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.api_helpers import connected_info, wait_for
+from tests.support.api import connected_info, wait_for
 from tests.support.fakes import FakeSession
 from watui.api.app import start_api
 from watui.cli import main

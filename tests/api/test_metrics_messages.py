@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api_helpers import connected_info, running_api, wait_for
+from tests.support.api import connected_info, running_api, wait_for
 from tests.support.fakes import FakeSession
 from watui.core.messages.port import Traffic
 from watui.core.ports import MESSAGES
