@@ -240,7 +240,7 @@ async def test_the_service_reads_traffic_on_message_events_one_read_at_a_time(tm
             session.publish("ack", data={"id": "x", "direction": "out", "status": "queued", "chat": "c", "size": 1})
         await asyncio.sleep(0.05)
         assert source.reads == 2  # the 50 events wait for the read in flight, not 50 reads queued up
-        session.publish("log", message="not a messaging event")
+        session.publish("health", message="not a messaging event")
         source.gate.set()
         await asyncio.sleep(1.3)
         assert source.reads == 3  # the events seen during the slow read: one more read after it
