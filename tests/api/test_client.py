@@ -229,7 +229,8 @@ async def test_the_owners_refusals_carry_their_status_and_reason(tmp_path: Path)
         with pytest.raises(Refused, match="to:") as bad:
             await wa.send_text("0612345678", "x")
         assert bad.value.status == 400
-        owner.session.tab = None  # nothing sends: the first waits, the next finds the outbox full
+        owner.session.state(S.TIMEOUT)  # nothing sends now: the first waits, the next finds the outbox full
+        await wait_for(lambda: owner.service is not None and not owner.service.sending, what="the sender stopped")
         await wa.send_text(CONTACT, "waits")
         with pytest.raises(Refused, match="max_queued") as full:
             await wa.send_text(CONTACT, "one too many")

@@ -163,7 +163,7 @@ def test_a_command_started_here_gets_the_started_session(monkeypatch: pytest.Mon
     runtime = Runtime()
 
     async def act(reached: Reached) -> int:
-        assert reached.runtime is runtime and reached.session is runtime.manager
+        assert reached.runtime is runtime and reached.session is runtime.manager  # type: ignore[comparison-overlap]
         started.append("act")
         return 0
 

@@ -38,7 +38,7 @@ async def test_fresh_profile_shows_the_simulators_qr_then_connects_after_scan(tm
         assert (result.success, result.needs_qr) == (False, True)
         assert manager.info.state is S.UNPAIRED
         assert manager.info.qr == sim.state()["qr"]
-        assert manager.info.qr.startswith("2@") and len(manager.info.qr) > 150
+        assert manager.info.qr is not None and manager.info.qr.startswith("2@") and len(manager.info.qr) > 150
         assert manager.get_detailed_session_info()["recommendations"]["needsQRScan"] is True
         await sim.scan()
         info = await rec.state(S.CONNECTED)
@@ -126,7 +126,8 @@ async def test_conflict_without_takeover_waits_for_the_operator(tmp_path: Path, 
         assert manager.info.state is S.CONFLICT
         result = await manager.reconnect()
         assert result.success, result
-        assert manager.info.state is S.CONNECTED
+        after = manager.info  # a new snapshot (mypy would keep the narrowing of the one above)
+        assert after.state is S.CONNECTED
 
 
 async def test_conflict_with_takeover_presses_use_here(tmp_path: Path, sim: Simulator) -> None:
@@ -156,7 +157,9 @@ async def test_another_tab_in_watuis_browser_is_not_the_session(tmp_path: Path, 
         own = manager.slot.driver._page
         assert own is not None
         await own.evaluate("document.body.append(Object.assign(document.createElement('iframe'), {src: '/'}))")
-        frame = await (await own.wait_for_selector("iframe")).content_frame()
+        iframe = await own.wait_for_selector("iframe")
+        assert iframe is not None
+        frame = await iframe.content_frame()
         assert frame is not None
         await frame.wait_for_function(
             "() => typeof window.require === 'function'"

@@ -144,7 +144,7 @@ def initialize_done(event: dict[str, Any]) -> bool:
 
 
 def _connect(face: Face) -> None:
-    face.wait_sim(lambda s: s.get("state") == "UNPAIRED" and s.get("qr"), "the simulator's QR")
+    face.wait_sim(lambda s: s.get("state") == "UNPAIRED" and bool(s.get("qr")), "the simulator's QR")
     sim_call(face.sim_port, "/__sim/scan")
     face.wait_event(lambda e: e["type"] == "state" and e["state"] == "CONNECTED", "CONNECTED")
 
@@ -187,7 +187,7 @@ def _assert_stopped_cleanly(face: Face, code: int) -> None:
 @pytest.mark.parametrize("command", [["watch", "--jsonl"], ["serve", "--port", "0"]], ids=["watch", "serve"])
 def test_sighup_stops_like_sigterm(face_factory: Callable[..., Face], command: list[str]) -> None:
     face = face_factory(*command)
-    face.wait_sim(lambda s: s.get("state") == "UNPAIRED" and s.get("qr"), "the simulator's QR")
+    face.wait_sim(lambda s: s.get("state") == "UNPAIRED" and bool(s.get("qr")), "the simulator's QR")
     _assert_stopped_cleanly(face, face.stop(signal.SIGHUP))
 
 

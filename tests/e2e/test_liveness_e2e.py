@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 def gone(pid: int) -> bool:
     """Dead or a zombie (a zombie holds no memory and answers nothing; its parent may be gone too)."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

@@ -27,7 +27,8 @@ from tests.support.layout import ConfigWriter
 from tests.support.qr_decode import LIGHT, decode_ansi
 from tests.support.screen import connected_info, damaged_info, qr_info, reconnecting_info, screen_text
 from tests.support.watui_proc import WATUI, env_for, free_port, sim_call, wait_for_sim_state
-from watui.api.control import socket_path, start_control
+from watui.api.control import start_control
+from watui.api.paths import socket_path
 from watui.config import load_config
 from watui.core.models import SessionInfo
 from watui.remote.client import find_owner
@@ -260,6 +261,7 @@ class _Quiet:
 
     info = SessionInfo()
     busy = None
+    capabilities: frozenset[str] = frozenset()  # no optional ability (the API asks before it offers one)
 
     def can(self, verb: str) -> bool:
         return False

@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -134,7 +135,7 @@ async def test_qr_rotates_then_expires_and_reloads(tmp_path: Path) -> None:
             await wait_state(page, "UNPAIRED")
             fresh = await page.get_attribute("div[data-ref]", "data-ref")
             assert fresh not in refs
-            status, body = await control(sim, "POST", "/__sim/scan?qr=" + aiohttp.helpers.quote(refs[0], safe=""))
+            status, body = await control(sim, "POST", "/__sim/scan?qr=" + quote(refs[0], safe=""))
             assert status == 409 and "not shown" in body["error"]
     finally:
         await sim.close()

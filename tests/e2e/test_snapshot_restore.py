@@ -645,7 +645,7 @@ def test_a_snapshot_whose_sidecar_did_not_fit_is_not_kept_and_orphans_are_pruned
     key = keygen(tmp_path, capsys)
     with_key(session_layout, key)
     folder = session_layout.root / ".snapshots"
-    real = archive._write_sidecar
+    real = archive._write_sidecar  # type: ignore[attr-defined]  # the name archive.py calls
 
     def full(snap: sn.Snapshot) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(snap.path))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from tests.support.screen import decode_qr, idle, screen_text, wait_for
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
 from watui.runtime import Runtime, session_runtime
+from watui.sim.server import Simulator
 from watui.tui.app import WatuiApp, build_app_for
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -43,12 +45,12 @@ async def runtime(tmp_path: Path, chromium_path: Path) -> AsyncIterator[Runtime]
 
 
 def sim_qr(rt: Runtime) -> str | None:
-    assert rt.simulator is not None
+    assert isinstance(rt.simulator, Simulator)  # the owner's own simulator (not a client of another's)
     qr: str | None = rt.simulator.state()["qr"]
     return qr
 
 
-async def connected(pilot, app: WatuiApp) -> str:
+async def connected(pilot: Any, app: WatuiApp) -> str:
     """Connected and settled: the next key acts on a quiet session."""
     await wait_for(pilot, app, lambda text: "State     ● CONNECTED" in text, 40, "the panel to say ● CONNECTED")
     await idle(pilot, app)
@@ -67,6 +69,7 @@ async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
         await pilot.press("s")
         text = await connected(pilot, app)
         assert decode_qr(app) == []  # the QR made way for the panels
+        assert isinstance(runtime.simulator, Simulator)
         assert runtime.simulator.state()["scans"] == 1
         info = app.info
         assert info.account is not None and info.account.number
@@ -114,7 +117,7 @@ async def test_every_key_on_the_real_core(runtime: Runtime) -> None:
 
 async def test_reconnecting_shows_attempts_and_comes_back(runtime: Runtime) -> None:
     app = build_app_for(runtime)
-    assert runtime.simulator is not None
+    assert isinstance(runtime.simulator, Simulator)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, app, lambda t: bool(decode_qr(app)), 40, "a scannable QR")
         await pilot.press("s")

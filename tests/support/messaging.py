@@ -75,7 +75,7 @@ class Session:
     on_disk: str | None = None
     hub: EventHub = field(default_factory=EventHub)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    on_publish: Callable[[str, dict[str, Any]], None] | None = None
+    on_publish: Callable[[Any, dict[str, Any]], object] | None = None
 
     def publish(self, type_: Any, *, message: str = "", data: dict[str, Any] | None = None) -> None:
         if self.on_publish is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from watui.api.control import reachable
+from watui.api.paths import reachable
 
 WATUI = [sys.executable, "-m", "watui"]
 CONTACTS = ("15550002001", "15550002002", "15550002003")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import pytest
 
-from tests.support.fakes import FakeSession
+from tests.support.fakes import SESSION_ROOT, FakeSession
 from tests.support.screen import (
     DASHBOARD_RESULTS,
     FIXED_NOW,
     QR_PAYLOAD,
-    SESSION_ROOT,
     FakeSimulator,
     at,
     connected_info,
@@ -40,12 +40,12 @@ from watui.tui.screens.help import HelpScreen
 
 
 def make_app(info: SessionInfo, *, simulator: FakeSimulator | None = None, auto: bool = False,
-             clock=fixed_clock) -> tuple[WatuiApp, FakeSession]:
+             clock: Any = fixed_clock) -> tuple[WatuiApp, FakeSession]:
     manager = FakeSession(info, results=DASHBOARD_RESULTS)
     return build_app(manager, config=manager.config, simulator=simulator, clock=clock, auto_initialize=auto), manager
 
 
-async def settle(pilot, app: WatuiApp) -> None:
+async def settle(pilot: Any, app: WatuiApp) -> None:
     """Let posted messages and workers run (no sleeps: wait for the workers, then for the messages)."""
     await pilot.pause()
     verbs = [w for w in app.workers if w.group.startswith("verb-")]
@@ -320,7 +320,8 @@ async def test_qr_colours_are_black_on_white_whatever_the_theme() -> None:
             await pilot.pause()
             code = app.query_one("#qr-code")
             strip = code.render_line(3)
-            styles = {(seg.style.color.triplet, seg.style.bgcolor.triplet) for seg in strip if seg.style}
+            styles = {(seg.style.color and seg.style.color.triplet, seg.style.bgcolor and seg.style.bgcolor.triplet)
+                      for seg in strip if seg.style}
             assert styles == {((0, 0, 0), (255, 255, 255))}
 
 

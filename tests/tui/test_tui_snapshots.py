@@ -7,6 +7,7 @@ Update after a deliberate change of the look: ``.venv/bin/python -m pytest tests
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -42,15 +43,15 @@ def app_for(state: str) -> WatuiApp:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("state", list(STATES))
-def test_dashboard_snapshot(snap_compare, state: str, size: tuple[int, int]) -> None:
+def test_dashboard_snapshot(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
     assert snap_compare(app_for(state), terminal_size=size)
 
 
-def test_clear_confirmation_snapshot(snap_compare) -> None:
+def test_clear_confirmation_snapshot(snap_compare: Any) -> None:
     assert snap_compare(app_for("damaged"), press=["c"], terminal_size=(80, 24))
 
 
-def test_help_snapshot(snap_compare) -> None:
+def test_help_snapshot(snap_compare: Any) -> None:
     assert snap_compare(app_for("connected"), press=["question_mark"], terminal_size=(80, 24))
 
 

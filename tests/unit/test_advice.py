@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.support.screen import MB, connected_info, damaged_info, disk, empty_info, qr_info, reconnecting_info
+from tests.support.fakes import MB
+from tests.support.screen import connected_info, damaged_info, disk, empty_info, qr_info, reconnecting_info
 from watui.cli.session import advice as cli_advice
 from watui.core.advice import Advice, Kind, advise
 from watui.core.models import (

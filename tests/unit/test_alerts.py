@@ -376,7 +376,7 @@ def test_a_failing_or_hanging_command_is_reported_not_raised(tmp_path: Path) -> 
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

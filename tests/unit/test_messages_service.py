@@ -487,6 +487,7 @@ def test_the_journal_keeps_no_message_event() -> None:
     from watui.core.journal.history import JOURNALED
 
     assert not {"message", "ack"} & JOURNALED  # bodies never, and not even the ids: the inbox has them
+    # Only their counts per hour are kept (one row an hour): tests/unit/test_history_messages.py checks the file.
 
 
 def test_watch_prints_a_line_per_message_event_with_its_id_and_never_its_text() -> None:
