@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.support.core import started_manager
 from tests.support.layout import SessionLayout
@@ -49,7 +50,9 @@ async def dashboard(face: str, manager: SessionManager, config: Config) -> Async
         await control.close()
 
 
-async def until(pilot, app: WatuiApp, check, what: str, timeout: float = 10.0) -> str:
+async def until(
+    pilot: Pilot[int], app: WatuiApp, check: Callable[[str], bool], what: str, timeout: float = 10.0
+) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check(screen_text(app)):

@@ -9,9 +9,11 @@ tests/e2e/test_tui_messages_real.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.support.fakes import FakeSession
 from tests.support.screen import (
@@ -38,7 +40,7 @@ def make_app(session: FakeSession) -> WatuiApp:
     return build_app(session, config=session.config, clock=fixed_clock, auto_initialize=False)
 
 
-async def until(pilot, app: WatuiApp, check, what: str, timeout: float = 5.0) -> str:
+async def until(pilot: Pilot[int], app: WatuiApp, check: Callable[[str], bool], what: str, timeout: float = 5.0) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check(screen_text(app)):
@@ -225,7 +227,7 @@ KEPT = (
 )
 
 
-async def open_messages(pilot, app: WatuiApp) -> str:
+async def open_messages(pilot: Pilot[int], app: WatuiApp) -> str:
     await pilot.press("m")
     for _ in range(100):
         await pilot.pause(0.05)

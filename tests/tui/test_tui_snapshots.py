@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.support.fakes import FakeSession
 from tests.support.screen import (
@@ -26,6 +27,7 @@ from tests.support.screen import (
 )
 from watui.core.models import SessionInfo
 from watui.tui.app import WatuiApp, build_app
+from watui.tui.screens.recent_messages import RecentMessagesScreen
 
 STATES: dict[str, Callable[[], SessionInfo]] = {
     "qr": qr_info,
@@ -71,9 +73,11 @@ def messaging_app(state: str) -> WatuiApp:
     return build_app(session, config=session.config, simulator=simulator, clock=fixed_clock, auto_initialize=False)
 
 
-async def _read_traffic(pilot) -> None:
+async def _read_traffic(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, WatuiApp)
     for _ in range(50):  # the first reading runs in a worker: draw once it is in
-        if pilot.app.traffic.figures is not None:
+        if app.traffic.figures is not None:
             break
         await pilot.pause(0.02)
     await pilot.pause()
@@ -81,32 +85,33 @@ async def _read_traffic(pilot) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 @pytest.mark.parametrize("state", list(MESSAGING_STATES))
-def test_traffic_panel_snapshot(snap_compare, state: str, size: tuple[int, int]) -> None:
+def test_traffic_panel_snapshot(snap_compare: Any, state: str, size: tuple[int, int]) -> None:
     assert snap_compare(messaging_app(state), terminal_size=size, run_before=_read_traffic)
 
 
-async def _open_messages(pilot) -> None:
-    await pilot.press("m")
+async def _messages_screen(pilot: Pilot[Any], ready: Callable[[RecentMessagesScreen], bool]) -> None:
     for _ in range(50):
-        if getattr(pilot.app.screen, "cursor", None) is not None:
+        screen = pilot.app.screen
+        if isinstance(screen, RecentMessagesScreen) and ready(screen):
             break
         await pilot.pause(0.02)
     await pilot.pause()
 
 
-def test_recent_messages_snapshot(snap_compare) -> None:
+async def _open_messages(pilot: Pilot[Any]) -> None:
+    await pilot.press("m")
+    await _messages_screen(pilot, lambda screen: screen.cursor is not None)
+
+
+def test_recent_messages_snapshot(snap_compare: Any) -> None:
     assert snap_compare(messaging_app("connected"), terminal_size=(80, 24), run_before=_open_messages)
 
 
-async def _open_messages_with_texts(pilot) -> None:
+async def _open_messages_with_texts(pilot: Pilot[Any]) -> None:
     await _open_messages(pilot)
     await pilot.press("t")
-    for _ in range(50):
-        if any(m.body for m in pilot.app.screen.shown):
-            break
-        await pilot.pause(0.02)
-    await pilot.pause()
+    await _messages_screen(pilot, lambda screen: any(m.body for m in screen.shown))
 
 
-def test_recent_messages_with_texts_snapshot(snap_compare) -> None:
+def test_recent_messages_with_texts_snapshot(snap_compare: Any) -> None:
     assert snap_compare(messaging_app("connected"), terminal_size=(80, 24), run_before=_open_messages_with_texts)
