@@ -9,13 +9,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import ssl
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,31 +19,17 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.watui_proc import WATUI, free_port, sim_call
+
 pytestmark = pytest.mark.browser
-WATUI = [sys.executable, "-m", "watui"]
 PROFILE = "state/watui/demo/session/session-whatsapp-automation-pro"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sim_call(port: int, path: str, method: str = "POST") -> dict[str, Any]:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    request = urllib.request.Request(f"https://127.0.0.1:{port}{path}", method=method)
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 class Face:
     """A watui process whose stdout and stderr lines are collected as they come."""
 
     def __init__(self, tmp_path: Path, *args: str, new_group: bool = False) -> None:
-        self.sim_port = _free_port()
+        self.sim_port = free_port()
         env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
         self.proc = subprocess.Popen(
             [*WATUI, *args, "--config", "config.toml", "--demo", "--demo-port", str(self.sim_port)],
