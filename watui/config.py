@@ -125,6 +125,7 @@ class KeySettings:
     help: str = "question_mark"
     quit: str = "q"
     backup: str = "b"
+    messages: str = "m"
 
     def remapped(self) -> dict[str, str]:
         """Only the keys changed from the defaults: what the dashboard's keymap needs."""

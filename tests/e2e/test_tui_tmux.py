@@ -3,7 +3,8 @@
 The QR is read back from ``tmux capture-pane -p -e`` (half blocks painted in their colours → bitmap →
 zxing-cpp, no inverted retry) and must equal the
 simulator's own ``/__sim/state`` payload; ``s`` then connects, ``q`` quits with status 0 and the browser
-is gone. Run with TERM=screen (16 colours, tmux's default) and with TERM=xterm-256color plus NO_COLOR.
+is gone; a message from a contact (``/__sim/incoming``) shows in the Traffic panel. Run with TERM=screen
+(16 colours, tmux's default) and with TERM=xterm-256color plus NO_COLOR.
 """
 
 from __future__ import annotations
@@ -16,12 +17,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tmux import HEIGHT, WATUI, WIDTH, Tmux, browsers_using, free_port, sim_state, wait_screen
+from tests.support.tmux import (
+    HEIGHT,
+    WATUI,
+    WIDTH,
+    Tmux,
+    browsers_using,
+    free_port,
+    sim_incoming,
+    sim_state,
+    wait_screen,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
+
+
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     server = Tmux(f"watui-test-{os.getpid()}-{tmp_path.name}")
@@ -69,6 +82,11 @@ async def test_watui_demo_in_tmux_shows_the_simulators_qr(tmp_path: Path, tmux: 
     text = await wait_screen(tmux, lambda t: "State     ● CONNECTED" in t, "the connection")
     assert tmux.qr_codes() == []
     assert (await sim_state(port))["scans"] == 1
+    # The Traffic panel (the demo session sends and receives): a contact writes, the panel counts it.
+    assert "Traffic (m: messages)" in text and "Incoming none yet" in text
+    await sim_incoming(port, "hi from tmux")
+    text = await wait_screen(tmux, lambda t: "↓ 1 received" in t, "the incoming message in the Traffic panel")
+    assert re.search(r"Incoming last \d+ s ago · webhook off", text)
     demo_folder = tmp_path / "demo"
     assert browsers_using(demo_folder), "the dashboard's browser should be running"
 

@@ -6,12 +6,15 @@ screenshots are the same on every run.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.support.fakes import MB, SESSION_ROOT
+from tests.support.fakes import MB, SESSION_ROOT, FakeSession
 from tests.support.qr_decode import DARK, Theme, cells_from_strips, decode_cells
+from watui.core.messages.port import Cursor, Message, MessagePage, Traffic
 from watui.core.models import (
     PROBLEM_CORRUPT,
     PROBLEM_LOGIN_MISSING,
@@ -27,6 +30,7 @@ from watui.core.models import (
     LockInfo,
     SessionInfo,
 )
+from watui.core.ports import MESSAGES
 
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 # As long as WhatsApp's real login payloads (ref, public key, identity key, advertising secret).
@@ -163,3 +167,64 @@ async def idle(pilot: Any, app: Any, timeout: float = 60) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s: '{app.busy}' still running")
         await pilot.pause(0.2)
+
+
+# -- messaging (MESSAGES) ----------------------------------------------------------------------------
+T0 = FIXED_NOW.timestamp()  # the fixed clock in Unix seconds, as the port's times are
+BUSY_TRAFFIC = Traffic(at=T0, queued=2, sending=1, sent=41, failed=2, received=17, oldest_pending_at=T0 - 12,
+                       last_received_at=T0 - 180, webhook=True, webhook_backlog=3, webhook_oldest_at=T0 - 300)
+
+
+def outgoing(n: int, status: str = "delivered", chat: str = "15550002001@c.us", **changes: Any) -> Message:
+    body = changes.pop("body", f"order {n} has shipped")
+    return Message(id=f"3EB0{n:04d}", direction="out", chat=chat, status=status, size=len(body), body=body,
+                   accepted_at=T0 - 600 + n, **changes)
+
+
+def incoming(n: int, chat: str = "15550002001@c.us", **changes: Any) -> Message:
+    body = changes.pop("body", f"hi back {n}")
+    return Message(id=f"3A73{n:04d}", direction="in", chat=chat, status="received", size=len(body), body=body,
+                   received_at=T0 - 600 + n, **changes)
+
+
+class MessagesFake(FakeSession):
+    """A FakeSession with MESSAGES whose ``messages()`` reads two lists as the owner reads its outbox and
+    inbox: each side numbered from 1 (its seq), a cursor ``<out>-<in>``, newest last, bodies only when asked.
+    ``add`` keeps a message (new, or a new status of one kept); ``traffic`` is scripted in ``results``."""
+
+    def __init__(self, info: SessionInfo, kept: tuple[Message, ...] = (), traffic: Traffic | None = None) -> None:
+        super().__init__(info, capabilities=frozenset({MESSAGES}), results={"traffic": traffic or Traffic(at=T0)})
+        self.sides: dict[str, list[Message]] = {"out": [], "in": []}
+        for message in kept:
+            self.add(message)
+
+    def add(self, message: Message) -> None:
+        side = self.sides[message.direction]
+        for index, kept in enumerate(side):
+            if kept.id == message.id:
+                side[index] = message
+                return
+        side.append(message)
+
+    async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
+        page = self._page(since, limit, bodies)  # read first: a read that hangs (gates) answers what it saw
+        await self._verb("messages", since=since, limit=limit, bodies=bodies)  # recorded; gates and fail apply
+        return page
+
+    def _page(self, since: str | None, limit: int, bodies: bool) -> MessagePage:
+        cursor = Cursor.parse(since)
+        merged = list(itertools.islice(heapq.merge(
+            [(m.time, 0, seq, m) for seq, m in enumerate(self.sides["out"], 1) if seq > cursor.out_seq],
+            [(m.time, 1, seq, m) for seq, m in enumerate(self.sides["in"], 1) if seq > cursor.in_seq],
+            key=lambda item: (item[0], item[1])), limit))  # fmt: skip
+        out_seq = max([cursor.out_seq, *(seq for _, side, seq, _m in merged if side == 0)])
+        in_seq = max([cursor.in_seq, *(seq for _, side, seq, _m in merged if side == 1)])
+        shown = tuple(m if bodies else replace(m, body=None) for _, _, _, m in merged)
+        return MessagePage(shown, str(Cursor(out_seq, in_seq)))
+
+    def announce(self, message: Message) -> Event:
+        """Keep ``message`` and publish its event as the core does: ``message`` for incoming, else ``ack``."""
+        self.add(message)
+        data = {"id": message.id, "direction": message.direction, "chat": message.chat, "status": message.status,
+                "size": message.size, **({"reason": message.reason} if message.reason else {})}  # fmt: skip
+        return self.publish("message" if message.direction == "in" else "ack", data=data)

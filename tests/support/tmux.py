@@ -74,6 +74,14 @@ async def sim_state(port: int) -> dict[str, Any]:
         return state
 
 
+async def sim_incoming(port: int, text: str) -> None:
+    """A contact writes to the linked account (the simulator's ``POST /__sim/incoming``)."""
+    url = f"https://127.0.0.1:{port}/__sim/incoming"
+    body = {"from": "15550002001", "text": text}
+    async with aiohttp.ClientSession() as http, http.post(url, json=body, ssl=False) as response:
+        assert response.status < 300, await response.text()
+
+
 def browsers_using(folder: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
