@@ -9,10 +9,8 @@ is gone; a message from a contact (``/__sim/incoming``) shows in the Traffic pan
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,15 +31,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
-
-
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    server = Tmux(f"watui-test-{os.getpid()}-{tmp_path.name}")
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @pytest.mark.parametrize(
