@@ -1,7 +1,7 @@
 """HTTP face timings over real sockets on 127.0.0.1: session-info throughput and latency with 100
 concurrent clients, metrics scrape latency, and event fan-out (emit -> received by 50 SSE clients).
 
-Uses the tests' FakeManager so the figures are the HTTP face's own cost, not the browser's.
+Uses the tests' FakeSession so the figures are the HTTP face's own cost, not the browser's.
 Run: .venv/bin/python bench/bench_api.py
 """
 
@@ -17,7 +17,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.api_helpers import FakeManager, SseReader, connected_info, running_api  # noqa: E402
+from tests.support.api import SseReader, connected_info, running_api  # noqa: E402
+from tests.support.fakes import FakeSession  # noqa: E402
 from watui.core.models import ConnectionState  # noqa: E402
 
 
@@ -59,7 +60,7 @@ async def bench_metrics(url: str, rounds: int = 200) -> None:
     print(f"metrics scrape: median {ms(statistics.median(latencies))} over {rounds} sequential scrapes")
 
 
-async def bench_fanout(manager: FakeManager, url: str, clients: int = 50, rounds: int = 20) -> None:
+async def bench_fanout(manager: FakeSession, url: str, clients: int = 50, rounds: int = 20) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         responses = [await http.get(url) for _ in range(clients)]
         readers = [SseReader(r) for r in responses]
@@ -67,7 +68,7 @@ async def bench_fanout(manager: FakeManager, url: str, clients: int = 50, rounds
         delays: list[float] = []
         for _ in range(rounds):
             start = time.perf_counter()
-            manager.emit("state", state=ConnectionState.TIMEOUT)
+            manager.publish("state", state=ConnectionState.TIMEOUT)
             await asyncio.gather(*(r.data() for r in readers))
             delays.append(time.perf_counter() - start)
         for res in responses:
@@ -79,7 +80,7 @@ async def bench_fanout(manager: FakeManager, url: str, clients: int = 50, rounds
 
 
 async def main() -> None:
-    manager = FakeManager(connected_info())
+    manager = FakeSession(connected_info())
     async with running_api(manager) as api:
         await bench_session_info(f"{api.url}/api/whatsapp/session-info")
         await bench_metrics(f"{api.url}/metrics")

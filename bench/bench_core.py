@@ -23,7 +23,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.core_helpers import sim_config, started_manager  # noqa: E402
+from tests.support.core import sim_config, started_manager  # noqa: E402
 from watui.core.models import ConnectionState as S  # noqa: E402
 from watui.core.models import InitResult  # noqa: E402
 from watui.core.session.manager import SessionManager  # noqa: E402

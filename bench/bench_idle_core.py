@@ -28,7 +28,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.core_helpers import started_manager  # noqa: E402
+from tests.support.core import started_manager  # noqa: E402
 from watui.config import Config, SessionSettings  # noqa: E402
 from watui.core.browser.chromium import find_browser_processes  # noqa: E402
 from watui.core.models import ConnectionState as S  # noqa: E402

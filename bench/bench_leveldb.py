@@ -18,10 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import run_page_on_profile  # noqa: E402
-
+from tests.support.layout import run_page_on_profile  # noqa: E402
 from watui.core.browser.chromium import find_browser  # noqa: E402
 from watui.core.disk import leveldb  # noqa: E402
 from watui.core.disk.login import stored_login  # noqa: E402

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.messaging_e2e_helpers import CONTACTS, connected_owner, running_site, wait_until  # noqa: E402
+from tests.support.messaging_e2e import CONTACTS, connected_owner, running_site, wait_until  # noqa: E402
 
 FAST = "[messages]\nmax_per_minute = 600\nmin_gap_per_chat_s = 0\n"
 DEFAULT = "[messages]\nmin_gap_per_chat_s = 0\n"  # the default 20 a minute

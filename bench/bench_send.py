@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
-from tests.sim_helpers import WA_URL, chromium_flags  # noqa: E402
-from tests.wwebjs_helpers import CHROMIUM, WWEBJS_VERSION, install_wwebjs  # noqa: E402
+from tests.support.sim_page import WA_URL, chromium_flags  # noqa: E402
+from tests.support.wwebjs import CHROMIUM, WWEBJS_VERSION, install_wwebjs  # noqa: E402
 from watui.config import DESKTOP_USER_AGENT, MessagesSettings  # noqa: E402
 from watui.core.browser.chromium import find_browser  # noqa: E402
 from watui.core.messages import Outbox, OutboxRow, Sender, new_message_id  # noqa: E402

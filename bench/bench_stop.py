@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_headless_faces import Face, initialize_done, sim_call  # noqa: E402
+from tests.e2e.test_headless_faces import Face, initialize_done  # noqa: E402
+from tests.support.watui_proc import sim_call  # noqa: E402
 
 GOAL_S = 5.0
 

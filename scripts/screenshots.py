@@ -2,8 +2,9 @@
 
 ``make screenshots`` (or ``.venv/bin/python scripts/screenshots.py [OUT_DIR]``) writes into docs/screenshots/
 (inside the docs site, and shown by the README):
-waiting for a scan (the QR), connected, reconnecting, a damaged session with its recommendation, and
-the QR on an 80x24 terminal (too small: the size it needs). Everything runs in a temporary folder.
+waiting for a scan (the QR), connected (its Traffic panel after a message each way), the recent messages
+(``m``), reconnecting, a damaged session with its recommendation, and the QR on an 80x24 terminal (too
+small: the size it needs). Everything runs in a temporary folder.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
+from watui.core.messages.port import Traffic
 from watui.core.models import ConnectionState, SessionInfo
 from watui.runtime import Runtime, session_runtime
+from watui.sim.server import Simulator
 from watui.tui.app import WatuiApp, build_app_for
 
 SIZE = (120, 40)
+CONTACT = "15550002001"  # a number on the simulator's WhatsApp
 IDB_CURRENT = "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/CURRENT"
 
 
@@ -40,6 +44,17 @@ async def until(pilot: object, app: WatuiApp, check: Callable[[SessionInfo], boo
             return
         await pilot.pause(0.2)  # type: ignore[attr-defined]
     raise SystemExit(f"screenshots: timed out waiting for {what} (state {app.info.state.value})")
+
+
+async def until_traffic(pilot: object, app: WatuiApp, check: Callable[[Traffic], bool], what: str) -> None:
+    """Let the app run until its Traffic panel's figures satisfy ``check`` (60 s at most)."""
+    for _ in range(300):
+        figures = app.traffic.figures
+        if figures is not None and check(figures):
+            await pilot.pause(0.3)  # type: ignore[attr-defined]
+            return
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+    raise SystemExit(f"screenshots: timed out waiting for {what} (traffic {app.traffic})")
 
 
 def save(app: WatuiApp, out: Path, name: str) -> None:
@@ -63,14 +78,23 @@ async def login_shots(runtime: Runtime, out: Path) -> None:
 
 
 async def reopen_shots(runtime: Runtime, out: Path) -> None:
-    """watui opened again on the saved session: connected without a QR, then the simulator goes down."""
+    """watui opened again on the saved session: connected without a QR, a message out and one in (the
+    Traffic panel, then m: the recent messages), then the simulator goes down."""
     simulator = runtime.simulator
-    assert simulator is not None
+    assert isinstance(simulator, Simulator)
     app = build_app_for(runtime)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None,
                     "the connection")
+        await runtime.manager.send_text(CONTACT, "Your order 12345 has shipped", key="order-12345")
+        await until_traffic(pilot, app, lambda t: t.sent >= 1, "the message sent")
+        await simulator.incoming(CONTACT, "Thanks! When does it arrive?")
+        await until_traffic(pilot, app, lambda t: t.received >= 1, "the message received")
         save(app, out, "connected")
+        await pilot.press("m")
+        await pilot.pause(1.0)
+        save(app, out, "recent-messages")
+        await pilot.press("escape")
         await simulator.down()
         await until(pilot, app, lambda i: i.state is ConnectionState.RECONNECTING and i.health.reconnect_attempts >= 2
                     and i.health.next_retry_at is not None, "reconnect attempts")

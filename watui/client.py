@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from watui.api.paths import socket_path
@@ -161,7 +161,7 @@ class Client:
         keeps; ``"now"``: only what comes after this call), oldest first, then each new one as it comes, for
         ever: ``async for message in wa.messages(...)``. Through an owner restart it reconnects and reads on
         from its cursor: no message skipped, none twice. ``bodies``: with the texts."""
-        return MessageFeed(self, since, bodies)
+        return MessageFeed(self._session, self._changes, self._end, since, bodies)
 
     async def events(self) -> AsyncIterator[Event]:
         """The owner's events as they happen (state, qr, health, message, ack, alert, ...), each with the
@@ -216,8 +216,17 @@ class MessageFeed:
     gives no per-message cursors, the cursor of the last page whose every message was yielded, so at most
     that page comes again, with the same ids)."""
 
-    def __init__(self, client: Client, since: str | None, bodies: bool) -> None:
-        self._client = client
+    def __init__(
+        self,
+        session: RemoteSession,
+        changes: Callable[[float | None, str, bool], Awaitable[_Changes]],
+        end: Callable[[], Awaitable[str]],
+        since: str | None,
+        bodies: bool,
+    ) -> None:
+        self._session = session
+        self._changes = changes  # the client's events stream, reopened after the owner went away
+        self._end = end  # the cursor after everything the owner has now
         self.cursor = since or ""
         self._bodies = bodies
         self._follow: AsyncIterator[Message] | None = None
@@ -231,16 +240,15 @@ class MessageFeed:
         return await anext(self._follow)
 
     async def _messages(self) -> AsyncIterator[Message]:
-        client = self._client
         if self.cursor == "now":
-            self.cursor = await client._end()
+            self.cursor = await self._end()
         loop = asyncio.get_running_loop()
         again = False
         while True:
-            changes = await client._changes(None, "the owner", again)
+            changes = await self._changes(None, "the owner", again)
             try:
                 while True:
-                    page = await client._session.messages(self.cursor, MAX_LIMIT, self._bodies)
+                    page = await self._session.messages(self.cursor, MAX_LIMIT, self._bodies)
                     for index, message in enumerate(page.messages):
                         self.cursor = page.cursor_after(index) or self.cursor  # exactly after it, when told
                         yield message

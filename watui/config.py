@@ -125,6 +125,7 @@ class KeySettings:
     help: str = "question_mark"
     quit: str = "q"
     backup: str = "b"
+    messages: str = "m"
 
     def remapped(self) -> dict[str, str]:
         """Only the keys changed from the defaults: what the dashboard's keymap needs."""
@@ -160,6 +161,9 @@ class AlertSettings:
     repeat_every_s: float = 3600.0
     memory_mb: int = 1500
     max_restarts_per_hour: int = 5
+    outbox_stuck_s: float = 300.0  # messaging: a message waits this long while CONNECTED, nothing sent; 0: off
+    webhook_backlog_s: float = 600.0  # messaging: the webhook's oldest undelivered is older; 0: off
+    silent_h: float = 0.0  # messaging (opt-in): CONNECTED and nothing received for this many hours; 0: off
     command: tuple[str, ...] = ()
     command_timeout_s: float = 10.0
     webhook_timeout_s: float = 10.0
@@ -293,6 +297,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "alerts.repeat_every_s": (0, 30 * 86_400),
     "alerts.memory_mb": (0, 1_000_000),
     "alerts.max_restarts_per_hour": (1, 10_000),
+    "alerts.outbox_stuck_s": (0, 7 * 86_400),
+    "alerts.webhook_backlog_s": (0, 30 * 86_400),
+    "alerts.silent_h": (0, 8760),
     "alerts.command_timeout_s": (0.1, 3600),
     "alerts.webhook_timeout_s": (0.1, 600),
     "browser.recycle_above_mb": (0, 1_000_000),

@@ -168,3 +168,25 @@ def lock_short(disk: DiskReport) -> str:
     if lock.kind == "stale":
         return f"stale (pid {lock.pid} gone)" if lock.pid else "stale"
     return "free"
+
+
+MESSAGE_HOURS_SHOWN = 24
+
+
+def messages_lines(report: dict[str, Any]) -> list[str]:
+    """``watui history``'s lines of the messages: the totals, then one line per hour that had any (the
+    newest :data:`MESSAGE_HOURS_SHOWN` of them; ``--json`` has them all)."""
+    messages = report.get("messages")
+    if not messages:
+        return []
+    total = messages["total"]
+    lines = [f"Messages sent / received / failed: {total['sent']} / {total['received']} / {total['failed']}"]
+    hours = messages["perHour"]
+    if hours:
+        lines.append("Per hour (UTC): sent / received / failed")
+        if len(hours) > MESSAGE_HOURS_SHOWN:
+            lines.append(f"  ({len(hours) - MESSAGE_HOURS_SHOWN} earlier hour(s) with messages: see --json)")
+        for hour in hours[-MESSAGE_HOURS_SHOWN:]:
+            when = hour["hour"].replace("T", " ")[:16]
+            lines.append(f"  {when}  {hour['sent']:>5} / {hour['received']:>5} / {hour['failed']:>4}")
+    return lines

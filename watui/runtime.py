@@ -27,7 +27,7 @@ from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
 from watui.core.journal.service import Watchers, start_watchers
 from watui.core.models import HINT_TAKEOVER, ConnectionState
-from watui.core.ports import SessionPort
+from watui.core.ports import MESSAGES, SessionPort
 from watui.core.session.manager import SessionManager
 
 if TYPE_CHECKING:
@@ -179,7 +179,9 @@ async def session_runtime(
         except OSError as exc:  # read-only or full filesystem, a name too long: the environment, not a bug
             key = "[demo] state_dir" if demo else "[session] session_path"
             raise EnvironmentProblem.from_os_error(exc, config.session_root, "cannot take the session", key) from None
-        watchers = await start_watchers(config, manager)  # the journal and the alerts, for every face
+        # The journal and the alerts, for every face; the messaging rules read the session's traffic.
+        traffic = manager.traffic if MESSAGES in manager.capabilities else None
+        watchers = await start_watchers(config, manager, traffic)
         # The API module (aiohttp) is wiring, not core: imported here so the core never needs it.
         from watui.api.control import start_control
 

@@ -17,10 +17,11 @@ from aiohttp import web
 from watui.api.errors import ApiStartError, _ApiRunner, errors_middleware
 from watui.api.history import add_history
 from watui.api.messages import add_messages
-from watui.api.metrics import build_registry
+from watui.api.metrics import MessageMetrics, build_registry
 from watui.api.page import _PAGE_KEY, _load_page, diagnostics_page, root_redirect
 from watui.api.paths import API, PAGE
 from watui.api.routes import (
+    _MESSAGE_METRICS_KEY,
     _REGISTRY_KEY,
     backup,
     cleanup,
@@ -60,6 +61,7 @@ def build_app(
     app[_PAGE_KEY] = _load_page()
     app[_REGISTRY_KEY] = build_registry(lambda: manager.info)
     add_history(app, history, app[_REGISTRY_KEY])  # GET /api/whatsapp/history, uptime in /metrics
+    _add_message_metrics(app, manager)  # the messaging counters, latency and gauges in /metrics
     app.router.add_get(f"{API}/session-info", session_info)
     app.router.add_post(f"{API}/smart-initialize", smart_initialize)
     app.router.add_post(f"{API}/reconnect", reconnect)
@@ -79,6 +81,20 @@ def build_app(
     app.router.add_get("/metrics", metrics)
     app.on_shutdown.append(_end_streams)
     return app
+
+
+def _add_message_metrics(app: web.Application, manager: SessionPort) -> None:
+    message_metrics = MessageMetrics(manager, app[_REGISTRY_KEY])
+    app[_MESSAGE_METRICS_KEY] = message_metrics
+
+    async def start(_app: web.Application) -> None:
+        message_metrics.start()
+
+    async def stop(_app: web.Application) -> None:
+        await message_metrics.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
 
 
 class ApiServer:

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from watui.api.errors import _Refused
-from watui.api.metrics import CONTENT_TYPE_LATEST, render_metrics
+from watui.api.metrics import CONTENT_TYPE_LATEST, MessageMetrics, render_metrics
 from watui.api.state import _ApiState, _state
 from watui.core.models import SessionInfo, iso
 from watui.core.ports import BACKUP, DOCTOR, SNAPSHOTS, HistoryPort, SessionPort
@@ -183,6 +183,12 @@ async def demo_scan(request: web.Request) -> web.Response:
 _REGISTRY_KEY = web.AppKey("watui_api_registry", CollectorRegistry)
 
 
+_MESSAGE_METRICS_KEY = web.AppKey("watui_api_message_metrics", MessageMetrics)
+
+
 async def metrics(request: web.Request) -> web.Response:
+    message_metrics = request.app.get(_MESSAGE_METRICS_KEY)
+    if message_metrics is not None:
+        await message_metrics.refresh()  # the outbox and webhook gauges, read for this scrape
     body = render_metrics(request.app[_REGISTRY_KEY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

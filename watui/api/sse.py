@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from watui.api.routes import status_json
-from watui.api.state import _STATE, EventSource, _state
+from watui.api.state import _STATE, _state
 from watui.core.models import iso, now_utc
+from watui.core.ports import EventSource
 
 KEEPALIVE_S = 15.0
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from watui.cli.base import Command, Exit
 from watui.config import Config
-from watui.present import cell_glyph, duration_words, ratio_text
+from watui.present import cell_glyph, duration_words, messages_lines, ratio_text
 
 
 def history(args: argparse.Namespace, config: Config) -> int:
@@ -60,6 +60,7 @@ def format_report(report: dict[str, Any], since: str) -> str:
         f"Last 24 h  [{report['strip']['text']}]  now",
         f"           {cell_glyph(1.0)} connected  {cell_glyph(0.5)} partly down  {cell_glyph(0.0)} down  "
         f"{cell_glyph(None)} watui not running",
+        *messages_lines(report),
     ]
     incidents = report["incidents"]
     lines.append(f"Incidents: {len(incidents)}")

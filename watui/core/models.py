@@ -2,7 +2,7 @@
 
 No I/O here. Every snapshot is a frozen dataclass; ``to_json()`` gives the status JSON of DESIGN.md and
 ``from_json()`` reads it back (a face of a remote owner: watui/remote/); ``from_json(x.to_json())`` gives
-the same JSON again (tests/test_models_json.py).
+the same JSON again (tests/unit/test_models_json.py).
 """
 
 from __future__ import annotations
@@ -440,7 +440,8 @@ class Event:
     ``alert``: an alert rule fired or resolved (``data``: alert, status, session, state; watui/core/journal/alerts.py).
     ``message``: an incoming message, once committed to the inbox; ``ack``: an outgoing message's status
     changed (queued, sent, delivered, read, failed). Both carry ``data``: id, direction, chat, status, size
-    (watui/core/messages/service.py), never a body; neither is kept in the history journal.
+    (and an ack its acceptedAt, sentAt, ackedAt; watui/core/messages/service.py), never a body; the history
+    journal keeps only their counts per hour (watui/core/journal/journal.py), never the events themselves.
     ``info`` always carries the snapshot after the event.
     """
 

@@ -7,7 +7,9 @@ snapshot as a :class:`SessionChanged` message; its handler assigns the App's rea
 once a second for countdowns and uptime. :func:`build_app` is the one factory, for the CLI and the tests
 (:func:`build_app_for` hands it what a runtime holds). The App drives any SessionPort (watui/core/ports.py):
 the owner's session, a remote owner's (watui/tui/attached.py), a test's fake; the optional keys follow the
-session's declared ``capabilities``.
+session's declared ``capabilities``. With MESSAGES, the Traffic panel shows the session's ``traffic()``
+figures, read again on each ``message``, ``ack`` and ``state`` event (one reading at a time: events during a
+slow one make one more), and ``m`` opens the recent messages.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from watui.config import Config
-from watui.core.errors import WatuiError
+from watui.core.errors import WatuiError, first_line
 from watui.core.journal.journal import history_path
 from watui.core.journal.report import read_report
 from watui.core.models import (
@@ -42,12 +45,13 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
-from watui.core.ports import BACKUP, EventSource, HistoryPort, SessionPort, SnapshotTaken
+from watui.core.ports import BACKUP, MESSAGES, EventSource, HistoryPort, SessionPort, SnapshotTaken
 from watui.present import megabytes
-from watui.tui.messages import ActionFinished, SessionChanged
+from watui.tui.messages import ActionFinished, SessionChanged, TrafficRead
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 from watui.tui.screens.history import HistoryScreen, HistorySource
+from watui.tui.screens.recent_messages import RecentMessagesScreen
 from watui.tui.widgets.alert_bar import AlertBar, FiringAlert, firing_after
 from watui.tui.widgets.connection_panel import ConnectionPanel
 from watui.tui.widgets.event_log import MAX_ENTRIES, EventLog, LogEntry, entry_for
@@ -55,12 +59,15 @@ from watui.tui.widgets.qr_code import CAPTION_ROWS, QRPane, qr_cells
 from watui.tui.widgets.recommendations import Recommendations
 from watui.tui.widgets.session_panel import SessionPanel
 from watui.tui.widgets.status_line import StatusLine
+from watui.tui.widgets.traffic_panel import TrafficPanel, TrafficView
 
 Clock = Callable[[], datetime]
 
 PANELS_MIN_WIDTH = 46  # the narrowest the stacked panels stay legible beside the QR
 CHROME_ROWS = 2  # header and footer
 QR_SIDE_PADDING = 2  # one column either side of the code
+# The events after which the traffic figures may have moved: a message in, an ack, a state change.
+TRAFFIC_EVENTS = frozenset({"message", "ack", "state"})
 
 
 class Scanner(Protocol):
@@ -119,6 +126,7 @@ ACTION_HELP = {
     "scan": "Scan the QR on the simulator (demo only)",
     "toggle_log": "Show or hide the event log",
     "history": "History: uptime, the last 24 h, incidents, size and memory",
+    "messages": "Recent messages in and out: time, direction, chat, status, size (t shows the texts)",
     "help": "Keys and panels",
 }
 
@@ -183,6 +191,9 @@ class WatuiApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("b", "backup", "Backup", id="backup"),
+        # Last: where the footer is too narrow for every key (80 columns, the demo's s, b), the end is what
+        # gives way; the Traffic panel's title names this key too.
+        Binding("m", "messages", "Messages", id="messages"),
     ]
 
     # ``var``: the App itself never repaints for them; the bound widgets repaint what changed.
@@ -200,6 +211,11 @@ class WatuiApp(App[int]):
     demo: var[bool] = var(False)
     alerts: var[tuple[FiringAlert, ...]] = var(())
     """The alert rules firing now (the alert bar)."""
+    traffic: var[TrafficView] = var(TrafficView)
+    """The session's traffic figures as last read (MESSAGES only; the Traffic panel)."""
+    traffic_recount_s: float = 60.0
+    """While the last hour counted something, read the figures again after this long without an event, so
+    what leaves the hour's window leaves the panel too."""
 
     def __init__(
         self,
@@ -224,6 +240,9 @@ class WatuiApp(App[int]):
         self._stream: EventSource | None = None
         self._body: Body | None = None
         self._layout_key: object = None
+        self._traffic_reading = False
+        self._traffic_again = False
+        self._traffic_timer: Timer | None = None
         self.set_reactive(WatuiApp.now, self.clock())
         self.set_reactive(WatuiApp.demo, simulator is not None)
         self.set_reactive(WatuiApp.info, manager.info)
@@ -239,6 +258,8 @@ class WatuiApp(App[int]):
                 with Horizontal(id="panels"):
                     yield SessionPanel(id="session").data_bind(WatuiApp.info)
                     yield ConnectionPanel(id="connection").data_bind(WatuiApp.info, WatuiApp.now)
+                if self.has_messages:
+                    yield TrafficPanel(id="traffic").data_bind(view=WatuiApp.traffic, now=WatuiApp.now)
                 yield Recommendations(id="recommendations").data_bind(WatuiApp.info, WatuiApp.demo)
                 with VerticalScroll(id="log"):
                     yield EventLog().data_bind(entries=WatuiApp.log_entries, now=WatuiApp.now)
@@ -259,9 +280,17 @@ class WatuiApp(App[int]):
             self.query_one(widget_id).border_title = title
         self._apply_layout()
         self.run_worker(self._consume_events(), name="events", group="events", exit_on_error=False)
+        if self.has_messages:
+            self.query_one("#traffic").border_title = f"Traffic ({self.key_displays()['messages']}: messages)"
+            self.read_traffic()
         self.set_interval(1.0, self._tick, name="clock")
         if self.auto_initialize and should_auto_initialize(self.info) and self._verb_enabled("initialize"):
             self.action_initialize()
+
+    @property
+    def has_messages(self) -> bool:
+        """The session sends and receives messages (MESSAGES): the Traffic panel and ``m`` are shown."""
+        return MESSAGES in self.manager.capabilities
 
     def _subtitle(self) -> str:
         where = "demo on the simulator" if self.simulator is not None else str(self.session_root or "")
@@ -321,6 +350,47 @@ class WatuiApp(App[int]):
                     self.alerts = firing_after(self.alerts, message.event)
         self._apply_layout()
         self.refresh_bindings()
+        if message.event is not None and self.has_messages:
+            self._follow_messages(message.event)
+
+    # -- messaging (MESSAGES) ----------------------------------------------------------------------
+    def _follow_messages(self, event: Event) -> None:
+        """Read the traffic again after an event that may move it; the recent messages follow it too."""
+        if event.type in TRAFFIC_EVENTS:
+            self.read_traffic()
+        for screen in self.screen_stack:
+            if isinstance(screen, RecentMessagesScreen):
+                screen.follow(event)
+
+    def read_traffic(self) -> None:
+        """Read the figures off the UI (a worker); asked while a reading runs, read once more after it: a
+        slow ``traffic()`` merges the events it missed into one more reading instead of queueing them."""
+        if self._traffic_reading:
+            self._traffic_again = True
+            return
+        self._traffic_reading = True
+        if self._traffic_timer is not None:
+            self._traffic_timer.stop()
+            self._traffic_timer = None
+        self.run_worker(self._read_traffic(), name="traffic", group="traffic", exit_on_error=False)
+
+    async def _read_traffic(self) -> None:
+        try:
+            view = TrafficView(await self.manager.traffic())
+        except Exception as exc:  # one line in the panel, never fatal: the dashboard keeps running
+            view = TrafficView(error=first_line(exc))
+        self.post_message(TrafficRead(view))
+
+    def on_traffic_read(self, message: TrafficRead) -> None:
+        self._traffic_reading = False
+        self.traffic = message.view
+        if self._traffic_again:
+            self._traffic_again = False
+            self.read_traffic()
+            return
+        figures = message.view.figures
+        if figures is not None and (figures.sent or figures.failed or figures.received):
+            self._traffic_timer = self.set_timer(self.traffic_recount_s, self.read_traffic, name="traffic-recount")
 
     def _log_event(self, event: Event) -> None:
         if event.type == "action" and not event.message and event.data.get("verb") in self._own_verbs:
@@ -362,6 +432,8 @@ class WatuiApp(App[int]):
             if not self.info.snapshots_on or BACKUP not in self.manager.capabilities:
                 return False
             return True if self._current_busy() in (None, "scan") and "backup" not in self._own_verbs else None
+        if action == "messages":  # hidden unless the session declares MESSAGES
+            return self.has_messages
         if action == "scan":
             if self.simulator is None:
                 return False
@@ -404,6 +476,10 @@ class WatuiApp(App[int]):
         if BACKUP in self.manager.capabilities:
             self._start("backup", self.manager.backup)
 
+    def action_messages(self) -> None:
+        if self.has_messages:
+            self.push_screen(RecentMessagesScreen(self.manager, self.clock))
+
     def action_toggle_log(self) -> None:
         self.show_log = not self.show_log
 
@@ -411,7 +487,11 @@ class WatuiApp(App[int]):
         self.push_screen(HistoryScreen(self.history_source))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_displays()))
+        self.push_screen(HelpScreen(self.help_keys()))
+
+    def help_keys(self) -> dict[str, str]:
+        """The keys the help lists: all of them but ``m`` without MESSAGES."""
+        return {k: v for k, v in self.key_displays().items() if k != "messages" or self.has_messages}
 
     def key_displays(self) -> dict[str, str]:
         """Binding id → the key(s) as shown, after any [keys] remapping."""

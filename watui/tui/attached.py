@@ -54,7 +54,7 @@ class AttachedApp(WatuiApp):
         return super().check_action(action, parameters)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_displays(), ATTACHED_MEANINGS))
+        self.push_screen(HelpScreen(self.help_keys(), ATTACHED_MEANINGS))
 
     def action_initialize(self) -> None:
         if self.remote.owner_gone:

@@ -1,10 +1,12 @@
-"""Messages the dashboard's background tasks post to the App: a new snapshot, a finished action."""
+"""Messages the dashboard's background tasks post to the App: a new snapshot, a finished action, a traffic
+reading."""
 
 from __future__ import annotations
 
 from textual.message import Message
 
 from watui.core.models import Event, SessionInfo
+from watui.tui.widgets.traffic_panel import TrafficView
 
 
 class SessionChanged(Message):
@@ -25,3 +27,11 @@ class ActionFinished(Message):
         self.verb = verb
         self.level = level
         self.text = text
+
+
+class TrafficRead(Message):
+    """A reading of the session's traffic figures ended: ``view`` holds them, or why they could not be read."""
+
+    def __init__(self, view: TrafficView) -> None:
+        super().__init__()
+        self.view = view

@@ -187,7 +187,7 @@ def _tree(pid: int | None) -> list[psutil.Process]:
 def _gone(proc: psutil.Process) -> bool:
     """Dead, or a zombie: a zombie holds nothing (its parent, if stopped or killed, may never reap it)."""
     try:
-        return proc.status() == psutil.STATUS_ZOMBIE
+        return bool(proc.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
     except psutil.Error:
@@ -227,7 +227,7 @@ def _driver_of(browser_pid: int | None) -> int | None:
     try:
         for proc in psutil.Process(browser_pid).parents():
             if proc.ppid() == os.getpid():
-                return proc.pid
+                return int(proc.pid)
     except psutil.Error:
         return None
     return None

@@ -31,15 +31,15 @@ from watui.core.disk.leveldb_format import (
     FILE_RE,
     TYPE_DELETION,
     TYPE_VALUE,
-    Damage,
     Manifest,
     Reader,
     log_end,
     log_records,
-    parse_manifest,
     table_entries,
     verify_table,
 )
+from watui.core.disk.leveldb_format import Damage as Damage  # callers catch leveldb.Damage
+from watui.core.disk.leveldb_format import parse_manifest as parse_manifest  # and read a MANIFEST with it
 
 
 # -- a folder ---------------------------------------------------------------------------------------

@@ -11,6 +11,17 @@ core's ``unrecognised`` event: no page channel recognised WhatsApp Web; the evid
 ``too_large`` (the session on disk), ``memory`` (browser above ``memory_mb``), ``restarts`` (the connection dropped more
 than ``max_restarts_per_hour`` times in the last hour).
 
+Messaging rules, read from the session's :class:`Traffic` (:meth:`AlertRules.on_traffic`, fed by the
+journal service when the session declares MESSAGES) and its ``message``/``ack`` events; each threshold 0 is
+off: ``outbox_stuck`` (while CONNECTED, a message has waited ``outbox_stuck_s`` and nothing was sent
+meanwhile: counted from the latest of the oldest waiting message's acceptance, the connection, the last
+send, so a long queue that flows is not stuck), ``webhook_backlog`` (the webhook's oldest undelivered
+message or ack is older than ``webhook_backlog_s``), ``silent`` (opt-in, ``silent_h``: CONNECTED and no
+incoming message for that many hours, counted from the latest of the last incoming message and the
+moment it connected). Away from CONNECTED, ``outbox_stuck`` and ``silent`` keep their status (neither
+fires nor resolves: ``disconnected`` says what is wrong); ``outbox_stuck`` resolves once nothing old
+waits, ``silent`` once a message comes in (or a new connection starts the count again).
+
 Delivery to the operator's channels is ``watui/core/journal/channels.py``.
 """
 
@@ -26,10 +37,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from watui.config import AlertSettings, Config
+from watui.core.messages.port import Traffic, counted_as
 from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, ConnectionState, Event, SessionInfo
 
 S = ConnectionState
-RULES = ("disconnected", "qr_needed", "failed", "conflict", "unrecognised", "too_large", "memory", "restarts")
+MESSAGING_RULES = ("outbox_stuck", "webhook_backlog", "silent")
+RULES = (
+    "disconnected", "qr_needed", "failed", "conflict", "unrecognised", "too_large", "memory", "restarts",
+    *MESSAGING_RULES,
+)  # fmt: skip
 # A precise rule firing makes "disconnected" redundant for the same stretch.
 _PRECISE = ("qr_needed", "failed", "conflict")
 
@@ -90,6 +106,12 @@ class AlertRules:
         self._connected_before = False
         self._away_since: float | None = None
         self._drops: deque[float] = deque()
+        # Messaging: the latest Traffic read (None: no messaging, its rules stay quiet), when CONNECTED began
+        # (None while not connected), the last send and the last incoming message its events told.
+        self._traffic: Traffic | None = None
+        self._connected_at: float | None = None
+        self._last_sent: float | None = None
+        self._last_heard: float | None = None
 
     def memory(self) -> dict[str, Any]:
         """What must outlive watui (kept in the journal, see watchers.py) so a restart repeats no alert:
@@ -134,6 +156,12 @@ class AlertRules:
             if event.data.get("evidence"):
                 why += f" (evidence: {event.data['evidence']})"
             out += self._set("unrecognised", True, info, why)
+        elif event.type in ("message", "ack"):
+            counted = counted_as(event.type, event.data)
+            if counted == "sent":
+                self._last_sent = self.clock()
+            elif counted == "received":
+                self._last_heard = self.clock()
         if event.type == "disk" and info.disk is not None:
             too_large = PROBLEM_TOO_LARGE in info.disk.problems
             out += self._set("too_large", too_large, info, info.disk.validation_details)
@@ -161,6 +189,56 @@ class AlertRules:
         limit = self.settings.max_restarts_per_hour
         count = len(self._drops)
         out += self._set("restarts", count > limit, info, f"the connection dropped {count} times in the last hour")
+        return out + self._messaging(info, now)
+
+    def on_traffic(self, traffic: Traffic, info: SessionInfo) -> list[Alert]:
+        """The session's messaging figures as just read: the messaging rules look at them from now on."""
+        self._traffic = traffic
+        return self.tick(info)
+
+    def _messaging(self, info: SessionInfo, now: float) -> list[Alert]:
+        traffic = self._traffic
+        if traffic is None:
+            return []
+        settings = self.settings
+        connected = self._state is S.CONNECTED and self._connected_at is not None
+        out: list[Alert] = []
+        waiting = traffic.queued + traffic.sending
+        if settings.outbox_stuck_s <= 0 or waiting == 0 or traffic.oldest_pending_at is None:
+            out += self._set("outbox_stuck", False, info, "nothing waits in the outbox")
+        elif connected:
+            assert self._connected_at is not None
+            since = max(traffic.oldest_pending_at, self._connected_at, self._last_sent or 0.0)
+            stuck = now - since > settings.outbox_stuck_s
+            why = (
+                f"{waiting} message(s) waiting in the outbox, the oldest for {now - traffic.oldest_pending_at:.0f} s,"
+                f" and nothing sent for {now - since:.0f} s while connected"
+                if stuck
+                else "the outbox sends again"
+            )
+            out += self._set("outbox_stuck", stuck, info, why)
+        oldest = traffic.webhook_oldest_at
+        if settings.webhook_backlog_s > 0 and traffic.webhook and traffic.webhook_backlog > 0 and oldest is not None:
+            late = now - oldest > settings.webhook_backlog_s
+            why = f"{traffic.webhook_backlog} webhook delivery(ies) waiting, the oldest for {now - oldest:.0f} s"
+            if traffic.webhook_error:
+                why += f" ({traffic.webhook_error})"
+            out += self._set("webhook_backlog", late, info, why if late else "the webhook delivers again")
+        else:
+            out += self._set("webhook_backlog", False, info, "the webhook has delivered everything")
+        limit_s = settings.silent_h * 3600.0
+        if limit_s <= 0:
+            out += self._set("silent", False, info, "the silent rule is off")
+        elif connected:
+            assert self._connected_at is not None
+            since = max(self._connected_at, traffic.last_received_at or 0.0, self._last_heard or 0.0)
+            quiet = now - since > limit_s
+            why = (
+                f"connected, but no incoming message for {(now - since) / 3600:.1f} h"
+                if quiet
+                else "a message came in (or a new connection started the count again)"
+            )
+            out += self._set("silent", quiet, info, why)
         return out
 
     def _on_state(self, state: ConnectionState, info: SessionInfo, message: str) -> list[Alert]:
@@ -168,11 +246,14 @@ class AlertRules:
         out: list[Alert] = []
         now = self.clock()
         if state is S.CONNECTED:
+            if previous is not S.CONNECTED or self._connected_at is None:
+                self._connected_at = now
             self._connected_before = True
             self._away_since = None
             for name in ("disconnected", "qr_needed", "failed", "conflict", "unrecognised"):
                 out += self._set(name, False, info, "connected again")
             return out
+        self._connected_at = None
         if previous is S.CONNECTED:
             self._drops.append(now)
         if self._connected_before and self._away_since is None:

@@ -235,7 +235,7 @@ class AppriseChannel(Channel):
 
 # The schemes whose URL holds a server's name where a URL's host goes: watui's webhooks (http, https) and
 # the Apprise services whose every URL template has ``{host}`` there (read from Apprise 2.3's table,
-# ``apprise.Apprise().details()``; tests/test_alerts.py checks it against the installed Apprise). Every
+# ``apprise.Apprise().details()``; tests/unit/test_alerts.py checks it against the installed Apprise). Every
 # other scheme keeps a token, a key or an id there (``tgram://BOT_TOKEN/CHAT``, ``discord://ID/TOKEN``,
 # ``ntfy://TOPIC``): a channel of one is named by its scheme alone, and so is a scheme Apprise adds later.
 HOST_SCHEMES = frozenset(

@@ -13,11 +13,12 @@ from watui.config import Config
 from watui.core.errors import first_line
 from watui.core.journal.journal import Journal, history_path
 from watui.core.journal.report import read_report
+from watui.core.messages.port import counted_as
 from watui.core.models import Event, SessionInfo
 
 log = logging.getLogger(__name__)
 
-JOURNALED = frozenset({"state", "retry", "error", "action", "alert"})
+JOURNALED = frozenset({"state", "retry", "error", "action", "alert"})  # messages: counts only (journal.py)
 
 
 class History:
@@ -51,6 +52,9 @@ class History:
         self._sampler = asyncio.create_task(self._sample_loop(), name="watui-history-sample")
 
     def on_event(self, event: Event) -> None:
+        counted = counted_as(event.type, event.data)
+        if counted is not None:  # a message or an ack: counted in its hour's row, never journaled itself
+            self.journal.count_messages(event.time.timestamp(), **{counted: 1})
         if event.type not in JOURNALED:
             return
         state = (event.state or event.info.state).value if event.type == "state" else event.info.state.value

@@ -8,6 +8,10 @@ Rows: ``start``/``stop`` (watui's own runs), ``state``, ``retry``, ``error``, ``
 a ``sample`` per ``sample_interval_s`` (state, session size, browser memory and CPU) that doubles as a
 heartbeat: a run that ends without ``stop`` (a crash, kill -9) ends at its last row. The alert rules'
 memory is kept in the same file (save/load_alert_memory).
+
+Messages are kept as counts only: one ``message_hours`` row per UTC hour (sent, received, failed), each
+``message``/``ack`` event that counts (messages/port.py's counted_as) adding 1 to its hour's row. Never a
+body, an id or a chat: those are the outbox's and inbox's, and a busy bot adds no row per message.
 """
 
 from __future__ import annotations
@@ -41,7 +45,21 @@ CREATE TABLE IF NOT EXISTS samples (
     t REAL NOT NULL, state TEXT, size_bytes INTEGER, rss_bytes INTEGER, cpu REAL
 );
 CREATE INDEX IF NOT EXISTS samples_t ON samples (t);
+CREATE TABLE IF NOT EXISTS message_hours (
+    hour REAL PRIMARY KEY, sent INTEGER NOT NULL DEFAULT 0, received INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0
+);
 """
+# How each kind of queued row is written: events and samples appended, an hour's message counts added to.
+_INSERT = {
+    "events": "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+    "samples": "INSERT INTO samples VALUES (?, ?, ?, ?, ?)",
+    "message_hours": (
+        "INSERT INTO message_hours (hour, sent, received, failed) VALUES (?, ?, ?, ?) ON CONFLICT (hour) DO UPDATE"
+        " SET sent = sent + excluded.sent, received = received + excluded.received, failed = failed + excluded.failed"
+    ),
+}
+HOUR_S = 3600.0
 
 
 def history_path(config: Config) -> Path:
@@ -103,6 +121,10 @@ class Journal:
 
     def sample(self, t: float, state: str, size_bytes: int | None, rss_bytes: int | None, cpu: float | None) -> None:
         self._queue.put(("samples", (t, state, size_bytes, rss_bytes, cpu)))
+
+    def count_messages(self, t: float, *, sent: int = 0, received: int = 0, failed: int = 0) -> None:
+        """Add to the message counts of the UTC hour of ``t`` (one row per hour, never one per message)."""
+        self._queue.put(("message_hours", (math.floor(t / HOUR_S) * HOUR_S, sent, received, failed)))
 
     def flush(self, timeout: float = 10.0) -> bool:
         done = threading.Event()
@@ -194,7 +216,7 @@ class Journal:
         try:
             with conn:  # one transaction, committed at once
                 for table, values in rows:
-                    conn.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)", values)
+                    conn.execute(_INSERT[table], values)
         except sqlite3.Error as exc:  # a full disk or a lock must not kill the writer: the rows wait
             self._fail(f"history write failed ({self.path}: {exc}); its rows are kept and tried again")
             return rows
@@ -228,6 +250,7 @@ class Journal:
         with conn:
             conn.execute("DELETE FROM events WHERE t < ?", (cutoff,))
             conn.execute("DELETE FROM samples WHERE t < ?", (cutoff,))
+            conn.execute("DELETE FROM message_hours WHERE hour < ?", (cutoff - HOUR_S,))
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -340,6 +363,40 @@ def _sample_of(values: tuple[Any, ...]) -> Sample | None:
     if not _is_time(t) or not sizes_ok or not (cpu is None or _is_time(cpu)):
         return None
     return Sample(float(t), state_text, size_bytes, rss_bytes, None if cpu is None else float(cpu))
+
+
+@dataclass(frozen=True)
+class MessageHour:
+    """The messages of one UTC hour (``hour``: its start, Unix seconds)."""
+
+    hour: float
+    sent: int
+    received: int
+    failed: int
+
+
+def read_message_hours(path: Path, since: float) -> list[MessageHour]:
+    """The hours that overlap ``since`` → now with their message counts, oldest first ([] for a journal of
+    an older watui without the table, or none yet); rows that are not counts are skipped."""
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(path, timeout=10.0)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "message_hours" not in tables:
+            return []
+        found = conn.execute(
+            "SELECT hour, sent, received, failed FROM message_hours WHERE hour > ? ORDER BY hour", (since - HOUR_S,)
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise HistoryError(f"{path}: cannot read the history ({exc})") from None
+    finally:
+        conn.close()
+    return [
+        MessageHour(float(hour), *counts)
+        for hour, *counts in found
+        if _is_time(hour) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts)
+    ]
 
 
 class HistoryError(Exception):

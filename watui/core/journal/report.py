@@ -3,7 +3,7 @@
 :func:`analyse` turns rows into the report of ``watui history --json``: uptime over 1 h / 24 h / 7 d
 (the time CONNECTED over the time watui was watching), incidents (a stretch away from CONNECTED, after
 the session had been connected, longer than ``[alerts] down_after_s``), drops and retries per day, a
-24 h strip, and the size and memory trend.
+24 h strip, the size and memory trend, and the messages sent, received and failed per hour.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from watui.core.journal.journal import Row, Sample, _read
+from watui.core.journal.journal import MessageHour, Row, Sample, _read, read_message_hours
 from watui.core.models import ConnectionState
 from watui.present import cell_glyph
 
@@ -248,10 +248,27 @@ def _summary(values: list[int | None]) -> dict[str, float] | None:
     return {"firstMB": mb[0], "lastMB": mb[-1], "minMB": min(mb), "maxMB": max(mb)}
 
 
+def messages_per_hour(hours: Iterable[MessageHour]) -> dict[str, Any]:
+    """The messages of the window: the totals, and per UTC hour that had any (oldest first)."""
+    rows = [h for h in hours if h.sent or h.received or h.failed]
+    per_hour = [{"hour": _iso(h.hour), "sent": h.sent, "received": h.received, "failed": h.failed} for h in rows]
+    total = {"sent": sum(h.sent for h in rows), "received": sum(h.received for h in rows),
+             "failed": sum(h.failed for h in rows)}  # fmt: skip
+    return {"total": total, "perHour": per_hour}
+
+
 def analyse(
-    rows: list[Row], samples: list[Sample], *, now: float, since: float, down_after_s: float, gap_s: float
+    rows: list[Row],
+    samples: list[Sample],
+    *,
+    now: float,
+    since: float,
+    down_after_s: float,
+    gap_s: float,
+    hours: Iterable[MessageHour] = (),
 ) -> dict[str, Any]:
-    """The report: uptime, incidents since ``since``, per-day counts, the 24 h strip, the trend, alerts."""
+    """The report: uptime, incidents since ``since``, per-day counts, the 24 h strip, the trend, alerts, and
+    the messages per hour (``hours``: the journal's hourly counts of the window)."""
     segs = segments(rows, samples, now, gap_s)
     counted = after_setting_up(segs)
     incs = incidents(segs, rows, down_after_s, now)
@@ -268,6 +285,7 @@ def analyse(
         "strip": strip(counted, now),
         "trend": trend(samples, since),
         "alerts": alerts[-50:],
+        "messages": messages_per_hour(hours),
     }
 
 
@@ -278,7 +296,8 @@ def read_report(
     now = time.time() if now is None else now
     since = now - since_s
     rows, samples, skipped = _read(path, min(since, now - WINDOWS["7d"]))
-    report = analyse(rows, samples, now=now, since=since, down_after_s=down_after_s, gap_s=gap_s)
+    hours = read_message_hours(path, since)
+    report = analyse(rows, samples, now=now, since=since, down_after_s=down_after_s, gap_s=gap_s, hours=hours)
     return {"file": str(path), "exists": path.is_file(), **report, "skippedRows": skipped}
 
 

@@ -1,6 +1,9 @@
 """What runs beside the manager in the owner process: the journal (history.py) and the alerts (alerts.py).
 
-Both only subscribe to the manager's event stream; the manager knows nothing of them. An alert is
+Both only subscribe to the manager's event stream; the manager knows nothing of them. When the session
+declares MESSAGES the runtime also hands over its ``traffic`` (a narrow callable): the messaging alert rules
+read it at the start, on the ``message``, ``ack`` and ``state`` events and on each sampler's tick
+(``[history] sample_interval_s``), one read at a time (events during a read ask for one more after it). An alert is
 published back into the stream with ``manager.announce("alert", ...)``, so every face (``watch
 --jsonl``, the API's events, the dashboard) and the journal see it like any other event.
 ``session_runtime`` starts them for every face and hands them to the faces (``Runtime.journal``): they
@@ -13,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
@@ -21,6 +26,7 @@ from watui.core.journal.channels import Delivery, Dispatcher, channels_for
 from watui.core.journal.history import History
 from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
 from watui.core.journal.report import read_report
+from watui.core.messages.port import Traffic
 from watui.core.models import Event
 from watui.core.ports import HistoryPort
 
@@ -30,14 +36,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK_S = 1.0
+# The events after which the messaging figures may have changed (the outbox, the inbox, the state).
+TRAFFIC_EVENTS = frozenset({"message", "ack", "state"})
+TRAFFIC_GAP_S = 0.5  # reads asked back to back (a burst of sends) start at most this often
 
 
 class Watchers:
     """The journal and the alert rules of one owner; what the faces read of them is HistoryPort's."""
 
-    def __init__(self, config: Config, manager: SessionManager) -> None:
+    def __init__(
+        self, config: Config, manager: SessionManager, traffic: Callable[[], Awaitable[Traffic]] | None = None
+    ) -> None:
         self.config = config
         self.manager = manager
+        self.traffic = traffic  # the session's messaging figures (None: it has no messaging)
+        self._traffic_read: asyncio.Task[None] | None = None
+        self._traffic_again = False
+        self._traffic_at = 0.0  # time.monotonic() of the last read asked
+        self._traffic_error: str | None = None
         self.history = History(config, lambda: manager.info) if config.history.enabled else None
         self.rules = AlertRules(config.alerts, config.session.client_id) if config.alerts.enabled else None
         self.dispatcher = Dispatcher(channels_for(config.alerts))
@@ -66,6 +82,7 @@ class Watchers:
         self._consumer = asyncio.create_task(self._consume(stream), name="watui-watchers")
         if self.rules is not None:
             self._tasks.append(asyncio.create_task(self._tick(), name="watui-alert-tick"))
+            self._read_traffic()
 
     # -- what the faces read (HistoryPort) -------------------------------------------------------
     def status(self) -> dict[str, Any] | None:
@@ -108,6 +125,8 @@ class Watchers:
             for alert in self.rules.on_event(event):
                 self._raise(alert)
             self._remember()
+            if event.type in TRAFFIC_EVENTS:
+                self._read_traffic()
 
     async def _tick(self) -> None:
         assert self.rules is not None
@@ -116,6 +135,42 @@ class Watchers:
             for alert in self.rules.tick(self.manager.info):
                 self._raise(alert)
             self._remember()
+            if time.monotonic() - self._traffic_at >= self.config.history.sample_interval_s:
+                self._read_traffic()  # the sampler's pace: a backlog that grows with no event is seen too
+
+    def _read_traffic(self) -> None:
+        """Ask for a read of the session's traffic: one at a time (the session reads its files off the loop);
+        asked while one runs, one more follows it, however many events asked."""
+        if self.traffic is None or self.rules is None:
+            return
+        self._traffic_at = time.monotonic()
+        if self._traffic_read is not None and not self._traffic_read.done():
+            self._traffic_again = True
+            return
+        self._traffic_read = asyncio.create_task(self._traffic_reads(self.traffic), name="watui-alert-traffic")
+
+    async def _traffic_reads(self, read: Callable[[], Awaitable[Traffic]]) -> None:
+        assert self.rules is not None
+        while True:
+            self._traffic_again = False
+            started = time.monotonic()
+            try:
+                figures = await read()
+            except Exception as exc:
+                # The outbox not open (watui starting or stopping), a disk error (the messaging service says
+                # that one itself, as an error event): logged once, tried again at the next event or tick.
+                message = f"alerts: cannot read the messaging figures: {exc}"
+                if message != self._traffic_error:
+                    self._traffic_error = message
+                    log.info("%s", message)
+            else:
+                self._traffic_error = None
+                for alert in self.rules.on_traffic(figures, self.manager.info):
+                    self._raise(alert)
+                self._remember()
+            if not self._traffic_again:
+                return
+            await asyncio.sleep(max(0.0, TRAFFIC_GAP_S - (time.monotonic() - started)))
 
     def _remember(self) -> None:
         """Keep the rules' memory in the journal when it changed (off the loop, in order, latest wins)."""
@@ -156,7 +211,7 @@ class Watchers:
 
     async def close(self) -> None:
         """After the manager's shutdown: the stream has ended; journal the stop, let deliveries finish."""
-        for task in self._tasks:
+        for task in [*self._tasks, *([self._traffic_read] if self._traffic_read is not None else [])]:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -170,8 +225,10 @@ class Watchers:
         await self.dispatcher.drain(3.0)
 
 
-async def start_watchers(config: Config, manager: SessionManager) -> Watchers:
-    watchers = Watchers(config, manager)
+async def start_watchers(
+    config: Config, manager: SessionManager, traffic: Callable[[], Awaitable[Traffic]] | None = None
+) -> Watchers:
+    watchers = Watchers(config, manager, traffic)
     await watchers.start()
     return watchers
 

@@ -9,6 +9,7 @@ the user's back: opening it raises :class:`StoreDamaged`, and only ``move_damage
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import stat
@@ -156,3 +157,23 @@ def _open(path: Path, what: str, schema: str) -> sqlite3.Connection:
         raise store_error(exc, path, what, "open") from None
     return conn
 
+
+@contextlib.contextmanager
+def held_alone(
+    file: Path, role: str, what: str, busy: Callable[[str, Path], StoreError], refusal: str
+) -> Iterator[None]:
+    """Hold ``<file>.<role>.lock`` (flock, released when the holder dies, even by kill -9) while the block
+    runs; ``busy(refusal, lock)`` is raised when another process holds it. ``what`` names the file in errors."""
+    lock = file.with_name(f"{file.name}.{role}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise store_error(exc, lock, what, "lock") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy(refusal, lock) from None
+        yield
+    finally:
+        os.close(fd)

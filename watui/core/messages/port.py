@@ -251,6 +251,31 @@ class Traffic:
         )  # fmt: skip
 
 
+SENT_STATUSES = frozenset({"sent", "delivered", "read"})
+
+
+def counted_as(event_type: str, data: Mapping[str, Any]) -> str | None:
+    """What one ``message`` or ``ack`` event adds to the counts of messages (the metrics' counters, the
+    journal's messages per hour): ``"received"`` (an incoming message, committed to the inbox),
+    ``"sent"`` (the ack that first proved the send: status ``sent``, or a ``delivered``/``read`` ack that
+    confirmed a claimed message at once, which the outbox stamps with ``sentAt == ackedAt``), ``"failed"``,
+    or None (``queued``, a later delivered/read, anything else). Each message is counted once per status,
+    across restarts too, since this reads only the event."""
+    if event_type == "message":
+        return "received" if data.get("direction") == "in" else None
+    if event_type != "ack" or data.get("direction") != "out":
+        return None
+    status = data.get("status")
+    if status == "failed":
+        return "failed"
+    if status == "sent":
+        return "sent"
+    if status in SENT_STATUSES:
+        sent_at = data.get("sentAt")
+        return "sent" if sent_at is not None and sent_at == data.get("ackedAt") else None
+    return None
+
+
 def page_of(
     outgoing: list[OutboxRow], incoming: list[InboxRow], since: Cursor, limit: int, bodies: bool = False
 ) -> MessagePage:

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 from watui.core.errors import first_line
-from watui.core.messages.errors import SenderBusy, store_error
+from watui.core.messages.db import held_alone
+from watui.core.messages.errors import SenderBusy
 from watui.core.messages.outbox import Outbox
 from watui.core.messages.outbox_rows import EXPIRED, OutboxRow
 
@@ -161,19 +160,8 @@ class Sender:
                 log.warning("the sender's listener failed: %s", first_line(exc))
 
 
-@contextlib.contextmanager
-def one_sender(outbox: Path) -> Iterator[None]:
-    """Hold ``<outbox>.sender.lock`` (flock, released when the holder dies, even by kill -9)."""
-    lock = outbox.with_name(outbox.name + ".sender.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise store_error(exc, lock, "outbox", "lock") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SenderBusy(f"{outbox}: another sender is already sending from this outbox", lock) from None
-        yield
-    finally:
-        os.close(fd)
+def one_sender(outbox: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold ``<outbox>.sender.lock`` while sending: only one process sends from an outbox at a time."""
+    return held_alone(
+        outbox, "sender", "outbox", SenderBusy, f"{outbox}: another sender is already sending from this outbox"
+    )

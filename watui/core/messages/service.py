@@ -416,9 +416,12 @@ class MessagingService:
 
 
 def _event_data(message: Message) -> dict[str, Any]:
-    """What an event says of a message: ids, chat, status and size; never its body."""
+    """What an event says of a message: ids, chat, status and size, and an outgoing one's times (accepted,
+    sent, acked: the metrics' send latency and counts, port.counted_as); never its body."""
     data: dict[str, Any] = {"id": message.id, "direction": message.direction, "chat": message.chat,
                             "status": message.status, "size": message.size}  # fmt: skip
+    times = {"acceptedAt": message.accepted_at, "sentAt": message.sent_at, "ackedAt": message.acked_at}
+    data.update({name: value for name, value in times.items() if value is not None})
     if message.reason:
         data["reason"] = message.reason
     if message.key:

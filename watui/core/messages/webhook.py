@@ -43,12 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import heapq
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,7 +56,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from watui.config import Config, MessageWebhookSettings
 from watui.core.errors import first_line
 from watui.core.journal.channels import _redact  # the alert webhooks' signature and URL redaction
-from watui.core.messages.errors import StoreError, store_error
+from watui.core.messages.db import held_alone
+from watui.core.messages.errors import StoreError
 from watui.core.messages.inbox import Inbox
 from watui.core.messages.outbox import Outbox
 from watui.core.messages.webhook_post import (
@@ -152,22 +151,11 @@ class _Closing(Exception):
 # -- the deliverer --------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def one_deliverer(inbox: Path) -> Iterator[None]:
-    """Hold ``<inbox>.webhook.lock`` (flock, released when the holder dies, even by kill -9)."""
-    lock = inbox.with_name(inbox.name + ".webhook.lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise store_error(exc, lock, "inbox", "lock") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise WebhookBusy(f"{inbox}: another webhook deliverer already delivers from this inbox", lock) from None
-        yield
-    finally:
-        os.close(fd)
+def one_deliverer(inbox: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold ``<inbox>.webhook.lock`` while delivering: two deliverers would each send what the other has."""
+    return held_alone(
+        inbox, "webhook", "inbox", WebhookBusy, f"{inbox}: another webhook deliverer already delivers from this inbox"
+    )
 
 
 class WebhookDeliverer:

@@ -3,7 +3,7 @@
 The browser driver reports what the page shows (``PageReport``: its state, QR, account, logout); ``on_report``
 answers with the new ``SessionInfo`` and the effects the session must carry out (events to publish, a
 recovery to start or cancel, a QR to reload, a takeover to schedule, ...). It reads no clock (``Context.now``),
-starts nothing and writes nothing, so every branch can be tested without a browser (tests/test_session_machine.py).
+starts nothing and writes nothing, so every branch can be tested without a browser (tests/unit/test_session_machine.py).
 """
 
 from __future__ import annotations

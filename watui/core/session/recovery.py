@@ -7,7 +7,7 @@ delays grow by ``multiplier`` up to ``max_delay_ms`` plus up to ``jitter_ms`` of
 wait is announced as a ``retry`` event. Only what the network, the site or the browser can cause is
 retried; giving up, or a programming error, ends in FAILED with a message that says why.
 ``Recovery`` is handed the session's state, its browser slot and the launch gate, each behind the small
-interface below (tests/test_backoff.py fakes the browser and records the sleeps).
+interface below (tests/unit/test_backoff.py fakes the browser and records the sleeps).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from watui.tui.screens.recent_messages import RECENT
+
 HELP_TEXT = """\
 Keys
 {keys}
@@ -23,7 +25,7 @@ Panels
   Connection       state (glyph and word), health, reconnect attempts
                    and the next retry, uptime or last connection,
                    account, browser pid / memory / CPU
-  QR               the login code, black on white: beside the panels
+{traffic}  QR               the login code, black on white: beside the panels
                    when it fits, alone when not, else the size it needs
   Recommendations  what to do next, with its key
   Log              what happened, most recent first
@@ -38,19 +40,30 @@ KEY_HELP = (
     ("scan", "scan the QR (only with --demo, on the simulator)"),
     ("log", "show or hide the event log"),
     ("history", "history: uptime, the last 24 h, incidents, size and memory"),
+    ("messages", f"recent messages: the last {RECENT} in and out, metadata only (t shows the texts)"),
     ("backup", "backup: an encrypted snapshot of the login now (when [snapshots] has a key)"),
     ("help", "this help"),
     ("quit", "quit (closes the browser cleanly; the session stays on disk)"),
 )
 
 
+# The Traffic panel's lines, only for a session that sends and receives messages (the ``messages`` key).
+TRAFFIC_HELP = """\
+  Traffic          outbox queued / sending, the last hour's sent,
+                   failed and received, the last incoming message's
+                   age, the webhook's backlog (or "webhook off")
+"""
+
+
 def help_text(keys: Mapping[str, str], meanings: Mapping[str, str] | None = None) -> str:
-    """The help, with the keys the operator actually has (``keys``: binding id → key display).
-    ``meanings`` replaces what a key is said to do (binding id → text), e.g. ``q`` in an attached dashboard."""
+    """The help, with the keys the operator actually has (``keys``: binding id → key display; a key not in
+    it, like ``messages`` without MESSAGES, is not listed). ``meanings`` replaces what a key is said to do
+    (binding id → text), e.g. ``q`` in an attached dashboard."""
     meanings = meanings or {}
-    width = max(len(keys.get(name, "")) for name, _ in KEY_HELP)
-    lines = [f"  {keys.get(name, ''):<{width}}  {meanings.get(name, what)}" for name, what in KEY_HELP]
-    return HELP_TEXT.format(keys="\n".join(lines))
+    listed = [(name, what) for name, what in KEY_HELP if name in keys]
+    width = max(len(keys[name]) for name, _ in listed)
+    lines = [f"  {keys[name]:<{width}}  {meanings.get(name, what)}" for name, what in listed]
+    return HELP_TEXT.format(keys="\n".join(lines), traffic=TRAFFIC_HELP if "messages" in keys else "")
 
 
 class HelpScreen(ModalScreen[None]):
