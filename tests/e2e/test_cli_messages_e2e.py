@@ -22,7 +22,8 @@ import pytest
 
 from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
 
-pytestmark = pytest.mark.browser
+# One owner for the module, its tests in order (the listing finds the first test's send): one xdist worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("cli_messages_e2e")]
 WATUI = (sys.executable, "-m", "watui")
 SHELL_BOT = Path(__file__).resolve().parents[2] / "examples" / "shell_bot.sh"
 
