@@ -185,6 +185,8 @@ async def test_messages_lists_what_went_and_came_and_a_cursor_resumes_exactly(tm
         assert "body" not in out  # no texts unless asked
         code, out, _ = await watui(toml, "messages", "--json", "--since", lines[2]["cursor"])
         assert (code, out) == (0, "")
+        code, out, _ = await watui(toml, "messages", "--json", "--since", "now")
+        assert (code, out) == (0, "")  # now: only what comes next
         code, out, _ = await watui(toml, "messages", "--limit", "1", "--bodies")
         assert out.count("\n") == 1 and "← " in out and "second in\\nover two lines" in out  # newest, one line
         code, out, _ = await watui(toml, "messages", "--since", "1h")
@@ -192,25 +194,25 @@ async def test_messages_lists_what_went_and_came_and_a_cursor_resumes_exactly(tm
             ["←", CONTACT, "received", "8", "chars"], ["→", CONTACT, "sent", "9", "chars"],
             ["←", CONTACT, "received", "24", "chars"],
         ]  # fmt: skip
-        await asyncio.sleep(1.5)
-        await owner.incoming("3A03", "just now")
+        await asyncio.sleep(1.2)
         code, out, _ = await watui(toml, "messages", "--since", "1s", "--json")
-        assert [json.loads(line)["id"] for line in out.splitlines()] == ["3A03"]  # older than 1 s: not shown
+        assert (code, out) == (0, "")  # all older than 1 s now: none shown (--since 1h above showed them all)
 
 
 async def test_messages_follow_prints_each_new_one_through_an_owner_restart_until_ctrl_c(tmp_path: Path) -> None:
     async with owner_on(tmp_path) as (owner, toml):
         await owner.incoming("3A01", "before")
+        (before,) = (await watui(toml, "messages", "--json"))[1].splitlines()
         proc = await asyncio.create_subprocess_exec(
-            *WATUI, "--config", str(toml), "messages", "--follow", "--json", "--since", "now",
+            *WATUI, "--config", str(toml), "messages", "--follow", "--json", "--since", json.loads(before)["cursor"],
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=ENV,
         )  # fmt: skip
         assert proc.stdout is not None
         try:
-            await asyncio.sleep(1.5)  # subscribed
+            await asyncio.sleep(1.0)  # following (what comes before that is read by the cursor all the same)
             await owner.incoming("3A02", "while it follows")
             first = json.loads(await asyncio.wait_for(proc.stdout.readline(), 15))
-            assert (first["id"], first["direction"]) == ("3A02", "in")  # not 3A01: --since now
+            assert (first["id"], first["direction"]) == ("3A02", "in")  # not 3A01: it is before the cursor
 
             await owner.stop()
             await asyncio.sleep(0.5)

@@ -156,10 +156,12 @@ def test_the_shell_bot_of_the_docs_answers_each_text_once(owner: Owner, site: Si
     bin_dir = Path(sys.executable).parent  # where `watui` is installed beside this python
     env = {**owner.env, "PATH": f"{bin_dir}:{owner.env.get('PATH', '')}", "WATUI": "watui --demo"}
     env.pop("PYTHONUNBUFFERED", None)
+    # Where a previous run of the bot stopped: after everything there now (so no race with `now` at its start).
+    (owner.cwd / "bot.cursor").write_text(_listing(owner)[-1]["cursor"] + "\n")
     bot = subprocess.Popen(["sh", str(SHELL_BOT)], cwd=owner.cwd, env=env, text=True, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     try:
-        time.sleep(2.0)  # following: `--since now` is taken when it starts
+        time.sleep(1.0)
         site.call("/__sim/incoming", "POST", {"from": CONTACTS[0], "text": "ping"})
         wait_until(lambda: _at_contacts(site, "echo: ping"), "the bot's answer")
         site.call("/__sim/incoming", "POST", {"from": CONTACTS[1], "text": "two\nlines"})
