@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.support.fakes import MB, SESSION_ROOT, FakeSession
 from tests.support.qr_decode import DARK, Theme, cells_from_strips, decode_cells
+from watui.core.events import Event, EventType
 from watui.core.messages.port import Cursor, Message, MessagePage, Traffic
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -24,8 +25,6 @@ from watui.core.models import (
     ClearReport,
     ConnectionState,
     DiskReport,
-    Event,
-    EventType,
     Health,
     LockInfo,
     SessionInfo,

@@ -33,7 +33,8 @@ from tests.support.screen import (
     screen_text,
 )
 from watui.core.errors import ActionUnavailable
-from watui.core.models import HINT_TAKEOVER, PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
+from watui.core.events import HINT_TAKEOVER
+from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
 from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen

@@ -23,6 +23,7 @@ import pytest
 from tests.support.alert_receiver import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
+from watui.core.events import Event
 from watui.core.journal.alerts import Alert, AlertRules
 from watui.core.journal.channels import (
     HOST_SCHEMES,
@@ -34,14 +35,7 @@ from watui.core.journal.channels import (
     channels_for,
 )
 from watui.core.journal.journal import load_alert_memory, save_alert_memory
-from watui.core.models import (
-    PROBLEM_NO_LOGIN,
-    PROBLEM_TOO_LARGE,
-    BrowserProcess,
-    DiskReport,
-    Event,
-    SessionInfo,
-)
+from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, BrowserProcess, DiskReport, SessionInfo
 from watui.core.models import (
     ConnectionState as S,
 )

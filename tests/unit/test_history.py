@@ -18,11 +18,12 @@ import pytest
 
 from watui.cli import main
 from watui.config import Config, SessionSettings
+from watui.core.events import Event
 from watui.core.journal.history import History
 from watui.core.journal.journal import Journal, history_path
 from watui.core.journal.report import read_report
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 NOW = 1_800_000_000.0  # a fixed "now": every time below is relative to it
 
@@ -150,7 +151,8 @@ import asyncio, sys, time
 from pathlib import Path
 from watui.config import Config, SessionSettings
 from watui.core.journal.history import History
-from watui.core.models import ConnectionState as S, Event, SessionInfo
+from watui.core.models import ConnectionState as S, SessionInfo
+from watui.core.events import Event
 from datetime import UTC, datetime
 
 async def main() -> None:
