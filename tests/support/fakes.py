@@ -182,7 +182,6 @@ class FakeSession:
         report: JsonReport = await self._verb("doctor")
         return report
 
-
     # -- messaging (MESSAGES): scripted like the verbs; ``results["send_text"]`` etc. are the answers --------
     async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
         self._able("messages")

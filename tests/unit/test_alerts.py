@@ -348,7 +348,7 @@ async def test_a_receiver_that_never_answers_leaves_the_loop_and_its_threads_fre
 
 def test_command_gets_the_alert_on_stdin_and_in_watui_alert_variables(tmp_path: Path) -> None:
     script = tmp_path / "notify.sh"
-    script.write_text(f'#!/bin/sh\ncat > {tmp_path}/stdin.json\nenv | grep ^WATUI_ALERT_ | sort > {tmp_path}/env.txt\n')
+    script.write_text(f"#!/bin/sh\ncat > {tmp_path}/stdin.json\nenv | grep ^WATUI_ALERT_ | sort > {tmp_path}/env.txt\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     result = CommandChannel((str(script),), timeout_s=10).send(alert())
     assert result.ok, result

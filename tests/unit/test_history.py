@@ -224,7 +224,6 @@ def test_a_file_that_is_not_a_journal_is_one_line(tmp_path: Path, capsys: pytest
     assert err.startswith(f"watui: {path}: cannot read the history") and err.count("\n") == 1
 
 
-
 def test_a_run_longer_than_keep_days_still_counts_after_its_start_row_was_pruned(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     journal(
@@ -442,6 +441,8 @@ def test_a_journal_file_made_but_not_yet_written_reads_as_no_history(tmp_path: P
     conn.close()
     report = read_report(path, since_s=3600, down_after_s=60, gap_s=60)
     assert report["skippedRows"] == 0 and report["incidents"] == []
+
+
 def test_a_clean_stop_is_not_a_drop_but_a_drop_just_before_it_is(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     journal(

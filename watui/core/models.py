@@ -226,9 +226,7 @@ class InitResult:
             "message": self.message,
             "state": self.state.value,
             "quarantined": (
-                {"movedTo": str(self.quarantined_to), "reason": self.quarantine_reason}
-                if self.quarantined_to
-                else None
+                {"movedTo": str(self.quarantined_to), "reason": self.quarantine_reason} if self.quarantined_to else None
             ),
         }
 
@@ -344,9 +342,7 @@ class SessionInfo:
                     "nextRetryAt": iso(self.health.next_retry_at),
                     "reason": self.health.reason,
                 },
-                "account": (
-                    {"name": self.account.name, "number": self.account.number} if self.account else None
-                ),
+                "account": ({"name": self.account.name, "number": self.account.number} if self.account else None),
                 "lastConnectedAt": iso(self.last_connected_at),
                 "connectedSince": iso(self.connected_since),
                 "browser": (
