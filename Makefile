@@ -24,7 +24,8 @@ demo: setup
 	$(VENV)/bin/watui --demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check watui tests bench docs
+	$(VENV)/bin/ruff check watui tests bench docs examples scripts
+	$(VENV)/bin/ruff format --check watui tests bench examples scripts docs/hooks.py
 	$(VENV)/bin/lint-imports --no-cache --no-logo  # the import contracts in pyproject.toml
 	$(VENV)/bin/mypy
 

@@ -129,14 +129,20 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"live core connected and idle over {figures['seconds']} s (heartbeat_timeout_ms "
-          f"{figures['heartbeat_timeout_ms']}, health_check_interval_ms {figures['health_check_interval_ms']}):")
+    print(
+        f"live core connected and idle over {figures['seconds']} s (heartbeat_timeout_ms "
+        f"{figures['heartbeat_timeout_ms']}, health_check_interval_ms {figures['health_check_interval_ms']}):"
+    )
     print(f"  watui (python + Playwright driver)   {figures['watui_cpu_percent']:5.2f} % of one core")
-    print(f"  browser ({figures['browser_processes']} Chromium processes)     "
-          f"{figures['browser_cpu_percent']:5.2f} % of one core")
+    print(
+        f"  browser ({figures['browser_processes']} Chromium processes)     "
+        f"{figures['browser_cpu_percent']:5.2f} % of one core"
+    )
     verdict = "ok" if figures["cpu_ok"] else "OVER"
-    print(f"  together                             {figures['total_cpu_percent']:5.2f} %  "
-          f"(target < {CPU_TARGET_PERCENT:g} %: {verdict})")
+    print(
+        f"  together                             {figures['total_cpu_percent']:5.2f} %  "
+        f"(target < {CPU_TARGET_PERCENT:g} %: {verdict})"
+    )
 
 
 if __name__ == "__main__":

@@ -149,8 +149,10 @@ def main() -> None:
         print(json.dumps(figures))
         return
     print(f"watui dashboard, connected and idle, over {figures['seconds']} s (tmux 120x45, --demo):")
-    print(f"  CPU  {figures['cpu_percent_one_core']:.2f}% of one core  (target < {CPU_TARGET_PERCENT}%: "
-          f"{'ok' if figures['cpu_ok'] else 'OVER'})")
+    print(
+        f"  CPU  {figures['cpu_percent_one_core']:.2f}% of one core  (target < {CPU_TARGET_PERCENT}%: "
+        f"{'ok' if figures['cpu_ok'] else 'OVER'})"
+    )
     rss_verdict = "ok" if figures["rss_ok"] else "OVER"
     print(f"  RSS  {figures['rss_mb']:.1f} MB  (target < {RSS_TARGET_MB:.0f} MB: {rss_verdict})")
     print(f"  browser (Chromium tree, for scale): {figures['browser_tree_rss_mb']:.1f} MB RSS")

@@ -84,8 +84,9 @@ async def reopen_shots(runtime: Runtime, out: Path) -> None:
     assert isinstance(simulator, Simulator)
     app = build_app_for(runtime)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None,
-                    "the connection")
+        await until(
+            pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None, "the connection"
+        )
         await runtime.manager.send_text(CONTACT, "Your order 12345 has shipped", key="order-12345")
         await until_traffic(pilot, app, lambda t: t.sent >= 1, "the message sent")
         await simulator.incoming(CONTACT, "Thanks! When does it arrive?")
@@ -96,8 +97,16 @@ async def reopen_shots(runtime: Runtime, out: Path) -> None:
         save(app, out, "recent-messages")
         await pilot.press("escape")
         await simulator.down()
-        await until(pilot, app, lambda i: i.state is ConnectionState.RECONNECTING and i.health.reconnect_attempts >= 2
-                    and i.health.next_retry_at is not None, "reconnect attempts")
+        await until(
+            pilot,
+            app,
+            lambda i: (
+                i.state is ConnectionState.RECONNECTING
+                and i.health.reconnect_attempts >= 2
+                and i.health.next_retry_at is not None
+            ),
+            "reconnect attempts",
+        )
         save(app, out, "reconnecting")
         await simulator.up()
         await until(pilot, app, lambda i: i.state is ConnectionState.CONNECTED, "the reconnection")

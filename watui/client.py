@@ -31,8 +31,9 @@ from typing import Any, Literal
 
 from watui.api.paths import socket_path
 from watui.config import Config, load_config
+from watui.core.events import Event
 from watui.core.messages.port import MAX_LIMIT, Message, MessagePage
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 from watui.remote.client import ApiClient, OwnerClient, OwnerGone, ServeClient, find_owner
 from watui.remote.errors import ClientError, MessageFailed, OwnerNotRunning, Refused, WaitTimeout
 from watui.remote.session import RemoteSession

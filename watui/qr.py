@@ -34,4 +34,3 @@ def qr_half_blocks(payload: str, border: int = QUIET_ZONE, invert: bool = False)
     for top, bottom in zip(matrix[0::2], matrix[1::2], strict=True):
         lines.append("".join(_HALF[(a, b)] for a, b in zip(top, bottom, strict=True)))
     return lines
-

@@ -25,8 +25,9 @@ from watui.config import Config
 from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.errors import EnvironmentProblem, WatuiError
+from watui.core.events import HINT_TAKEOVER
 from watui.core.journal.service import Watchers, start_watchers
-from watui.core.models import HINT_TAKEOVER, ConnectionState
+from watui.core.models import ConnectionState
 from watui.core.ports import MESSAGES, SessionPort
 from watui.core.session.manager import SessionManager
 

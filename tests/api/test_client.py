@@ -23,8 +23,9 @@ from tests.support.messaging import CONTACT, WID, FakeTab, MessagingManager, Ses
 from watui.api.control import ControlServer, start_control
 from watui.api.paths import socket_path
 from watui.client import Client, Message, MessageFailed, OwnerNotRunning, Refused, WaitTimeout
+from watui.core.events import Event
 from watui.core.messages.service import MessagingService
-from watui.core.models import ConnectionState, Event
+from watui.core.models import ConnectionState
 
 S = ConnectionState
 

@@ -18,10 +18,10 @@ from watui.api.app import start_api
 from watui.api.control import start_control
 from watui.cli import main
 from watui.config import Config, SessionSettings, load_config
+from watui.core.events import Event
 from watui.core.journal.journal import Journal, history_path, read_rows
 from watui.core.journal.report import read_report
 from watui.core.journal.service import start_watchers
-from watui.core.models import Event
 from watui.core.session.manager import SessionManager
 
 if TYPE_CHECKING:

@@ -28,7 +28,6 @@ pytestmark = pytest.mark.browser
 API = "/api/whatsapp"
 
 
-
 @pytest.fixture
 async def live(
     tmp_path: Path, sim: Simulator, chromium_path: Path

@@ -17,7 +17,8 @@ from tests.support.api import QR_PAYLOAD, connected_info, running_api, unpaired_
 from tests.support.fakes import FakeSession
 from watui.api.app import ApiServer
 from watui.core.errors import ActionUnavailable
-from watui.core.models import HINT_TAKEOVER, ConnectionState
+from watui.core.events import HINT_TAKEOVER
+from watui.core.models import ConnectionState
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 

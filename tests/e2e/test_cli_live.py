@@ -16,6 +16,8 @@ from tests.support.qr_decode import LIGHT, decode_ansi, qr_rows
 from tests.support.watui_proc import WATUI, env_for, free_port, sim_call, wait_for_sim_state
 
 pytestmark = pytest.mark.browser
+
+
 def test_init_prints_a_qr_that_scans_and_exits_0_once_connected(tmp_path: Path) -> None:
     port = free_port()
     cmd = [*WATUI, "init", "--json", "--timeout", "60", "--demo", "--demo-port", str(port)]
@@ -44,8 +46,9 @@ def test_init_exits_3_when_the_qr_is_not_scanned_in_time(tmp_path: Path) -> None
 
 
 def test_init_rejects_a_bad_timeout_in_one_line(tmp_path: Path) -> None:
-    done = subprocess.run([*WATUI, "init", "--timeout", "-1"], cwd=tmp_path, env=env_for(tmp_path),
-                          capture_output=True, timeout=30)
+    done = subprocess.run(
+        [*WATUI, "init", "--timeout", "-1"], cwd=tmp_path, env=env_for(tmp_path), capture_output=True, timeout=30
+    )
     assert done.returncode == 2
     assert done.stderr.decode().count("\n") == 1 and "--timeout" in done.stderr.decode()
 
@@ -108,7 +111,10 @@ def test_watch_exits_1_when_watui_gives_up_so_a_supervisor_restarts_it(tmp_path:
     )
     done = subprocess.run(
         [*WATUI, "watch", "--jsonl", "--config", "config.toml"],
-        cwd=tmp_path, env=env_for(tmp_path), capture_output=True, timeout=120,
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        capture_output=True,
+        timeout=120,
     )
     assert done.returncode == 1, done.stderr.decode()
     events = [json.loads(line) for line in done.stdout.decode().splitlines()]

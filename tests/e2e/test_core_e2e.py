@@ -24,7 +24,6 @@ from watui.sim.server import Simulator
 pytestmark = pytest.mark.browser
 
 
-
 async def connect_fresh(manager: SessionManager, rec: Recorder, sim: Simulator) -> None:
     result = await manager.smart_initialize()
     assert result.needs_qr and not result.success, result

@@ -272,6 +272,7 @@ def test_one_flipped_byte_in_a_table_block_is_damage(reopened_layout: SessionLay
 def _first_block_size(table: bytes) -> int:
     """The size of a table's first data block, read from its index block (doc/table_format.md), written out
     here rather than taken from watui's reader."""
+
     def varint(buf: bytes, pos: int) -> tuple[int, int]:
         value = shift = 0
         while True:

@@ -181,7 +181,7 @@ async def test_the_pixels_channel_follows_the_qr_as_it_rotates(tmp_path: Path) -
             first = rec.states().index(S.UNPAIRED)
             assert set(rec.states()[first:]) == {S.UNPAIRED}, rec.states()
             qrs = [e.qr for e in rec.events if e.type == "qr"]
-            assert None not in qrs[qrs.index(shown[0]):], qrs
+            assert None not in qrs[qrs.index(shown[0]) :], qrs
     finally:
         await simulator.close()
 

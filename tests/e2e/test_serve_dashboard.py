@@ -22,6 +22,7 @@ async def api_get(port: int, path: str) -> dict[str, Any]:
         body: dict[str, Any] = await response.json()
         return body
 
+
 async def wait_api_state(port: int, state: str, timeout: float = 60) -> dict[str, Any]:
 
     loop = asyncio.get_running_loop()
@@ -36,6 +37,7 @@ async def wait_api_state(port: int, state: str, timeout: float = 60) -> dict[str
             pass
         await asyncio.sleep(0.3)
     raise AssertionError(f"the API never reported {state}; last {json.dumps(last)[:300]}")
+
 
 async def test_dashboard_and_api_share_one_session(tmp_path: Path, tmux: Tmux) -> None:
     (tmp_path / "config.toml").write_text('[demo]\nqr_rotate_ms = 120000\nstate_dir = "demo"\n')
@@ -65,11 +67,15 @@ async def test_dashboard_and_api_share_one_session(tmp_path: Path, tmux: Tmux) -
     with pytest.raises(aiohttp.ClientError):
         await api_get(api_port, "/api/whatsapp/session-info")
 
+
 def test_serve_beyond_loopback_without_a_token_is_refused_before_anything_starts(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[session]\nsession_path = "sessions"\n')
     done = subprocess.run(
         [sys.executable, "-m", "watui", "--serve", "--host", "0.0.0.0", "--config", "config.toml"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "token" in done.stderr and "0.0.0.0" in done.stderr

@@ -26,8 +26,8 @@ from watui.config import Config, load_config
 from watui.core import snapshots as sn
 from watui.core.disk import leveldb
 from watui.core.disk.store import SessionStore
+from watui.core.events import Event
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event
 from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 

@@ -31,8 +31,9 @@ def demo_test_config(tmp_path: Path) -> Config:
         session=SessionSettings(
             session_timeout_ms=20000, browser_timeout_ms=20000, health_check_interval_ms=60000, max_init_retries=1
         ),
-        reconnect=ReconnectSettings(initial_delay_ms=500, max_delay_ms=2000, multiplier=2.0, jitter_ms=100,
-                                    max_attempts=0),
+        reconnect=ReconnectSettings(
+            initial_delay_ms=500, max_delay_ms=2000, multiplier=2.0, jitter_ms=100, max_attempts=0
+        ),
         demo=DemoSettings(qr_rotate_ms=120000, qr_rotations=6, state_dir=str(tmp_path / "demo")),
         base_dir=tmp_path,
     )

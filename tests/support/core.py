@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings, WhatsAppSettings
-from watui.core.models import ConnectionState, Event, SessionInfo
+from watui.core.events import Event
+from watui.core.models import ConnectionState, SessionInfo
 from watui.core.session.manager import SessionManager
 from watui.sim.server import Simulator
 

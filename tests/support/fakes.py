@@ -16,17 +16,9 @@ from typing import Any
 
 from watui.config import Config, SessionSettings
 from watui.core.errors import ActionUnavailable
+from watui.core.events import Event, EventType
 from watui.core.messages.port import Message, MessagePage, Traffic
-from watui.core.models import (
-    CleanupReport,
-    ClearReport,
-    ConnectionState,
-    DiskReport,
-    Event,
-    EventType,
-    InitResult,
-    SessionInfo,
-)
+from watui.core.models import CleanupReport, ClearReport, ConnectionState, DiskReport, InitResult, SessionInfo
 from watui.core.ports import Capability, JsonReport, SessionPort, SnapshotTaken
 
 MB = 1024 * 1024
@@ -189,7 +181,6 @@ class FakeSession:
         self._able("doctor")
         report: JsonReport = await self._verb("doctor")
         return report
-
 
     # -- messaging (MESSAGES): scripted like the verbs; ``results["send_text"]`` etc. are the answers --------
     async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:

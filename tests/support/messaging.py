@@ -13,9 +13,10 @@ from typing import Any
 
 from tests.support.fakes import FakeSession
 from watui.config import Config, MessagesSettings, SessionSettings
+from watui.core.events import Event, EventType
 from watui.core.messages.port import Message, MessagePage, Traffic
 from watui.core.messages.service import MessagingService
-from watui.core.models import ConnectionState, Event, EventType, SessionInfo
+from watui.core.models import ConnectionState, SessionInfo
 from watui.core.ports import MESSAGES
 from watui.core.session.events import EventHub
 

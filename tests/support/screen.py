@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.support.fakes import MB, SESSION_ROOT, FakeSession
 from tests.support.qr_decode import DARK, Theme, cells_from_strips, decode_cells
+from watui.core.events import Event, EventType
 from watui.core.messages.port import Cursor, Message, MessagePage, Traffic
 from watui.core.models import (
     PROBLEM_CORRUPT,
@@ -24,8 +25,6 @@ from watui.core.models import (
     ClearReport,
     ConnectionState,
     DiskReport,
-    Event,
-    EventType,
     Health,
     LockInfo,
     SessionInfo,
@@ -61,16 +60,28 @@ def disk(**changes: Any) -> DiskReport:
 
 
 def empty_info() -> SessionInfo:
-    missing = disk(exists=False, is_valid=False, validation_details="no session folder",
-                   size_bytes=0, file_count=0, reclaimable_bytes=0, problems=("missing",))
+    missing = disk(
+        exists=False,
+        is_valid=False,
+        validation_details="no session folder",
+        size_bytes=0,
+        file_count=0,
+        reclaimable_bytes=0,
+        problems=("missing",),
+    )
     return SessionInfo(state=ConnectionState.UNLAUNCHED, disk=missing, updated_at=FIXED_NOW)
 
 
 def qr_info(payload: str = QR_PAYLOAD) -> SessionInfo:
     return SessionInfo(
         state=ConnectionState.UNPAIRED,
-        disk=disk(is_valid=False, validation_details="no login yet", size_bytes=int(3.1 * MB),
-                  file_count=57, reclaimable_bytes=int(1.2 * MB)),
+        disk=disk(
+            is_valid=False,
+            validation_details="no login yet",
+            size_bytes=int(3.1 * MB),
+            file_count=57,
+            reclaimable_bytes=int(1.2 * MB),
+        ),
         qr=payload,
         qr_expires_at=at(14),
         qr_rotations=1,
@@ -96,8 +107,7 @@ def reconnecting_info() -> SessionInfo:
     return SessionInfo(
         state=ConnectionState.RECONNECTING,
         disk=disk(),
-        health=Health(is_healthy=False, reconnect_attempts=3, next_retry_at=at(7),
-                      reason="page lost its connection"),
+        health=Health(is_healthy=False, reconnect_attempts=3, next_retry_at=at(7), reason="page lost its connection"),
         account=Account(name="Demo Shop", number="+1 555 0100"),
         last_connected_at=at(-60),
         message="retrying in 7s",
@@ -106,8 +116,12 @@ def reconnecting_info() -> SessionInfo:
 
 
 def damaged_info() -> SessionInfo:
-    bad = disk(is_valid=False, validation_details="IndexedDB is corrupt",
-               problems=(PROBLEM_CORRUPT, PROBLEM_LOGIN_MISSING), lock=LockInfo("stale", pid=999))
+    bad = disk(
+        is_valid=False,
+        validation_details="IndexedDB is corrupt",
+        problems=(PROBLEM_CORRUPT, PROBLEM_LOGIN_MISSING),
+        lock=LockInfo("stale", pid=999),
+    )
     return SessionInfo(state=ConnectionState.UNLAUNCHED, disk=bad, updated_at=FIXED_NOW)
 
 
@@ -171,20 +185,47 @@ async def idle(pilot: Any, app: Any, timeout: float = 60) -> None:
 
 # -- messaging (MESSAGES) ----------------------------------------------------------------------------
 T0 = FIXED_NOW.timestamp()  # the fixed clock in Unix seconds, as the port's times are
-BUSY_TRAFFIC = Traffic(at=T0, queued=2, sending=1, sent=41, failed=2, received=17, oldest_pending_at=T0 - 12,
-                       last_received_at=T0 - 180, webhook=True, webhook_backlog=3, webhook_oldest_at=T0 - 300)
+BUSY_TRAFFIC = Traffic(
+    at=T0,
+    queued=2,
+    sending=1,
+    sent=41,
+    failed=2,
+    received=17,
+    oldest_pending_at=T0 - 12,
+    last_received_at=T0 - 180,
+    webhook=True,
+    webhook_backlog=3,
+    webhook_oldest_at=T0 - 300,
+)
 
 
 def outgoing(n: int, status: str = "delivered", chat: str = "15550002001@c.us", **changes: Any) -> Message:
     body = changes.pop("body", f"order {n} has shipped")
-    return Message(id=f"3EB0{n:04d}", direction="out", chat=chat, status=status, size=len(body), body=body,
-                   accepted_at=T0 - 600 + n, **changes)
+    return Message(
+        id=f"3EB0{n:04d}",
+        direction="out",
+        chat=chat,
+        status=status,
+        size=len(body),
+        body=body,
+        accepted_at=T0 - 600 + n,
+        **changes,
+    )
 
 
 def incoming(n: int, chat: str = "15550002001@c.us", **changes: Any) -> Message:
     body = changes.pop("body", f"hi back {n}")
-    return Message(id=f"3A73{n:04d}", direction="in", chat=chat, status="received", size=len(body), body=body,
-                   received_at=T0 - 600 + n, **changes)
+    return Message(
+        id=f"3A73{n:04d}",
+        direction="in",
+        chat=chat,
+        status="received",
+        size=len(body),
+        body=body,
+        received_at=T0 - 600 + n,
+        **changes,
+    )
 
 
 class MessagesFake(FakeSession):

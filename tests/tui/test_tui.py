@@ -33,14 +33,16 @@ from tests.support.screen import (
     screen_text,
 )
 from watui.core.errors import ActionUnavailable
-from watui.core.models import HINT_TAKEOVER, PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
+from watui.core.events import HINT_TAKEOVER
+from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
 from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 
 
-def make_app(info: SessionInfo, *, simulator: FakeSimulator | None = None, auto: bool = False,
-             clock: Any = fixed_clock) -> tuple[WatuiApp, FakeSession]:
+def make_app(
+    info: SessionInfo, *, simulator: FakeSimulator | None = None, auto: bool = False, clock: Any = fixed_clock
+) -> tuple[WatuiApp, FakeSession]:
     manager = FakeSession(info, results=DASHBOARD_RESULTS)
     return build_app(manager, config=manager.config, simulator=simulator, clock=clock, auto_initialize=auto), manager
 
@@ -320,8 +322,11 @@ async def test_qr_colours_are_black_on_white_whatever_the_theme() -> None:
             await pilot.pause()
             code = app.query_one("#qr-code")
             strip = code.render_line(3)
-            styles = {(seg.style.color and seg.style.color.triplet, seg.style.bgcolor and seg.style.bgcolor.triplet)
-                      for seg in strip if seg.style}
+            styles = {
+                (seg.style.color and seg.style.color.triplet, seg.style.bgcolor and seg.style.bgcolor.triplet)
+                for seg in strip
+                if seg.style
+            }
             assert styles == {((0, 0, 0), (255, 255, 255))}
 
 

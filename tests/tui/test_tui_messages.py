@@ -28,8 +28,9 @@ from tests.support.screen import (
     screen_text,
 )
 from watui.config import KeySettings
+from watui.core.events import Event
 from watui.core.messages.port import Traffic
-from watui.core.models import ConnectionState, Event
+from watui.core.models import ConnectionState
 from watui.tui.app import WatuiApp, build_app
 from watui.tui.screens.help import HelpScreen
 from watui.tui.screens.recent_messages import RECENT, RecentMessagesScreen, last_seq, messages_text, recent_page

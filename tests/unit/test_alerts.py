@@ -23,6 +23,7 @@ import pytest
 from tests.support.alert_receiver import receiver
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
+from watui.core.events import Event
 from watui.core.journal.alerts import Alert, AlertRules
 from watui.core.journal.channels import (
     HOST_SCHEMES,
@@ -34,14 +35,7 @@ from watui.core.journal.channels import (
     channels_for,
 )
 from watui.core.journal.journal import load_alert_memory, save_alert_memory
-from watui.core.models import (
-    PROBLEM_NO_LOGIN,
-    PROBLEM_TOO_LARGE,
-    BrowserProcess,
-    DiskReport,
-    Event,
-    SessionInfo,
-)
+from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, BrowserProcess, DiskReport, SessionInfo
 from watui.core.models import (
     ConnectionState as S,
 )
@@ -354,7 +348,7 @@ async def test_a_receiver_that_never_answers_leaves_the_loop_and_its_threads_fre
 
 def test_command_gets_the_alert_on_stdin_and_in_watui_alert_variables(tmp_path: Path) -> None:
     script = tmp_path / "notify.sh"
-    script.write_text(f'#!/bin/sh\ncat > {tmp_path}/stdin.json\nenv | grep ^WATUI_ALERT_ | sort > {tmp_path}/env.txt\n')
+    script.write_text(f"#!/bin/sh\ncat > {tmp_path}/stdin.json\nenv | grep ^WATUI_ALERT_ | sort > {tmp_path}/env.txt\n")
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     result = CommandChannel((str(script),), timeout_s=10).send(alert())
     assert result.ok, result

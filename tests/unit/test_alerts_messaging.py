@@ -11,10 +11,11 @@ import pytest
 
 from tests.support.fakes import FakeSession
 from watui.config import AlertSettings, ConfigError, load_config
+from watui.core.events import Event
 from watui.core.journal.alerts import Alert, AlertRules
 from watui.core.messages.port import Traffic
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 
 class Clock:

@@ -18,11 +18,12 @@ import pytest
 
 from watui.cli import main
 from watui.config import Config, SessionSettings
+from watui.core.events import Event
 from watui.core.journal.history import History
 from watui.core.journal.journal import Journal, history_path
 from watui.core.journal.report import read_report
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 NOW = 1_800_000_000.0  # a fixed "now": every time below is relative to it
 
@@ -150,7 +151,8 @@ import asyncio, sys, time
 from pathlib import Path
 from watui.config import Config, SessionSettings
 from watui.core.journal.history import History
-from watui.core.models import ConnectionState as S, Event, SessionInfo
+from watui.core.models import ConnectionState as S, SessionInfo
+from watui.core.events import Event
 from datetime import UTC, datetime
 
 async def main() -> None:
@@ -220,7 +222,6 @@ def test_a_file_that_is_not_a_journal_is_one_line(tmp_path: Path, capsys: pytest
     assert main(["history", "--config", str(tmp_path / "config.toml")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"watui: {path}: cannot read the history") and err.count("\n") == 1
-
 
 
 def test_a_run_longer_than_keep_days_still_counts_after_its_start_row_was_pruned(tmp_path: Path) -> None:
@@ -440,6 +441,8 @@ def test_a_journal_file_made_but_not_yet_written_reads_as_no_history(tmp_path: P
     conn.close()
     report = read_report(path, since_s=3600, down_after_s=60, gap_s=60)
     assert report["skippedRows"] == 0 and report["incidents"] == []
+
+
 def test_a_clean_stop_is_not_a_drop_but_a_drop_just_before_it_is(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     journal(

@@ -21,11 +21,12 @@ from tests.support.fakes import FakeSession
 from watui.api.app import start_api
 from watui.cli import main
 from watui.config import AlertSettings, Config, SessionSettings
+from watui.core.events import Event
 from watui.core.journal.history import History
 from watui.core.journal.report import read_report
 from watui.core.journal.service import Watchers
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 HOUR = 3600.0
 CHAT = "15550001234@c.us"

@@ -17,8 +17,9 @@ import pytest
 from watui.config import Config
 from watui.core.browser.contract import PageReport, map_state
 from watui.core.errors import InitFailed
+from watui.core.events import Event
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, InitResult
+from watui.core.models import InitResult
 from watui.core.session import liveness
 from watui.core.session.manager import SessionManager
 

@@ -22,13 +22,14 @@ from tests.support.api import SseReader, running_api, wait_for
 from tests.support.fakes import FakeSession
 from tests.support.messaging import ACCOUNT, CONTACT, WID, FakeTab, MessagingManager, S, Session, config_in
 from tests.support.webhook import SECRET, fast
+from watui.core.events import Event
 from watui.core.messages import NotLinked, State, StoreError
 from watui.core.messages.inbox import InboxRow, Incoming, inbox_path
 from watui.core.messages.outbox import outbox_path
 from watui.core.messages.outbox_rows import OutboxRow
 from watui.core.messages.port import Cursor, Message, MessagePage, MessagingPort, Traffic, page_of
 from watui.core.messages.service import MessagingService, account_of
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 
 @pytest.fixture

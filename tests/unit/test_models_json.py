@@ -20,13 +20,13 @@ from tests.support.screen import (
     qr_info,
     reconnecting_info,
 )
+from watui.core.events import Event
 from watui.core.models import (
     PROBLEM_LOCKED,
     Account,
     CleanupReport,
     ClearReport,
     ConnectionState,
-    Event,
     InitResult,
     LockInfo,
     SessionInfo,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from watui.core.events import Event
 from watui.core.models import ConnectionState as S
-from watui.core.models import Event, Health, SessionInfo
+from watui.core.models import Health, SessionInfo
 from watui.core.session.state import Intent, SessionState
 
 

@@ -22,8 +22,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watui.core.errors import first_line
+from watui.core.events import Event
 from watui.core.messages.port import Traffic, counted_as
-from watui.core.models import ConnectionState, Event, SessionInfo, now_utc
+from watui.core.models import ConnectionState, SessionInfo, now_utc
 from watui.core.ports import MESSAGES, EventSource, SessionPort
 
 __all__ = ["CONTENT_TYPE_LATEST", "MessageMetrics", "SessionCollector", "build_registry", "render_metrics"]

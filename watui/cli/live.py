@@ -21,7 +21,8 @@ from watui.cli.output import print_qr
 from watui.cli.reach import Reached, Session, session_on
 from watui.cli.session import init_code
 from watui.config import Config
-from watui.core.models import ConnectionState, Event, InitResult, SessionInfo
+from watui.core.events import Event
+from watui.core.models import ConnectionState, InitResult, SessionInfo
 from watui.core.ports import EventSource
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from watui.cli.base import Command, Exit
 from watui.config import Config
 from watui.core.errors import WatuiError
-from watui.core.models import Event, iso
+from watui.core.events import Event
+from watui.core.models import iso
 
 if TYPE_CHECKING:
     from watui.api.app import ApiServer

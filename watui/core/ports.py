@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from watui.core.events import Event
 from watui.core.messages.port import MessagingPort
-from watui.core.models import CleanupReport, ClearReport, Event, InitResult, SessionInfo
+from watui.core.models import CleanupReport, ClearReport, InitResult, SessionInfo
 
 # The optional abilities a session may declare in ``capabilities``.
 Capability = Literal["backup", "snapshots", "doctor", "messages"]

@@ -14,7 +14,8 @@ from urllib.parse import quote, urlencode
 
 from watui.api.paths import API, MESSAGES_PATH, TRAFFIC_PATH
 from watui.core.errors import ActionUnavailable, WatuiError
-from watui.core.models import CleanupReport, ClearReport, ConnectionState, Event, InitResult, SessionInfo
+from watui.core.events import Event
+from watui.core.models import CleanupReport, ClearReport, ConnectionState, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, SNAPSHOTS, Capability, JsonReport, SessionPort
 from watui.remote.client import ApiClient, OwnerClient, OwnerRefused
 

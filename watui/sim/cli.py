@@ -57,7 +57,7 @@ def usage_text(sim: Simulator) -> str:
         f"  curl -k -X POST '{url}/__sim/ack?id=ID&ack=3'  # move an ack; &freeze=1|0, or ?freeze=1|0 for all",
         f"  curl -k -X POST '{url}/__sim/numbers?add=15550009999'  # on WhatsApp (remove=); GET lists them",
         "",
-        f"Point watui at it: watui --demo --demo-sim {sim.connect_host}:{sim.port} (or [demo] sim = \"...\")",
+        f'Point watui at it: watui --demo --demo-sim {sim.connect_host}:{sim.port} (or [demo] sim = "...")',
         "",
         "Ctrl-C to stop.",
     ]

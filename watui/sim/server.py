@@ -183,8 +183,14 @@ class _Page:
     state: State = S.OPENING
     ws: web.WebSocketResponse | None = None
     # The page's static and identity keys and adv secret: fixed per page, only the ref rotates.
-    keys: dict[str, str] = field(default_factory=lambda: {
-        "staticKey": _b64(32), "identityKey": _b64(32), "advSecretKey": _b64(32), "platform": PLATFORM})
+    keys: dict[str, str] = field(
+        default_factory=lambda: {
+            "staticKey": _b64(32),
+            "identityKey": _b64(32),
+            "advSecretKey": _b64(32),
+            "platform": PLATFORM,
+        }
+    )
     ref: str | None = None
     qr: str | None = None
     rotations: int = 0

@@ -34,17 +34,10 @@ from textual.widgets import Footer, Header, Static
 
 from watui.config import Config
 from watui.core.errors import WatuiError, first_line
+from watui.core.events import Event
 from watui.core.journal.journal import history_path
 from watui.core.journal.report import read_report
-from watui.core.models import (
-    PROBLEM_LOCKED,
-    CleanupReport,
-    ClearReport,
-    ConnectionState,
-    Event,
-    InitResult,
-    SessionInfo,
-)
+from watui.core.models import PROBLEM_LOCKED, CleanupReport, ClearReport, ConnectionState, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, EventSource, HistoryPort, SessionPort, SnapshotTaken
 from watui.present import megabytes
 from watui.tui.messages import ActionFinished, SessionChanged, TrafficRead

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from watui.core.models import Event, SessionInfo
+from watui.core.events import Event
+from watui.core.models import SessionInfo
 from watui.tui.widgets.traffic_panel import TrafficView
 
 

@@ -63,9 +63,7 @@ def find_browser(configured: str = "", headless: bool = False) -> Path:
         if not (path.is_file() and os.access(path, os.X_OK)):
             found = shutil.which(configured)
             if found is None:
-                raise BrowserNotFoundError(
-                    f"[browser] executable '{configured}' is not an executable file; {ADVICE}"
-                )
+                raise BrowserNotFoundError(f"[browser] executable '{configured}' is not an executable file; {ADVICE}")
             path = Path(found)
         return path
     if headless:
@@ -79,7 +77,6 @@ def find_browser(configured: str = "", headless: bool = False) -> Path:
         if os.access(candidate, os.X_OK):
             return Path(candidate)
     raise BrowserNotFoundError(ADVICE)
-
 
 
 KILL_WAIT_S = 2.0  # SIGKILL is immediate, even for a stopped process; this is only a bound
@@ -131,6 +128,7 @@ def _proportional_memory(proc: psutil.Process) -> int:
         return int(getattr(proc.memory_full_info(), "pss", 0)) or int(proc.memory_info().rss)
     except psutil.AccessDenied:
         return int(proc.memory_info().rss)
+
 
 class ProcessTree:
     """Samples of a browser's process tree. CPU is measured since the previous sample, so the same

@@ -58,7 +58,6 @@ def decode_qr(png: bytes) -> str | None:
     return results[0].text if results else None
 
 
-
 class BrowserDriver:
     """One Chromium on one profile. Callbacks run on the event loop."""
 

@@ -37,8 +37,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from watui.config import AlertSettings, Config
+from watui.core.events import Event
 from watui.core.messages.port import Traffic, counted_as
-from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, ConnectionState, Event, SessionInfo
+from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, ConnectionState, SessionInfo
 
 S = ConnectionState
 MESSAGING_RULES = ("outbox_stuck", "webhook_backlog", "silent")

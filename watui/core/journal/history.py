@@ -11,10 +11,11 @@ from typing import Any
 
 from watui.config import Config
 from watui.core.errors import first_line
+from watui.core.events import Event
 from watui.core.journal.journal import Journal, history_path
 from watui.core.journal.report import read_report
 from watui.core.messages.port import counted_as
-from watui.core.models import Event, SessionInfo
+from watui.core.models import SessionInfo
 
 log = logging.getLogger(__name__)
 

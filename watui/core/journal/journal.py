@@ -403,7 +403,6 @@ class HistoryError(Exception):
     """The history file cannot be read: one line naming it."""
 
 
-
 # -- the alert rules' memory (AlertRules.memory / restore), kept across restarts -------------------------
 # One row, replaced on each change: when each rule last sent an alert, which fired and owe their resolve,
 # the drops of the last hour. A table of its own, written on its own connection (rarely: an alert, a drop).

@@ -319,5 +319,3 @@ def parse_since(text: str) -> float:
     if not (math.isfinite(value) and 0 < value <= MAX_SINCE_S):
         raise ValueError(text)
     return value
-
-

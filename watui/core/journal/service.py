@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
+from watui.core.events import Event
 from watui.core.journal.alerts import Alert, AlertRules
 from watui.core.journal.channels import Delivery, Dispatcher, channels_for
 from watui.core.journal.history import History
 from watui.core.journal.journal import history_path, load_alert_memory, save_alert_memory
 from watui.core.journal.report import read_report
 from watui.core.messages.port import Traffic
-from watui.core.models import Event
 from watui.core.ports import HistoryPort
 
 if TYPE_CHECKING:

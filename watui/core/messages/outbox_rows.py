@@ -106,7 +106,8 @@ def row_of(values: tuple[Any, ...]) -> OutboxRow:
     return OutboxRow(*fields_)
 
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -148,7 +149,9 @@ BEGIN
     INSERT INTO acks (id, account, chat, state, reason, at)
     VALUES (NEW.id, NEW.account, NEW.chat, NEW.state, NEW.reason, NEW.updated_at);
 END;
-""" + CURSORS_SCHEMA
+"""
+    + CURSORS_SCHEMA
+)
 COLUMNS = (
     "seq, id, account, chat, body, key, state, reason, attempts, accepted_at, expires_at, claimed_at, sent_at, "
     "acked_at, updated_at"

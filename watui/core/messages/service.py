@@ -42,6 +42,7 @@ from typing import Any, Protocol
 from watui.config import Config
 from watui.core.disk.login import account_on_disk
 from watui.core.errors import first_line
+from watui.core.events import Event
 from watui.core.messages.address import normalise_to
 from watui.core.messages.errors import AddressError, NotLinked, StoreError
 from watui.core.messages.inbox import Inbox, Incoming, inbox_path
@@ -60,7 +61,7 @@ from watui.core.messages.port import (
 )
 from watui.core.messages.sender import Sender
 from watui.core.messages.webhook import WebhookDeliverer, deliverer_for
-from watui.core.models import ConnectionState, Event
+from watui.core.models import ConnectionState
 
 log = logging.getLogger(__name__)
 

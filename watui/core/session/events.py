@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from watui.core.models import Event
+from watui.core.events import Event
 
 
 class EventStream:

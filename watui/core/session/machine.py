@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from watui.core.browser.contract import PageReport
-from watui.core.models import HINT_TAKEOVER, STATE_MESSAGES, ConnectionState, Event, EventType, SessionInfo
+from watui.core.events import HINT_TAKEOVER, Event, EventType
+from watui.core.models import STATE_MESSAGES, ConnectionState, SessionInfo
 
 S = ConnectionState
 # States in which the page has settled: watui knows what the session is doing.

@@ -24,6 +24,7 @@ from watui.core.disk.locks import OwnerLock
 from watui.core.disk.store import SessionStore
 from watui.core.doctor import DoctorReport, probe_page
 from watui.core.errors import ActionUnavailable
+from watui.core.events import EventType
 from watui.core.messages.port import DEFAULT_LIMIT, Message, MessagePage, Traffic
 from watui.core.messages.service import MessagingService
 from watui.core.models import (
@@ -31,7 +32,6 @@ from watui.core.models import (
     ClearReport,
     ConnectionState,
     DiskReport,
-    EventType,
     Health,
     InitResult,
     SessionInfo,

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from watui.core.models import ConnectionState, Event, EventType, InitResult, SessionInfo, now_utc
+from watui.core.events import Event, EventType
+from watui.core.models import ConnectionState, InitResult, SessionInfo, now_utc
 from watui.core.session.events import EventHub, EventStream
 from watui.core.session.machine import SETTLED, PageMemory, with_state
 

@@ -27,8 +27,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from watui.core.errors import first_line
+from watui.core.events import Event
 from watui.core.messages.port import MAX_LIMIT, Cursor, Message, MessagePage, MessagingPort
-from watui.core.models import Event
 from watui.present import clock_time
 
 RECENT = 100  # messages shown (the screen scrolls)

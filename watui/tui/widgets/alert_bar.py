@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widget import Widget
 
-from watui.core.models import Event
+from watui.core.events import Event
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from watui.core.models import HINT_TAKEOVER, Event, now_utc
+from watui.core.events import HINT_TAKEOVER, Event
+from watui.core.models import now_utc
 
 MAX_ENTRIES = 200  # enough to read back a reconnect storm; older lines are dropped
 
