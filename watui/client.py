@@ -212,9 +212,10 @@ class Client:
 
 
 class MessageFeed:
-    """``async for message in wa.messages(since)``. ``cursor`` is where it is: the cursor of the last page
-    whose every message was yielded (save it to start a later run there: at most that page comes again,
-    with the same ids)."""
+    """``async for message in wa.messages(since)``. ``cursor`` is where it is: the cursor just after the last
+    message yielded (save it to start a later run there: nothing skipped, nothing again; from an owner that
+    gives no per-message cursors, the cursor of the last page whose every message was yielded, so at most
+    that page comes again, with the same ids)."""
 
     def __init__(
         self,
@@ -249,7 +250,8 @@ class MessageFeed:
             try:
                 while True:
                     page = await self._session.messages(self.cursor, MAX_LIMIT, self._bodies)
-                    for message in page.messages:
+                    for index, message in enumerate(page.messages):
+                        self.cursor = page.cursor_after(index) or self.cursor  # exactly after it, when told
                         yield message
                     self.cursor = page.cursor
                     if not page.messages:  # nothing more now: until the next message or accepted send

@@ -19,6 +19,7 @@ from watui.cli.base import GLOBAL_DEFAULTS, Command, Exit, Parser, UsageError, a
 from watui.cli.doctor import DOCTOR
 from watui.cli.history import ALERTS, HISTORY
 from watui.cli.live import INIT, WATCH
+from watui.cli.messages import MESSAGES, SEND
 from watui.cli.serve import SERVE
 from watui.cli.session import CLEAN, CLEAR, INFO, RECONNECT, STATUS, TAKEOVER
 from watui.cli.sim import SIM
@@ -45,6 +46,8 @@ COMMANDS: tuple[Command, ...] = (
     SERVE,
     HISTORY,
     ALERTS,
+    SEND,
+    MESSAGES,
 )
 
 

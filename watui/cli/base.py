@@ -22,6 +22,7 @@ class Exit(IntEnum):
     FAIL = 1  # the command ran and the answer is no: not connected, not valid, refused, failed
     USAGE = 2  # a user mistake: bad option, bad config, snapshots off, no terminal to confirm on
     QR_TIMEOUT = 3  # a QR code was shown and not scanned in time
+    NOT_YET = 3  # `watui send --wait`: not reached within --timeout (the message is still queued and still goes)
     CANNOT_LOOK = 4  # `watui doctor` could not look at the page
     INTERRUPTED = 130  # Ctrl-C, SIGTERM or SIGHUP
 

@@ -154,13 +154,25 @@ class Message:
 @dataclass(frozen=True)
 class MessagePage:
     """Messages after a cursor, oldest first (newest last), and the cursor to ask from next time (the same
-    cursor back when nothing was new)."""
+    cursor back when nothing was new). ``cursors``: the cursor just after each message (resuming there gives
+    exactly the messages after it: a reader that stops mid-page, such as ``watui messages --json``, says
+    where it is); empty from an owner that sent none. In JSON each message carries its own ``cursor``."""
 
     messages: tuple[Message, ...]
     cursor: str
+    cursors: tuple[str, ...] = ()
+
+    def cursor_after(self, index: int) -> str | None:
+        """The cursor just after ``messages[index]``; None when the owner did not say."""
+        return self.cursors[index] if len(self.cursors) == len(self.messages) else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"messages": [m.to_json() for m in self.messages], "cursor": self.cursor}
+        items = [m.to_json() for m in self.messages]
+        for index, item in enumerate(items):
+            after = self.cursor_after(index)
+            if after is not None:
+                item["cursor"] = after
+        return {"messages": items, "cursor": self.cursor}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MessagePage:
@@ -169,7 +181,11 @@ class MessagePage:
             raise ValueError(f"messages: expected a list, got {type(items).__name__}")
         cursor = _text(data, "cursor")
         Cursor.parse(cursor)
-        return cls(tuple(Message.from_json(item) for item in items), cursor)
+        cursors = tuple(_maybe_text(item, "cursor") or "" for item in items if isinstance(item, Mapping))
+        for each in cursors:
+            Cursor.parse(each)
+        every = len(cursors) == len(items) and all(cursors)
+        return cls(tuple(Message.from_json(item) for item in items), cursor, cursors if every else ())
 
 
 TRAFFIC_WINDOW_S = 3600.0  # "in the last hour": what the dashboard, metrics and alerts count
@@ -277,9 +293,12 @@ def page_of(
             limit,
         )
     )
-    out_seq = max([since.out_seq, *(seq for _, side, seq, _m in merged if side == 0)])
-    in_seq = max([since.in_seq, *(seq for _, side, seq, _m in merged if side == 1)])
-    return MessagePage(tuple(item[3] for item in merged), str(Cursor(out_seq, in_seq)))
+    out_seq, in_seq = since.out_seq, since.in_seq
+    cursors = []
+    for _time, side, seq, _message in merged:  # the cursor after each: the last seq taken of each list so far
+        out_seq, in_seq = (max(out_seq, seq), in_seq) if side == 0 else (out_seq, max(in_seq, seq))
+        cursors.append(str(Cursor(out_seq, in_seq)))
+    return MessagePage(tuple(item[3] for item in merged), str(Cursor(out_seq, in_seq)), tuple(cursors))
 
 
 def check_limit(value: object) -> int:
