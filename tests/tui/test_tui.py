@@ -344,14 +344,14 @@ async def test_works_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_build_app_takes_a_runtime() -> None:
     class Runtime:
         def __init__(self) -> None:
-            self.manager = FakeSession(empty_info())
+            self.session = FakeSession(empty_info())
             self.simulator = FakeSimulator()
-            self.config = self.manager.config
+            self.config = self.session.config
             self.journal = None
 
     runtime = Runtime()
     app = build_app_for(runtime)
-    assert app.manager is runtime.manager and app.simulator is runtime.simulator
+    assert app.manager is runtime.session and app.simulator is runtime.simulator
     assert app.session_root == SESSION_ROOT
     assert isinstance(app.clock(), datetime)
 

@@ -70,11 +70,11 @@ class Scanner(Protocol):
 
 
 class RuntimeParts(Protocol):
-    """What a runtime hands the dashboard (watui/runtime.py's Runtime): the session, its config, the
+    """What a runtime hands the dashboard (watui/owner.py's Runtime): the session, its config, the
     simulator of a demo and the owner's journal."""
 
     @property
-    def manager(self) -> SessionPort: ...
+    def session(self) -> SessionPort: ...
     @property
     def config(self) -> Config: ...
     @property
@@ -555,7 +555,7 @@ def build_app_for(
 ) -> WatuiApp:
     """The dashboard on what a runtime holds (the CLI's ``watui``, and the tests of it)."""
     return build_app(
-        runtime.manager,
+        runtime.session,
         config=runtime.config,
         history=runtime.journal,
         simulator=runtime.simulator,
