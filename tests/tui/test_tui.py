@@ -35,7 +35,8 @@ from tests.support.screen import (
 from watui.core.errors import ActionUnavailable
 from watui.core.events import HINT_TAKEOVER
 from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
-from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
+from watui.tui.app import WatuiApp, build_app, build_app_for
+from watui.tui.layout import qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 

@@ -94,6 +94,7 @@ def modules_under(*parts: str) -> list[str]:
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
 CONTROLS = ["watui.tui.app", "watui.api.app"]
+LAYOUT = ["watui.tui.layout"]  # the dashboard's arithmetic: where the QR goes, pure
 # The owner's clients, and the public one built on them: aiohttp's client, never its server.
 REMOTE = [*modules_under("remote"), "watui.client"]
 
@@ -101,7 +102,7 @@ REMOTE = [*modules_under("remote"), "watui.client"]
 @cache
 def loaded_faces() -> dict[str, list[str] | str]:
     """For every module checked here: the faces its import loaded (or why the import failed)."""
-    return loaded([*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE], FACES)
+    return loaded([*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE, *LAYOUT], FACES)
 
 
 @cache
@@ -165,6 +166,10 @@ def test_reaching_the_owner_loads_no_server(name: str) -> None:
 
 def test_the_api_and_the_simulator_load_no_dashboard() -> None:
     assert offenders(SERVER_SIDE, DASHBOARD) == {}
+
+
+def test_the_dashboards_layout_loads_no_face() -> None:
+    assert offenders(LAYOUT, FACES) == {}
 
 
 def test_the_owners_clients_load_no_browser() -> None:
