@@ -484,6 +484,28 @@ async def test_with_a_webhook_url_the_service_delivers_incoming_messages_and_ack
     assert all(r.status == 200 for r in rec.requests)  # signed with the secret
 
 
+async def test_with_a_webhook_what_is_recorded_right_after_the_start_is_delivered(tmp_path: Path) -> None:
+    """The webhook's first run starts at the end of the inbox: that end is taken when the service starts, so
+    a message recorded at once after (before the deliverer's task ever ran) is not taken for the past."""
+    from dataclasses import replace
+
+    with receiver(secret=SECRET) as rec:
+        base = config_in(tmp_path)
+        s = Session(replace(base, messages=replace(base.messages, webhook=fast(rec.url))), on_disk=WID)
+        service = s.service()
+        await service.start()
+        try:
+            assert service.inbox is not None
+            # No await between the start and the record: the deliverer's task has not run yet.
+            service.inbox.record_incoming(Incoming(ACCOUNT, CONTACT, "3A77", "right away"))
+            assert service.webhook is not None
+            service.webhook.wake()
+            await wait_for(lambda: len(rec.requests) >= 1, what="the delivery")
+        finally:
+            await service.stop()
+    assert [(r.json["event"], r.json["id"]) for r in rec.requests] == [("message", "3A77")]
+
+
 def test_the_journal_keeps_no_message_event() -> None:
     from watui.core.journal.history import JOURNALED
 

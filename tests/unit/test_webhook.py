@@ -502,7 +502,7 @@ def test_payloads_keep_bodies_out_of_reprs(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path)
     inbox.record_incoming(_incoming(0))
     deliverer = WebhookDeliverer(fast("http://127.0.0.1:9/hook"), inbox)
-    deliverer._start_cursors()
+    deliverer.start_cursors()
     items = deliverer._pending()
     assert items and "hello" not in repr(items) and json.loads(items[0].body)["body"] == "hello 0 ✓"
 

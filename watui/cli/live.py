@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from watui.cli.base import Command, Exit, seconds
 from watui.cli.output import print_qr
-from watui.cli.reach import Reached, Session, session_on
+from watui.cli.reach import Reached, session_on
 from watui.cli.session import init_code
 from watui.config import Config
 from watui.core.events import Event
 from watui.core.models import ConnectionState, InitResult, SessionInfo
-from watui.core.ports import EventSource
+from watui.core.ports import EventSource, SessionPort
 
 if TYPE_CHECKING:
     from watui.owner import Runtime
@@ -105,7 +105,9 @@ async def initialize(reached: Reached, timeout: float, human: TextIO, progress: 
         events.close()
 
 
-async def wait_for_scan(session: Session, events: EventSource, timeout: float, human: TextIO) -> tuple[InitResult, int]:
+async def wait_for_scan(
+    session: SessionPort, events: EventSource, timeout: float, human: TextIO
+) -> tuple[InitResult, int]:
     """Show each new QR of ``session`` and wait until it connects, fails or gives up, or ``timeout`` passes."""
     shown: str | None = None
 

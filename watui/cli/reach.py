@@ -17,18 +17,12 @@ import os
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from watui.api.paths import not_a_socket, socket_path, socketless_owner
 from watui.config import Config
 from watui.core.errors import SessionBusyError
-from watui.core.models import (
-    CleanupReport,
-    ClearReport,
-    InitResult,
-    SessionInfo,
-)
-from watui.core.ports import EventSource, SnapshotTaken
+from watui.core.ports import SessionPort
 
 if TYPE_CHECKING:
     from watui.core.disk.store import SessionStore
@@ -39,32 +33,12 @@ if TYPE_CHECKING:
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
 
 
-class Session(Protocol):
-    """What a command asks of a session, wherever it runs: the part of the core's SessionPort that the session
-    on disk alone (``OfflineSession``) has too."""
-
-    @property
-    def info(self) -> SessionInfo: ...
-
-    def subscribe(self) -> EventSource: ...
-
-    async def smart_initialize(self) -> InitResult: ...
-
-    async def reconnect(self) -> InitResult: ...
-
-    async def cleanup(self) -> CleanupReport: ...
-
-    async def clear(self, purge: bool = False) -> ClearReport: ...
-
-    async def backup(self) -> SnapshotTaken: ...
-
-
 @dataclass
 class Reached:
     """The session a command acts on, and who runs it: ``owner`` (the watui that answered) or this process."""
 
     config: Config
-    session: Session
+    session: SessionPort
     owner: OwnerClient | None = None
     status: dict[str, Any] | None = None  # the owner's session-info JSON, as it sent it
     runtime: Runtime | None = None  # when started here

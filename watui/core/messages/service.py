@@ -159,6 +159,10 @@ class MessagingService:
         if self.inbox is not None:
             self.webhook = deliverer_for(self.config, self.inbox, self.outbox)
             if self.webhook is not None:
+                # Where delivery starts, before anything is recorded: on a first run "the end" is now, so
+                # a message or ack recorded from here on is delivered, not taken for the past.
+                with contextlib.suppress(StoreError):  # the deliverer's loop says so, and tries again
+                    await asyncio.to_thread(self.webhook.start_cursors)
                 self._delivering = asyncio.create_task(self._deliver(self.webhook), name="watui-webhook")
         self._stream = self._subscribe()
         self._watch = asyncio.create_task(self._follow(self._stream), name="watui-messages")

@@ -185,6 +185,7 @@ class WebhookDeliverer:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._cursors: dict[str, int] = {}
+        self._cursors_started = False
         self._status = WebhookStatus(_redact(settings.url) if settings.url else "(none)")
 
     @property
@@ -224,7 +225,7 @@ class WebhookDeliverer:
             self._wake.clear()  # before reading: a wake() during the pass is not lost
             try:
                 if not started:
-                    await asyncio.to_thread(self._start_cursors)
+                    await asyncio.to_thread(self.start_cursors)
                     started = True
                 items = await asyncio.to_thread(self._pending)
                 if items:  # what the status says while the receiver is down: the oldest waiting is in hand
@@ -250,8 +251,12 @@ class WebhookDeliverer:
     def _wants(self, stream: str) -> bool:
         return stream in self.settings.events and (stream == MESSAGE or self.outbox is not None)
 
-    def _start_cursors(self) -> None:
-        """Each stream's stored cursor; a first run starts at the end (committed at once)."""
+    def start_cursors(self) -> None:
+        """Each stream's stored cursor; a first run starts at the end (committed at once). Blocking: the
+        messaging service calls it (in a thread) before it records anything, so nothing recorded after
+        the service started is taken for the past; :meth:`run` calls it too, once, if nobody did."""
+        if self._cursors_started:
+            return
         stored = self.inbox.stored_cursor(CURSOR)
         if stored is None:
             stored = self.inbox.set_cursor(CURSOR, self.inbox.last_seq(), self.clock())
@@ -261,6 +266,7 @@ class WebhookDeliverer:
             if ack is None:
                 ack = self.outbox.set_ack_cursor(CURSOR, self.outbox.last_ack_seq(), self.clock())
             self._cursors[ACK] = ack
+        self._cursors_started = True
 
     def _pending(self) -> list[_Item]:
         """The next batch, incoming messages and acks merged by time (each stream kept in its order). A

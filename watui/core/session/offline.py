@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watui.config import Config
 from watui.core.disk.store import SessionStore
@@ -22,11 +22,14 @@ from watui.core.models import (
     InitResult,
     SessionInfo,
 )
-from watui.core.ports import EventSource
+from watui.core.ports import BACKUP, Capability, EventSource, JsonReport, SessionPort
 from watui.present import lock_text
 
 if TYPE_CHECKING:
+    from watui.core.messages.port import Message, MessagePage, Traffic
     from watui.core.snapshots import Snapshot
+
+NO_MESSAGING = "messages go through the watui that runs the session (watui watch or watui serve); none runs it"
 
 
 class OfflineSession:
@@ -49,6 +52,16 @@ class OfflineSession:
             message = offline_message(report, owner)
             self._info = SessionInfo(state=ConnectionState.UNLAUNCHED, disk=report, message=message)
         return self._info
+
+    # What it can do: clean, clear and back up the profile on disk; nothing that needs a browser.
+    capabilities: frozenset[Capability] = frozenset({BACKUP})
+    busy: str | None = None
+
+    def can(self, verb: str) -> bool:
+        return verb in ("cleanup", "clear")
+
+    def get_detailed_session_info(self) -> dict[str, Any]:
+        return self.info.to_json()
 
     def subscribe(self) -> EventSource:
         raise ActionUnavailable("the session on disk alone has no events: no watui runs it")
@@ -90,6 +103,25 @@ class OfflineSession:
 
         return await asyncio.to_thread(take)
 
+    async def snapshots(self) -> dict[str, Any]:
+        raise ActionUnavailable("listing snapshots is `watui snapshots`'s, which reads them from disk")
+
+    async def doctor(self) -> JsonReport:
+        raise ActionUnavailable("the doctor needs a browser on the page: `watui doctor` starts one")
+
+    # MessagingPort: messages go through the watui that runs the session (MESSAGES is not declared here).
+    async def send_text(self, to: str, text: str, *, key: str | None = None) -> Message:
+        raise ActionUnavailable(NO_MESSAGING)
+
+    async def message(self, message_id: str) -> Message | None:
+        raise ActionUnavailable(NO_MESSAGING)
+
+    async def messages(self, since: str | None = None, limit: int = 100, bodies: bool = False) -> MessagePage:
+        raise ActionUnavailable(NO_MESSAGING)
+
+    async def traffic(self) -> Traffic:
+        raise ActionUnavailable(NO_MESSAGING)
+
 
 @contextlib.contextmanager
 def owner_lock(store: SessionStore) -> Iterator[None]:
@@ -110,3 +142,9 @@ def offline_message(report: DiskReport, owner: int | None) -> str:
     if report.lock.kind == "live" and PROBLEM_LOCKED in report.problems:
         return f"offline view: the profile is open in {lock_text(report.lock)}"
     return "offline view: no browser started"
+
+
+if TYPE_CHECKING:
+
+    def _conforms(config: Config) -> SessionPort:
+        return OfflineSession(config)  # mypy: the session on disk alone is a SessionPort
