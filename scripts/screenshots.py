@@ -18,7 +18,7 @@ from pathlib import Path
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
 from watui.core.messages.port import Traffic
 from watui.core.models import ConnectionState, SessionInfo
-from watui.runtime import Runtime, session_runtime
+from watui.owner import Runtime, session_runtime
 from watui.sim.server import Simulator
 from watui.tui.app import WatuiApp, build_app_for
 
@@ -87,7 +87,7 @@ async def reopen_shots(runtime: Runtime, out: Path) -> None:
         await until(
             pilot, app, lambda i: i.state is ConnectionState.CONNECTED and i.browser is not None, "the connection"
         )
-        await runtime.manager.send_text(CONTACT, "Your order 12345 has shipped", key="order-12345")
+        await runtime.session.send_text(CONTACT, "Your order 12345 has shipped", key="order-12345")
         await until_traffic(pilot, app, lambda t: t.sent >= 1, "the message sent")
         await simulator.incoming(CONTACT, "Thanks! When does it arrive?")
         await until_traffic(pilot, app, lambda t: t.received >= 1, "the message received")
@@ -117,7 +117,7 @@ async def damaged_shot(config: Config, out: Path) -> None:
     """A session whose login database lost its CURRENT file: the dashboard waits for c."""
     async with session_runtime(config, demo=True) as runtime:
         (runtime.config.profile_dir / IDB_CURRENT).write_bytes(b"")
-        await runtime.manager.refresh_disk()
+        await runtime.session.refresh_disk()
         app = build_app_for(runtime)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, app, lambda i: i.should_clear_session, "the damaged session")

@@ -151,7 +151,7 @@ def test_a_command_started_here_gets_the_started_session(monkeypatch: pytest.Mon
     class Runtime:
         def __init__(self) -> None:
             self.config = config
-            self.manager = OfflineSession(config)  # any session will do: the point is which one the act gets
+            self.session = OfflineSession(config)  # any session will do: the point is which one the act gets
 
         async def __aenter__(self) -> Runtime:
             started.append("enter")
@@ -163,7 +163,7 @@ def test_a_command_started_here_gets_the_started_session(monkeypatch: pytest.Mon
     runtime = Runtime()
 
     async def act(reached: Reached) -> int:
-        assert reached.runtime is runtime and reached.session is runtime.manager  # type: ignore[comparison-overlap]
+        assert reached.runtime is runtime and reached.session is runtime.session  # type: ignore[comparison-overlap]
         started.append("act")
         return 0
 

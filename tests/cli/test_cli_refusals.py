@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from tests.support.core import sim_config, started_manager
 from watui.cli import main
+from watui.config import load_config
 from watui.core.disk.store import SessionStore
 from watui.core.models import ConnectionState as S
 from watui.sim.server import Simulator
@@ -189,3 +191,21 @@ async def test_a_full_disk_when_the_session_reconnects_is_one_error_and_the_sess
     gc.collect()
     await asyncio.sleep(0)
     assert "exception was never retrieved" not in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("command", ["watch", "doctor"])
+def test_a_taken_demo_port_is_one_line_and_frees_the_demo_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # The owner (watch) and the doctor start the demo's simulator through the same watui/demo.py: the port's
+    # refusal is the simulator's own line, said as watui's, and the owner lock taken before it binds is let go.
+    config = tmp_path / "config.toml"
+    config.write_text(f'[session]\nsession_path = "{tmp_path}/s"\n[demo]\nstate_dir = "{tmp_path}/demo"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _run(capsys, command, "--config", str(config), "--demo", "--demo-port", str(port))
+    assert code == 1 and out == ""
+    _assert_one_line(err, f"127.0.0.1:{port}", "in use")
+    assert SessionStore(load_config(config).for_demo()).owner_pid() is None

@@ -20,7 +20,7 @@ from watui.config import AlertSettings, Config, WebhookSettings
 from watui.core.journal.journal import history_path
 from watui.core.journal.report import read_report
 from watui.core.models import ConnectionState as S
-from watui.runtime import session_runtime
+from watui.owner import session_runtime
 from watui.sim.server import Simulator
 
 pytestmark = pytest.mark.browser
@@ -56,8 +56,8 @@ async def test_logout_sends_exactly_one_qr_needed_alert(tmp_path: Path, sim: Sim
     with receiver() as rec:
         config = alerting(tmp_path, sim, rec, down_after_s=1)
         async with session_runtime(config) as rt:
-            events = Recorder(rt.manager)
-            assert (await rt.manager.smart_initialize()).needs_qr  # a first QR: nobody is alerted
+            events = Recorder(rt.session)
+            assert (await rt.session.smart_initialize()).needs_qr  # a first QR: nobody is alerted
             await sim.scan()
             await events.state(S.CONNECTED)
             await sim_control(sim, "logout")
@@ -81,8 +81,8 @@ async def test_down_longer_than_down_after_s_fires_once_then_resolves_after_up(t
     with receiver() as rec:
         config = alerting(tmp_path, sim, rec, down_after_s=2)
         async with session_runtime(config) as rt:
-            events = Recorder(rt.manager)
-            await rt.manager.smart_initialize()
+            events = Recorder(rt.session)
+            await rt.session.smart_initialize()
             await sim.scan()
             await events.state(S.CONNECTED)
             await sim_control(sim, "down")
@@ -103,8 +103,8 @@ async def test_ten_drops_in_a_minute_reach_the_receiver_at_most_twice(tmp_path: 
     with receiver() as rec:
         config = alerting(tmp_path, sim, rec, down_after_s=60)
         async with session_runtime(config) as rt:
-            events = Recorder(rt.manager)
-            await rt.manager.smart_initialize()
+            events = Recorder(rt.session)
+            await rt.session.smart_initialize()
             await sim.scan()
             await events.state(S.CONNECTED)
             for _ in range(40):  # a drop that lands on a socket being replaced is not seen: drop again

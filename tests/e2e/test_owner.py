@@ -235,7 +235,7 @@ async def test_an_owner_that_cannot_serve_its_socket_says_so_to_every_face(
     journal, watch --jsonl, the API's stream), and `watui status` says it runs but serves no socket."""
     from watui.core.disk.store import SessionStore
     from watui.core.journal.journal import history_path, read_rows
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
 
     config_path = write_config(session_path=str(tmp_path / "s"), client_id="bot")
     config = load_config(config_path)
@@ -552,7 +552,7 @@ async def test_a_second_demo_on_the_same_port_finds_the_session_taken_not_the_po
     # As when three attached dashboards press i after their owner died: one wins, the others must attach to
     # it. They can only if they are told the session is taken, before they try to bind --demo-port.
     from watui.core.errors import SessionBusyError
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
 
     config = load_config(write_config(raw=f'[demo]\nstate_dir = "{tmp_path / "demo"}"\n'))
     port = free_port()

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.screen import decode_qr, idle, screen_text, wait_for
 from watui.config import Config, DemoSettings, ReconnectSettings, SessionSettings
-from watui.runtime import Runtime, session_runtime
+from watui.owner import Runtime, session_runtime
 from watui.sim.server import Simulator
 from watui.tui.app import WatuiApp, build_app_for
 from watui.tui.screens.confirm_clear import ConfirmClear

@@ -35,7 +35,8 @@ from tests.support.screen import (
 from watui.core.errors import ActionUnavailable
 from watui.core.events import HINT_TAKEOVER
 from watui.core.models import PROBLEM_LOCKED, ConnectionState, LockInfo, SessionInfo
-from watui.tui.app import WatuiApp, build_app, build_app_for, qr_layout
+from watui.tui.app import WatuiApp, build_app, build_app_for
+from watui.tui.layout import qr_layout
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
 
@@ -344,14 +345,14 @@ async def test_works_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_build_app_takes_a_runtime() -> None:
     class Runtime:
         def __init__(self) -> None:
-            self.manager = FakeSession(empty_info())
+            self.session = FakeSession(empty_info())
             self.simulator = FakeSimulator()
-            self.config = self.manager.config
+            self.config = self.session.config
             self.journal = None
 
     runtime = Runtime()
     app = build_app_for(runtime)
-    assert app.manager is runtime.manager and app.simulator is runtime.simulator
+    assert app.manager is runtime.session and app.simulator is runtime.simulator
     assert app.session_root == SESSION_ROOT
     assert isinstance(app.clock(), datetime)
 

@@ -201,7 +201,7 @@ def test_no_memory_or_a_journal_without_it_starts_afresh(tmp_path: Path) -> None
 async def test_a_restarted_owner_does_not_send_the_same_alert_again(tmp_path: Path) -> None:
     """The runtime every face uses, twice on the same session, with a real receiver: the session is too
     large both times; the receiver hears it once."""
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
 
     profile = tmp_path / "s" / "session-bot"
     profile.mkdir(parents=True, mode=0o700)
@@ -214,7 +214,7 @@ async def test_a_restarted_owner_does_not_send_the_same_alert_again(tmp_path: Pa
         )
         for _run in range(2):
             async with session_runtime(load_config(config), face="watch") as rt:
-                await rt.manager.refresh_disk()  # the disk event the rules read
+                await rt.session.refresh_disk()  # the disk event the rules read
                 await asyncio.sleep(0.3)
         await asyncio.to_thread(rec.wait_for, 2, 1.0)
         received = [(r.json["alert"], r.json["status"]) for r in rec.requests]

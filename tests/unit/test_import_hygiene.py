@@ -25,23 +25,31 @@ FACES = ("textual", "rich", "aiohttp.web")
 DASHBOARD = ("textual", "rich")
 
 # The commands that never show the dashboard: status, info, clean, clear, reconnect, takeover (cli.session), init
-# and watch (cli.live), keygen/backup/snapshots/restore (cli.snapshots), history/alerts (cli.history), doctor, and
-# what they share (reach, output, signals, base); and watui.cli itself, which parses every command line before it
-# knows which one it runs. (cli.serve and cli.dashboard load their face only when they run.)
+# and watch (cli.live), keygen/backup/snapshots/restore (cli.snapshots), history/alerts (cli.history), doctor,
+# send/messages (cli.messages), and what they share (reach, output, signals, base, the owner's composition root
+# and the demo's simulator); and watui.cli itself, which parses every command line before it knows which one it
+# runs. (cli.serve and cli.dashboard load their face only when they run.)
 HEADLESS_COMMANDS = (
     "watui.cli",
     "watui.cli.base",
     "watui.cli.doctor",
     "watui.cli.history",
     "watui.cli.live",
+    "watui.cli.messages",
     "watui.cli.output",
     "watui.cli.reach",
     "watui.cli.session",
     "watui.cli.signals",
     "watui.cli.snapshots",
+    "watui.demo",
     "watui.present",
-    "watui.runtime",
+    "watui.owner",
 )
+
+# What only talks to a running owner loads no browser: `watui send` and `watui messages` (cli.messages), the
+# signals they cancel on, and the public client. The owner itself (watui.owner) does, which the probe must see.
+BROWSER = ("playwright",)
+OWNER_TALKERS = ("watui.cli.messages", "watui.cli.signals", "watui.client")
 
 # Reaching a running owner (`watui status`, `info`, ... beside `watui watch`) loads its client, not its server.
 OWNER_CLIENTS = ("watui.cli.reach", "watui.api.paths")
@@ -86,6 +94,7 @@ def modules_under(*parts: str) -> list[str]:
 CORE = [*modules_under("core"), *modules_under("config"), *modules_under("qr")]
 SERVER_SIDE = [*modules_under("api"), *modules_under("sim")]  # aiohttp.web is theirs; Textual and Rich are not
 CONTROLS = ["watui.tui.app", "watui.api.app"]
+LAYOUT = ["watui.tui.layout"]  # the dashboard's arithmetic: where the QR goes, pure
 # The owner's clients, and the public one built on them: aiohttp's client, never its server.
 REMOTE = [*modules_under("remote"), "watui.client"]
 
@@ -93,9 +102,19 @@ REMOTE = [*modules_under("remote"), "watui.client"]
 @cache
 def loaded_faces() -> dict[str, list[str] | str]:
     """For every module checked here: the faces its import loaded (or why the import failed)."""
-    names = [*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE]
+    return loaded([*CORE, *HEADLESS_COMMANDS, *SERVER_SIDE, *CONTROLS, *REMOTE, *LAYOUT], FACES)
+
+
+@cache
+def loaded_browser() -> dict[str, list[str] | str]:
+    """For the owner's clients, and the owner: whether their import loaded Playwright (or why it failed)."""
+    return loaded([*OWNER_TALKERS, "watui.owner"], BROWSER)
+
+
+def loaded(names: list[str], watched: tuple[str, ...]) -> dict[str, list[str] | str]:
+    """For each of ``names``, imported alone in a clean interpreter: which of ``watched`` were then loaded."""
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(names), json.dumps(FACES)],
+        [sys.executable, "-c", _PROBE, json.dumps(names), json.dumps(watched)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -106,10 +125,12 @@ def loaded_faces() -> dict[str, list[str] | str]:
     return found
 
 
-def offenders(names: list[str] | tuple[str, ...], forbidden: tuple[str, ...]) -> dict[str, list[str] | str]:
+def offenders(
+    names: list[str] | tuple[str, ...], forbidden: tuple[str, ...], found: dict[str, list[str] | str] | None = None
+) -> dict[str, list[str] | str]:
     bad: dict[str, list[str] | str] = {}
     for name in names:
-        result = loaded_faces()[name]
+        result = (loaded_faces() if found is None else found)[name]
         if isinstance(result, str):
             bad[name] = result
         elif hits := [m for m in result if m in forbidden]:
@@ -147,6 +168,16 @@ def test_the_api_and_the_simulator_load_no_dashboard() -> None:
     assert offenders(SERVER_SIDE, DASHBOARD) == {}
 
 
+def test_the_dashboards_layout_loads_no_face() -> None:
+    assert offenders(LAYOUT, FACES) == {}
+
+
+def test_the_owners_clients_load_no_browser() -> None:
+    # `watui send` and `watui messages` talk to the running owner: they must not pay for Playwright's import.
+    assert loaded_browser()["watui.owner"] == ["playwright"]  # the probe sees it where it does load
+    assert offenders(OWNER_TALKERS, BROWSER, loaded_browser()) == {}
+
+
 # A command run for real (its lazy imports included), on an empty session folder and no owner: which faces were
 # in sys.modules when it exited.
 _RUN = """
@@ -155,7 +186,9 @@ atexit.register(lambda: print("\\nLOADED " + json.dumps([m for m in json.loads(s
 from watui.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """
-COMMANDS = ("info --json", "status", "history --json", "snapshots")
+# `watui send` and `watui messages` with no owner: they say how to start one, and never load a browser for it.
+OWNER_COMMANDS = ("send +15550001234 hello", "messages")
+COMMANDS = ("info --json", "status", "history --json", "snapshots", *OWNER_COMMANDS)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +204,7 @@ def command_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str
     runs: dict[str, list[str]] = {}
     for command in COMMANDS:
         proc = subprocess.run(
-            [sys.executable, "-c", _RUN, json.dumps(FACES), "--config", "config.toml", *command.split()],
+            [sys.executable, "-c", _RUN, json.dumps([*FACES, *BROWSER]), "--config", "config.toml", *command.split()],
             cwd=root,
             env=env,
             capture_output=True,
@@ -194,3 +227,8 @@ def test_a_headless_command_runs_without_the_dashboard(command_runs: dict[str, l
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_headless_command_runs_without_the_server(command_runs: dict[str, list[str]], command: str) -> None:
     assert "aiohttp.web" not in command_runs[command]
+
+
+@pytest.mark.parametrize("command", OWNER_COMMANDS)
+def test_a_command_for_the_owner_runs_without_a_browser(command_runs: dict[str, list[str]], command: str) -> None:
+    assert "playwright" not in command_runs[command]

@@ -72,7 +72,7 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
     # Imported here: attaching (above) needs neither the core (Playwright) nor the API server.
     from watui.api.app import start_api
     from watui.cli.serve import checked_address
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
     from watui.tui.app import build_app_for
 
     # --serve: refuse a bad address before a browser or the session lock is taken
@@ -82,7 +82,7 @@ async def dashboard(args: argparse.Namespace, config: Config) -> int:
         if address is not None:
             host, port = address
             api = await start_api(
-                runtime.manager,
+                runtime.session,
                 host=host,
                 port=port,
                 token=config.api.token,

@@ -40,18 +40,12 @@ async def _doctor(config: Config, demo: bool, demo_port: int | None) -> DoctorRe
 
     if not demo:
         return await run_doctor(config)
-    from watui.runtime import SimulatorError, demo_config, running_simulator
-    from watui.sim.errors import SimError
-    from watui.sim.server import Simulator
+    from watui.demo import demo_config, running_simulator, start_simulator
 
     if config.demo.sim:  # the simulator already running there ([demo] sim / --demo-sim)
         client = await running_simulator(config.demo.sim)
         return await run_doctor(demo_config(config, client.port, client.host))
-    try:
-        sim = Simulator(port=demo_port or 0, state_dir=config.demo_state_dir / "sim", page=config.demo.page)
-        await sim.start()
-    except SimError as exc:
-        raise SimulatorError(str(exc), getattr(exc, "exit_code", 1)) from exc
+    sim = await start_simulator(config, demo_port)
     try:
         return await run_doctor(demo_config(config, sim.port))
     finally:

@@ -26,7 +26,7 @@ def history(args: argparse.Namespace, config: Config) -> int:
         )
         return Exit.USAGE
     if args.demo:  # --demo keeps its own session folder, and so its own journal
-        from watui.runtime import demo_config
+        from watui.demo import demo_config
 
         config = demo_config(config, 0)
     path = history_path(config)

@@ -26,7 +26,7 @@ from watui.core.models import ConnectionState, InitResult, SessionInfo
 from watui.core.ports import EventSource, SessionPort
 
 if TYPE_CHECKING:
-    from watui.runtime import Runtime
+    from watui.owner import Runtime
 
 
 # -- watui init -------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ async def _init(args: argparse.Namespace, config: Config) -> int:
     async def start() -> AsyncIterator[Runtime]:
         nonlocal interrupted
         from watui.cli.signals import cancel_on_signals
-        from watui.runtime import session_runtime  # the core (Playwright) only when acting here
+        from watui.owner import session_runtime  # the core (Playwright) only when acting here
 
         interrupted = cancel_on_signals()  # here a signal closes the browser cleanly, then says so
         async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="init") as rt:
@@ -152,19 +152,19 @@ async def _watch(args: argparse.Namespace, config: Config) -> int:
     """Run until SIGINT/SIGTERM/SIGHUP (exit 0) or until watui gives up, FAILED (exit 1: a supervisor such as
     systemd's Restart=on-failure takes over from there)."""
     from watui.cli.signals import reconnect_on_sigusr1, stop_on_signals
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
 
     stop = asyncio.Event()
     stop_on_signals(stop)
     code = Exit.OK
     async with session_runtime(config, demo=args.demo, demo_port=args.demo_port, face="watch") as rt:
-        verbs = reconnect_on_sigusr1(rt.manager, _say, "watch")
-        events = rt.manager.subscribe()
+        verbs = reconnect_on_sigusr1(rt.session, _say, "watch")
+        events = rt.session.subscribe()
         if rt.simulator is not None and not args.jsonl:
             print(f"watui: demo simulator at {rt.simulator.base_url}", flush=True)
         failed = asyncio.Event()
         printer = asyncio.create_task(_print_events(events, args.jsonl, failed))
-        starter = asyncio.create_task(rt.manager.smart_initialize())
+        starter = asyncio.create_task(rt.session.smart_initialize())
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(failed.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for task in (starter, *waiters, *verbs):

@@ -26,9 +26,9 @@ from watui.core.ports import SessionPort
 
 if TYPE_CHECKING:
     from watui.core.disk.store import SessionStore
+    from watui.owner import Runtime
     from watui.remote.client import OwnerClient
     from watui.remote.session import RemoteScanner, RemoteSession
-    from watui.runtime import Runtime
 
 OWNER_STARTUP_WAIT_S = 5.0  # an owner that holds the lock but does not listen yet is starting
 
@@ -74,7 +74,7 @@ def on_session(
 
     def run(args: argparse.Namespace, config: Config) -> int:
         def start() -> AbstractAsyncContextManager[Runtime]:
-            from watui.runtime import session_runtime
+            from watui.owner import session_runtime
 
             return session_runtime(config, demo=args.demo, demo_port=args.demo_port, face=face or "watui")
 
@@ -111,7 +111,7 @@ async def _here(config: Config, act: Act, start: Start | None) -> int:
 
         return await act(Reached(config, OfflineSession(config)))
     async with start() as runtime:
-        return await act(Reached(runtime.config, runtime.manager, runtime=runtime))
+        return await act(Reached(runtime.config, runtime.session, runtime=runtime))
 
 
 async def remote(config: Config, client: OwnerClient) -> Reached:

@@ -21,7 +21,7 @@ from watui.core.models import iso
 
 if TYPE_CHECKING:
     from watui.api.app import ApiServer
-    from watui.runtime import Runtime
+    from watui.owner import Runtime
 
 log = logging.getLogger("watui.api")
 
@@ -50,13 +50,13 @@ def checked_address(args: argparse.Namespace, config: Config) -> tuple[str, int]
 async def _serve(config: Config, host: str, port: int, *, demo: bool, demo_port: int | None) -> int:
     from watui.api.app import start_api
     from watui.cli.signals import stop_on_signals
-    from watui.runtime import session_runtime
+    from watui.owner import session_runtime
 
     stop = asyncio.Event()
     stop_on_signals(stop)
     async with session_runtime(config, demo=demo, demo_port=demo_port, face="serve") as runtime:
         server = await start_api(
-            runtime.manager,
+            runtime.session,
             host=host,
             port=port,
             token=runtime.config.api.token,
@@ -84,7 +84,7 @@ async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -
     ]
     from watui.cli.signals import reconnect_on_sigusr1
 
-    verbs = reconnect_on_sigusr1(runtime.manager, say, "serve")
+    verbs = reconnect_on_sigusr1(runtime.session, say, "serve")
     try:
         await stop.wait()
     finally:
@@ -97,7 +97,7 @@ async def _run_until(stop: asyncio.Event, runtime: Runtime, server: ApiServer) -
 
 async def _initialize(runtime: Runtime) -> None:
     try:
-        result = await runtime.manager.smart_initialize()
+        result = await runtime.session.smart_initialize()
     except WatuiError as exc:
         say(f"watui serve: initialize failed: {exc}")
         return
@@ -105,7 +105,7 @@ async def _initialize(runtime: Runtime) -> None:
 
 
 async def _log_events(runtime: Runtime) -> None:
-    stream = runtime.manager.subscribe()
+    stream = runtime.session.subscribe()
     try:
         async for event in stream:
             if event.type in _LOGGED:

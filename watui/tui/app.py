@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Protocol, cast
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -40,6 +39,7 @@ from watui.core.journal.report import read_report
 from watui.core.models import PROBLEM_LOCKED, CleanupReport, ClearReport, ConnectionState, InitResult, SessionInfo
 from watui.core.ports import BACKUP, MESSAGES, EventSource, HistoryPort, SessionPort, SnapshotTaken
 from watui.present import megabytes
+from watui.tui.layout import QR_SIDE_PADDING, qr_cells, qr_layout
 from watui.tui.messages import ActionFinished, SessionChanged, TrafficRead
 from watui.tui.screens.confirm_clear import ConfirmClear
 from watui.tui.screens.help import HelpScreen
@@ -48,7 +48,7 @@ from watui.tui.screens.recent_messages import RecentMessagesScreen
 from watui.tui.widgets.alert_bar import AlertBar, FiringAlert, firing_after
 from watui.tui.widgets.connection_panel import ConnectionPanel
 from watui.tui.widgets.event_log import MAX_ENTRIES, EventLog, LogEntry, entry_for
-from watui.tui.widgets.qr_code import CAPTION_ROWS, QRPane, qr_cells
+from watui.tui.widgets.qr_code import QRPane
 from watui.tui.widgets.recommendations import Recommendations
 from watui.tui.widgets.session_panel import SessionPanel
 from watui.tui.widgets.status_line import StatusLine
@@ -56,9 +56,6 @@ from watui.tui.widgets.traffic_panel import TrafficPanel, TrafficView
 
 Clock = Callable[[], datetime]
 
-PANELS_MIN_WIDTH = 46  # the narrowest the stacked panels stay legible beside the QR
-CHROME_ROWS = 2  # header and footer
-QR_SIDE_PADDING = 2  # one column either side of the code
 # The events after which the traffic figures may have moved: a message in, an ack, a state change.
 TRAFFIC_EVENTS = frozenset({"message", "ack", "state"})
 
@@ -70,11 +67,11 @@ class Scanner(Protocol):
 
 
 class RuntimeParts(Protocol):
-    """What a runtime hands the dashboard (watui/runtime.py's Runtime): the session, its config, the
+    """What a runtime hands the dashboard (watui/owner.py's Runtime): the session, its config, the
     simulator of a demo and the owner's journal."""
 
     @property
-    def manager(self) -> SessionPort: ...
+    def session(self) -> SessionPort: ...
     @property
     def config(self) -> Config: ...
     @property
@@ -86,28 +83,6 @@ class RuntimeParts(Protocol):
 def local_now() -> datetime:
     """The wall clock in the local time zone (times on screen are local)."""
     return datetime.now().astimezone()
-
-
-@dataclass(frozen=True)
-class QrLayout:
-    """Where the QR goes at this terminal size: ``need`` is the smallest terminal that shows it."""
-
-    mode: Literal["none", "beside", "full", "too_small"]
-    need: tuple[int, int] = (0, 0)
-
-
-def qr_layout(info: SessionInfo, width: int, height: int) -> QrLayout:
-    """Beside the panels when both fit, alone when only the code fits, else a message with the size."""
-    if info.qr is None or info.state.is_connected:
-        return QrLayout("none")
-    qr_width, qr_height = qr_cells(info.qr)
-    rows = qr_height + CAPTION_ROWS + CHROME_ROWS
-    need = (qr_width, rows)
-    if height < rows or width < qr_width:
-        return QrLayout("too_small", need)
-    if width >= PANELS_MIN_WIDTH + qr_width + QR_SIDE_PADDING:
-        return QrLayout("beside", need)
-    return QrLayout("full", need)
 
 
 # What each key does, for the command palette (the footer shows the short descriptions).
@@ -555,7 +530,7 @@ def build_app_for(
 ) -> WatuiApp:
     """The dashboard on what a runtime holds (the CLI's ``watui``, and the tests of it)."""
     return build_app(
-        runtime.manager,
+        runtime.session,
         config=runtime.config,
         history=runtime.journal,
         simulator=runtime.simulator,

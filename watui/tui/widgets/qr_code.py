@@ -7,7 +7,6 @@ Textual's NO_COLOR filter turns them into greys, which keeps black black and whi
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 
 from rich.color import Color
 from rich.segment import Segment
@@ -23,22 +22,9 @@ from textual.widgets import Static
 
 from watui.core.models import SessionInfo, now_utc
 from watui.present import clock_time, duration
-from watui.qr import qr_half_blocks
+from watui.tui.layout import qr_cells, qr_lines
 
 QR_STYLE = Style(color=Color.from_rgb(0, 0, 0), bgcolor=Color.from_rgb(255, 255, 255))
-CAPTION_ROWS = 2  # the expiry line and the how-to-scan line under the code
-
-
-@lru_cache(maxsize=8)
-def qr_lines(payload: str) -> tuple[str, ...]:
-    """The code's text rows; cached because a payload is drawn many times and rotates rarely."""
-    return tuple(qr_half_blocks(payload))
-
-
-def qr_cells(payload: str) -> tuple[int, int]:
-    """(columns, rows) the code needs, quiet zone included."""
-    lines = qr_lines(payload)
-    return (len(lines[0]) if lines else 0, len(lines))
 
 
 class QRCode(Widget):
