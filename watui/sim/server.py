@@ -10,6 +10,8 @@ One login is held by one tab at a time: a second tab of the same login shows "op
 the phone's part: contacts (the numbers on WhatsApp, a set the control API changes) receive what a page
 sends, with acks that advance by themselves (sent, delivered, read) unless frozen; what a contact writes
 waits for each linked login until a tab of it has received it (at its next connect, before ``hasSynced``).
+Groups (``120363…@g.us``, made by the control API) are chats of the account with members: a send to one
+reaches every member, a member writing in one is the message's ``author``; a medium keeps its text as caption.
 
 It is the fake site: it imports nothing from watui's core. Its states are WhatsApp's own names. The page
 comes in variants (``modules``, the default, is today's page as public clients read it; ``dom``,
