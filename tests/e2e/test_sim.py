@@ -382,6 +382,7 @@ async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Pat
     url = next(word for word in text.split() if word.startswith("https://127.0.0.1:"))
     assert f"curl -k -X POST {url}/__sim/scan" in text
     assert f"curl -k -X POST {url}/__sim/incoming -d" in text and f"curl -k {url}/__sim/messages" in text
+    assert f"curl -k -X POST {url}/__sim/groups -d" in text
     assert f"watui --demo --demo-sim {url.removeprefix('https://')}" in text
     assert "--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:" in text
     async with aiohttp.ClientSession() as http, http.get(url + "/__sim/state", ssl=False) as resp:
@@ -745,6 +746,11 @@ async def test_a_send_to_a_group_reaches_its_members_and_an_unknown_group_cannot
             "error": f"findOrCreateLatestChat: no group {missing}"
         }
         assert [m["to"] for m in msim.messages()["messages"]] == [early["id"], late["id"]]
+        # Reloaded (a crash, say), the tab has its group message again, under the same key (participant and
+        # all): a client that looks for its id before resending finds it.
+        await page.reload()
+        await page.wait_for_function("window.__seen.includes('hasSynced:true')")
+        assert await page.evaluate(ACK_JS, sent["key"]) == 3
 
 
 async def test_a_member_writes_in_a_group_and_the_tab_has_the_group_as_chat_and_the_member_as_author(
