@@ -4,7 +4,9 @@ Pointed at the simulator (``modules`` page) through Chromium's host-resolver rul
 client must emit ``qr`` with exactly the simulator's payload, ``authenticated`` after a scan, then
 ``ready``; its ``getState()`` says CONNECTED, its ``sendMessage`` reaches the contact (``/__sim/messages``)
 with acks that advance, its ``isRegisteredUser`` asks the simulator's QueryExists, and a contact's message
-(``/__sim/incoming``) fires its ``message`` event. It is installed with npm once per machine
+(``/__sim/incoming``) fires its ``message`` event; in a group (``/__sim/groups``) the message's ``from`` is the
+group and its ``author`` the member, its ``sendMessage`` to the group reaches the members, and one to a group
+the account is not in fails naming it. It is installed with npm once per machine
 (``PUPPETEER_SKIP_DOWNLOAD=1``: it drives Debian's Chromium); the test is skipped, saying why, when node,
 npm or the npm registry is not reachable.
 """
@@ -40,7 +42,19 @@ const [contact, stranger] = ["15550002001", "15559990000"];
 client.on("qr", (qr) => say({ event: "qr", qr }));
 client.on("authenticated", () => say({ event: "authenticated" }));
 client.on("auth_failure", (m) => say({ event: "auth_failure", message: String(m) }));
-client.on("message", (m) => say({ event: "message", from: m.from, body: m.body, fromMe: m.id.fromMe }));
+const missingGroup = "120363000000000009@g.us";
+client.on("message", async (m) => {
+  say({ event: "message", from: m.from, author: m.author, body: m.body, fromMe: m.id.fromMe });
+  if (!m.from.endsWith("@g.us")) return;
+  try { // a bot answering in the group it was written in, then trying a group the account is not in
+    const sent = await client.sendMessage(m.from, "hi all");
+    say({ event: "group_sent", id: sent.id.id, to: sent.to, body: sent.body, fromMe: sent.fromMe });
+    await client.sendMessage(missingGroup, "anyone?");
+    say({ event: "error", message: "a send to a group the account is not in did not fail" });
+  } catch (e) {
+    say({ event: "group_refused", message: String((e && e.message) || e) });
+  }
+});
 client.on("message_ack", (m, ack) => say({ event: "ack", id: m.id.id, ack }));
 client.on("ready", async () => {
   say({ event: "ready", wid: client.info.wid && client.info.wid._serialized });
@@ -120,6 +134,20 @@ async def test_whatsapp_web_js_logs_in_sends_and_receives_on_the_simulator(
         message = await _until_event(stdout, "message", 30)
         assert message == {"event": "message", "from": "15550002001@c.us", "body": "hello from Alice",
                            "fromMe": False}  # fmt: skip
+        # A member writes in a group: the client has the group as the chat and the member as the author, and
+        # its sendMessage to the group reaches the members; a group the account is not in cannot be opened.
+        group = (await sim.create_group("Ops on-call", ["15550002001", "15550002002"]))["id"]
+        await sim.incoming("15550002002", "standup in 5", group=group)
+        message = await _until_event(stdout, "message", 30)
+        assert message == {"event": "message", "from": group, "author": "15550002002@c.us", "body": "standup in 5",
+                           "fromMe": False}  # fmt: skip
+        sent = await _until_event(stdout, "group_sent", 30)
+        assert (sent["to"], sent["body"], sent["fromMe"]) == (group, "hi all", True)
+        assert [(m["to"], m["body"]) for m in sim.messages()["messages"] if m["id"] == sent["id"]] == [
+            (group, "hi all")
+        ]
+        refused = await _until_event(stdout, "group_refused", 30)
+        assert "120363000000000009@g.us" in refused["message"], refused
     # Restarted on its saved session (LocalAuth): no QR, and ready again. The page reaches CONNECTED as it
     # loads, so hasSynced must turn only after the client's listeners are on (as the real offline sync).
     async with _client(wwebjs, script, sim, auth) as stdout:

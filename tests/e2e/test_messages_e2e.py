@@ -211,3 +211,39 @@ def test_a_phone_logout_fails_what_is_queued_and_a_send_after_it_is_refused(tmp_
         status, answer = owner.api("POST", "/api/whatsapp/messages", {"to": CONTACTS[0], "text": "after"})
         assert status == 409 and "scan the QR" in answer["error"]
         assert _ids(site.received()) == [first]
+
+
+def test_groups_through_watui_a_send_lands_once_a_member_writes_with_its_author_an_unknown_group_fails(
+    owner: Owner, site: Site
+) -> None:
+    group = site.call("/__sim/groups", "POST", {"name": "Ops on-call", "members": list(CONTACTS[:2])})["id"]
+    sent = owner.send(group, "deploy at 5")
+    wait_until(lambda: _ids(site.received()) == [sent["id"]], "the group send at the site")
+    wait_until(lambda: owner.message(sent["id"])["status"] in ("sent", "delivered", "read"), "the send sent")
+    time.sleep(0.5)  # a second send would show now
+    [received] = site.received()
+    assert (received["to"], received["body"]) == (group, "deploy at 5")
+    assert received["members"] == [f"{n}@c.us" for n in CONTACTS[:2]]  # every member's phone has it
+    assert owner.message(sent["id"])["chat"] == group
+
+    # A member writes in the group; another sends a photo with a caption (no media download: the caption).
+    site.call("/__sim/incoming", "POST", {"group": group, "from": CONTACTS[1], "text": "on it"})
+    site.call("/__sim/incoming", "POST", {"from": CONTACTS[0], "type": "image", "caption": "the dashboard"})
+
+    def inbox() -> list[dict[str, Any]]:
+        status, page = owner.api("GET", "/api/whatsapp/messages?bodies=1")
+        return [m for m in page["messages"] if m["direction"] == "in"] if status == 200 else []
+
+    wait_until(lambda: len(inbox()) >= 2, "the two incoming messages in the inbox")
+    got = [(m["chat"], m.get("sender"), m["kind"], m["body"]) for m in inbox()]
+    assert got == [
+        (group, f"{CONTACTS[1]}@c.us", "chat", "on it"),
+        (f"{CONTACTS[0]}@c.us", None, "image", "the dashboard"),
+    ]
+
+    # A group this account is not in: failed at once, the reason naming it, nothing at the site.
+    missing = "120363000000000009@g.us"
+    stray = owner.send(missing, "anyone?")
+    wait_until(lambda: owner.message(stray["id"])["status"] == "failed", "the send to an unknown group failed")
+    assert missing in owner.message(stray["id"])["reason"] and "not a group" in owner.message(stray["id"])["reason"]
+    assert _ids(site.received()) == [sent["id"]]

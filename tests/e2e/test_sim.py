@@ -382,6 +382,7 @@ async def test_watui_sim_prints_how_to_use_it_and_stops_on_sigterm(tmp_path: Pat
     url = next(word for word in text.split() if word.startswith("https://127.0.0.1:"))
     assert f"curl -k -X POST {url}/__sim/scan" in text
     assert f"curl -k -X POST {url}/__sim/incoming -d" in text and f"curl -k {url}/__sim/messages" in text
+    assert f"curl -k -X POST {url}/__sim/groups -d" in text
     assert f"watui --demo --demo-sim {url.removeprefix('https://')}" in text
     assert "--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:" in text
     async with aiohttp.ClientSession() as http, http.get(url + "/__sim/state", ssl=False) as resp:
@@ -646,6 +647,156 @@ async def test_socket_logout_from_the_page_revokes_the_login(msim: Simulator, tm
         await socket_state(page, "UNPAIRED")
         assert msim.state()["logins"] == 0
         assert (await stored_login(page))["indexeddb"] is None
+
+
+# -- groups: chats `…@g.us` with members, sends to them and messages written in them ---------------------------
+# whatsapp-web.js 1.34.7's sendMessage to a group: the key's participant is the account (asUserWidOrThrow).
+GROUP_SEND_JS = """async ([to, body]) => {
+  const r = window.require;
+  const wid = r("WAWebWidFactory").createWid(to);
+  let chat;
+  try {
+    chat = r("WAWebCollections").Chat.get(wid) || (await r("WAWebFindChatAction").findOrCreateLatestChat(wid)).chat;
+  } catch (e) { return {error: String(e.message || e)}; }
+  const me = r("WAWebUserPrefsMeUser").getMaybeMePnUser();
+  const participant = chat.id.isGroup() ? r("WAWebWidFactory").asUserWidOrThrow(me) : undefined;
+  const MsgKey = r("WAWebMsgKey");
+  const key = new MsgKey({from: me, to: chat.id, id: await MsgKey.newId(), participant, selfDir: "out"});
+  const [added, sent] = r("WAWebSendMsgChatAction").addAndSendMsgToChat(chat, {
+    id: key, ack: 0, body, from: me, to: chat.id, local: true, self: "out", t: Math.floor(Date.now() / 1000),
+    isNewMsg: true, type: "chat"});
+  await added;
+  return {key: key._serialized, id: key.id, result: (await sent).messageSendResult,
+          subject: chat.groupMetadata ? chat.groupMetadata.subject : null,
+          members: chat.groupMetadata ? chat.groupMetadata.participants.getModelsArray().map((p) => p.id._serialized)
+                                      : null};
+}"""
+MSG_JS = """(id) => {
+  const m = window.require("WAWebCollections").Msg.getModelsArray().find((x) => x.id.id === id);
+  return m ? {from: m.from._serialized, author: m.author ? m.author._serialized : null, type: m.type, body: m.body,
+              caption: m.caption || null, key: m.id._serialized, fromMe: m.id.fromMe} : null;
+}"""
+MEMBERS = ["15550002001", "15550002002"]
+
+
+async def post_json(sim: Simulator, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(sim.base_url + path, data=json.dumps(payload), ssl=False) as resp,
+    ):
+        return resp.status, await resp.json()
+
+
+async def test_groups_are_made_and_listed_by_the_control_api_and_mistakes_named(sim: Simulator) -> None:
+    status, made = await post_json(
+        sim, "/__sim/groups", {"name": "Ops on-call", "members": [f"+{MEMBERS[0]}", MEMBERS[1]]}
+    )
+    assert status == 200 and made["ok"]
+    assert (
+        made["id"].startswith("120363") and made["id"].endswith("@g.us") and len(made["id"]) == len("120363") + 12 + 5
+    )
+    assert made["members"] == [f"{n}@c.us" for n in MEMBERS] and made["name"] == "Ops on-call"
+    status, old = await post_json(
+        sim, "/__sim/groups", {"name": "Family", "members": [MEMBERS[0]], "id": "15550002003-1600000000@g.us"}
+    )
+    assert (status, old["id"]) == (200, "15550002003-1600000000@g.us")
+    status, listing = await control(sim, "GET", "/__sim/groups")
+    assert (status, [g["id"] for g in listing["groups"]]) == (200, [made["id"], old["id"]])
+    assert [g["name"] for g in (await control(sim, "GET", "/__sim/state"))[1]["groups"]] == ["Ops on-call", "Family"]
+    for payload, want_status, want_text in [
+        ({"members": MEMBERS}, 400, "name must be a non-empty string"),
+        ({"name": "x" * 101, "members": MEMBERS}, 400, "at most 100"),
+        ({"name": "G", "members": []}, 400, "non-empty list of numbers"),
+        ({"name": "G", "members": ["someone"]}, 400, "digits with the country code"),
+        ({"name": "G", "members": [STRANGER]}, 409, f"{STRANGER} not on WhatsApp"),
+        ({"name": "G", "members": MEMBERS, "id": "family@g.us"}, 400, "120363…@g.us"),
+        ({"name": "G", "members": MEMBERS, "id": old["id"]}, 409, "exists already"),
+        (["a list"], 400, "JSON object"),
+    ]:
+        status, body = await post_json(sim, "/__sim/groups", payload)
+        assert (status, body["ok"]) == (want_status, False), payload
+        assert want_text in body["error"], (payload, body)
+    status, body = await control(sim, "DELETE", "/__sim/groups")
+    assert (status, body["ok"]) == (405, False)
+
+
+async def test_a_send_to_a_group_reaches_its_members_and_an_unknown_group_cannot_be_opened(
+    msim: Simulator, tmp_path: Path
+) -> None:
+    _status, early = await post_json(msim, "/__sim/groups", {"name": "Family", "members": MEMBERS})
+    async with sim_browser(msim, tmp_path / "profile", open_page=False) as context:
+        page = await modules_connected(msim, context)
+        _status, late = await post_json(
+            msim, "/__sim/groups", {"name": "Ops", "members": [MEMBERS[1]]}
+        )  # while connected
+        sent = await page.evaluate(GROUP_SEND_JS, [early["id"], "dinner at 8"])
+        assert sent["result"] == "OK" and sent["subject"] == "Family"
+        assert sent["members"] == [f"{msim.account_number}@c.us", *(f"{n}@c.us" for n in MEMBERS)]
+        assert sent["key"] == f"true_{early['id']}_{sent['id']}_{msim.account_number}@c.us"
+        await page.wait_for_function(f"({ACK_JS})({json.dumps(sent['key'])}) === 3")  # every member read it
+        got = msim.messages()["messages"]
+        assert [(m["id"], m["to"], m["body"], m["members"], m["ack"]) for m in got] == [
+            (sent["id"], early["id"], "dinner at 8", [f"{n}@c.us" for n in MEMBERS], 3)
+        ]
+        chat_js = "(id) => !!window.require('WAWebCollections').Chat.get(id)"
+        await page.wait_for_function(chat_js, arg=late["id"])  # made while the tab was connected: it shows
+        assert (await page.evaluate(GROUP_SEND_JS, [late["id"], "paged"]))["subject"] == "Ops"
+        missing = "120363000000000001@g.us"
+        assert await page.evaluate(GROUP_SEND_JS, [missing, "anyone?"]) == {
+            "error": f"findOrCreateLatestChat: no group {missing}"
+        }
+        assert [m["to"] for m in msim.messages()["messages"]] == [early["id"], late["id"]]
+        # Reloaded (a crash, say), the tab has its group message again, under the same key (participant and
+        # all): a client that looks for its id before resending finds it.
+        await page.reload()
+        await page.wait_for_function("window.__seen.includes('hasSynced:true')")
+        assert await page.evaluate(ACK_JS, sent["key"]) == 3
+
+
+async def test_a_member_writes_in_a_group_and_the_tab_has_the_group_as_chat_and_the_member_as_author(
+    msim: Simulator, tmp_path: Path
+) -> None:
+    _status, group = await post_json(msim, "/__sim/groups", {"name": "Family", "members": MEMBERS})
+    async with sim_browser(msim, tmp_path / "profile", open_page=False) as context:
+        page = await modules_connected(msim, context)
+        status, body = await incoming(msim, {"group": group["id"], "from": MEMBERS[1], "text": "who brings wine?"})
+        assert (status, body["pages"]) == (200, 1)
+        await page.wait_for_function(f"({MSG_JS})({json.dumps(body['id'])}) !== null")
+        assert await page.evaluate(MSG_JS, body["id"]) == {
+            "from": group["id"],
+            "author": f"{MEMBERS[1]}@c.us",
+            "type": "chat",
+            "body": "who brings wine?",
+            "caption": None,
+            "key": f"false_{group['id']}_{body['id']}_{MEMBERS[1]}@c.us",
+            "fromMe": False,
+        }
+        status, photo = await incoming(msim, {"from": MEMBERS[0], "type": "image", "caption": "the view"})
+        assert status == 200
+        await page.wait_for_function(f"({MSG_JS})({json.dumps(photo['id'])}) !== null")
+        got = await page.evaluate(MSG_JS, photo["id"])
+        assert (got["from"], got["author"], got["type"], got["caption"]) == (
+            f"{MEMBERS[0]}@c.us",
+            None,
+            "image",
+            "the view",
+        )
+        assert got["body"] != "the view"  # the body of a medium is its thumbnail, as on the real site
+        summary = msim.messages()["incoming"]
+        assert [(m["chat"], m["from"], m["type"], m["body"]) for m in summary] == [
+            (group["id"], f"{MEMBERS[1]}@c.us", "chat", "who brings wine?"),
+            (f"{MEMBERS[0]}@c.us", f"{MEMBERS[0]}@c.us", "image", "the view"),
+        ]
+        for payload, want_status, want_text in [
+            ({"group": "120363000000000001@g.us", "from": MEMBERS[0], "text": "hi"}, 404, "no group"),
+            ({"group": group["id"], "from": "15550002004", "text": "hi"}, 409, "not a member"),
+            ({"group": "family", "from": MEMBERS[0], "text": "hi"}, 400, "120363…@g.us"),
+            ({"from": MEMBERS[0], "type": "sticker"}, 400, "type must be chat or one of"),
+            ({"from": MEMBERS[0], "type": "image", "caption": 5}, 400, "caption must be a string"),
+        ]:
+            status, body = await incoming(msim, payload)
+            assert (status, body["ok"]) == (want_status, False), payload
+            assert want_text in body["error"], (payload, body)
 
 
 # -- the site outlives watui: --demo-sim / [demo] sim -------------------------------------------------------

@@ -30,6 +30,8 @@ def usage_text(sim: Simulator) -> str:
                            "https://web.whatsapp.com"])  # fmt: skip
     where = str(sim.state_dir) if sim.state_dir else "memory only (set [demo] state_dir to keep them)"
     incoming = json.dumps({"from": "15550002001", "text": "hi"})
+    group = json.dumps({"name": "Ops", "members": ["15550002001", "15550002002"]})
+    in_group = json.dumps({"group": "ID@g.us", "from": "15550002002", "text": "on it"})
     lines = [
         f"watui simulator: WhatsApp Web served as https://web.whatsapp.com on {url}",
         "  (a throwaway self-signed certificate, made now)",
@@ -54,6 +56,8 @@ def usage_text(sim: Simulator) -> str:
         f"  curl -k -X POST '{url}/__sim/block?reason=TOS_BLOCK'  # or PROXYBLOCK, DEPRECATED_VERSION",
         f"  curl -k {url}/__sim/messages              # what contacts received (id, to, body, ack), what they wrote",
         f"  curl -k -X POST {url}/__sim/incoming -d '{incoming}'  # a contact writes",
+        f"  curl -k -X POST {url}/__sim/groups -d '{group}'  # a group (its id back); GET lists them",
+        f"  curl -k -X POST {url}/__sim/incoming -d '{in_group}'  # a member writes in it",
         f"  curl -k -X POST '{url}/__sim/ack?id=ID&ack=3'  # move an ack; &freeze=1|0, or ?freeze=1|0 for all",
         f"  curl -k -X POST '{url}/__sim/numbers?add=15550009999'  # on WhatsApp (remove=); GET lists them",
         "",

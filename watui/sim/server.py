@@ -10,6 +10,8 @@ One login is held by one tab at a time: a second tab of the same login shows "op
 the phone's part: contacts (the numbers on WhatsApp, a set the control API changes) receive what a page
 sends, with acks that advance by themselves (sent, delivered, read) unless frozen; what a contact writes
 waits for each linked login until a tab of it has received it (at its next connect, before ``hasSynced``).
+Groups (``120363…@g.us``, made by the control API) are chats of the account with members: a send to one
+reaches every member, a member writing in one is the message's ``author``; a medium keeps its text as caption.
 
 It is the fake site: it imports nothing from watui's core. Its states are WhatsApp's own names. The page
 comes in variants (``modules``, the default, is today's page as public clients read it; ``dom``,
@@ -116,6 +118,23 @@ def qr_matrix(payload: str) -> list[str]:
     return ["".join("1" if m else "0" for m in row) for row in code.matrix]
 
 
+MEDIA_TYPES = ("image", "video", "document")
+# What the real site keeps as a media message's body: its thumbnail, base64 (never the caption).
+THUMBNAIL = "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAP//////////////////////////////////////////////////////////2w=="
+MAX_SUBJECT = 100  # WhatsApp's limit on a group's name
+
+
+def _group_id(raw: object, what: str) -> str:
+    """A group's chat id: ``120363…@g.us`` (today's) or ``<creator>-<time>@g.us`` (the older form)."""
+    text = str(raw or "").strip()
+    user, _, server = text.partition("@")
+    parts = user.split("-")
+    if not (server == "g.us" and len(parts) <= 2 and all(p.isascii() and p.isdigit() and 5 <= len(p) <= 25
+                                                         for p in parts)):  # fmt: skip
+        raise SimControlError(f"{what}: a group is 120363…@g.us or <digits>-<digits>@g.us, got {raw!r}", 400)
+    return text
+
+
 def _number(raw: object, what: str) -> str:
     """A phone number as WhatsApp writes it in a wid: digits with the country code (``15550002001``); a
     ``@c.us`` suffix and a leading + are accepted."""
@@ -138,10 +157,29 @@ class _Sent:
     ack: int
     frozen: bool = False
     task: asyncio.Task[None] | None = None
+    # A group's members when it was sent (each one's phone got it). Their phones answer in step here, so the
+    # message's ack (the minimum over the members, as WhatsApp shows it) moves as a contact's does.
+    members: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "key": self.key, "to": self.to, "body": self.body, "ack": self.ack, "t": self.ts,
-                "frozen": self.frozen}  # fmt: skip
+        summary = {"id": self.id, "key": self.key, "to": self.to, "body": self.body, "ack": self.ack, "t": self.ts,
+                   "frozen": self.frozen}  # fmt: skip
+        if self.to.endswith("@g.us"):
+            summary["members"] = [f"{n}@c.us" for n in self.members]
+        return summary
+
+
+@dataclass
+class _Group:
+    """A group the account is in (it created it): its id, name and the other members' numbers."""
+
+    id: str
+    name: str
+    members: tuple[str, ...]
+    ts: int
+
+    def summary(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "members": [f"{n}@c.us" for n in self.members], "t": self.ts}
 
 
 @dataclass
@@ -154,17 +192,29 @@ class _Incoming:
     ts: int
     waiting: set[str]
     linked: int = 0  # logins when it was written: with none, nobody has it (only the phone)
+    group: str | None = None  # written in this group (``sender`` is its author), or to the account alone
+    kind: str = "chat"  # "chat" (a text: ``body``) or a media type (``body`` is its caption)
 
     def __post_init__(self) -> None:
         self.linked = len(self.waiting)
 
+    @property
+    def chat(self) -> str:
+        return self.group or f"{self.sender}@c.us"
+
     def wire(self) -> dict[str, Any]:
-        return {"t": "msg", "id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "ts": self.ts,
-                "name": DEMO_CONTACTS.get(self.sender, "")}  # fmt: skip
+        wire = {"t": "msg", "id": self.id, "from": self.chat, "body": self.body, "ts": self.ts,
+                "name": DEMO_CONTACTS.get(self.sender, ""), "type": self.kind}  # fmt: skip
+        if self.group is not None:
+            wire["author"] = f"{self.sender}@c.us"
+        if self.kind != "chat":  # the page keeps the thumbnail as the body and the text as the caption
+            wire.update(body=THUMBNAIL, caption=self.body, mimetype="image/jpeg" if self.kind == "image" else "")
+        return wire
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "from": f"{self.sender}@c.us", "body": self.body, "t": self.ts,
-                "delivered": self.linked > 0 and not self.waiting, "waiting": len(self.waiting)}  # fmt: skip
+        return {"id": self.id, "from": f"{self.sender}@c.us", "chat": self.chat, "type": self.kind,
+                "body": self.body, "t": self.ts, "delivered": self.linked > 0 and not self.waiting,
+                "waiting": len(self.waiting)}  # fmt: skip
 
 
 def _read_static() -> dict[str, str]:
@@ -250,6 +300,7 @@ class Simulator:
         self._sent: dict[str, _Sent] = {}  # by message id, in order
         self._undeliverable: list[_Sent] = []
         self._incoming: list[_Incoming] = []
+        self._groups: dict[str, _Group] = {}  # by chat id, in order of creation
         self.user_agent: str | None = None  # the newest page load's
         self.scans = 0
         self.down_flag = False
@@ -307,6 +358,7 @@ class Simulator:
         app.router.add_post("/__sim/incoming", self._http_incoming)
         app.router.add_post("/__sim/ack", self._http_ack)
         app.router.add_route("*", "/__sim/numbers", self._http_numbers)
+        app.router.add_route("*", "/__sim/groups", self._http_groups)
         for name in ("scan", "logout", "conflict", "drop", "stall", "down", "up", "page", "block"):
             app.router.add_post(f"/__sim/{name}", self._http_action(name))
         app.router.add_route("*", "/__sim/{rest:.*}", self._http_unknown)
@@ -377,6 +429,7 @@ class Simulator:
             "userAgent": self.user_agent,
             "messages": len(self._sent),
             "incoming": len(self._incoming),
+            "groups": [g.summary() for g in self._groups.values()],
             "acks_frozen": self.acks_frozen,
         }
 
@@ -502,16 +555,64 @@ class Simulator:
             "acks_frozen": self.acks_frozen,
         }
 
-    async def incoming(self, sender: str, text: str) -> dict[str, Any]:
-        """Contact ``sender`` writes ``text``: every linked login gets it, now or at its next connect."""
+    def groups(self) -> dict[str, Any]:
+        return {"ok": True, "groups": [g.summary() for g in self._groups.values()]}
+
+    async def create_group(self, name: object, members: object, group_id: object = None) -> dict[str, Any]:
+        """The account creates group ``name`` with ``members`` (numbers on WhatsApp): its tabs see the chat."""
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_SUBJECT:
+            raise SimControlError(f"groups: name must be a non-empty string of at most {MAX_SUBJECT} characters, "
+                                  f"got {name!r}", 400)  # fmt: skip
+        if not isinstance(members, list) or not members:
+            raise SimControlError('groups: members must be a non-empty list of numbers, e.g. ["15550002001"]', 400)
+        numbers = list(dict.fromkeys(_number(m, "groups: members") for m in members))
+        strangers = [n for n in numbers if n not in self.numbers]
+        if strangers:
+            raise SimControlError(f"groups: {', '.join(strangers)} not on WhatsApp "
+                                  "(add with POST /__sim/numbers?add=)", 409)  # fmt: skip
+        if group_id is None:
+            group_id = f"120363{secrets.randbelow(10**12):012d}@g.us"
+        chat = _group_id(group_id, "groups: id")
+        if chat in self._groups:
+            raise SimControlError(f"groups: {chat} exists already", 409)
+        group = _Group(id=chat, name=name.strip(), members=tuple(n for n in numbers if n != self.account_number),
+                       ts=int(time.time()))  # fmt: skip
+        self._groups[chat] = group
+        for page in self._online():
+            await self._send(page, {"t": "group", "group": self._group_wire(group)})
+        return {"ok": True, **group.summary()}
+
+    def _group_wire(self, group: _Group) -> dict[str, Any]:
+        return {**group.summary(), "owner": f"{self.account_number}@c.us"}
+
+    async def incoming(
+        self, sender: str, text: object, group: object = None, kind: object = "chat", caption: object = None
+    ) -> dict[str, Any]:
+        """Contact ``sender`` writes ``text`` (to the account, or in ``group``, of which it is a member), or
+        sends a medium ``kind`` with ``caption``: every linked login gets it, now or at its next connect."""
         number = _number(sender, "incoming: from")
         if number not in self.numbers:
             raise SimControlError(f"incoming: {number} is not on WhatsApp (add it with POST /__sim/numbers?add=)",
                                   409)  # fmt: skip
-        if not isinstance(text, str) or not text:
-            raise SimControlError("incoming: give the message as text (a non-empty string)", 400)
-        message = _Incoming(id=f"3A{secrets.token_hex(9).upper()}", sender=number, body=text, ts=int(time.time()),
-                            waiting=set(self._logins.active))  # fmt: skip
+        chat: str | None = None
+        if group is not None:
+            chat = _group_id(group, "incoming: group")
+            if chat not in self._groups:
+                raise SimControlError(f"incoming: no group {chat} (see GET /__sim/groups)", 404)
+            if number not in self._groups[chat].members:
+                raise SimControlError(f"incoming: {number} is not a member of {chat}", 409)
+        if kind == "chat":
+            if not isinstance(text, str) or not text:
+                raise SimControlError("incoming: give the message as text (a non-empty string)", 400)
+            body = text
+        elif kind in MEDIA_TYPES:
+            if caption is not None and not isinstance(caption, str):
+                raise SimControlError(f"incoming: caption must be a string, got {caption!r}", 400)
+            body = caption or ""
+        else:
+            raise SimControlError(f"incoming: type must be chat or one of {', '.join(MEDIA_TYPES)}, got {kind!r}", 400)
+        message = _Incoming(id=f"3A{secrets.token_hex(9).upper()}", sender=number, body=body, ts=int(time.time()),
+                            waiting=set(self._logins.active), group=chat, kind=kind)  # fmt: skip
         self._incoming.append(message)
         live = self._receivers(message)
         for page in live:
@@ -659,7 +760,7 @@ class Simulator:
         await self._send(page, {
             "t": "connected", "token": token, "wid": f"{self.account_number}:1@c.us",
             "account": {"name": self.account_name, "number": f"+{self.account_number}"},
-            "chats": list(DEMO_CHATS),
+            "chats": list(DEMO_CHATS), "groups": [self._group_wire(g) for g in self._groups.values()],
         })  # fmt: skip
         if page.sync is not None:
             page.sync.cancel()
@@ -700,14 +801,16 @@ class Simulator:
                          ts=ts if isinstance(ts, int) else int(time.time()), ack=ACK_SERVER,
                          frozen=self.acks_frozen)  # fmt: skip
             user = to.split("@")[0]
-            if to.endswith("@c.us") and user in self.numbers:
+            group = self._groups.get(to)
+            if (to.endswith("@c.us") and user in self.numbers) or group is not None:
+                sent.members = group.members if group is not None else ()
                 self._sent[msg_id] = sent
                 self._log(f"message {msg_id} to {to}: sent")
                 self._advance_later(sent)
             else:
                 sent.ack = ACK_ERROR
                 self._undeliverable.append(sent)
-                self._log(f"message {msg_id} to {to}: not on WhatsApp")
+                self._log(f"message {msg_id} to {to}: {'no such group' if to.endswith('@g.us') else 'not on WhatsApp'}")
         await self._send(page, {"t": "ack", "id": sent.id, "key": sent.key, "ack": sent.ack})
 
     async def _hello(self, page: _Page, message: dict[str, Any]) -> None:
@@ -895,8 +998,11 @@ class Simulator:
             if not isinstance(body, dict):
                 raise SimControlError('incoming: the body must be a JSON object, {"from": NUMBER, "text": TEXT}', 400)
             fields.update(body)
-        result = await self.incoming(str(fields.get("from", "")), fields.get("text", ""))
-        self._log(f"control: incoming from {fields.get('from')}")
+        result = await self.incoming(str(fields.get("from", "")), fields.get("text", ""), fields.get("group"),
+                                     fields.get("type", "chat"), fields.get("caption"))  # fmt: skip
+        self._log(
+            f"control: incoming from {fields.get('from')}{' in ' + str(fields['group']) if 'group' in fields else ''}"
+        )
         return web.json_response(result)
 
     async def _http_ack(self, request: web.Request) -> web.StreamResponse:
@@ -925,15 +1031,36 @@ class Simulator:
         self._log(f"control: numbers {dict(request.query)}")
         return web.json_response(result)
 
+    async def _http_groups(self, request: web.Request) -> web.StreamResponse:
+        """``GET``: the groups; ``POST`` ``{"name": NAME, "members": [NUMBER, ...]}`` (optional ``id``) creates one."""
+        if request.method == "GET":
+            return web.json_response(self.groups())
+        if request.method != "POST":
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+        try:
+            body = await request.json()
+        except ValueError:
+            raise SimControlError(
+                'groups: the body must be JSON, {"name": NAME, "members": [NUMBER, ...]}', 400
+            ) from None
+        if not isinstance(body, dict):
+            raise SimControlError(
+                'groups: the body must be a JSON object, {"name": NAME, "members": [NUMBER, ...]}', 400
+            )
+        result = await self.create_group(body.get("name"), body.get("members"), body.get("id"))
+        self._log(f"control: group {result['id']} created")
+        return web.json_response(result)
+
     async def _http_unknown(self, request: web.Request) -> web.StreamResponse:
         known = ("state", "scan", "logout", "conflict", "drop", "stall", "down", "up", "slow", "page", "block",
-                 "messages", "incoming", "ack", "numbers")  # fmt: skip
+                 "messages", "incoming", "ack", "numbers", "groups")  # fmt: skip
         name = request.match_info["rest"]
         if name == "messages":
             raise SimControlError(f"{request.method} /__sim/messages: use GET", 405)
         if name in known:
             raise SimControlError(
-                f"{request.method} /__sim/{name}: use POST (GET only for state, slow, messages and numbers)", 405
+                f"{request.method} /__sim/{name}: use POST (GET only for state, slow, messages, numbers and groups)",
+                405,
             )
         raise SimControlError(f"/__sim/{name}: no such control; try one of {', '.join(known)}", 404)
 

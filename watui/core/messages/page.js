@@ -111,6 +111,12 @@
         }
         known.add(wid._serialized);
       }
+      // A group is a chat the account is in: WhatsApp Web holds every one of them in its Chat collection
+      // (from its own database, before the sync), and no find opens another.
+      if (typeof wid.isGroup === "function" && wid.isGroup() && !Collections.Chat.get(wid)) {
+        if (!socket.synced) return { ok: false, permanent: false, reason: "WhatsApp Web has not synced its chats yet" };
+        return { ok: false, permanent: true, reason: `${wid._serialized} is not a group this account is in` };
+      }
       const chatModel = Collections.Chat.get(wid)
         || ((await req("find_chat").findOrCreateLatestChat(wid)) || {}).chat;
       if (!chatModel) return { ok: false, permanent: false, reason: `the chat ${chat} cannot be opened` };

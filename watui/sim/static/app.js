@@ -295,6 +295,7 @@
         renderMain(message.account, message.chats);
         Conn.set("pushname", message.account.name);
         Conn.set("wid", { user: message.wid.split(/[:@]/)[0], server: "c.us", _serialized: message.wid });
+        for (const group of message.groups || []) addGroup(group);
         Socket.set("state", "CONNECTED");
         flushOutbox();
         break;
@@ -303,6 +304,7 @@
         Socket.set("hasSynced", true);
         break;
       case "msg": receive(message); break;
+      case "group": addGroup(message.group); break;
       case "ack": onAck(message); break;
       case "exists": answerExists(message); break;
       case "logged_out":
@@ -495,6 +497,24 @@
   });
   const chatFor = (wid) => Chat.get(wid) || Chat.add(new ChatModel({ id: wid, t: 0, unreadCount: 0, archive: false,
                                                                       name: wid.user, isReadOnly: false }));
+  // A group the account is in: a chat whose groupMetadata holds its subject and participants, as the real
+  // site's Chat collection has every group at load (whatsapp-web.js tells a group by its groupMetadata).
+  function addGroup(group) {
+    const wid = createWid(group.id);
+    if (Chat.get(wid)) return Chat.get(wid);
+    const participants = collection((attrs) => model(attrs));
+    for (const member of [group.owner, ...group.members]) {
+      const p = model({ id: createWid(member), isAdmin: member === group.owner, isSuperAdmin: member === group.owner });
+      Object.defineProperty(p, "serialize", { value: () => ({ id: p.id, isAdmin: p.isAdmin, isSuperAdmin: p.isSuperAdmin }) });
+      participants.add(p);
+    }
+    const metadata = model({ id: wid, subject: group.name, owner: createWid(group.owner), creation: group.t,
+                             participants, isLidAddressingMode: false, announce: false, restrict: false });
+    Object.defineProperty(metadata, "serialize", { value: () => Object.assign({}, metadata, {
+      participants: participants.getModelsArray().map((p) => p.serialize()) }) });
+    return Chat.add(new ChatModel({ id: wid, t: group.t, unreadCount: 0, archive: false, name: group.name,
+                                    formattedTitle: group.name, isReadOnly: false, groupMetadata: metadata }));
+  }
   const findLinks = (text) => (typeof text === "string" ? text.match(/\bhttps?:\/\/[^\s]+/g) || [] : [])
     .map((href) => ({ href, url: href, suspiciousCharacters: new Set() }));
 
@@ -527,22 +547,32 @@
   // An ack of this login's own message the tab does not hold (sent before a reload or a crash): the real
   // site keeps its sent messages in its database, so the message is in the store again (not a new one).
   function remembered(message) {
-    const parts = /^true_([^_]+@[^_]+)_([0-9A-Z]+)$/.exec(String(message.key || ""));
+    const parts = /^true_([^_]+@[^_]+)_([0-9A-Z]+)(?:_([^_]+@[^_]+))?$/.exec(String(message.key || ""));
     if (!parts || parts[2] !== message.id || message.ack < 0) return null;
     const remote = createWid(parts[1]);
-    const msg = Msg.add(new MsgModel({ id: new MsgKey({ fromMe: true, remote, id: message.id }), body: "",
+    const key = new MsgKey({ fromMe: true, remote, id: message.id, participant: parts[3] });
+    const msg = Msg.add(new MsgModel({ id: key, body: "",
                                        type: "chat", t: 0, from: meWid(), to: remote, ack: 0, isNewMsg: false,
                                        self: "out", local: true }));
     chatFor(remote).msgs.add(msg);
     return msg;
   }
+  // A message written to the account: in a group, ``from`` is the group and ``author`` the member who wrote
+  // it (also the key's participant), as the real site's Msg model has it; media keep the text as the caption.
   function receive(message) {
     const from = createWid(message.from);
-    const key = new MsgKey({ fromMe: false, remote: from, id: message.id });
+    const author = message.author ? createWid(message.author) : undefined;
+    const key = new MsgKey({ fromMe: false, remote: from, id: message.id, participant: author });
     if (!Msg.get(key)) {
-      const msg = Msg.add(new MsgModel({ id: key, body: message.body, type: "chat", t: message.ts, from, to: meWid(),
-                                         ack: 1, isNewMsg: true, self: "in", local: false,
-                                         notifyName: message.name || "" }));
+      const type = message.type || "chat";
+      const attrs = { id: key, body: message.body, type, t: message.ts, from, to: meWid(), ack: 1, isNewMsg: true,
+                      self: "in", local: false, notifyName: message.name || "" };
+      if (author) attrs.author = author;
+      if (type !== "chat") {
+        Object.assign(attrs, { caption: message.caption || undefined, mimetype: message.mimetype || undefined,
+                               mediaKey: "c2ltdWxhdGVk", directPath: `/v/sim/${message.id}` });
+      }
+      const msg = Msg.add(new MsgModel(attrs));
       chatFor(from).msgs.add(msg);
     }
     send({ t: "receipt", id: message.id }); // only once it is in the collection: the phone may forget it now
@@ -592,6 +622,8 @@
     WAWebWidFactory: { createWid, asUserWidOrThrow: (wid) => createWid(wid) },
     WAWebFindChatAction: { findOrCreateLatestChat: async (wid) => {
       const found = Chat.get(wid);
+      // A person's chat is made on first use; a group is one the account is in, or there is none to open.
+      if (!found && createWid(wid).isGroup()) throw new Error(`findOrCreateLatestChat: no group ${createWid(wid)}`);
       return { chat: found || chatFor(createWid(wid)), created: !found };
     } },
     WAWebMsgKey: MsgKey,
