@@ -5,7 +5,8 @@ at the bot, a contact's text in through `POST /__sim/incoming`, the echo out at 
 Real processes and sockets throughout: a real Node, a real `watui serve` and its Chromium, a real simulator.
 Between watui and the bot sits a small forwarding proxy of the test, which loses the bot's answer to the
 first attempt of a delivery (watui gets a 503 for it): watui delivers it again, the bot handles it again,
-and its idempotency key keeps the contact from getting the echo twice.
+and its idempotency key keeps the contact from getting the echo twice. A forged delivery is refused; a bot
+whose sends are refused (a wrong token) answers 503, so the text waits in watui until the bot is fixed.
 """
 
 from __future__ import annotations
@@ -111,8 +112,25 @@ def running_proxy(proxy: Proxy) -> Iterator[int]:
 
 @dataclass
 class Bot:
-    proc: subprocess.Popen[str]
+    """`node examples/echo_bot.mjs` on ``port``, (re)started with the token given; its stderr must stay empty."""
+
+    node: str
     port: int
+    env: dict[str, str]
+    cwd: Path
+    proc: subprocess.Popen[str] | None = None
+
+    def start(self, token: str = TOKEN) -> None:
+        self.proc = subprocess.Popen([self.node, str(ECHO_BOT)], cwd=self.cwd, env={**self.env, "WATUI_TOKEN": token},
+                                     text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        wait_until(lambda: _listening(self.port), "the bot listening", timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            _out, err = self.proc.communicate(timeout=30)
+            self.proc = None
+            assert not err.strip(), err
 
     def post(self, body: bytes, signature: str) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -159,25 +177,21 @@ events = ["message"]
 backoff_initial_s = 0.2
 backoff_max_s = 1
 """
-        env = {"WATUI_URL": f"http://127.0.0.1:{api_port}", "WATUI_TOKEN": TOKEN,
-               "WATUI_WEBHOOK_SECRET": SECRET, "PORT": str(bot_port)}  # fmt: skip
+        env = {"WATUI_URL": f"http://127.0.0.1:{api_port}", "WATUI_WEBHOOK_SECRET": SECRET, "PORT": str(bot_port)}
         with connected_owner(tmp_path / "work", site, config, command=("serve",)) as owner:
-            proc = subprocess.Popen([node, str(ECHO_BOT)], cwd=owner.cwd, env={**owner.env, **env}, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+            bot = Bot(node, bot_port, {**owner.env, **env}, owner.cwd)
             try:
-                wait_until(lambda: _listening(bot_port), "the bot listening", timeout=30)
-                yield owner, Bot(proc, bot_port), proxy
+                bot.start()
+                yield owner, bot, proxy
             finally:
-                proc.send_signal(signal.SIGTERM)
-                _out, err = proc.communicate(timeout=30)
-            assert not err.strip(), err
+                bot.stop()
 
 
 def _echoes(site: Site) -> list[tuple[str, str]]:
     return [(m["to"], m["body"]) for m in site.received() if m["body"].startswith("echo: ")]
 
 
-def test_the_node_echo_bot_answers_once_through_a_redelivery_and_refuses_a_bad_signature(
+def test_the_node_echo_bot_answers_once_through_a_redelivery_refuses_a_bad_signature_and_loses_no_text(
     setup: tuple[Owner, Bot, Proxy], site: Site
 ) -> None:
     owner, bot, proxy = setup
@@ -207,4 +221,18 @@ def test_the_node_echo_bot_answers_once_through_a_redelivery_and_refuses_a_bad_s
     wait_until(lambda: len(_echoes(site)) >= 2, "the second echo")
     time.sleep(0.5)
     assert _echoes(site) == [(chat, "echo: hello"), (f"{CONTACTS[1]}@c.us", "echo: again")]
-    assert bot.proc.poll() is None
+    assert bot.proc is not None and bot.proc.poll() is None
+
+    # A bot whose sends are refused (a wrong token) does not take the delivery: once fixed, the text is echoed.
+    bot.stop()
+    bot.start(token="not the token")
+    seen = len(proxy.attempts)
+    site.call("/__sim/incoming", "POST", {"from": CONTACTS[2], "text": "third"})
+    wait_until(
+        lambda: [bot for _d, bot, _w in proxy.attempts[seen:]][:2] == [503, 503], "two refused attempts", timeout=20
+    )
+    bot.stop()
+    bot.start()
+    wait_until(lambda: len(_echoes(site)) >= 3, "the third echo, after the fix")
+    time.sleep(0.5)
+    assert _echoes(site)[2:] == [(f"{CONTACTS[2]}@c.us", "echo: third")]
