@@ -1,5 +1,6 @@
-"""500 sends at once: a `watch` owner on `watui sim`, N ``POST /api/whatsapp/messages`` in flight together on
-its control socket (one connection each), then the outbox and the contacts' side checked.
+"""500 sends at once: an owner on `watui sim`, N ``POST /api/whatsapp/messages`` in flight together (one
+connection each), then the outbox and the contacts' side checked. Twice: to a `watch` owner's control socket,
+then to `watui serve`'s HTTP API with its token.
 
 Figures: POST -> 202 latency under that load (median, p95, max: each accept is an fsync'd commit to the
 outbox, so they queue behind each other), the wall time until all N were accepted; then, with the pace at
@@ -8,13 +9,15 @@ the contacts. Checked, else the benchmark fails: every answer a 202, N distinct 
 exactly those N (none lost), each reaches ``/__sim/messages`` exactly once, and each chat's messages reach
 it in the order the outbox accepted them.
 
-Usage: ``.venv/bin/python bench/bench_concurrent_send.py [N]`` (or ``bench/run.py concurrent``); N defaults
-to 500 (about a minute: 500 at 600 a minute is 50 s at the contacts).
+Usage: ``.venv/bin/python bench/bench_concurrent_send.py [N] [socket] [serve]`` (or ``bench/run.py
+concurrent``); N defaults to 500 (about a minute each: 500 at 600 a minute is 50 s at the contacts), both
+faces by default.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
 import sys
 import tempfile
@@ -26,17 +29,25 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.messaging_e2e import CONTACTS, SOCKET, connected_owner, running_site, wait_until  # noqa: E402
+from tests.support.messaging_e2e import CONTACTS, SOCKET, Owner, connected_owner, running_site, wait_until  # noqa: E402
 from watui.api.paths import reachable  # noqa: E402
 
 CONFIG = "[messages]\nmax_per_minute = 600\nmin_gap_per_chat_s = 0\n"
+TOKEN = "bench-t0ken"
 
 
-async def post_all(socket_path: Path, count: int) -> tuple[list[dict[str, Any]], list[float], float]:
-    """N POSTs started together; their answers in the order sent, each one's latency (ms), the wall time (s)."""
-    with reachable(socket_path) as address:
-        connector = aiohttp.UnixConnector(path=address, limit=0, force_close=True)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+async def post_all(owner: Owner, count: int, api_port: int | None) -> tuple[list[dict[str, Any]], list[float], float]:
+    """N POSTs started together, to the control socket (``api_port`` None) or to `watui serve` on ``api_port``
+    with its token; their answers in the order sent, each one's latency (ms), the wall time (s)."""
+    with reachable(owner.cwd / SOCKET) as address:
+        if api_port is None:
+            connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=address, limit=0, force_close=True)
+            base, headers = "http://localhost", {}
+        else:
+            connector = aiohttp.TCPConnector(limit=0, force_close=True)
+            base, headers = f"http://127.0.0.1:{api_port}", {"Authorization": f"Bearer {TOKEN}"}
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as http:
             gate = asyncio.Event()
 
             async def one(n: int) -> tuple[dict[str, Any], float] | str:
@@ -44,7 +55,7 @@ async def post_all(socket_path: Path, count: int) -> tuple[list[dict[str, Any]],
                 await gate.wait()
                 t0 = time.perf_counter()
                 try:
-                    async with http.post("http://localhost/api/whatsapp/messages", json=payload) as response:
+                    async with http.post(f"{base}/api/whatsapp/messages", json=payload) as response:
                         body = await response.json()
                         took = (time.perf_counter() - t0) * 1000
                 except aiohttp.ClientError as exc:
@@ -66,12 +77,22 @@ async def post_all(socket_path: Path, count: int) -> tuple[list[dict[str, Any]],
     return [body for body, _ in done], [took for _, took in done], wall
 
 
-def main(count: int) -> None:
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(count: int, face: str) -> None:
+    api_port = _free_port() if face == "serve" else None
+    config = CONFIG if api_port is None else f'{CONFIG}[api]\nport = {api_port}\ntoken = "{TOKEN}"\n'
+    command = ("watch", "--jsonl") if api_port is None else ("serve",)
+    label = "control socket" if api_port is None else "watui serve, HTTP with a token"
     with tempfile.TemporaryDirectory(prefix="watui-bench-concurrent-") as tmp, running_site(Path(tmp)) as site:
         site.call("/__sim/ack?freeze=1", "POST")  # the contacts' acks would only add traffic
-        with connected_owner(Path(tmp) / "work", site, CONFIG) as owner:
+        with connected_owner(Path(tmp) / "work", site, config, command) as owner:
             start = time.perf_counter()
-            answers, latencies, wall = asyncio.run(post_all(owner.cwd / SOCKET, count))
+            answers, latencies, wall = asyncio.run(post_all(owner, count, api_port))
             ids = [a["id"] for a in answers]
             if len(set(ids)) != count:
                 raise SystemExit(f"{count} sends accepted with {len(set(ids))} distinct ids")
@@ -96,11 +117,21 @@ def main(count: int) -> None:
 
     latencies.sort()
     p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
-    print(f"{count} concurrent POST -> 202   median {statistics.median(latencies):6.1f} ms   p95 {p95:6.1f} ms"
+    print(f"{label}:")
+    print(f"  {count} concurrent POST -> 202   median {statistics.median(latencies):6.1f} ms   p95 {p95:6.1f} ms"
           f"   max {latencies[-1]:6.1f} ms   (all {count} accepted in {wall:.2f} s, no error)")  # fmt: skip
-    print(f"none lost: {count} distinct ids in the outbox; each at the contacts once, in order per chat,"
+    print(f"  none lost: {count} distinct ids in the outbox; each at the contacts once, in order per chat,"
           f" all {count} in {at_contacts:.1f} s ({count / at_contacts * 60:.0f}/minute, limit 600)")  # fmt: skip
 
 
+def main(argv: list[str]) -> None:
+    count = int(argv[0]) if argv else 500
+    faces = argv[1:] or ["socket", "serve"]
+    if set(faces) - {"socket", "serve"}:
+        raise SystemExit("usage: bench_concurrent_send.py [N] [socket] [serve]")
+    for face in faces:
+        run(count, face)
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)
+    main(sys.argv[1:])
