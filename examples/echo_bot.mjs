@@ -4,6 +4,7 @@ import crypto from "node:crypto";
 import http from "node:http";
 
 const { WATUI_URL = "http://127.0.0.1:3000", WATUI_TOKEN = "", WATUI_WEBHOOK_SECRET, PORT = "8080" } = process.env;
+if (!WATUI_WEBHOOK_SECRET) { console.error("echo_bot: set WATUI_WEBHOOK_SECRET ([messages.webhook] secret)"); process.exit(2); }
 
 http.createServer(async (req, res) => {
   const chunks = [];
