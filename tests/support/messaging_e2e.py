@@ -100,18 +100,20 @@ class Site:
 
 @dataclass
 class Owner:
-    """`watui --demo --demo-sim ADDRESS watch --jsonl` in ``cwd``, restartable; its events in ``events``."""
+    """`watui --demo --demo-sim ADDRESS watch --jsonl` (or ``command``, e.g. `serve --port N`) in ``cwd``,
+    restartable; its events in ``events``."""
 
     cwd: Path
     site: Site
     env: dict[str, str]
+    command: tuple[str, ...] = ("watch", "--jsonl")
     proc: subprocess.Popen[str] | None = None
     runs: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def start(self) -> None:
         out = (self.cwd / f"events-{len(self.runs)}.jsonl").open("w")
         self.proc = subprocess.Popen(
-            [*WATUI, "--demo", "--demo-sim", self.site.address, "watch", "--jsonl"],
+            [*WATUI, "--demo", "--demo-sim", self.site.address, *self.command],
             cwd=self.cwd, env=self.env, text=True, stdout=out, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         out.close()
@@ -188,14 +190,16 @@ def running_site(folder: Path) -> Iterator[Site]:
 
 
 @contextmanager
-def connected_owner(folder: Path, site: Site, config: str = CONFIG) -> Iterator[Owner]:
-    """A `watch` owner in ``folder`` with ``config``, connected (its QR scanned on ``site``); stopped on exit
-    with every browser it left."""
+def connected_owner(
+    folder: Path, site: Site, config: str = CONFIG, command: tuple[str, ...] = ("watch", "--jsonl")
+) -> Iterator[Owner]:
+    """A `watch` owner (or ``command``) in ``folder`` with ``config``, connected (its QR scanned on ``site``);
+    stopped on exit with every browser it left."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(config)
     env = {**os.environ, "XDG_STATE_HOME": str(folder / "state"), "XDG_CONFIG_HOME": str(folder / "config"),
            "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    watui = Owner(folder, site, env)
+    watui = Owner(folder, site, env, command)
     try:
         watui.start()
         wait_until(lambda: site.call("/__sim/state")["state"] == "UNPAIRED", "the QR")

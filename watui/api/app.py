@@ -10,6 +10,7 @@ that change state are POST only and refuse cross-site ``Origin`` / ``Sec-Fetch-S
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -134,7 +135,9 @@ async def start_api(
     # Short shutdown grace: open event streams are ended by on_shutdown.
     runner = _ApiRunner(app, access_log=None, shutdown_timeout=5.0, handler_cancellation=True)
     await runner.setup()
-    site = web.TCPSite(runner, host or None, port)
+    # The kernel's largest accept backlog (asyncio's default is 128): past it, a burst of connects (a bot's
+    # 500 sends at once) waits for a SYN sent again, a second later (bench/bench_concurrent_send.py).
+    site = web.TCPSite(runner, host or None, port, backlog=socket.SOMAXCONN)
     try:
         await site.start()
     except OSError as exc:

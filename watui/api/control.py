@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from watui.core.ports import HistoryPort, SessionPort
 
 log = logging.getLogger("watui.api.control")
+# Connections waiting to be accepted. A connect to a full AF_UNIX backlog fails at once (EAGAIN), unlike TCP's
+# retried SYN: a bot's burst of sends (500 at once) must not get errors, so the kernel's most (somaxconn).
+BACKLOG = socket.SOMAXCONN
 
 
 def peer_refusal(uid: int | None, owner_uid: int) -> str | None:
@@ -123,7 +126,7 @@ def _bind(path: Path) -> socket.socket:
         with reachable(path) as address:
             sock.bind(address)
         os.chmod(path, 0o600)  # before listen(): nobody can connect in between
-        sock.listen(64)
+        sock.listen(BACKLOG)
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -151,7 +154,7 @@ async def start_control(
     await runner.setup()
     try:
         sock = _bind(path)
-        site = web.SockSite(runner, sock)
+        site = web.SockSite(runner, sock, backlog=BACKLOG)  # asyncio listens again, by default with 128
         await site.start()
     except OSError as exc:
         await runner.cleanup()
