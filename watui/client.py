@@ -315,7 +315,10 @@ class _Changes:
             self._queue.put_nowait(None)
 
     async def _get(self, timeout: float | None) -> dict[str, Any] | None:
-        item = await asyncio.wait_for(self._queue.get(), timeout)
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel that lands as the get
+        # completes (CPython gh-86296), and a Ctrl-C of `watui messages --follow` was then lost.
+        async with asyncio.timeout(timeout):
+            item = await self._queue.get()
         if item is None:
             self._queue.put_nowait(None)  # it stays ended
             if self._failed is not None:
