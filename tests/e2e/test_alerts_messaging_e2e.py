@@ -5,24 +5,17 @@ that checks the signature: one firing, then one resolved once the send goes. The
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.alert_receiver import Receiver, receiver
-from tests.support.messaging_e2e import CONFIG, CONTACTS, SOCKET, Owner, Site, _UnixHTTP, connected_owner, running_site
+from tests.support.messaging_e2e import CONFIG, CONTACTS, SOCKET, Owner, Site, _UnixHTTP, connected_owner
 from tests.support.messaging_e2e import wait_until as wait
 
 pytestmark = pytest.mark.browser
 SECRET = "stuck-secret"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path) as running:
-        yield running
 
 
 def metrics(owner: Owner) -> dict[str, float]:

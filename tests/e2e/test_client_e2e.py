@@ -11,29 +11,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
+from tests.support.messaging_e2e import CONTACTS, Owner, Site, wait_until
 from watui.client import Client, MessageFailed
 from watui.config import load_config
 
 pytestmark = pytest.mark.browser
 ECHO_BOT = Path(__file__).resolve().parents[2] / "examples" / "echo_bot.py"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def owner(tmp_path: Path, site: Site, chromium_path: Path) -> Iterator[Owner]:
-    with connected_owner(tmp_path / "work", site) as watui:
-        yield watui
 
 
 def _echoes(site: Site) -> list[tuple[str, str]]:

@@ -14,32 +14,19 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.messaging_e2e import CONTACTS, SOCKET, Owner, Site, connected_owner, running_site, wait_until
+from tests.support.messaging_e2e import CONTACTS, SOCKET, Owner, Site, connected_owner, wait_until
 from watui.core.messages.port import Message, MessagePage
 from watui.core.ports import MESSAGES
 from watui.remote.client import OwnerClient
 from watui.remote.session import RemoteSession
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-def owner(tmp_path: Path, site: Site, chromium_path: Path) -> Iterator[Owner]:
-    """A connected owner (the QR scanned on the site)."""
-    with connected_owner(tmp_path / "work", site) as watui:
-        yield watui
 
 
 def _ids(received: list[dict[str, Any]]) -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
+from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, wait_until
 
 pytestmark = pytest.mark.browser
 ECHO_BOT = Path(__file__).resolve().parents[2] / "examples" / "echo_bot.mjs"
@@ -148,12 +148,6 @@ def node() -> str:
     if found is None:
         pytest.skip(why)
     return found
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

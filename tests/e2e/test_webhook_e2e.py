@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.alert_receiver import receiver
-from tests.support.messaging_e2e import CONFIG, CONTACTS, Site, connected_owner, running_site, wait_until
+from tests.support.messaging_e2e import CONFIG, CONTACTS, Site, connected_owner, wait_until
 
 pytestmark = pytest.mark.browser
 SECRET = "a webhook secret for the test"
@@ -23,12 +22,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    with running_site(tmp_path) as running:
-        yield running
 
 
 def _inbox_ids(owner: Any) -> list[str]:
