@@ -19,7 +19,7 @@ http.createServer(async (req, res) => {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${WATUI_TOKEN}` },
       // The same key again is the same message: a delivery watui makes again is never echoed twice.
-      body: JSON.stringify({ to: msg.chat, text: `echo: ${msg.body}`, key: `echo-${msg.id}` }),
+      body: JSON.stringify({ to: msg.chat, text: `echo: ${msg.body}`, key: `echo-${msg.chat}-${msg.id}` }),
     }).catch(() => null);
     if (reply?.status !== 202) return res.writeHead(503).end();  // not queued: watui delivers this one again
   }

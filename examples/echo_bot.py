@@ -11,7 +11,7 @@ async def main() -> None:
     async with Client.connect(demo="--demo" in sys.argv) as wa:
         async for message in wa.messages(bodies=True):  # what the owner keeps, then each new one
             if message.direction == "in" and message.body:
-                await wa.send_text(message.chat, f"echo: {message.body}", key=f"echo-{message.id}")
+                await wa.send_text(message.chat, f"echo: {message.body}", key=f"echo-{message.chat}-{message.id}")
 
 
 try:

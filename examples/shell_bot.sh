@@ -6,7 +6,7 @@ $watui messages --follow --json --bodies --since "$cursor" | while read -r m; do
   if [ "$(printf '%s' "$m" | jq -r .direction)" = in ]; then
     chat=$(printf '%s' "$m" | jq -r .chat)
     # The same --key again is the same message: a run cut between the send and the cursor sends no repeat.
-    printf '%s' "$m" | jq -r '"echo: " + .body' | $watui send "$chat" - --key "echo-$(printf '%s' "$m" | jq -r .id)"
+    printf '%s' "$m" | jq -r '"echo: " + .body' | $watui send "$chat" - --key "echo-$chat-$(printf '%s' "$m" | jq -r .id)"
   fi
   printf '%s' "$m" | jq -r .cursor > bot.cursor
 done
