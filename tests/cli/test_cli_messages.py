@@ -24,6 +24,7 @@ from tests.api.test_client import Owner
 from tests.support.alert_receiver import receiver
 from tests.support.api import wait_for
 from tests.support.messaging import ACCOUNT, CONTACT
+from tests.support.watui_proc import WATUI
 from watui.cli.messages import message_line
 from watui.config import load_config
 from watui.core.disk.store import SessionStore
@@ -32,7 +33,6 @@ from watui.core.messages.outbox_rows import OutboxRow, State
 from watui.core.messages.port import Cursor, Message, page_of
 from watui.core.session.offline import owner_lock
 
-WATUI = (sys.executable, "-m", "watui")
 # As from a shell: stdout to a pipe is block-buffered unless the command flushes (a follower must, per line).
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.support.watui_proc import WATUI
+
 pytestmark = pytest.mark.browser
-WATUI = [sys.executable, "-m", "watui"]
 
 
 def run_doctor(tmp_path: Path, page: str, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, running_site, wait_until
+from tests.support.watui_proc import WATUI
 
 # One owner for the module, its tests in order (the listing finds the first test's send): one xdist worker.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("cli_messages_e2e")]
-WATUI = (sys.executable, "-m", "watui")
 SHELL_BOT = Path(__file__).resolve().parents[2] / "examples" / "shell_bot.sh"
 
 
@@ -112,10 +112,11 @@ def test_without_an_owner_send_says_how_to_start_one_and_starts_no_browser(owner
 
 
 def test_messages_lists_what_went_and_came_and_follow_goes_on_through_a_restart(owner: Owner, site: Site) -> None:
+    assert watui(owner, "send", CONTACTS[1], "listed going out").returncode == 0  # this test's own, in any order
     site.call("/__sim/incoming", "POST", {"from": CONTACTS[0], "text": "hi watui"})
     wait_until(lambda: any(m["direction"] == "in" for m in _listing(owner)), "the incoming message listed")
     listing = _listing(owner)
-    assert "hello from the shell" in [m.get("body") for m in listing if m["direction"] == "out"]
+    assert "listed going out" in [m.get("body") for m in listing if m["direction"] == "out"]
     assert [m["body"] for m in listing if m["direction"] == "in"] == ["hi watui"]
 
     shell = {name: value for name, value in owner.env.items() if name != "PYTHONUNBUFFERED"}  # a pipe buffers

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from tests.support.messaging_e2e import CONTACTS, Owner, Site, connected_owner, wait_until
+from tests.support.watui_proc import free_port
 
 pytestmark = pytest.mark.browser
 ECHO_BOT = Path(__file__).resolve().parents[2] / "examples" / "echo_bot.mjs"
@@ -47,12 +48,6 @@ def _node() -> tuple[str | None, str]:
     if major < 18:
         return None, f"the Node echo bot needs Node >= 18 (fetch), found {version}"
     return node, ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -152,7 +147,7 @@ def node() -> str:
 
 @pytest.fixture
 def setup(tmp_path: Path, site: Site, node: str, chromium_path: Path) -> Iterator[tuple[Owner, Bot, Proxy]]:
-    api_port, bot_port = _free_port(), _free_port()
+    api_port, bot_port = free_port(), free_port()
     proxy = Proxy(bot_port)
     with running_proxy(proxy) as proxy_port:
         config = f"""

@@ -3,7 +3,6 @@ down for a while, and a kill -9 of watui in between. Every incoming message reac
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,10 @@ import pytest
 
 from tests.support.alert_receiver import receiver
 from tests.support.messaging_e2e import CONFIG, CONTACTS, Site, connected_owner, wait_until
+from tests.support.watui_proc import free_port
 
 pytestmark = pytest.mark.browser
 SECRET = "a webhook secret for the test"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _inbox_ids(owner: Any) -> list[str]:
@@ -33,7 +26,7 @@ def _inbox_ids(owner: Any) -> list[str]:
 def test_incoming_messages_reach_a_receiver_down_across_a_kill_9_of_watui_once_each_in_order(
     tmp_path: Path, site: Site, chromium_path: Path
 ) -> None:
-    port = _free_port()  # nobody listens there yet: the receiver is down
+    port = free_port()  # nobody listens there yet: the receiver is down
     config = CONFIG + (
         f'\n[messages.webhook]\nurl = "http://127.0.0.1:{port}/hook"\nsecret = "{SECRET}"\nevents = ["message"]\n'
         "timeout_s = 2\nbackoff_initial_s = 0.1\nbackoff_max_s = 0.5\n"

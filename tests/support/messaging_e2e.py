@@ -12,7 +12,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,9 +22,9 @@ from typing import Any
 
 import psutil
 
+from tests.support.watui_proc import WATUI
 from watui.api.paths import reachable
 
-WATUI = [sys.executable, "-m", "watui"]
 CONTACTS = ("15550002001", "15550002002", "15550002003")
 SESSION = Path("state/watui/demo/session")
 SOCKET = SESSION / ".watui-whatsapp-automation-pro.sock"

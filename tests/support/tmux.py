@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +12,10 @@ import aiohttp
 import psutil
 
 from tests.support.qr_decode import decode_ansi
+from tests.support.watui_proc import free_port as free_port  # the tmux tests' import of it
 
 WATUI = Path(sys.executable).with_name("watui")
 WIDTH, HEIGHT = 120, 45
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Tmux:
