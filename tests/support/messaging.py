@@ -6,6 +6,7 @@ the API's FakeSession with a real messaging service behind its MessagingPort."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +87,10 @@ class Session:
     def state(self, state: ConnectionState) -> None:
         self.hub.publish(Event(type="state", info=SessionInfo(state=state), state=state))
 
-    def service(self) -> MessagingService:
+    def service(self, clock: Callable[[], float] = time.time) -> MessagingService:
         return MessagingService(
             self.config, page=lambda: self.tab, wid=lambda: self.wid, logout_seen=lambda: self.logged_out,
-            subscribe=self.hub.subscribe, publish=self.publish, stored_account=lambda: self.on_disk,
+            subscribe=self.hub.subscribe, publish=self.publish, stored_account=lambda: self.on_disk, clock=clock,
         )  # fmt: skip
 
     def of(self, type_: EventType) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from tests.support.alert_receiver import receiver
+from tests.support.alert_rules import Clock, names, rules, state
 from watui.cli import main
 from watui.config import AlertSettings, ConfigError, WebhookSettings, load_config
 from watui.core.events import Event
@@ -39,27 +40,6 @@ from watui.core.models import PROBLEM_NO_LOGIN, PROBLEM_TOO_LARGE, BrowserProces
 from watui.core.models import (
     ConnectionState as S,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def rules(**settings: float) -> tuple[AlertRules, Clock]:
-    clock = Clock()
-    return AlertRules(AlertSettings(**settings), "bot", clock), clock  # type: ignore[arg-type]
-
-
-def state(rules_: AlertRules, to: S, message: str = "", **info: object) -> list[Alert]:
-    return rules_.on_event(Event("state", SessionInfo(state=to, **info), message=message, state=to))  # type: ignore[arg-type]
-
-
-def names(alerts: list[Alert]) -> list[tuple[str, str]]:
-    return [(a.alert, a.status) for a in alerts]
 
 
 def test_logout_after_connected_fires_qr_needed_once_and_resolves_after_the_scan() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.alert_rules import Clock, names, rules, state
 from tests.support.fakes import FakeSession
 from watui.config import AlertSettings, ConfigError, load_config
 from watui.core.events import Event
@@ -18,33 +19,12 @@ from watui.core.models import ConnectionState as S
 from watui.core.models import SessionInfo
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def rules(**settings: float) -> tuple[AlertRules, Clock]:
-    clock = Clock()
-    return AlertRules(AlertSettings(**settings), "bot", clock), clock  # type: ignore[arg-type]
-
-
-def state(r: AlertRules, to: S) -> list[Alert]:
-    return r.on_event(Event("state", SessionInfo(state=to), state=to))
-
-
 def traffic(r: AlertRules, clock: Clock, to: S = S.CONNECTED, **figures: Any) -> list[Alert]:
     return r.on_traffic(Traffic(at=clock.t, **figures), SessionInfo(state=to))
 
 
 def tick(r: AlertRules, to: S = S.CONNECTED) -> list[Alert]:
     return r.tick(SessionInfo(state=to))
-
-
-def names(alerts: list[Alert]) -> list[tuple[str, str]]:
-    return [(a.alert, a.status) for a in alerts]
 
 
 def ack(status: str, **times: float) -> Event:

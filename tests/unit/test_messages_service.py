@@ -115,10 +115,7 @@ async def test_a_message_past_its_time_to_live_while_nothing_sends_fails_expired
     monkeypatch.setattr(service_module, "RETRY_S", 0.02)  # the housekeeping's pace, not what it does
     now = [1_800_000_000.0]
     s = Session(config_in(tmp_path, ttl_s=60.0), on_disk=WID)
-    service = MessagingService(
-        s.config, page=lambda: None, wid=lambda: None, logout_seen=lambda: False, subscribe=s.hub.subscribe,
-        publish=s.publish, stored_account=lambda: s.on_disk, clock=lambda: now[0],
-    )  # fmt: skip
+    service = s.service(clock=lambda: now[0])
     await service.start()
     try:
         queued = await service.send_text(CONTACT, "too late")
@@ -315,10 +312,7 @@ async def test_traffic_counts_what_waits_went_failed_and_came_and_the_http_face_
     """What the dashboard, the metrics and the alerts read: the outbox now, the last hour, the newest in."""
     now = [1_800_000_000.0]
     s = Session(config_in(tmp_path), on_disk=WID)
-    service = MessagingService(
-        s.config, page=lambda: s.tab, wid=lambda: s.wid, logout_seen=lambda: s.logged_out,
-        subscribe=s.hub.subscribe, publish=s.publish, stored_account=lambda: s.on_disk, clock=lambda: now[0],
-    )  # fmt: skip
+    service = s.service(clock=lambda: now[0])
     await service.start()
     try:
         assert await service.traffic() == Traffic(at=now[0])
