@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from watui.config import AlertSettings, WebhookSettings
+from watui.core.daemon import in_daemon_thread
 from watui.core.journal.alerts import Alert
 
 WEBHOOK_TIMEOUT_S = 10.0  # [alerts] webhook_timeout_s
@@ -285,24 +286,11 @@ def channels_for(settings: AlertSettings) -> list[Channel]:
 
 
 def _in_daemon_thread(fn: Callable[[], Delivery], name: str) -> asyncio.Future[Delivery]:
-    """Run ``fn`` in a daemon thread: a receiver that never answers holds neither the loop nor exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Delivery] = loop.create_future()
-
-    def settle(result: Delivery) -> None:
-        if not future.done():
-            future.set_result(result)
-
-    def run() -> None:
-        try:
-            result = fn()
-        except Exception as exc:  # a channel's bug is reported, never raised into the core
-            result = Delivery(name, False, f"{type(exc).__name__}: {exc}")
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(settle, result)
-
-    threading.Thread(target=run, name=f"watui-alert {name}", daemon=True).start()
-    return future
+    """Run ``fn`` in a daemon thread: a receiver that never answers holds neither the loop nor exit. A
+    channel's bug is reported as its delivery, never raised into the core."""
+    return in_daemon_thread(
+        fn, lambda exc: Delivery(name, False, f"{type(exc).__name__}: {exc}"), f"watui-alert {name}"
+    )
 
 
 class Dispatcher:

@@ -68,9 +68,9 @@ from watui.core.messages.webhook_post import (
     ack_payload,
     encode,
     headers_for,
-    in_daemon_thread,
     message_payload,
     post,
+    post_in_daemon_thread,
 )
 
 log = logging.getLogger(__name__)
@@ -365,7 +365,7 @@ class WebhookDeliverer:
         hook = self.settings
         headers = headers_for(hook.secret, item.body, item.stream, item.delivery, attempt)
         self._status = replace(self._status, attempt=attempt)
-        answer = in_daemon_thread(lambda: self.post_fn(hook.url, item.body, headers, hook.timeout_s))
+        answer = post_in_daemon_thread(lambda: self.post_fn(hook.url, item.body, headers, hook.timeout_s))
         closing: asyncio.Future[Any] = asyncio.ensure_future(self._closing.wait())
         either: set[asyncio.Future[Any]] = {answer, closing}
         try:

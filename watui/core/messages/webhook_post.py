@@ -2,7 +2,7 @@
 
 The deliverer (``webhook.py``) sends each delivery through :func:`post`; :func:`test_delivery` sends one test
 POST (``watui messages webhook-test``). Blocking: each POST runs in a daemon thread of its own
-(:func:`in_daemon_thread`), bounded by the settings' ``timeout_s``.
+(:func:`post_in_daemon_thread`), bounded by the settings' ``timeout_s``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import http.client
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from watui.config import MessageWebhookSettings
+from watui.core.daemon import in_daemon_thread
 from watui.core.journal.channels import _redact, sign  # the alert webhooks' signature and URL redaction
 from watui.core.messages.inbox import InboxRow
 from watui.core.messages.outbox_rows import AckEvent
@@ -125,26 +125,12 @@ def _retry_after(headers: Message | None) -> float | None:
     return None
 
 
-def in_daemon_thread(fn: Callable[[], Answer]) -> asyncio.Future[Answer]:
-    """Run ``fn`` in a daemon thread: a receiver that never answers holds neither the loop, the default
-    executor nor watui's exit."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Answer] = loop.create_future()
-
-    def settle(answer: Answer) -> None:
-        if not future.done():
-            future.set_result(answer)
-
-    def run() -> None:
-        try:
-            answer = fn()
-        except Exception as exc:  # a bug of ours: said as the answer, never raised into the loop
-            answer = Answer(None, 0.0, f"{type(exc).__name__}: {_line(str(exc))}")
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
-            loop.call_soon_threadsafe(settle, answer)
-
-    threading.Thread(target=run, name="watui-webhook", daemon=True).start()
-    return future
+def post_in_daemon_thread(fn: Callable[[], Answer]) -> asyncio.Future[Answer]:
+    """Run ``fn`` (a POST) in a daemon thread: a receiver that never answers holds neither the loop, the
+    default executor nor watui's exit. A bug of ours is said as the answer, never raised into the loop."""
+    return in_daemon_thread(
+        fn, lambda exc: Answer(None, 0.0, f"{type(exc).__name__}: {_line(str(exc))}"), "watui-webhook"
+    )
 
 
 # -- what is sent ---------------------------------------------------------------------------------------
