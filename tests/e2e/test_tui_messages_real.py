@@ -8,18 +8,16 @@ inbox, then publishes the ``message`` event); the dashboard must follow it with 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from textual.pilot import Pilot
 
 from tests.support.core import started_manager
 from tests.support.layout import SessionLayout
-from tests.support.screen import screen_text
+from tests.support.screen import until
 from watui.api.control import start_control
 from watui.config import Config
 from watui.core.messages import Incoming
@@ -50,18 +48,6 @@ async def dashboard(face: str, manager: SessionManager, config: Config) -> Async
         await control.close()
 
 
-async def until(
-    pilot: Pilot[int], app: WatuiApp, check: Callable[[str], bool], what: str, timeout: float = 10.0
-) -> str:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check(screen_text(app)):
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen_text(app)}")
-        await pilot.pause(0.05)
-    return screen_text(app)
-
-
 async def receive(manager: SessionManager, message_id: str, text: str) -> None:
     # What the messaging service does with the page's report of an incoming message (its page hook).
     await manager.messaging._on_incoming(Incoming(ACCOUNT, CONTACT, message_id, text, t=time.time()))
@@ -77,25 +63,25 @@ async def test_an_incoming_message_reaches_the_traffic_panel_and_the_open_messag
         dashboard(face, manager, config) as app,
         app.run_test(size=(100, 30)) as pilot,
     ):
-        text = await until(pilot, app, lambda t: "Incoming none yet" in t, "the first figures")
+        text = await until(pilot, app, lambda t: "Incoming none yet" in t, "the first figures", timeout=10.0)
         assert "Outbox   ◌ 0 queued · ◔ 0 sending" in text
         assert "Incoming none yet · webhook off" in text
 
         await receive(manager, "3A0000000000000001", "hi back")
-        text = await until(pilot, app, lambda t: "↓ 1 received" in t, "the message in the figures")
+        text = await until(pilot, app, lambda t: "↓ 1 received" in t, "the message in the figures", timeout=10.0)
         assert re.search(r"Incoming last \d+ s ago · webhook off", text)
 
         await pilot.press("m")
-        text = await until(pilot, app, lambda t: "← 15550002001@c.us" in t, "the recent messages")
+        text = await until(pilot, app, lambda t: "← 15550002001@c.us" in t, "the recent messages", timeout=10.0)
         assert "1 message, newest last" in text and "↓ received" in text and "7 chars" in text
         assert "hi back" not in text  # metadata only
 
         await receive(manager, "3A0000000000000002", "are you open?")  # followed while the screen is open
-        text = await until(pilot, app, lambda t: "13 chars" in t, "the second message")
+        text = await until(pilot, app, lambda t: "13 chars" in t, "the second message", timeout=10.0)
         assert "2 messages, newest last" in text
 
         await pilot.press("t")
-        text = await until(pilot, app, lambda t: "are you open?" in t, "the texts")
+        text = await until(pilot, app, lambda t: "are you open?" in t, "the texts", timeout=10.0)
         assert "hi back" in text
         await pilot.press("escape")
-        text = await until(pilot, app, lambda t: "↓ 2 received" in t, "the dashboard with both")
+        text = await until(pilot, app, lambda t: "↓ 2 received" in t, "the dashboard with both", timeout=10.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,6 +172,17 @@ async def wait_for(pilot: Any, app: Any, check: Any, timeout: float, what: str) 
             return text
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; the screen:\n{text}")
+
+
+async def until(pilot: Any, app: Any, check: Callable[[str], bool], what: str, timeout: float = 5.0) -> str:
+    """As :func:`wait_for`, looking first and every 0.05 s: for screens that change at once (a fake session)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check(screen_text(app)):
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen_text(app)}")
+        await pilot.pause(0.05)
+    return screen_text(app)
 
 
 async def idle(pilot: Any, app: Any, timeout: float = 60) -> None:

@@ -9,7 +9,6 @@ tests/e2e/test_tui_messages_real.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -26,6 +25,7 @@ from tests.support.screen import (
     outgoing,
     reconnecting_info,
     screen_text,
+    until,
 )
 from watui.config import KeySettings
 from watui.core.events import Event
@@ -39,16 +39,6 @@ from watui.tui.widgets.traffic_panel import TrafficPanel, TrafficView, traffic_t
 
 def make_app(session: FakeSession) -> WatuiApp:
     return build_app(session, config=session.config, clock=fixed_clock, auto_initialize=False)
-
-
-async def until(pilot: Pilot[int], app: WatuiApp, check: Callable[[str], bool], what: str, timeout: float = 5.0) -> str:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check(screen_text(app)):
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen_text(app)}")
-        await pilot.pause(0.05)
-    return screen_text(app)
 
 
 def traffic_calls(session: FakeSession) -> int:
