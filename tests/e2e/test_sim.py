@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import os
@@ -22,6 +21,7 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import Page
 
+from tests.support.messaging_e2e import connected_owner, running_site, wait_until
 from tests.support.sim_page import WA_URL, page_state, sim_browser, stored_login, until, wait_state
 from watui.sim.logins import STATE_FILE, SimStateError
 from watui.sim.server import Simulator
@@ -833,90 +833,19 @@ def test_demo_sim_with_nothing_listening_says_how_to_start_one(tmp_path: Path) -
     assert f"watui sim --port {port}" in done.stderr
 
 
-def _sim_get(url: str, path: str, method: str = "GET", data: bytes | None = None) -> dict[str, Any]:
-    import ssl
-    import urllib.request
-
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    request = urllib.request.Request(url + path, method=method, data=data)
-    with urllib.request.urlopen(request, context=context, timeout=10) as response:
-        return dict(json.loads(response.read()))
-
-
-def _wait(check: Any, what: str, timeout: float = 60.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _profile_browsers(profile: Path) -> list[Any]:
-    import psutil
-
-    marker = f"--user-data-dir={profile}"
-    return [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
-
-
 def test_a_watui_killed_with_sigkill_leaves_the_running_simulator_its_login_and_messages(tmp_path: Path) -> None:
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
-    site = subprocess.Popen(
-        [sys.executable, "-m", "watui", "sim", "--port", "0"], cwd=tmp_path, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    watchers: list[subprocess.Popen[str]] = []
-    profile = tmp_path / "state/watui/demo/session/session-whatsapp-automation-pro"
-    try:
-        assert site.stdout is not None
-        url = ""
-        while not url:
-            line = site.stdout.readline()
-            assert line, "watui sim ended before saying where it listens"
-            url = next((w for w in line.split() if w.startswith("https://127.0.0.1:")), "")
-        address = url.removeprefix("https://")
-
-        def watch() -> subprocess.Popen[str]:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "watui", "--demo", "--demo-sim", address, "watch", "--jsonl"],
-                cwd=tmp_path, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            watchers.append(proc)
-            return proc
-
-        first = watch()
-        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "UNPAIRED", "the QR on the running simulator")
-        _sim_get(url, "/__sim/scan", "POST")
-        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "CONNECTED", "watui connected")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+    with running_site(tmp_path) as site, connected_owner(tmp_path / "work", site, config="") as owner:
+        owner.kill9()
         # The site is still there (its browser went with the killed watui), and a contact writes meanwhile.
-        _wait(lambda: _sim_get(url, "/__sim/state")["connections"] == 0, "the dead browser's connection to go")
-        data = json.dumps({"from": CONTACT, "text": "are you there?"}).encode()
-        assert _sim_get(url, "/__sim/incoming", "POST", data)["pages"] == 0
-        second = watch()
-        _wait(lambda: _sim_get(url, "/__sim/state")["state"] == "CONNECTED", "the next watui connected")
-        assert _sim_get(url, "/__sim/state")["scans"] == 1  # the login outlived the watui that made it
-        _wait(lambda: _sim_get(url, "/__sim/messages")["incoming"][0]["delivered"], "the message delivered")
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=60) == 0
-    finally:
-        for proc in [*watchers, site]:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        for browser in _profile_browsers(profile):
-            with contextlib.suppress(Exception):
-                browser.kill()
+        wait_until(lambda: site.call("/__sim/state")["connections"] == 0, "the dead browser's connection to go")
+        assert site.call("/__sim/incoming", "POST", {"from": CONTACT, "text": "are you there?"})["pages"] == 0
+        owner.start()
+        wait_until(lambda: site.call("/__sim/state")["state"] == "CONNECTED", "the next watui connected")
+        assert site.call("/__sim/state")["scans"] == 1  # the login outlived the watui that made it
+        wait_until(lambda: site.call("/__sim/messages")["incoming"][0]["delivered"], "the message delivered")
+        assert owner.proc is not None
+        owner.proc.send_signal(signal.SIGTERM)
+        assert owner.proc.wait(timeout=60) == 0
 
 
 async def test_doctor_with_demo_sim_probes_the_running_simulator(sim: Simulator, tmp_path: Path) -> None:
